@@ -1,0 +1,112 @@
+"""Delivery reports dashboard: the app factory and the command line (`python app.py --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import dash
+
+from commands import load
+from commands.console import Console
+from commands.control import ControlServer, delegate, socket_path
+from config import Settings, SettingsError, load_settings
+from dashboard.services import Services
+from data_access.store import StoreLockedError, create_schema, make_engine
+
+# Commands that touch the store: name -> (module). Each module has add_parser and run.
+STORE_COMMANDS = {"load": load}
+
+
+def create_app(settings: Settings | None = None, engine=None) -> dash.Dash:
+    """Build the Dash app on its own engine (or the one given) with every callback registered."""
+    from dashboard.shell import build_app
+
+    settings = settings or load_settings()
+    if engine is None:
+        engine = make_engine(settings.database_url)
+        create_schema(engine, settings.account_timezone)
+    return build_app(Services(settings=settings, engine=engine))
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from waitress import serve
+
+    try:
+        engine = make_engine(settings.database_url)
+    except StoreLockedError:
+        print(
+            f"The store {settings.duckdb_path} is in use by another process; "
+            "stop it before starting the server.",
+            file=sys.stderr,
+        )
+        return 1
+    create_schema(engine, settings.account_timezone)
+    app = create_app(settings, engine)
+    control = None
+    if settings.duckdb_path is not None:
+        runners = {
+            name: (lambda a, c, m=module: m.run(a, c, engine, settings))
+            for name, module in STORE_COMMANDS.items()
+        }
+        control = ControlServer(socket_path(settings.duckdb_path), runners)
+        control.start()
+    print(f"Serving on http://{args.host}:{args.port}", flush=True)
+    try:
+        serve(app.server, host=args.host, port=args.port, threads=args.threads, ident="reports")
+    finally:
+        if control is not None:
+            control.stop()
+    return 0
+
+
+def _run_store_command(args: argparse.Namespace, settings: Settings) -> int:
+    console = Console()
+    module = STORE_COMMANDS[args.command]
+    try:
+        engine = make_engine(settings.database_url)
+    except StoreLockedError:
+        # The server holds the embedded store: hand the command to it.
+        code = delegate(socket_path(settings.duckdb_path), args, console)
+        if code is None:
+            console.err(
+                f"The store {settings.duckdb_path} is locked by another process that does "
+                "not take commands; wait for it to finish and try again."
+            )
+            return 1
+        return code
+    create_schema(engine, settings.account_timezone)
+    try:
+        return module.run(args, console, engine, settings)
+    finally:
+        engine.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python app.py", description="Delivery reports for WhatsApp and SMS messaging."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = subparsers.add_parser("serve", help="serve the dashboard (waitress, threads)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050)
+    serve.add_argument("--threads", type=int, default=8)
+    for module in STORE_COMMANDS.values():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(args, settings)
+    return _run_store_command(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

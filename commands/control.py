@@ -1,0 +1,113 @@
+"""Lets commands run while the server holds the embedded store.
+
+A DuckDB file admits one writing process. While `serve` runs it listens on a Unix socket beside
+the store (mode 0600, so only the same system user reaches it); a command that finds the store
+locked sends its arguments there, the server runs it on its own engine, and the output streams
+back. The running app therefore sees every change at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import socketserver
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from commands.console import Console, StreamConsole
+
+Runner = Callable[[argparse.Namespace, Console], int]
+
+
+def socket_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".sock")
+
+
+def _namespace_to_json(args: argparse.Namespace) -> dict:
+    out = {}
+    for key, value in vars(args).items():
+        if callable(value):
+            continue
+        if isinstance(value, Path):
+            value = {"__path__": str(value.resolve())}
+        elif isinstance(value, list) and value and isinstance(value[0], Path):
+            value = [{"__path__": str(v.resolve())} for v in value]
+        out[key] = value
+    return out
+
+
+def _json_to_namespace(data: dict) -> argparse.Namespace:
+    def decode(value):
+        if isinstance(value, dict) and "__path__" in value:
+            return Path(value["__path__"])
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+
+    return argparse.Namespace(**{k: decode(v) for k, v in data.items()})
+
+
+class ControlServer:
+    """The server side: a thread that runs delegated commands."""
+
+    def __init__(self, path: Path, runners: dict[str, Runner]) -> None:
+        self.path = path
+        self.runners = runners
+        self._server: socketserver.ThreadingUnixStreamServer | None = None
+
+    def start(self) -> None:
+        if self.path.exists():
+            self.path.unlink()
+        runners = self.runners
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                console = StreamConsole(self.wfile.write)
+                try:
+                    request = json.loads(self.rfile.readline())
+                    args = _json_to_namespace(request["args"])
+                    runner = runners[args.command]
+                    code = runner(args, console)
+                except Exception:  # the command line shows it; the server keeps serving
+                    console.err("The server could not run the command:")
+                    console.err(traceback.format_exc(limit=3))
+                    code = 1
+                self.wfile.write((json.dumps({"kind": "exit", "code": code}) + "\n").encode())
+
+        old_umask = os.umask(0o177)
+        try:
+            self._server = socketserver.ThreadingUnixStreamServer(str(self.path), Handler)
+        finally:
+            os.umask(old_umask)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="control").start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self.path.unlink(missing_ok=True)
+
+
+def delegate(path: Path, args: argparse.Namespace, console: Console) -> int | None:
+    """Run the command in the server that holds the store; None when no server answers."""
+    if not path.exists():
+        return None
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(str(path))
+    except OSError:
+        return None
+    with client, client.makefile("rb") as replies:
+        client.sendall((json.dumps({"args": _namespace_to_json(args)}) + "\n").encode())
+        for line in replies:
+            message = json.loads(line)
+            if message["kind"] == "exit":
+                return int(message["code"])
+            (console.out if message["kind"] == "out" else console.err)(message["text"])
+    console.err("The server closed the connection before the command finished.")
+    return 1

@@ -1,0 +1,52 @@
+"""`python app.py load FILE...`: validate and merge message files into the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from commands.console import Console
+from data_access.loader import LoadError, load_files
+
+MAX_PROBLEMS_SHOWN = 200
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "load",
+        help="load message files (CSV or Parquet) into the store",
+        description="Validate every file, then merge its rows into the store. A message "
+        "already stored is updated by the merge rules; loading a file twice changes nothing.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="load the good rows and write the rejected ones, with reasons, to FILE.rejected.csv",
+    )
+
+
+def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
+    try:
+        report = load_files(
+            engine,
+            list(args.files),
+            settings.account_timezone,
+            skip_invalid=args.skip_invalid,
+            progress=console.progress,
+        )
+    except LoadError as error:
+        for problem in error.problems[:MAX_PROBLEMS_SHOWN]:
+            console.err(str(problem))
+        if len(error.problems) > MAX_PROBLEMS_SHOWN:
+            console.err(f"... and {len(error.problems) - MAX_PROBLEMS_SHOWN} more problems")
+        console.err(f"{len(error.problems)} problem(s) found; nothing was loaded.")
+        return 2
+    console.out(
+        f"Loaded {report.rows_loaded:,} rows from {len(args.files)} file(s)"
+        + (f"; rejected {report.rows_rejected:,}" if report.rows_rejected else "")
+        + "."
+    )
+    for path in report.rejected_files:
+        console.out(f"Rejected rows and reasons: {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""The Dash dashboard: shell, layouts and callbacks of the reports screen."""

@@ -1,0 +1,1 @@
+"""Data access: the message store, its tables, report queries and the loader. Knows no Dash."""

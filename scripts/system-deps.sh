@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a job needs when they are missing: `run` needs python3-venv;
+# `test` also needs a PostgreSQL server and Chromium with its driver for the browser tests.
+set -euo pipefail
+job="${1:-run}"
+need=()
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ "$job" = test ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "Installing Debian packages: ${need[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
