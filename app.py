@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 import dash
@@ -51,6 +52,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         }
         control = ControlServer(socket_path(settings.duckdb_path), runners)
         control.start()
+    # A plain `kill` ends the server through the same clean path as Ctrl+C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"Serving on http://{args.host}:{args.port}", flush=True)
     try:
         serve(app.server, host=args.host, port=args.port, threads=args.threads, ident="reports")

@@ -1,0 +1,90 @@
+"""Commands run while `serve` holds the embedded store are handed to the server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from data_access.store import make_engine
+from data_access.tables import messages
+from tests.conftest import write_csv
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+ROWS = [
+    {
+        "message_id": f"w{i}", "channel": "whatsapp", "direction": "MT", "subaccount": "Brand A",
+        "content_type": "text", "phone": f"+55119876543{i:02d}", "status": "sent",
+        "created_at": "2026-11-20T10:00:00-03:00", "sent_at": "2026-11-20T10:00:01-03:00",
+    }
+    for i in range(3)
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    env.pop("DATABASE_URL", None)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "serve", "--port", str(port)],
+        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    sock = tmp_path / "data" / "reports.duckdb.sock"
+    deadline = time.monotonic() + 60
+    while not sock.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"server did not start: {process.stdout.read()}")
+        time.sleep(0.2)
+    yield env, port, tmp_path, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _app(env, *args):
+    return subprocess.run(
+        [sys.executable, "app.py", *args], cwd=PROJECT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def test_load_while_serving_goes_through_the_server(server):
+    env, _port, tmp_path, _process = server
+    good = write_csv(tmp_path / "good.csv", ROWS)
+    result = _app(env, "load", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "Loaded 3 rows from 1 file(s)." in result.stdout
+
+    bad = write_csv(tmp_path / "bad.csv", [{**ROWS[0], "channel": "fax"}])
+    result = _app(env, "load", str(bad))
+    assert result.returncode == 2
+    assert "bad.csv:2: channel: must be one of whatsapp, sms" in result.stderr
+    assert "nothing was loaded" in result.stderr
+
+
+def test_what_the_server_wrote_is_in_the_store(server):
+    env, _port, tmp_path, process = server
+    result = _app(env, "load", str(write_csv(tmp_path / "good.csv", ROWS)))
+    assert result.returncode == 0, result.stderr
+    process.terminate()
+    process.wait(timeout=30)
+    assert not (tmp_path / "data" / "reports.duckdb.sock").exists()
+    engine = make_engine(f"duckdb:///{tmp_path / 'data' / 'reports.duckdb'}")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 3
+    engine.dispose()
