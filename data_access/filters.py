@@ -55,7 +55,9 @@ def phone_digits(raw: str) -> str:
             minimum=PHONE_MIN_DIGITS,
             maximum=PHONE_MAX_DIGITS,
         )
-    digits = re.sub(r"\D", "", text)
+    # No international number starts with 0: leading zeros are a trunk or international
+    # prefix (011 ..., 0055 ...), so they are dropped before matching.
+    digits = re.sub(r"\D", "", text).lstrip("0")
     if not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
         raise FilterError(
             "phone_length",
@@ -84,8 +86,12 @@ def _as_date(value, field_name: str) -> date:
         return value.date()
     if isinstance(value, date):
         return value
+    text = str(value)
     try:
-        return date.fromisoformat(str(value)[:10])
+        # The date picker may send a time after the date; nothing else may follow it.
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T[\d:.]+)?", text):
+            raise ValueError(text)
+        return date.fromisoformat(text[:10])
     except ValueError:
         raise FilterError(
             "bad_date", field_name, f"{value!r} is not a date (YYYY-MM-DD).", value=str(value)

@@ -126,7 +126,8 @@ def _read_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFram
 
         first = 1
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
+            # Integer columns with gaps would turn into floats ("131026.0"); keep them whole.
+            frame = batch.to_pandas(integer_object_nulls=True)
             yield first, _as_strings(frame)
             first += len(frame)
         return
@@ -238,13 +239,14 @@ def validate_chunk(
     for name in TIMESTAMPS:
         text = frame[name]
         present = text != ""
+        values = pd.to_datetime(text.where(present), format="ISO8601", utc=True, errors="coerce")
+        unreadable = present & values.isna()
+        flag(unreadable, name, "is not an ISO 8601 date and time")
         flag(
-            present & ~text.str.contains(_OFFSET_PATTERN, regex=True),
+            present & ~unreadable & ~text.str.contains(_OFFSET_PATTERN, regex=True),
             name,
             "needs a UTC offset or Z (ISO 8601, e.g. 2026-11-20T14:03:00-03:00)",
         )
-        values = pd.to_datetime(text.where(present), format="ISO8601", utc=True, errors="coerce")
-        flag(present & values.isna(), name, "is not an ISO 8601 date and time")
         parsed[name] = values
 
     problems.sort(
@@ -524,9 +526,13 @@ def load_files(
     """
     report = LoadReport()
     problems: list[RowProblem] = []
+    # A missing file, header column or unreadable file stops even a --skip-invalid load.
+    # (Row numbers cannot tell them apart: a Parquet file's first row is line 1.)
+    whole_file_problem = False
     for path in paths:
         if not path.is_file():
             problems.append(RowProblem(str(path), 0, "-", "file not found"))
+            whole_file_problem = True
             continue
         try:
             for first, raw in _read_chunks(path, chunk_rows):
@@ -535,10 +541,11 @@ def load_files(
                 problems.extend(found)
         except LoadError as error:
             problems.extend(error.problems)
+            whole_file_problem = True
         except (ValueError, OSError, UnicodeDecodeError) as error:
             problems.append(RowProblem(path.name, 0, "-", f"cannot be read: {error}"))
-    # A missing file, header column or unreadable file stops even a --skip-invalid load.
-    if problems and (not skip_invalid or any(p.line <= 1 for p in problems)):
+            whole_file_problem = True
+    if problems and (not skip_invalid or whole_file_problem):
         raise LoadError(problems)
 
     advance = progress(report.rows_read) if progress else (lambda _n: None)

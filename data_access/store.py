@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, Index, create_engine, event, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Index,
+    MetaData,
+    cast,
+    create_engine,
+    event,
+    func,
+    literal,
+    select,
+    update,
+)
 
+from config import SettingsError
 from data_access.tables import POSTGRES_INDEXES, SCHEMA_VERSION, messages, metadata, store_meta
+
+# The PostgreSQL indexes hang off a private copy of the table: an Index built on `messages`
+# itself would join the shared metadata, and the next create_all (on any store, DuckDB
+# included) would try to create it again.
+_indexed_messages = messages.to_metadata(MetaData())
+_POSTGRES_INDEX_OBJECTS = tuple(
+    Index(name, *(_indexed_messages.c[c] for c in columns))
+    for name, columns in POSTGRES_INDEXES.items()
+)
 
 
 class StoreLockedError(RuntimeError):
@@ -45,11 +69,50 @@ def create_schema(engine: Engine, account_timezone: str) -> None:
     metadata.create_all(engine)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            for name, columns in POSTGRES_INDEXES.items():
-                Index(name, *(messages.c[c] for c in columns)).create(conn, checkfirst=True)
+            for index in _POSTGRES_INDEX_OBJECTS:
+                index.create(conn, checkfirst=True)
         _set_default(conn, "schema_version", SCHEMA_VERSION)
         _set_default(conn, "account_timezone", account_timezone)
         _set_default(conn, "data_version", "0")
+    ensure_timezone(engine, account_timezone)
+
+
+def _local_day(dialect: str, column, timezone: str):
+    """The day of a stored naive-UTC timestamp in the given zone, as SQL."""
+    zone = literal(timezone)
+    if dialect == "postgresql":
+        local = column.op("AT TIME ZONE")(literal("UTC")).op("AT TIME ZONE")(zone)
+    else:
+        # DuckDB's ICU timezone(): a naive timestamp is read as wall time in the zone named,
+        # so it is first pinned to UTC, then shown as wall time in the account's zone.
+        local = func.timezone(zone, func.timezone(literal("UTC"), column))
+    return cast(local, Date)
+
+
+def ensure_timezone(engine: Engine, timezone: str) -> None:
+    """Recompute every message's local day when the account time zone setting has changed."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"ACCOUNT_TIMEZONE {timezone!r} is not an IANA time zone") from None
+    with engine.begin() as conn:
+        stored = read_meta(conn, "account_timezone")
+        if stored == timezone:
+            return
+        conn.execute(
+            update(messages).values(
+                created_day=_local_day(engine.dialect.name, messages.c.created_at, timezone)
+            )
+        )
+        if stored is None:
+            conn.execute(store_meta.insert().values(key="account_timezone", value=timezone))
+        else:
+            conn.execute(
+                update(store_meta)
+                .where(store_meta.c.key == "account_timezone")
+                .values(value=timezone)
+            )
+        bump_data_version(conn)
 
 
 def _set_default(conn: Connection, key: str, value: str) -> None:
