@@ -7,7 +7,11 @@ LANGUAGE_STORE = "language-store"
 CHANNEL_TABS = "channel-tabs"
 REPORT_TABS = "report-tabs"
 EXPORTS_LINK = "exports-link"
+REPORTS_LINK = "reports-link"
 PAGE_CONTENT = "page-content"
+TOP_BAR = "top-bar"
+ERROR_ALERT = "error-alert"
+DOCUMENT_TITLE = "document-title"
 
 # Filter bar
 DATE_RANGE = "date-range"
@@ -21,6 +25,8 @@ APPLY_FILTERS = "apply-filters"
 RESET_FILTERS = "reset-filters"
 FILTER_MESSAGE = "filter-message"
 APPLIED_FILTERS = "applied-filters"
+DATE_RANGE_START = "date-range-start"
+DATE_RANGE_END = "date-range-end"
 
 # Consolidated view
 KPI_TOTAL = "kpi-total"
@@ -28,22 +34,65 @@ KPI_SENT = "kpi-sent"
 KPI_DELIVERED = "kpi-delivered"
 KPI_READ = "kpi-read"
 KPI_ERRORS = "kpi-errors"
+KPI_RECEIVED = "kpi-received"
 DAILY_CHART = "daily-chart"
 DAILY_PCT_CHART = "daily-pct-chart"
 TOP_ERRORS = "top-errors"
+CONSOLIDATED_VIEW = "consolidated-view"
+CONSOLIDATED_BODY = "consolidated-body"
+CONSOLIDATED_EMPTY = "consolidated-empty"
+CONSOLIDATED_MESSAGE = "consolidated-message"
+CONSOLIDATED_SHOWN = "consolidated-shown"
 
 # Detailed view
 DETAILED_TABLE = "detailed-table"
 PHONE_SEARCH = "phone-search"
+PHONE_SEARCH_BUTTON = "phone-search-button"
 MESSAGE_DETAIL = "message-detail"
+MESSAGE_DETAIL_BODY = "message-detail-body"
+MESSAGE_DETAIL_REOPEN = "message-detail-reopen"
+DETAILED_VIEW = "detailed-view"
+DETAILED_COUNT = "detailed-count"
+DETAILED_MESSAGE = "detailed-message"
+DETAILED_SHOWN = "detailed-shown"
 
 # Exports
 EXPORT_CSV = "export-csv"
 EXPORT_XLSX = "export-xlsx"
 EXPORT_NOTICE = "export-notice"
 EXPORTS_TABLE = "exports-table"
+EXPORTS_INTERVAL = "exports-interval"
+EXPORTS_PAGE_NOTICE = "exports-page-notice"
+EXPORT_RERUN = "export-rerun"
 
 # Sign-in
 LOGIN_USERNAME = "login-username"
 LOGIN_PASSWORD = "login-password"
 LOGIN_SUBMIT = "login-submit"
+LOGIN_ERROR = "login-error"
+LOGIN_TOTP = "login-totp"
+LOGIN_TOTP_SUBMIT = "login-totp-submit"
+LOGOUT_SUBMIT = "logout-submit"
+PROFILE_LANGUAGE = "profile-language"
+PROFILE_TIMEZONE = "profile-timezone"
+PROFILE_SAVE = "profile-save"
+PASSWORD_CURRENT = "password-current"
+PASSWORD_NEW = "password-new"
+PASSWORD_CONFIRM = "password-confirm"
+PASSWORD_SUBMIT = "password-submit"
+TOTP_SETUP_CODE = "totp-setup-code"
+
+
+def error_for(control_id: str) -> str:
+    """The id of the message shown next to a control when its value cannot be used."""
+    return f"{control_id}-error"
+
+
+def label_for(control_id: str) -> str:
+    """The id of a control's visible label (for aria-labelledby)."""
+    return f"{control_id}-label"
+
+
+def export_rerun(job_id: str) -> dict:
+    """The "run again" button of one export job (a pattern-matching id)."""
+    return {"type": EXPORT_RERUN, "job": job_id}

@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import dash
-import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from config import PROJECT_DIR
+from dashboard import ids
+from dashboard.callbacks import consolidated, detailed, filters, routing
+from dashboard.callbacks.common import on_callback_error
+from dashboard.i18n import DEFAULT_LANGUAGE, t
 from dashboard.services import Services
+
+AREAS = (routing, filters, consolidated, detailed)
+# Areas built in their own issues; registered once their module exists.
+OPTIONAL_AREAS = ("dashboard.callbacks.exports", "dashboard.callbacks.auth")
+
+
+def shell_layout() -> html.Div:
+    """What every page shares; the routing callback fills the page for the URL."""
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL, refresh="callback-nav"),
+            # The language chosen in this browser outlives reloads (localStorage).
+            dcc.Store(id=ids.LANGUAGE_STORE, storage_type="local"),
+            dcc.Store(id=ids.APPLIED_FILTERS),
+            dcc.Store(id=ids.DOCUMENT_TITLE),
+            html.Div(
+                html.Div(className="boot-spinner", role="status"),
+                id=ids.PAGE_CONTENT,
+            ),
+        ]
+    )
 
 
 def build_app(services: Services) -> dash.Dash:
+    # Bootstrap's stylesheet is served from assets/ with the app: no third-party host needed.
     app = dash.Dash(
         __name__,
-        title="Delivery reports",
-        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        title=t(DEFAULT_LANGUAGE, "app.title"),
+        update_title=None,
         suppress_callback_exceptions=True,
         assets_folder=str(PROJECT_DIR / "assets"),
+        on_error=on_callback_error,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    app.layout = html.Div([html.H1("Delivery reports")])
+    app.layout = shell_layout
+    for area in AREAS:
+        area.register_callbacks(app, services)
+    for name in OPTIONAL_AREAS:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register_callbacks(app, services)
+    if services.settings.debug:
+        app.enable_dev_tools(debug=True)
     return app

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, func, literal, select
+from sqlalchemy import Connection, Engine, func, literal, select
 
 from data_access.domain import STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
@@ -94,23 +94,26 @@ def _conditions(scope: AccessScope, flt: ReportFilter) -> list:
 
 def matching_contacts(digits: str):
     """Contacts whose stored number equals the digits or ends with them (local number)."""
-    return select(contacts.c.id).where(contacts.c.phone.endswith(digits, autoescape=True))
+    # Validated digits need no LIKE escaping, and DuckDB scans a LIKE with ESCAPE far slower.
+    pattern = contacts.c.phone.endswith(digits, autoescape=not digits.isdigit())
+    return select(contacts.c.id).where(pattern)
 
 
 def _daily_select(scope: AccessScope, flt: ReportFilter):
-    mt = m.direction == "MT"
+    # One group per day and direction, counting the non-null times: DuckDB does this several
+    # times faster than one FILTER clause per figure over a single group per day.
     return (
         select(
             m.created_day.label("date"),
-            func.count().filter(mt).label("total"),
-            func.count().filter(and_(mt, m.sent_at.is_not(None))).label("sent"),
-            func.count().filter(and_(mt, m.delivered_at.is_not(None))).label("delivered"),
-            func.count().filter(and_(mt, m.read_at.is_not(None))).label("read"),
-            func.count().filter(and_(mt, m.status == "error")).label("errors"),
-            func.count().filter(m.direction == "MO").label("received"),
+            m.direction,
+            func.count().label("messages"),
+            func.count(m.sent_at).label("sent"),
+            func.count(m.delivered_at).label("delivered"),
+            func.count(m.read_at).label("read"),
+            func.count().filter(m.status == "error").label("errors"),
         )
         .where(*_conditions(scope, flt))
-        .group_by(m.created_day)
+        .group_by(m.created_day, m.direction)
     )
 
 
@@ -133,13 +136,21 @@ def daily_series(bind: Engine | Connection, scope: AccessScope, flt: ReportFilte
     if scope.subaccount_ids:
         with _connection(bind) as conn:
             rows = conn.execute(_daily_select(scope, flt)).all()
-    counts = {row.date: row for row in rows}
+    counts: dict = {}
+    for row in rows:
+        day = counts.setdefault(row.date, dict.fromkeys(COUNT_COLUMNS, 0))
+        if row.direction == "MT":
+            day["total"] = int(row.messages)
+            for name in ("sent", "delivered", "read", "errors"):
+                day[name] = int(getattr(row, name))
+        elif row.direction == "MO":
+            day["received"] = int(row.messages)
     data = {name: [] for name in ("date",) + COUNT_COLUMNS}
     for day in flt.days:
-        row = counts.get(day)
+        day_counts = counts.get(day)
         data["date"].append(day)
         for name in COUNT_COLUMNS:
-            data[name].append(int(getattr(row, name)) if row is not None else 0)
+            data[name].append(day_counts[name] if day_counts is not None else 0)
     frame = pd.DataFrame(data)
     for name in COUNT_COLUMNS:
         frame[name] = frame[name].astype("int64")
@@ -221,13 +232,25 @@ def _detail_select(scope: AccessScope, flt: ReportFilter):
     )
 
 
+# Sort keys that are never null in a detailed row (NOT NULL columns, inner joins). NULLS LAST
+# changes nothing for them, and without it PostgreSQL can walk the created_at index instead of
+# sorting every matching row; every other key keeps it.
+_NEVER_NULL_SORTS = frozenset(
+    {"created_at", "status", "direction", "content_type", "phone", "subaccount"}
+)
+
+
+def _ordered(column, sort: str, descending: bool):
+    ordered = column.desc() if descending else column.asc()
+    return ordered if sort in _NEVER_NULL_SORTS else ordered.nulls_last()
+
+
 def _order_by(sort: str, descending: bool):
     column = SORT_COLUMNS.get(sort)
     if column is None:
         raise FilterError("unknown_sort", "sort", f"Cannot sort by {sort!r}.", value=str(sort))
-    if descending:
-        return (column.desc().nulls_last(), m.message_id.desc())
-    return (column.asc().nulls_last(), m.message_id.asc())
+    identity = m.message_id.desc() if descending else m.message_id.asc()
+    return (_ordered(column, sort, descending), identity)
 
 
 def detailed_select(scope: AccessScope, flt: ReportFilter, sort="created_at", descending=True):
@@ -242,6 +265,77 @@ def localise(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
             values = pd.to_datetime(frame[column])
             frame[column] = values.dt.tz_localize("UTC").dt.tz_convert(timezone)
     return frame
+
+
+# The lookup table behind each sort key that is not a messages column, and how it joins.
+_SORT_JOINS = {
+    subaccounts: (m.subaccount_id, False),
+    contacts: (m.contact_id, False),
+    users: (m.user_id, True),
+    campaigns: (m.campaign_id, True),
+}
+
+
+def _page_select(
+    scope: AccessScope, flt: ReportFilter, sort: str, descending: bool, offset: int, limit: int
+):
+    """The rows of detailed_select from offset to offset + limit, cut before the joins.
+
+    Joined first, the engine joins every matching message before it can sort; cut first on
+    the messages alone, it joins only the page (and DuckDB reads the wide columns only for the
+    rows kept). Same rows and order as detailed_select(...).offset(offset).limit(limit).
+    """
+    key = SORT_COLUMNS.get(sort)
+    _order_by(sort, descending)  # rejects an unknown sort key
+    source = messages
+    extra = []
+    if key.table is not messages:
+        foreign_key, outer = _SORT_JOINS[key.table]
+        on = key.table.c.id == foreign_key
+        source = messages.outerjoin(key.table, on) if outer else messages.join(key.table, on)
+        extra = [key.label("sort_key")]
+    cut = (
+        select(messages, *extra)
+        .select_from(source)
+        .where(*_conditions(scope, flt))
+        .order_by(*_order_by(sort, descending))
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    p = cut.c
+    sort_key = p.sort_key if extra else p[key.name]
+    identity = p.message_id.desc() if descending else p.message_id.asc()
+    order = (_ordered(sort_key, sort, descending), identity)
+    return (
+        select(
+            p.message_id,
+            p.created_at,
+            p.channel,
+            p.direction,
+            subaccounts.c.name.label("subaccount"),
+            users.c.username.label("user"),
+            campaigns.c.name.label("campaign"),
+            p.content_type,
+            contacts.c.phone,
+            p.contact_name,
+            p.content,
+            p.status,
+            p.error_code,
+            p.error_description,
+            p.sent_at,
+            p.delivered_at,
+            p.read_at,
+            p.correlation_id,
+        )
+        .select_from(
+            cut.join(subaccounts, subaccounts.c.id == p.subaccount_id)
+            .join(contacts, contacts.c.id == p.contact_id)
+            .outerjoin(users, users.c.id == p.user_id)
+            .outerjoin(campaigns, campaigns.c.id == p.campaign_id)
+        )
+        .order_by(*order)
+    )
 
 
 def detailed_page(
@@ -264,7 +358,7 @@ def detailed_page(
             f"A page holds 1 to {MAX_PAGE_SIZE} rows.",
             maximum=MAX_PAGE_SIZE,
         )
-    query = detailed_select(scope, flt, sort, descending).offset(offset).limit(limit)
+    query = _page_select(scope, flt, sort, descending, offset, limit)
     if not scope.subaccount_ids:
         return DetailedPage(pd.DataFrame(columns=list(DETAIL_COLUMNS)), 0, offset, limit)
     with _connection(bind) as conn:

@@ -1,0 +1,1 @@
+"""The dashboard's callbacks, one module per area, each with register_callbacks(app, services)."""

@@ -1,0 +1,86 @@
+"""The consolidated view's data: KPI cards, daily charts and top error reasons for the view."""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.callbacks.common import applied_state, viewer_and_language
+from dashboard.i18n import filter_error_text
+from dashboard.layouts import consolidated
+from dashboard.services import Services, Viewer
+from dashboard.view_state import ViewState
+from data_access import reports as report_data
+from data_access.filters import FilterError
+
+OUTPUTS = {
+    **{f"kpi_{key}": Output(card_id, "children") for card_id, key, *_ in consolidated.KPI_CARDS},
+    "daily": Output(ids.DAILY_CHART, "figure"),
+    "pct": Output(ids.DAILY_PCT_CHART, "figure"),
+    "top_errors": Output(ids.TOP_ERRORS, "children"),
+    "body_hidden": Output(ids.CONSOLIDATED_BODY, "hidden"),
+    "empty_hidden": Output(ids.CONSOLIDATED_EMPTY, "hidden"),
+    "empty": Output(ids.CONSOLIDATED_EMPTY, "children"),
+    "message": Output(ids.CONSOLIDATED_MESSAGE, "children"),
+    "shown": Output(ids.CONSOLIDATED_SHOWN, "data"),
+}
+INPUTS = {
+    "applied": Input(ids.APPLIED_FILTERS, "data"),
+    "shown": State(ids.CONSOLIDATED_SHOWN, "data"),
+    "language": State(ids.LANGUAGE_STORE, "data"),
+}
+
+
+def consolidated_content(
+    services: Services, viewer: Viewer, language: str, state: ViewState
+) -> dict:
+    """Every part of the consolidated view for a state (FilterError if it cannot run)."""
+    flt = state.to_filter(viewer.timezone)
+    daily = report_data.daily_series(services.engine, viewer.scope, flt)
+    totals = report_data.range_totals(daily, flt.channel)
+    top = report_data.top_errors(services.engine, viewer.scope, flt)
+    content = {
+        f"kpi_{key}": consolidated.kpi_content(key, totals, flt.channel, language)
+        for _card_id, key, _title, _colour in consolidated.KPI_CARDS
+    }
+    empty = totals["total"] == 0 and totals["received"] == 0
+    content.update(
+        daily=consolidated.daily_figure(daily, language),
+        pct=consolidated.pct_figure(daily, language),
+        top_errors=consolidated.top_errors_table(top, language),
+        body_hidden=empty,
+        empty_hidden=not empty,
+        empty=consolidated.empty_state(language) if empty else [],
+        message="",
+        shown=state.to_dict(),
+    )
+    return content
+
+
+def update_consolidated(
+    services: Services, applied: dict | None, language: str | None, shown: dict | None = None
+) -> dict:
+    """The consolidated view for the applied state, in the viewer's scope.
+
+    `shown` is the state the page already shows (the page is built with its data), so
+    an unchanged state costs no query.
+    """
+    if applied is not None and applied == shown:
+        raise PreventUpdate
+    viewer, language = viewer_and_language(services, language)
+    try:
+        state = applied_state(applied)
+        if state.view != "consolidated":
+            raise PreventUpdate
+        return consolidated_content(services, viewer, language, state)
+    except FilterError as error:
+        out = {key: no_update for key in OUTPUTS}
+        out["message"] = filter_error_text(language, error)
+        return out
+
+
+def register_callbacks(app, services: Services) -> None:
+    app.callback(output=OUTPUTS, inputs=INPUTS)(
+        lambda applied, shown, language: update_consolidated(services, applied, language, shown)
+    )

@@ -1,0 +1,210 @@
+"""Applying the view: filters on Apply, Reset, channel and report tabs, sorting, phone search.
+
+Each of these writes the applied state (the store the views and exports read) and the URL's
+query string, or shows why it cannot, next to the control concerned.
+"""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.callbacks.common import applied_state, viewer_and_language
+from dashboard.callbacks.url_state import state_to_search
+from dashboard.i18n import filter_error_text
+from dashboard.layouts.detailed import SORTABLE
+from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_options
+from dashboard.layouts.reports import control_values, sort_by_of
+from dashboard.services import Services
+from dashboard.view_state import ViewState
+from data_access import reports as report_data
+from data_access.domain import CONTENT_TYPES, statuses_for
+from data_access.filters import FilterError
+
+# Where a FilterError's field is shown; anything else goes under the filter bar.
+FIELD_CONTROLS = {
+    "start": ids.DATE_RANGE,
+    "end": ids.DATE_RANGE,
+    "direction": ids.FILTER_DIRECTION,
+    "status": ids.FILTER_STATUS,
+    "content_type": ids.FILTER_CONTENT_TYPE,
+    "phone": ids.PHONE_SEARCH,
+}
+# Output names of the controls that show their own error.
+ERROR_NAMES = {
+    ids.DATE_RANGE: "error_date_range",
+    ids.FILTER_DIRECTION: "error_direction",
+    ids.FILTER_STATUS: "error_statuses",
+    ids.FILTER_CONTENT_TYPE: "error_content_types",
+    ids.PHONE_SEARCH: "error_phone",
+}
+
+OUTPUTS = {
+    "applied": Output(ids.APPLIED_FILTERS, "data", allow_duplicate=True),
+    "search": Output(ids.URL, "search"),
+    "message": Output(ids.FILTER_MESSAGE, "children"),
+    **{name: Output(ids.error_for(control), "children") for control, name in ERROR_NAMES.items()},
+    "start": Output(ids.DATE_RANGE, "start_date"),
+    "end": Output(ids.DATE_RANGE, "end_date"),
+    "direction": Output(ids.FILTER_DIRECTION, "value"),
+    **{f"value_{field}": Output(control, "value") for control, field in STATE_FIELDS.items()},
+    **{f"options_{field}": Output(control, "options") for control, field in STATE_FIELDS.items()},
+    "phone": Output(ids.PHONE_SEARCH, "value"),
+    "sort_by": Output(ids.DETAILED_TABLE, "sort_by"),
+}
+INPUTS = {
+    "apply": Input(ids.APPLY_FILTERS, "n_clicks"),
+    "reset": Input(ids.RESET_FILTERS, "n_clicks"),
+    "channel": Input(ids.CHANNEL_TABS, "active_tab"),
+    "view": Input(ids.REPORT_TABS, "active_tab"),
+    "phone_submit": Input(ids.PHONE_SEARCH, "n_submit"),
+    "phone_button": Input(ids.PHONE_SEARCH_BUTTON, "n_clicks"),
+    "sort_by": Input(ids.DETAILED_TABLE, "sort_by"),
+    "start": State(ids.DATE_RANGE, "start_date"),
+    "end": State(ids.DATE_RANGE, "end_date"),
+    "direction": State(ids.FILTER_DIRECTION, "value"),
+    **{f"value_{field}": State(control, "value") for control, field in STATE_FIELDS.items()},
+    "phone": State(ids.PHONE_SEARCH, "value"),
+    "applied": State(ids.APPLIED_FILTERS, "data"),
+    "language": State(ids.LANGUAGE_STORE, "data"),
+}
+
+
+def _unchanged() -> dict:
+    return {key: no_update for key in OUTPUTS}
+
+
+def _clear_errors(out: dict) -> None:
+    for name in (*ERROR_NAMES.values(), "message"):
+        out[name] = ""
+
+
+def _pending(inputs: dict, base: ViewState) -> ViewState:
+    """The applied state with the filter bar's current (not yet applied) values."""
+    data = base.to_dict()
+    data.update(
+        start=inputs.get("start"),
+        end=inputs.get("end"),
+        direction=None
+        if inputs.get("direction") in (None, "", ALL_DIRECTIONS)
+        else inputs["direction"],
+        **{field: inputs.get(f"value_{field}") or [] for field in STATE_FIELDS.values()},
+    )
+    return ViewState.from_dict(data)
+
+
+def _sorted(base: ViewState, sort_by) -> ViewState:
+    if not sort_by:
+        return ViewState.from_dict({**base.to_dict(), "sort": "created_at", "descending": True})
+    column = sort_by[0].get("column_id") if isinstance(sort_by[0], dict) else None
+    key = SORTABLE.get(column)
+    if key is None:
+        raise FilterError("unknown_sort", "sort", f"Cannot sort by {column!r}.", value=str(column))
+    descending = sort_by[0].get("direction") != "asc"
+    return ViewState.from_dict({**base.to_dict(), "sort": key, "descending": descending})
+
+
+def _for_channel(base: ViewState, channel: str, options: dict[str, list[dict]]) -> ViewState:
+    """The applied filters carried over to another channel, keeping what exists there."""
+    data = base.to_dict()
+    data["channel"] = channel
+    for control, field in STATE_FIELDS.items():
+        if field in ("subaccounts", "users", "campaigns"):
+            known = {option["value"] for option in options[control]}
+            data[field] = [v for v in data[field] if v in known]
+    data["content_types"] = [v for v in data["content_types"] if v in CONTENT_TYPES[channel]]
+    data["statuses"] = [v for v in data["statuses"] if v in statuses_for(channel)]
+    return ViewState.from_dict(data)
+
+
+def update_view(services: Services, trigger: str | None, **inputs) -> dict:
+    """The outputs for one user action; `inputs` are named as in INPUTS."""
+    if trigger is None:
+        raise PreventUpdate
+    viewer, language = viewer_and_language(services, inputs.get("language"))
+    timezone = viewer.timezone
+    out = _unchanged()
+    # Set only once the new state is known to run.
+    on_success: dict = {}
+    base = None
+    try:
+        base = applied_state(inputs.get("applied"))
+        set_controls = False
+        options = None
+        if trigger == ids.APPLY_FILTERS:
+            state = _pending(inputs, base)
+        elif trigger == ids.RESET_FILTERS:
+            state = ViewState(channel=base.channel, view=base.view)
+            set_controls = True
+            on_success = {"phone": "", "sort_by": []}
+        elif trigger == ids.CHANNEL_TABS:
+            channel = inputs.get("channel")
+            if channel not in CONTENT_TYPES:
+                raise FilterError(
+                    "unknown_channel",
+                    "channel",
+                    f"Unknown channel {channel!r}.",
+                    value=str(channel),
+                )
+            if channel == base.channel:
+                raise PreventUpdate
+            raw = report_data.filter_options(services.engine, viewer.scope, channel, timezone)
+            options = dropdown_options(raw, language)
+            state = _for_channel(base, channel, options)
+            set_controls = True
+        elif trigger == ids.REPORT_TABS:
+            view = inputs.get("view")
+            if view == base.view:
+                raise PreventUpdate
+            state = ViewState.from_dict({**base.to_dict(), "view": view})
+        elif trigger in (ids.PHONE_SEARCH, ids.PHONE_SEARCH_BUTTON):
+            phone = (inputs.get("phone") or "").strip()
+            # A contact's messages read newest first, whatever order the table had.
+            state = ViewState.from_dict(
+                {**base.to_dict(), "phone": phone or None, "sort": "created_at", "descending": True}
+            )
+            on_success = {"sort_by": []}
+        elif trigger == ids.DETAILED_TABLE:
+            state = _sorted(base, inputs.get("sort_by"))
+        else:
+            raise PreventUpdate
+        flt = state.to_filter(timezone)
+    except FilterError as error:
+        _clear_errors(out)
+        out[ERROR_NAMES.get(FIELD_CONTROLS.get(error.field), "message")] = filter_error_text(
+            language, error
+        )
+        if trigger == ids.DETAILED_TABLE and base is not None:
+            # The arrows go back to the order the rows are really in.
+            out["sort_by"] = sort_by_of(base)
+        return out
+    _clear_errors(out)
+    out.update(on_success)
+    out["applied"] = state.to_dict()
+    out["search"] = state_to_search(state)
+    if set_controls:
+        values = control_values(state, flt)
+        out["start"], out["end"] = values["start"], values["end"]
+        out["direction"] = values["direction"] or ALL_DIRECTIONS
+        for control, field in STATE_FIELDS.items():
+            out[f"value_{field}"] = values[control]
+            if options is not None:
+                out[f"options_{field}"] = options[control]
+    return out
+
+
+def register_callbacks(app, services: Services) -> None:
+    app.callback(output=OUTPUTS, inputs=INPUTS, prevent_initial_call=True)(
+        lambda **inputs: update_view(services, ctx.triggered_id, **inputs)
+    )
+    # Switching report tabs shows the other view at once, before its data arrives.
+    app.clientside_callback(
+        """function(view) {
+            return [view !== 'consolidated', view !== 'detailed'];
+        }""",
+        Output(ids.CONSOLIDATED_VIEW, "hidden"),
+        Output(ids.DETAILED_VIEW, "hidden"),
+        Input(ids.REPORT_TABS, "active_tab"),
+        prevent_initial_call=True,
+    )

@@ -1,0 +1,190 @@
+"""Which page the URL asks for, built in the viewer's language, and the language switch."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from dash import Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.callbacks.common import (
+    applied_state,
+    language_choice,
+    logger,
+    viewer_and_language,
+)
+from dashboard.callbacks.consolidated import consolidated_content
+from dashboard.callbacks.detailed import table_content
+from dashboard.callbacks.url_state import state_from_search, state_to_search
+from dashboard.i18n import label, normalize_language, t
+from dashboard.layouts import reports, shell
+from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
+from dashboard.services import Services, Viewer
+from dashboard.view_state import ViewState
+from data_access import reports as report_data
+from data_access.domain import CONTENT_TYPES, statuses_for
+from data_access.filters import FilterError, phone_digits, today_in
+
+# Pages of other areas shown inside the shell: path -> module with
+# layout(services, viewer, language). Until the module exists the page says so.
+OPTIONAL_PAGES = {"/exports": "dashboard.layouts.exports"}
+SEARCH_PROP = f"{ids.URL}.search"
+
+
+def usable_state(state: ViewState, timezone: str) -> tuple[ViewState, bool]:
+    """(the state, True) when it can run, else (the default view of its channel, False)."""
+    try:
+        if state.phone:
+            phone_digits(state.phone)
+        state.to_filter(timezone)
+        return state, True
+    except FilterError:
+        channel = state.channel if state.channel in CONTENT_TYPES else ViewState().channel
+        return ViewState(channel=channel, view=state.view), False
+
+
+def with_known_choices(state: ViewState, options: dict[str, list[dict]]) -> ViewState:
+    """Drop chosen ids the viewer has no name for (outside their scope or the window)."""
+    known = {
+        field: {option["value"] for option in options[control_id]}
+        for control_id, field in STATE_FIELDS.items()
+        if field in ("subaccounts", "users", "campaigns")
+    }
+    return ViewState.from_dict(
+        {
+            **state.to_dict(),
+            **{
+                field: [v for v in getattr(state, field) if v in allowed]
+                for field, allowed in known.items()
+            },
+        }
+    )
+
+
+def reports_page(services: Services, viewer: Viewer, language: str, search: str | None):
+    """The reports screen for the view in the query string, and the state it applies."""
+    timezone = viewer.timezone
+    message = ""
+    try:
+        state = state_from_search(search)
+    except FilterError:
+        state = ViewState()
+        message = t(language, "filter_error.url")
+    state, usable = usable_state(state, timezone)
+    if not usable:
+        message = t(language, "filter_error.url")
+    raw_options = report_data.filter_options(services.engine, viewer.scope, state.channel, timezone)
+    options = dropdown_options(raw_options, language)
+    state = with_known_choices(state, options)
+    # A chosen status or content type that merely has no messages yet stays choosable.
+    for control_id, field, kind, valid in (
+        (ids.FILTER_STATUS, "statuses", "status", statuses_for(state.channel)),
+        (ids.FILTER_CONTENT_TYPE, "content_types", "content_type", CONTENT_TYPES[state.channel]),
+    ):
+        present = {option["value"] for option in options[control_id]}
+        options[control_id] = options[control_id] + [
+            {"label": label(language, kind, value), "value": value}
+            for value in getattr(state, field)
+            if value in valid and value not in present
+        ]
+    flt = state.to_filter(timezone)
+    if state.view == "consolidated":
+        content = consolidated_content(services, viewer, language, state)
+    else:
+        content = table_content(services, viewer, language, state, 0)
+    page = reports.page(state, flt, options, language, today_in(timezone), message, content)
+    return page, state
+
+
+def optional_page(path: str, services: Services, viewer: Viewer, language: str):
+    module_name = OPTIONAL_PAGES[path]
+    if importlib.util.find_spec(module_name) is None:
+        return shell.notice_page(language, "page.not_available")
+    return importlib.import_module(module_name).layout(services, viewer, language)
+
+
+def render_page(
+    services: Services,
+    pathname: str | None,
+    search: str | None,
+    stored_language: str | None,
+    applied: dict | None,
+    triggers: frozenset[str] = frozenset(),
+):
+    """(page, applied state dict) for the URL; a URL change that is only the applied view's own
+    query string (written by Apply, tabs or search) changes nothing."""
+    path = (pathname or "/").rstrip("/") or "/"
+    if path == "/" and triggers == {SEARCH_PROP} and applied is not None:
+        try:
+            if state_from_search(search) == applied_state(applied):
+                raise PreventUpdate
+        except FilterError:
+            pass
+    try:
+        viewer, language = viewer_and_language(services, stored_language)
+    except Exception:
+        # Without a viewer there is no frame to show: only the notice, in the browser's choice.
+        logger.exception("no viewer for page %s", path)
+        fallback = stored_language.get("language") if isinstance(stored_language, dict) else None
+        return shell.bare_notice(normalize_language(fallback), "error.generic"), no_update
+    try:
+        if path == "/":
+            page, state = reports_page(services, viewer, language, search)
+            return shell.frame(viewer, language, path, page), state.to_dict()
+        if path in OPTIONAL_PAGES:
+            body = optional_page(path, services, viewer, language)
+            back = shell.REPORTS_PATH + _search_of(applied)
+            return shell.frame(viewer, language, path, body, back), no_update
+        body = shell.notice_page(language, "page.not_found")
+    except Exception:
+        # Logged here with the cause; the page only says that something went wrong.
+        logger.exception("page %s could not be built", path)
+        body = shell.notice_page(language, "error.generic")
+    return shell.frame(viewer, language, path, body), no_update
+
+
+def _search_of(applied: dict | None) -> str:
+    """The query string of the last applied view, to return to it from another page."""
+    try:
+        return state_to_search(applied_state(applied)) if applied else ""
+    except FilterError:
+        return ""
+
+
+def choose_language(services: Services, value: str | None) -> dict:
+    return language_choice(value, services.current_viewer())
+
+
+def register_callbacks(app, services: Services) -> None:
+    app.callback(
+        Output(ids.PAGE_CONTENT, "children"),
+        Output(ids.APPLIED_FILTERS, "data"),
+        Input(ids.URL, "pathname"),
+        Input(ids.URL, "search"),
+        Input(ids.LANGUAGE_STORE, "data"),
+        State(ids.APPLIED_FILTERS, "data"),
+    )(
+        lambda pathname, search, language, applied: render_page(
+            services, pathname, search, language, applied, frozenset(ctx.triggered_prop_ids)
+        )
+    )
+    app.callback(
+        Output(ids.LANGUAGE_STORE, "data"),
+        Input(ids.LANGUAGE, "value"),
+        prevent_initial_call=True,
+    )(lambda value: choose_language(services, value))
+    # The browser tab's title follows the language of the page's brand name.
+    app.clientside_callback(
+        """function(children) {
+            // After the new page is drawn, so its brand name is the one read.
+            window.setTimeout(function () {
+                const brand = document.querySelector('.brand');
+                if (brand) { document.title = brand.textContent; }
+            }, 0);
+            return window.dash_clientside.no_update;
+        }""",
+        Output(ids.DOCUMENT_TITLE, "data"),
+        Input(ids.PAGE_CONTENT, "children"),
+    )

@@ -1,0 +1,46 @@
+"""The view state written to and read from the URL query string, so a link reopens a view."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+from dashboard.view_state import ViewState
+
+# query key -> ViewState field, for the fields that hold several values.
+LIST_KEYS = {
+    "subaccount": "subaccounts",
+    "user": "users",
+    "campaign": "campaigns",
+    "content_type": "content_types",
+    "status": "statuses",
+}
+SINGLE_KEYS = ("channel", "view", "start", "end", "direction", "phone", "sort")
+MAX_QUERY_LENGTH = 4096
+
+
+def state_to_search(state: ViewState) -> str:
+    """The query string ('?channel=sms&view=detailed...') of a state; defaults are left out."""
+    default = ViewState()
+    pairs: list[tuple[str, object]] = []
+    for key in SINGLE_KEYS:
+        value = getattr(state, key)
+        if value not in (None, "") and value != getattr(default, key):
+            pairs.append((key, value))
+    if state.descending != default.descending:
+        pairs.append(("order", "desc" if state.descending else "asc"))
+    for key, attribute in LIST_KEYS.items():
+        pairs.extend((key, value) for value in getattr(state, attribute))
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def state_from_search(search: str | None) -> ViewState:
+    """The state a query string describes; a malformed one raises FilterError."""
+    text = (search or "").lstrip("?")[:MAX_QUERY_LENGTH]
+    query = parse_qs(text, keep_blank_values=False)
+    data: dict[str, object] = {key: query[key][0] for key in SINGLE_KEYS if key in query}
+    if "order" in query:
+        data["descending"] = query["order"][0] != "asc"
+    for key, attribute in LIST_KEYS.items():
+        if key in query:
+            data[attribute] = query[key]
+    return ViewState.from_dict(data)

@@ -1,0 +1,355 @@
+"""The consolidated view: KPI cards, daily charts and top error reasons, built from report data."""
+
+from __future__ import annotations
+
+import math
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from babel.numbers import format_percent, get_decimal_symbol, get_group_symbol
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.formatting import (
+    babel_locale,
+    format_axis_day,
+    format_count,
+    format_date,
+    format_pct,
+)
+from dashboard.i18n import t
+
+# Okabe-Ito colours: told apart with every common colour-vision deficiency.
+DELIVERED_COLOUR = "#0072B2"
+ERROR_COLOUR = "#D55E00"
+READ_COLOUR = "#56B4E9"
+SENT_COLOUR = "#6C757D"
+RECEIVED_COLOUR = "#009E73"
+TOTAL_COLOUR = "#212529"
+GRID_COLOUR = "#e9ecef"
+
+# kpi id -> (totals key, catalog key, accent colour)
+KPI_CARDS = (
+    (ids.KPI_TOTAL, "total", "kpi.total", TOTAL_COLOUR),
+    (ids.KPI_SENT, "sent", "kpi.sent", SENT_COLOUR),
+    (ids.KPI_DELIVERED, "delivered", "kpi.delivered", DELIVERED_COLOUR),
+    (ids.KPI_READ, "read", "kpi.read", READ_COLOUR),
+    (ids.KPI_ERRORS, "errors", "kpi.errors", ERROR_COLOUR),
+    (ids.KPI_RECEIVED, "received", "kpi.received", RECEIVED_COLOUR),
+)
+MAX_AXIS_LABELS = 12
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+# What a chart shows before its data arrives: no axes, no "undefined" title.
+EMPTY_FIGURE = {
+    "data": [],
+    "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}, "height": 340},
+}
+
+
+def kpi_content(key: str, totals: dict, channel: str, language: str) -> list:
+    """The inside of one KPI card: title, count and its share of the total."""
+    title = html.Div(t(language, f"kpi.{key}"), className="kpi-title")
+    if key == "read" and channel == "sms":
+        return [
+            title,
+            html.Div(t(language, "kpi.not_available"), className="kpi-value kpi-na"),
+            html.Div(t(language, "kpi.no_read_receipts"), className="kpi-sub"),
+        ]
+    count = totals.get(key) or 0
+    if key == "received":
+        sub = t(language, "kpi.inbound")
+    elif totals.get("total"):
+        sub = t(language, "kpi.of_total", pct=format_pct(count * 100.0 / totals["total"], language))
+    else:
+        sub = t(language, "empty_value")
+    return [
+        title,
+        html.Div(format_count(count, language), className="kpi-value"),
+        html.Div(sub, className="kpi-sub"),
+    ]
+
+
+def kpi_row(language: str, content: dict) -> dbc.Row:
+    """The KPI cards, filled from `content` or left for the consolidated callback."""
+    return dbc.Row(
+        [
+            dbc.Col(
+                html.Div(
+                    content.get(f"kpi_{key}"),
+                    id=card_id,
+                    className="kpi-card",
+                    style={"borderTopColor": colour},
+                    role="group",
+                    **{"aria-live": "polite"},
+                ),
+                xs=6,
+                md=4,
+                xl=2,
+            )
+            for card_id, key, _title, colour in KPI_CARDS
+        ],
+        className="g-3 mb-3 kpi-row",
+    )
+
+
+def _separators(language: str) -> str:
+    locale = babel_locale(language)
+    return get_decimal_symbol(locale) + get_group_symbol(locale)
+
+
+def _percent_suffix(language: str) -> str:
+    text = format_percent(0, locale=babel_locale(language))
+    return text[text.index("0") + 1 :]
+
+
+def _axis(days: list, language: str) -> dict:
+    step = max(1, math.ceil(len(days) / MAX_AXIS_LABELS))
+    ticks = days[::step]
+    return {
+        "tickvals": [day.isoformat() for day in ticks],
+        "ticktext": [format_axis_day(day, language) for day in ticks],
+        "title": {"text": t(language, "chart.day")},
+        "type": "category",
+        "fixedrange": True,
+        "showgrid": False,
+        "linecolor": "#adb5bd",
+    }
+
+
+def _base_layout(title: str, language: str) -> dict:
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "font": {
+            "family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+            "color": "#212529",
+        },
+        "separators": _separators(language),
+        "margin": {"l": 56, "r": 16, "t": 72, "b": 48},
+        "legend": {"orientation": "h", "x": 0, "y": 1.12, "xanchor": "left"},
+        "hoverlabel": {"bgcolor": "white", "font": {"size": 13}},
+        "height": 340,
+    }
+
+
+def daily_figure(daily: pd.DataFrame, language: str) -> dict:
+    """Delivered and errors per day; hovering a day shows day, delivered, errors and total."""
+    days = list(daily["date"])
+    x = [day.isoformat() for day in days]
+    customdata = [
+        [
+            format_date(day, language),
+            format_count(delivered, language),
+            format_count(errors, language),
+            format_count(total, language),
+        ]
+        for day, delivered, errors, total in zip(
+            days, daily["delivered"], daily["errors"], daily["total"], strict=True
+        )
+    ]
+    hover = (
+        "<b>%{customdata[0]}</b><br>"
+        + t(language, "chart.delivered")
+        + ": %{customdata[1]}<br>"
+        + t(language, "chart.errors")
+        + ": %{customdata[2]}<br>"
+        + t(language, "chart.total")
+        + ": %{customdata[3]}<extra></extra>"
+    )
+    bars = [
+        {
+            "type": "bar",
+            "name": t(language, "chart.delivered"),
+            "x": x,
+            "y": [int(v) for v in daily["delivered"]],
+            "marker": {"color": DELIVERED_COLOUR},
+            "customdata": customdata,
+            "hovertemplate": hover,
+        },
+        {
+            "type": "bar",
+            "name": t(language, "chart.errors"),
+            "x": x,
+            "y": [int(v) for v in daily["errors"]],
+            # Hatching tells errors apart in print and in grey as well as by colour.
+            "marker": {
+                "color": ERROR_COLOUR,
+                "pattern": {
+                    "shape": "/",
+                    "fillmode": "overlay",
+                    "fgcolor": "white",
+                    "solidity": 0.25,
+                },
+            },
+            "customdata": customdata,
+            "hovertemplate": hover,
+        },
+    ]
+    layout = {
+        **_base_layout(t(language, "chart.daily_title"), language),
+        "barmode": "group",
+        "xaxis": _axis(days, language),
+        "yaxis": {
+            "title": {"text": t(language, "chart.messages")},
+            "rangemode": "tozero",
+            "fixedrange": True,
+            "gridcolor": GRID_COLOUR,
+            "zerolinecolor": "#adb5bd",
+        },
+    }
+    return {"data": bars, "layout": layout}
+
+
+def pct_figure(daily: pd.DataFrame, language: str) -> dict:
+    """Delivered share of each day's total, on a fixed 0-100 % axis; empty days leave a gap."""
+    days = list(daily["date"])
+    values = [
+        float(pct) if total else None
+        for pct, total in zip(daily["delivered_pct"], daily["total"], strict=True)
+    ]
+    customdata = [
+        [
+            format_date(day, language),
+            format_pct(pct, language) if pct is not None else t(language, "empty_value"),
+            format_count(total, language),
+        ]
+        for day, pct, total in zip(days, values, daily["total"], strict=True)
+    ]
+    hover = (
+        "<b>%{customdata[0]}</b><br>"
+        + t(language, "chart.delivered_pct")
+        + ": %{customdata[1]}<br>"
+        + t(language, "chart.total")
+        + ": %{customdata[2]}<extra></extra>"
+    )
+    line = {
+        "type": "scatter",
+        "name": t(language, "chart.delivered_pct"),
+        "x": [day.isoformat() for day in days],
+        "y": values,
+        "mode": "lines+markers",
+        "line": {"color": DELIVERED_COLOUR, "width": 2},
+        "marker": {"size": 7, "symbol": "circle"},
+        "customdata": customdata,
+        "hovertemplate": hover,
+        "connectgaps": False,
+    }
+    layout = {
+        **_base_layout(t(language, "chart.pct_title"), language),
+        "showlegend": False,
+        "xaxis": _axis(days, language),
+        "yaxis": {
+            "range": [0, 100],
+            "ticksuffix": _percent_suffix(language),
+            "title": {"text": t(language, "chart.delivered_pct")},
+            "fixedrange": True,
+            "gridcolor": GRID_COLOUR,
+        },
+    }
+    return {"data": [line], "layout": layout}
+
+
+def top_errors_table(frame: pd.DataFrame, language: str):
+    """Error reasons, most frequent first, with their share of all errors."""
+    if frame.empty:
+        return html.P(t(language, "top_errors.none"), className="text-muted mb-0")
+    header = html.Thead(
+        html.Tr(
+            [
+                html.Th(t(language, "top_errors.code"), scope="col"),
+                html.Th(t(language, "top_errors.description"), scope="col"),
+                html.Th(t(language, "top_errors.count"), scope="col", className="text-end"),
+                html.Th(t(language, "top_errors.share"), scope="col", className="text-end"),
+            ]
+        )
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(
+                    row.error_code if row.error_code is not None else t(language, "empty_value")
+                ),
+                html.Td(row.error_description or t(language, "top_errors.no_description")),
+                html.Td(format_count(row.count, language), className="text-end"),
+                html.Td(format_pct(row.share, language), className="text-end"),
+            ]
+        )
+        for row in frame.itertuples(index=False)
+    ]
+    return dbc.Table(
+        [header, html.Tbody(rows)],
+        size="sm",
+        hover=True,
+        responsive=True,
+        className="mb-0 top-errors-table",
+    )
+
+
+def empty_state(language: str) -> list:
+    return [
+        html.Div("∅", className="empty-icon", **{"aria-hidden": "true"}),
+        html.H3(t(language, "empty.title"), className="h5"),
+        html.P(t(language, "empty.hint"), className="text-muted mb-0"),
+    ]
+
+
+def graph_card(graph_id: str, figure: dict | None) -> dbc.Card:
+    return dbc.Card(
+        dcc.Graph(
+            id=graph_id, figure=figure or EMPTY_FIGURE, config=GRAPH_CONFIG, className="chart"
+        ),
+        body=True,
+        className="mb-3",
+    )
+
+
+def view(language: str, content: dict | None = None) -> html.Div:
+    """The consolidated view; `content` (the callback's outputs) fills it when the page is
+    built for this view, otherwise its callback fills it when the view is opened."""
+    content = content or {}
+    body = html.Div(
+        [
+            kpi_row(language, content),
+            dbc.Row(
+                [
+                    dbc.Col(graph_card(ids.DAILY_CHART, content.get("daily")), xs=12, lg=7),
+                    dbc.Col(graph_card(ids.DAILY_PCT_CHART, content.get("pct")), xs=12, lg=5),
+                ],
+                className="g-3",
+            ),
+            dbc.Card(
+                [
+                    dbc.CardHeader(html.H2(t(language, "top_errors.title"), className="h6 mb-0")),
+                    dbc.CardBody(html.Div(content.get("top_errors"), id=ids.TOP_ERRORS)),
+                ],
+                className="mb-3",
+            ),
+        ],
+        id=ids.CONSOLIDATED_BODY,
+        hidden=content.get("body_hidden", False),
+    )
+    return html.Div(
+        [
+            dcc.Store(id=ids.CONSOLIDATED_SHOWN, data=content.get("shown")),
+            html.Div(
+                content.get("message"),
+                id=ids.CONSOLIDATED_MESSAGE,
+                className="field-error",
+                role="alert",
+            ),
+            html.Div(
+                content.get("empty"),
+                id=ids.CONSOLIDATED_EMPTY,
+                className="empty-state card card-body mb-3",
+                hidden=content.get("empty_hidden", True),
+            ),
+            dcc.Loading(
+                body,
+                type="circle",
+                delay_show=250,
+                show_initially=False,
+                overlay_style={"visibility": "visible", "opacity": 0.55},
+            ),
+        ]
+    )

@@ -1,0 +1,130 @@
+"""The reports screen: channel and report tabs, filter bar, export buttons and both views."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from dashboard import ids
+from dashboard.i18n import t
+from dashboard.layouts import consolidated, detailed
+from dashboard.layouts.filters import STATE_FIELDS, filter_bar
+from dashboard.view_state import VIEWS, ViewState
+from data_access.domain import CHANNELS
+from data_access.filters import ReportFilter
+
+
+def control_values(state: ViewState, flt: ReportFilter) -> dict:
+    """What the filter controls show for a state: its dates made explicit, its choices."""
+    values = {
+        "start": flt.start.isoformat(),
+        "end": flt.end.isoformat(),
+        "direction": state.direction,
+    }
+    for control_id, field in STATE_FIELDS.items():
+        values[control_id] = list(getattr(state, field))
+    return values
+
+
+def sort_by_of(state: ViewState) -> list[dict]:
+    """The table's sort_by for a state; the default order shows no arrow."""
+    if state.sort == "created_at" and state.descending:
+        return []
+    column = next((col for col, key in detailed.SORTABLE.items() if key == state.sort), None)
+    if column is None:
+        return []
+    return [{"column_id": column, "direction": "desc" if state.descending else "asc"}]
+
+
+def export_buttons(language: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                dbc.ButtonGroup(
+                    [
+                        dbc.Button(
+                            t(language, "export.csv"),
+                            id=ids.EXPORT_CSV,
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                        ),
+                        dbc.Button(
+                            t(language, "export.xlsx"),
+                            id=ids.EXPORT_XLSX,
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                        ),
+                    ]
+                ),
+                role="group",
+                **{"aria-label": t(language, "export.group")},
+            ),
+            html.Div(id=ids.EXPORT_NOTICE, className="export-notice", role="status"),
+        ],
+        className="export-area",
+    )
+
+
+def page(
+    state: ViewState,
+    flt: ReportFilter,
+    options: dict[str, list[dict]],
+    language: str,
+    today: date,
+    message: str = "",
+    content: dict | None = None,
+) -> html.Div:
+    """The whole screen for an applied state; `message` explains a link that was not usable.
+
+    `content` holds the data of the open view, so the first screen needs no further request.
+    """
+    channel_tabs = dbc.Tabs(
+        [dbc.Tab(label=t(language, f"channel.{channel}"), tab_id=channel) for channel in CHANNELS],
+        id=ids.CHANNEL_TABS,
+        active_tab=state.channel,
+        className="channel-tabs",
+    )
+    report_tabs = dbc.Tabs(
+        [dbc.Tab(label=t(language, f"view.{view}"), tab_id=view) for view in VIEWS],
+        id=ids.REPORT_TABS,
+        active_tab=state.view,
+        className="report-tabs",
+    )
+    values = control_values(state, flt)
+    bar = filter_bar(values, options, language, today, message)
+    return html.Div(
+        [
+            html.Nav(
+                channel_tabs, className="mb-3", **{"aria-label": t(language, "shell.channel")}
+            ),
+            bar,
+            html.Div(
+                [
+                    html.Nav(report_tabs, **{"aria-label": t(language, "shell.report_kind")}),
+                    export_buttons(language),
+                ],
+                className="view-toolbar",
+            ),
+            html.Section(
+                consolidated.view(language, content if state.view == "consolidated" else None),
+                id=ids.CONSOLIDATED_VIEW,
+                hidden=state.view != "consolidated",
+                className="view-panel",
+            ),
+            html.Section(
+                detailed.view(
+                    language,
+                    state.phone,
+                    sort_by_of(state),
+                    content if state.view == "detailed" else None,
+                ),
+                id=ids.DETAILED_VIEW,
+                hidden=state.view != "detailed",
+                className="view-panel",
+            ),
+        ]
+    )

@@ -1,0 +1,88 @@
+"""Helpers of the browser tests: the app served by waitress in a thread, and headless Chromium."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from waitress.server import create_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--lang=es",
+)
+
+
+class ServedApp:
+    """A WSGI app served on a free loopback port until stop()."""
+
+    def __init__(self, wsgi_app) -> None:
+        self._server = create_server(
+            wsgi_app, host="127.0.0.1", port=0, threads=4, ident="reports-test"
+        )
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> ServedApp:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=10)
+
+
+def chromium(width: int = 1366, height: int = 768) -> webdriver.Chrome:
+    """A fresh headless Chromium with its own profile directory and console logging."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={width},{height}")
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    set_viewport(driver, width, height)
+    return driver
+
+
+def set_viewport(driver: webdriver.Chrome, width: int, height: int, mobile: bool = False) -> None:
+    """Make the page area itself width x height (the window's own frame takes no room)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+
+
+def severe_console_messages(driver: webdriver.Chrome) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "condition"):
+    """Poll until `condition()` is truthy and return it; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as error:  # the page may be re-rendering between two polls
+            last_error = error
+        time.sleep(0.05)
+    raise AssertionError(
+        f"timed out waiting for {what}" + (f": {last_error}" if last_error else "")
+    )

@@ -1,0 +1,299 @@
+"""Applying a view: Apply, Reset, channel and report tabs, errors next to controls, the URL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from dash import no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.callbacks.filters import update_view
+from dashboard.callbacks.routing import choose_language, render_page
+from dashboard.callbacks.url_state import state_from_search, state_to_search
+from dashboard.view_state import ViewState
+from data_access.filters import FilterError
+from tests.dashboard_data import (
+    FixedViewerServices,
+    day,
+    find_id,
+    rows,
+    subaccount_ids,
+    texts,
+    viewer_for,
+)
+
+
+@pytest.fixture
+def services(duckdb_engine, duckdb_settings, load_rows):
+    load_rows(duckdb_engine, rows())
+    return FixedViewerServices(duckdb_settings, duckdb_engine, viewer_for(duckdb_engine))
+
+
+def pending(state: ViewState, language=None, **controls) -> dict:
+    inputs = {
+        "applied": state.to_dict(),
+        "language": language,
+        "start": state.start,
+        "end": state.end,
+        "direction": "all",
+        "value_subaccounts": [],
+        "value_users": [],
+        "value_campaigns": [],
+        "value_content_types": [],
+        "value_statuses": [],
+    }
+    inputs.update(controls)
+    return inputs
+
+
+def test_dr201_apply_stores_the_view_and_writes_it_in_the_url(services):
+    brand_a = subaccount_ids(services.engine)["Brand A"]
+    out = update_view(
+        services,
+        ids.APPLY_FILTERS,
+        **pending(
+            ViewState(),
+            start=day(2).isoformat(),
+            end=day(1).isoformat(),
+            direction="MT",
+            value_subaccounts=[brand_a],
+            value_statuses=["delivered"],
+        ),
+    )
+    assert out["applied"] == {
+        **ViewState().to_dict(),
+        "start": day(2).isoformat(),
+        "end": day(1).isoformat(),
+        "direction": "MT",
+        "subaccounts": [brand_a],
+        "statuses": ["delivered"],
+    }
+    assert out["search"] == (
+        f"?start={day(2).isoformat()}&end={day(1).isoformat()}&direction=MT"
+        f"&subaccount={brand_a}&status=delivered"
+    )
+    assert state_from_search(out["search"]) == ViewState.from_dict(out["applied"])
+    assert out["error_date_range"] == "" and out["message"] == ""
+    # Apply leaves the controls as the user set them.
+    assert out["start"] is no_update and out["options_subaccounts"] is no_update
+
+
+def test_dr202_a_reversed_range_is_explained_next_to_the_dates(services):
+    out = update_view(
+        services,
+        ids.APPLY_FILTERS,
+        **pending(ViewState(), start=day(1).isoformat(), end=day(3).isoformat()),
+    )
+    assert out["error_date_range"] == "La fecha final es anterior a la inicial."
+    assert out["applied"] is no_update and out["search"] is no_update
+
+
+def test_dr203_a_range_too_long_in_portuguese(services):
+    out = update_view(
+        services,
+        ids.APPLY_FILTERS,
+        **pending(
+            ViewState(), language="pt-BR", start=day(200).isoformat(), end=day(100).isoformat()
+        ),
+    )
+    assert out["error_date_range"].startswith("Os relatórios vão até 90 dias atrás: escolha")
+
+
+def test_dr204_an_unknown_status_is_explained_next_to_its_control(services):
+    out = update_view(
+        services,
+        ids.APPLY_FILTERS,
+        **pending(ViewState(channel="sms"), language="en", value_statuses=["read"]),
+    )
+    assert out["error_statuses"] == "The status “read” does not exist on this channel."
+
+
+def test_dr205_switching_channel_keeps_what_exists_there(services):
+    brand_b = subaccount_ids(services.engine)["Brand B"]
+    state = ViewState(
+        subaccounts=(brand_b,),
+        content_types=("image",),
+        statuses=("read", "error"),
+        start=day(5).isoformat(),
+        end=day(0).isoformat(),
+    )
+    out = update_view(services, ids.CHANNEL_TABS, **pending(state, channel="sms"))
+    assert out["applied"] == {
+        **state.to_dict(),
+        "channel": "sms",
+        "content_types": [],
+        "statuses": ["error"],
+    }
+    assert out["search"] == (
+        f"?channel=sms&start={day(5).isoformat()}&end={day(0).isoformat()}"
+        f"&subaccount={brand_b}&status=error"
+    )
+    assert out["options_statuses"] == [
+        {"label": "Entregado", "value": "delivered"},
+        {"label": "Error", "value": "error"},
+        {"label": "Recibido", "value": "received"},
+    ]
+    assert out["options_content_types"] == [{"label": "Texto", "value": "text"}]
+    assert out["value_statuses"] == ["error"] and out["value_content_types"] == []
+    assert (out["start"], out["end"]) == (day(5).isoformat(), day(0).isoformat())
+
+
+def test_dr206_reset_returns_to_the_default_view_of_the_channel(services):
+    state = ViewState(
+        channel="sms",
+        view="detailed",
+        direction="MO",
+        phone="11987654321",
+        start=day(3).isoformat(),
+    )
+    out = update_view(services, ids.RESET_FILTERS, **pending(state))
+    assert out["applied"] == ViewState(channel="sms", view="detailed").to_dict()
+    assert out["search"] == "?channel=sms&view=detailed"
+    assert (out["start"], out["end"]) == (day(6).isoformat(), day(0).isoformat())
+    assert (out["direction"], out["phone"], out["sort_by"]) == ("all", "", [])
+
+
+def test_dr207_report_tabs_change_the_view_only(services):
+    state = ViewState(direction="MT")
+    out = update_view(services, ids.REPORT_TABS, **pending(state, view="detailed"))
+    assert out["applied"] == {**state.to_dict(), "view": "detailed"}
+    assert out["search"] == "?view=detailed&direction=MT"
+    with pytest.raises(PreventUpdate):
+        update_view(services, ids.REPORT_TABS, **pending(state, view="consolidated"))
+
+
+def test_dr208_the_url_holds_every_part_of_the_view():
+    state = ViewState(
+        channel="sms",
+        view="detailed",
+        start="2026-11-01",
+        end="2026-11-20",
+        direction="MO",
+        subaccounts=(3, 1),
+        users=(7,),
+        campaigns=(2,),
+        content_types=("text",),
+        statuses=("received",),
+        phone="11 98765",
+        sort="phone",
+        descending=False,
+    )
+    search = state_to_search(state)
+    assert search == (
+        "?channel=sms&view=detailed&start=2026-11-01&end=2026-11-20&direction=MO"
+        "&phone=11+98765&sort=phone&order=asc&subaccount=3&subaccount=1&user=7&campaign=2"
+        "&content_type=text&status=received"
+    )
+    assert state_from_search(search) == state
+    assert state_to_search(ViewState()) == ""
+    with pytest.raises(FilterError):
+        state_from_search("?view=chart")
+    with pytest.raises(FilterError):
+        state_from_search("?subaccount=abc")
+
+
+def test_dr209_a_link_reopens_its_view(services):
+    page, applied = render_page(
+        services, "/", "?channel=sms&view=detailed&phone=11987654321&status=error", "en", None
+    )
+    assert applied == {
+        **ViewState().to_dict(),
+        "channel": "sms",
+        "view": "detailed",
+        "phone": "11987654321",
+        "statuses": ["error"],
+    }
+    assert find_id(page, ids.CHANNEL_TABS)["props"]["active_tab"] == "sms"
+    assert find_id(page, ids.REPORT_TABS)["props"]["active_tab"] == "detailed"
+    assert find_id(page, ids.PHONE_SEARCH)["props"]["value"] == "11987654321"
+    assert find_id(page, ids.FILTER_STATUS)["props"]["value"] == ["error"]
+    assert find_id(page, ids.DETAILED_VIEW)["props"]["hidden"] is False
+    assert find_id(page, ids.CONSOLIDATED_VIEW)["props"]["hidden"] is True
+    assert find_id(page, ids.EXPORTS_LINK)["props"]["children"] == "Exported reports"
+    assert page.lang == "en"
+
+
+def test_dr210_a_link_with_unusable_filters_opens_the_default_view_and_says_why(services):
+    old = day(200).isoformat()
+    page, applied = render_page(services, "/", f"?channel=sms&start={old}", None, None)
+    assert applied == ViewState(channel="sms").to_dict()
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        "El enlace tenía filtros que no se pueden aplicar; se muestra la vista predeterminada."
+    )
+
+
+def test_dr211_ids_outside_the_viewers_scope_are_dropped(duckdb_engine, duckdb_settings, load_rows):
+    load_rows(duckdb_engine, rows())
+    known = subaccount_ids(duckdb_engine)
+    services = FixedViewerServices(
+        duckdb_settings, duckdb_engine, viewer_for(duckdb_engine, ["Brand A"])
+    )
+    search = f"?subaccount={known['Brand A']}&subaccount={known['Brand B']}"
+    page, applied = render_page(services, "/", search, None, None)
+    assert applied["subaccounts"] == [known["Brand A"]]
+    assert find_id(page, ids.FILTER_SUBACCOUNT)["props"]["options"] == [
+        {"label": "Brand A", "value": known["Brand A"]}
+    ]
+
+
+def test_dr212_the_view_own_url_change_does_not_rebuild_the_page(services):
+    state = ViewState(view="detailed")
+    with pytest.raises(PreventUpdate):
+        render_page(
+            services, "/", state_to_search(state), None, state.to_dict(), frozenset({"url.search"})
+        )
+
+
+def test_dr213_other_pages(services, monkeypatch):
+    from dashboard.callbacks import routing
+
+    monkeypatch.setitem(routing.OPTIONAL_PAGES, "/exports", "dashboard.layouts.no_such_page")
+    state = ViewState(channel="sms", view="detailed")
+    page, applied = render_page(services, "/exports", "", "en", state.to_dict())
+    assert "This section is not available yet." in texts(page)
+    assert applied is no_update
+    # The way back leads to the reports as they were left.
+    back = find_id(page, ids.REPORTS_LINK)["props"]
+    assert back["href"] == "/?channel=sms&view=detailed"
+    page, _ = render_page(services, "/nowhere", "", None, None)
+    assert "Esta página no existe." in texts(page)
+
+
+def test_dr214_a_language_chosen_here_holds_until_the_profile_changes(services):
+    choice = choose_language(services, "pt")
+    assert choice == {"language": "pt-BR", "profile": "es"}
+    page, _ = render_page(services, "/", "", choice, None)
+    assert page.lang == "pt-BR"
+    # The profile now says English: the older choice in the browser gives way.
+    services.viewer = replace(services.viewer, language="en")
+    page, _ = render_page(services, "/", "", choice, None)
+    assert page.lang == "en"
+
+
+def test_dr215_the_first_screen_comes_with_the_open_views_data(services):
+    page, applied = render_page(services, "/", "", None, None)
+    assert find_id(page, ids.CONSOLIDATED_SHOWN)["props"]["data"] == applied
+    assert texts(find_id(page, ids.KPI_TOTAL))[1] == "8"
+    assert find_id(page, ids.DETAILED_SHOWN)["props"]["data"] is None
+    page, applied = render_page(services, "/", "?view=detailed", None, None)
+    table = find_id(page, ids.DETAILED_TABLE)["props"]
+    assert [row["id"] for row in table["data"]][:2] == ["w8", "w7"]
+    assert find_id(page, ids.DETAILED_SHOWN)["props"]["data"] == {"applied": applied, "page": 0}
+
+
+def test_dr216_a_signed_in_person_sees_their_name_and_account_links(services):
+    services.viewer = replace(services.viewer, user_id=7, display_name="Ana Souza")
+    page, _ = render_page(services, "/", "", "en", None)
+    words = texts(find_id(page, ids.TOP_BAR))
+    assert words[:8] == [
+        "Delivery reports",
+        "Exported reports",
+        "User: ",
+        "Ana Souza",
+        " (administrator)",
+        "My profile",
+        "Sign out",
+        "Time zone: ",
+    ]

@@ -1,0 +1,113 @@
+"""The catalog covers every language and every user error; numbers and dates per language."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from config import PROJECT_DIR
+from dashboard.formatting import format_count, format_date, format_datetime, format_pct
+from dashboard.i18n import CATALOG, LANGUAGES, filter_error_text, label, t
+from data_access.domain import CONTENT_TYPES, STATUSES
+from data_access.filters import FilterError
+
+NBSP = "\u00a0"
+
+
+def test_dr301_every_entry_has_a_text_in_every_language_with_the_same_parameters():
+    for key, texts in CATALOG.items():
+        assert len(texts) == len(LANGUAGES), key
+        assert all(text.strip() for text in texts), key
+        names = {frozenset(re.findall(r"{(\w+)}", text)) for text in texts}
+        assert len(names) == 1, key
+
+
+def test_dr302_every_filter_error_code_raised_has_a_catalog_sentence():
+    sources = [
+        PROJECT_DIR / "data_access" / "filters.py",
+        PROJECT_DIR / "data_access" / "reports.py",
+        PROJECT_DIR / "dashboard" / "view_state.py",
+        PROJECT_DIR / "dashboard" / "callbacks" / "filters.py",
+        PROJECT_DIR / "dashboard" / "callbacks" / "detailed.py",
+    ]
+    codes = set()
+    for path in sources:
+        codes |= set(re.findall(r'FilterError\(\s*"(\w+)"', Path(path).read_text()))
+    assert {
+        "bad_date",
+        "end_before_start",
+        "start_too_old",
+        "phone_length",
+        "unknown_sort",
+    } <= codes
+    for code in codes:
+        assert f"filter_error.{code}" in CATALOG, code
+
+
+def test_dr303_filter_errors_read_in_each_language():
+    error = FilterError("span_too_long", "start", "A report covers at most 90 days.", days=90)
+    assert [filter_error_text(lang, error) for lang in LANGUAGES] == [
+        "Un reporte cubre como máximo 90 días: acorta el período.",
+        "Um relatório cobre no máximo 90 dias: encurte o período.",
+        "A report covers at most 90 days: shorten the range.",
+    ]
+    unknown = FilterError("something_new", "x", "Something new.")
+    assert filter_error_text("en", unknown) == (
+        "These filters cannot be applied; check them and try again."
+    )
+    missing_params = FilterError("phone_length", "phone", "Too short.")
+    assert filter_error_text("en", missing_params) == (
+        "These filters cannot be applied; check them and try again."
+    )
+
+
+def test_dr304_every_status_and_content_type_has_a_name():
+    for language in LANGUAGES:
+        for status in STATUSES:
+            assert label(language, "status", status) != status
+        for content_type in CONTENT_TYPES["whatsapp"]:
+            assert f"content_type.{content_type}" in CATALOG
+    assert label("pt-BR", "status", "read") == "Lida"
+
+
+def test_dr305_numbers_percentages_and_dates_per_language():
+    assert [format_count(1234567, lang) for lang in LANGUAGES] == [
+        "1.234.567",
+        "1.234.567",
+        "1,234,567",
+    ]
+    assert [format_pct(200 / 3, lang) for lang in LANGUAGES] == [f"66,7{NBSP}%", "66,7%", "66.7%"]
+    day = date(2026, 11, 20)
+    assert [format_date(day, lang) for lang in LANGUAGES] == [
+        "20 nov 2026",
+        "20 de nov. de 2026",
+        "Nov 20, 2026",
+    ]
+    moment = pd.Timestamp("2026-11-20 14:03:05", tz="America/Sao_Paulo")
+    assert [format_datetime(moment, lang) for lang in LANGUAGES] == [
+        "20/11/26 14:03:05",
+        "20/11/2026 14:03:05",
+        "11/20/26 14:03:05",
+    ]
+    # A naive time is UTC and is shown in the zone asked for.
+    assert (
+        format_datetime(pd.Timestamp("2026-11-20 17:03:05"), "en", "America/Sao_Paulo")
+        == "11/20/26 14:03:05"
+    )
+    assert format_datetime(None, "es") == "" and format_datetime(pd.NaT, "es") == ""
+
+
+def test_dr306_texts_fill_their_parameters():
+    assert t("en", "detailed.count", count="1,024") == "1,024 messages"
+    assert t("pt", "kpi.of_total", pct="50%") == "50% do total"
+
+
+def test_dr307_one_message_is_singular():
+    from dashboard.layouts.detailed import count_text
+
+    assert count_text(1, None, "es") == "1 mensaje"
+    assert count_text(1, "11987654321", "pt-BR") == "1 mensagem do número 11987654321"
+    assert count_text(1024, None, "en") == "1,024 messages"
