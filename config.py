@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +37,52 @@ def _bool(env: dict, name: str) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"
+
+
+def _secret_key(env: dict) -> str | None:
+    raw = env.get("SECRET_KEY", "").strip()
+    if not raw:
+        return None
+    if len(raw) < SECRET_KEY_MIN_LENGTH:
+        raise SettingsError(
+            f"SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} characters; make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return raw
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The key that signs session cookies: SECRET_KEY, else one kept in DATA_DIR (mode 0600).
+
+    The file is made once, on first use, so sessions survive restarts without a key in the
+    code or the repository. Servers that share one PostgreSQL store from several hosts need
+    the same SECRET_KEY on each.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / SECRET_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting together cannot both write a different key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < SECRET_KEY_MIN_LENGTH:
+            raise SettingsError(
+                f"{path} holds no usable key; delete it to have a new one made "
+                "(everyone will have to sign in again)."
+            ) from None
+        return key
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -43,11 +90,19 @@ class Settings:
     account_timezone: str = "America/Sao_Paulo"
     debug: bool = False
     secret_key: str | None = None
+    secure_cookies: bool = False
+    session_hours: int = 12
+    trusted_proxies: int = 0
     export_dir: Path | None = None
     export_expiry_days: int = 7
     export_workers: int = 2
+    export_in_server: bool = False
     xlsx_max_rows: int = 1_048_575
     cache_entries: int = 256
+    whatsapp_verify_token: str | None = None
+    whatsapp_app_secret: str | None = None
+    sinch_webhook_token: str | None = None
+    inbox_keep_days: int = 14
     extra: dict = field(default_factory=dict)
 
     @property
@@ -82,15 +137,30 @@ def load_settings(env: dict | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"ACCOUNT_TIMEZONE {timezone!r} is not an IANA time zone") from None
     export_dir = env.get("EXPORT_DIR", "").strip()
+    sinch_token = env.get("SINCH_WEBHOOK_TOKEN", "").strip() or None
+    # The token is the whole credential of the Sinch webhook (Sinch signs nothing).
+    if sinch_token is not None and len(sinch_token) < 24:
+        raise SettingsError(
+            "SINCH_WEBHOOK_TOKEN must be at least 24 characters; make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         account_timezone=timezone,
         debug=_bool(env, "DEBUG"),
-        secret_key=env.get("SECRET_KEY") or None,
+        secret_key=_secret_key(env),
+        secure_cookies=_bool(env, "SECURE_COOKIES"),
+        session_hours=_int(env, "SESSION_HOURS", 12),
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
         export_dir=Path(export_dir).resolve() if export_dir else None,
         export_expiry_days=_int(env, "EXPORT_EXPIRY_DAYS", 7),
         export_workers=_int(env, "EXPORT_WORKERS", 2),
+        export_in_server=_bool(env, "EXPORT_IN_SERVER"),
         xlsx_max_rows=_int(env, "XLSX_MAX_ROWS", 1_048_575),
         cache_entries=_int(env, "CACHE_ENTRIES", 256, minimum=0),
+        whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN", "").strip() or None,
+        whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET", "").strip() or None,
+        sinch_webhook_token=sinch_token,
+        inbox_keep_days=_int(env, "INBOX_KEEP_DAYS", 14),
     )
