@@ -1,0 +1,387 @@
+"""Times detailed exports (CSV and XLSX) of about 100k, 1M and 2M rows and reads their peak memory.
+
+`python -m bench.exports` builds a DuckDB demo store once (bench/data/exports/, through
+`python app.py demo`), then runs every export in a fresh subprocess and takes that process's
+peak resident memory (ru_maxrss), so one run cannot inflate the next. It prints the Markdown
+tables of docs/BENCHMARKS.md ("Exports"), including the XLSX writer comparison that chose the
+writer (`--writers ROWS`: openpyxl write-only, xlsxwriter constant_memory and ours, same rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from config import PROJECT_DIR
+
+DATA_DIR = PROJECT_DIR / "bench" / "data" / "exports"
+DEFAULT_MESSAGES = 3_000_000  # about 2.2M of them WhatsApp: enough for the 2M-row export
+DEFAULT_SIZES = (100_000, 1_000_000, 2_000_000)
+SEED = 7
+TIMEZONE = "America/Sao_Paulo"
+CHANNEL = "whatsapp"
+TARGETS = {("csv", 1_000_000): 5.0, ("xlsx", 1_000_000): 40.0}
+MEMORY_TARGET_MB = 300
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Sampler:
+    """The highest resident memory seen while a block runs (sampled every 20 ms)."""
+
+    def __enter__(self) -> _Sampler:
+        self.peak = _rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss_mb())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+
+
+def _store_url(store) -> str:
+    """A DuckDB file's URL, or the PostgreSQL URL itself."""
+    store = str(store)
+    return store if store.startswith("postgresql") else f"duckdb:///{Path(store).resolve()}"
+
+
+def build_postgres(messages: int):
+    """A throwaway PostgreSQL cluster holding `messages` demo messages: (server, URL)."""
+    from tests.pg_server import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    url = server.create_database("exports_bench")
+    print(f"Building a PostgreSQL demo store of {messages:,} messages ...", file=sys.stderr)
+    env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(DATA_DIR / "pg-data"),
+           "ACCOUNT_TIMEZONE": TIMEZONE}  # fmt: skip
+    subprocess.run(
+        [sys.executable, "app.py", "demo", "--messages", str(messages), "--seed", str(SEED)],
+        cwd=PROJECT_DIR, env=env, check=True,
+    )  # fmt: skip
+    return server, url
+
+
+def build_store(store: Path, messages: int, rebuild: bool) -> None:
+    marker = store.with_suffix(".built.json")
+    wanted = {"messages": messages, "seed": SEED}
+    if not rebuild and marker.exists() and json.loads(marker.read_text()) == wanted:
+        return
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for path in (store, marker, store.with_name(store.name + ".wal")):
+        path.unlink(missing_ok=True)
+    print(f"Building a demo store of {messages:,} messages in {store} ...", file=sys.stderr)
+    env = {**os.environ, "DATABASE_URL": _store_url(store), "DATA_DIR": str(store.parent),
+           "ACCOUNT_TIMEZONE": TIMEZONE}  # fmt: skip
+    subprocess.run(
+        [sys.executable, "app.py", "demo", "--messages", str(messages), "--seed", str(SEED)],
+        cwd=PROJECT_DIR, env=env, check=True,
+    )  # fmt: skip
+    marker.write_text(json.dumps(wanted))
+
+
+def ranges_for(store: str | Path, sizes) -> dict[int, tuple[str, str, int]]:
+    """For each size, the newest range of whole days holding at least that many rows."""
+    from sqlalchemy import func, select
+
+    from data_access.filters import today_in
+    from data_access.store import make_engine
+    from data_access.tables import messages
+
+    engine = make_engine(_store_url(store))
+    today = today_in(TIMEZONE)
+    with engine.connect() as conn:
+        per_day = dict(
+            conn.execute(
+                select(messages.c.created_day, func.count())
+                .where(messages.c.channel == CHANNEL)
+                .where(messages.c.created_day > today - timedelta(90))
+                .group_by(messages.c.created_day)
+            ).all()
+        )
+    engine.dispose()
+    out = {}
+    for size in sizes:
+        held, start = 0, today
+        while held < size and start > today - timedelta(89):
+            held += per_day.get(start, 0)
+            if held < size:
+                start -= timedelta(days=1)
+        out[size] = (start.isoformat(), today.isoformat(), held)
+    return out
+
+
+def child_export(store: str | Path, fmt: str, start: str, end: str, out: Path) -> dict:
+    """One export in this process: rows, wall and CPU seconds, peak and baseline memory."""
+    from sqlalchemy import select, text
+
+    from data_access.filters import AccessScope
+    from data_access.store import make_engine
+    from data_access.tables import subaccounts
+    from exports.request import ExportRequest
+    from exports.writers import write_export
+
+    engine = make_engine(_store_url(store))
+    with engine.connect() as conn:
+        ids = conn.execute(select(subaccounts.c.id)).scalars().all()
+    baseline = _rss_mb()
+    duckdb = engine.dialect.name == "duckdb"
+    state = {"channel": CHANNEL, "view": "detailed", "start": start, "end": end}
+    request = ExportRequest.build(state, fmt, "es", TIMEZONE)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = write_export(engine, request, AccessScope.of(ids), out, requested_by="bench")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    cache = None
+    if duckdb:
+        with engine.connect() as conn:
+            cache = (
+                conn.execute(
+                    text(
+                        "SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
+                        " WHERE tag = 'BASE_TABLE'"
+                    )
+                ).scalar()
+                or 0
+            )
+    engine.dispose()
+    return {
+        "rows": result.rows,
+        "size_mb": result.size / 2**20,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "peak_mb": _peak_mb(),
+        "baseline_mb": baseline,
+        "block_cache_mb": None if cache is None else cache / 2**20,
+    }
+
+
+def _sample_rows(store: str | Path, rows: int):
+    from sqlalchemy import select
+
+    from data_access import reports
+    from data_access.filters import AccessScope, ReportFilter, today_in
+    from data_access.store import make_engine
+    from data_access.tables import subaccounts
+
+    engine = make_engine(_store_url(store))
+    today = today_in(TIMEZONE)
+    with engine.connect() as conn:
+        scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars().all())
+        flt = ReportFilter.build(CHANNEL, today - timedelta(89), today, timezone=TIMEZONE)
+        query = reports.detailed_select(scope, flt).limit(rows)
+        data = conn.execute(query).all()
+    engine.dispose()
+    return data
+
+
+def child_writer(store: str | Path, writer: str, rows: int, out: Path) -> dict:
+    """Write the same rows with one XLSX writer; only the writing is timed."""
+    from data_access.reports import DETAIL_COLUMNS, TIME_COLUMNS
+
+    data = _sample_rows(store, rows)
+    if writer == "ours":
+        from exports.source import rows_to_batch
+
+        # Each writer gets the rows in the form an export hands it: tuples, or Arrow batches.
+        data = rows_to_batch(data)
+    times = [DETAIL_COLUMNS.index(c) for c in TIME_COLUMNS]
+    before = _rss_mb()
+    with _Sampler() as sampler:
+        wall = _write_with(writer, data, times, out)
+    return {
+        "rows": data.num_rows if writer == "ours" else len(data),
+        "seconds": wall,
+        "growth_mb": sampler.peak - before,
+        "size_mb": out.stat().st_size / 2**20,
+    }
+
+
+def _write_with(writer: str, data, times: list[int], out: Path) -> float:
+    from data_access.reports import DETAIL_COLUMNS, TIME_COLUMNS
+
+    wall = time.perf_counter()
+    if writer == "openpyxl":
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Datos")
+        sheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        header = []
+        for name in DETAIL_COLUMNS:
+            cell = WriteOnlyCell(sheet, value=name)
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in data:
+            sheet.append(list(row))
+        book.save(out)
+    elif writer == "xlsxwriter":
+        import xlsxwriter
+
+        book = xlsxwriter.Workbook(str(out), {"constant_memory": True})
+        sheet = book.add_worksheet("Datos")
+        bold = book.add_format({"bold": True})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        sheet.freeze_panes(1, 0)
+        sheet.write_row(0, 0, DETAIL_COLUMNS, bold)
+        for r, row in enumerate(data, start=1):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if c in times:
+                    sheet.write_datetime(r, c, value, stamp)
+                else:
+                    sheet.write_string(r, c, value)
+        book.close()
+    else:
+        from exports.xlsx import Column, XlsxBook
+
+        batch = data
+        book = XlsxBook(out)
+        columns = [
+            Column(n, "datetime" if n in TIME_COLUMNS else "text", 20) for n in DETAIL_COLUMNS
+        ]
+        sheet = book.add_sheet("Datos", columns)
+        for offset in range(0, batch.num_rows, 4096):
+            part = batch.slice(offset, 4096)
+            sheet.write([part.column(i) for i in range(part.num_columns)])
+        sheet.close()
+        book.close()
+    return time.perf_counter() - wall
+
+
+def _child(command: list[str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.exports", *command],
+        cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"bench child failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(args: argparse.Namespace) -> int:
+    server = None
+    if args.postgres:
+        server, store = build_postgres(args.messages)
+        kind = "PostgreSQL (its own server process)"
+    else:
+        store = Path(args.store)
+        build_store(store, args.messages, args.rebuild)
+        kind = "DuckDB (embedded)"
+    try:
+        return _measure(args, store, kind)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _measure(args: argparse.Namespace, store, kind: str) -> int:
+    out_dir = DATA_DIR / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    print(f"Detailed export, {kind} store of {args.messages:,} messages, {os.cpu_count()} cores, "
+          f"load average {load:.1f} at start.")  # fmt: skip
+    print()
+    print("| rows | format | time (s) | CPU (s) | file (MB) | peak RSS (MB) | of which: process "
+          "baseline / DuckDB block cache (MB) | target |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    ranges = ranges_for(store, args.sizes)
+    for size in args.sizes:
+        start, end, _ = ranges[size]
+        for fmt in args.formats:
+            result = _child(["--child-export", fmt, start, end, str(out_dir / f"{size}.{fmt}"),
+                             "--store", str(store)])  # fmt: skip
+            cache = "—" if result["block_cache_mb"] is None else f"{result['block_cache_mb']:.0f}"
+            goals = []
+            if (fmt, size) in TARGETS:
+                limit = TARGETS[(fmt, size)]
+                verdict = "met" if result["seconds"] <= limit else "missed"
+                goals.append(f"{verdict} (<= {limit:g} s)")
+            if size >= 2_000_000:
+                ok = result["peak_mb"] < MEMORY_TARGET_MB
+                goals.append(f"{'met' if ok else 'missed'} (< {MEMORY_TARGET_MB} MB)")
+            print(
+                f"| {result['rows']:,} | {fmt} | {result['seconds']:.1f} | "
+                f"{result['cpu_seconds']:.1f} | {result['size_mb']:.0f} | "
+                f"{result['peak_mb']:.0f} | {result['baseline_mb']:.0f} / {cache} | "
+                f"{'; '.join(goals) or '—'} |",
+                flush=True,
+            )
+    if args.writers:
+        print()
+        print(f"XLSX writers, the same {args.writers:,} detailed rows (writing only):")
+        print()
+        print("| writer | time (s) | rows per second | memory growth (MB) | file (MB) |")
+        print("|---|---:|---:|---:|---:|")
+        for writer in ("openpyxl", "xlsxwriter", "ours"):
+            out = str(out_dir / f"writer-{writer}.xlsx")
+            result = _child(
+                ["--child-writer", writer, str(args.writers), out, "--store", str(store)]
+            )
+            label = {"openpyxl": "openpyxl 3.1.5 write-only",
+                     "xlsxwriter": "xlsxwriter 3.3.1 constant_memory",
+                     "ours": "exports.xlsx (Arrow kernels)"}[writer]  # fmt: skip
+            print(
+                f"| {label} | {result['seconds']:.1f} | {result['rows'] / result['seconds']:,.0f}"
+                f" | {result['growth_mb']:.0f} | {result['size_mb']:.1f} |",
+                flush=True,
+            )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.exports", description=__doc__)
+    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES)
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=list(DEFAULT_SIZES), help="none: writers only"
+    )
+    parser.add_argument("--formats", nargs="+", default=["csv", "xlsx"], choices=("csv", "xlsx"))
+    parser.add_argument("--writers", type=int, default=100_000, metavar="ROWS",
+                        help="rows for the XLSX writer comparison (0 skips it)")  # fmt: skip
+    parser.add_argument("--store", default=str(DATA_DIR / "exports.duckdb"))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--postgres", action="store_true", help="measure on a throwaway PostgreSQL store instead"
+    )
+    parser.add_argument("--child-export", nargs=4, metavar=("FORMAT", "START", "END", "OUT"))
+    parser.add_argument("--child-writer", nargs=3, metavar=("WRITER", "ROWS", "OUT"))
+    args = parser.parse_args(argv)
+    if args.child_export:
+        fmt, start, end, out = args.child_export
+        print(json.dumps(child_export(args.store, fmt, start, end, Path(out))))
+        return 0
+    if args.child_writer:
+        writer, rows, out = args.child_writer
+        print(json.dumps(child_writer(args.store, writer, int(rows), Path(out))))
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Background CSV/XLSX exports: requests, job table queries, writers and the worker pool."""

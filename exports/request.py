@@ -1,0 +1,138 @@
+"""What an export asks for: the view state, format, language and time zone, validated once."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dashboard.view_state import ViewState
+from data_access.filters import FilterError, ReportFilter, today_in
+from data_access.reports import SORT_COLUMNS
+from exports import catalog
+
+FORMATS = ("csv", "xlsx")
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class ExportError(ValueError):
+    """An export request that cannot run; the message says what to change."""
+
+
+def check_timezone(timezone: str) -> str:
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ExportError(
+            f"{timezone!r} is not an IANA time zone (for example America/Sao_Paulo)."
+        ) from None
+    return str(timezone)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated export. `state` holds absolute dates, so running it later gives the same rows.
+
+    `today` is the day the request was made in its time zone: the filter's 90-day window is
+    checked against it, so a job picked up after midnight or a restart still runs.
+    """
+
+    state: ViewState
+    format: str
+    language: str
+    timezone: str
+    today: date
+
+    @classmethod
+    def build(
+        cls,
+        state: ViewState | dict | None,
+        format: str,
+        language: str | None,
+        timezone: str,
+        today: date | None = None,
+    ) -> ExportRequest:
+        """Validate every part; raises ExportError or FilterError with a message for the user."""
+        if format not in FORMATS:
+            raise ExportError(f"The format must be csv or xlsx, got {format!r}.")
+        timezone = check_timezone(timezone)
+        if not isinstance(state, ViewState):
+            state = ViewState.from_dict(state)
+        if state.sort not in SORT_COLUMNS:
+            raise FilterError("unknown_sort", "sort", f"Cannot sort by {state.sort!r}.")
+        today = today or today_in(timezone)
+        draft = cls(state, format, catalog.normalize_language(language), timezone, today)
+        flt = draft.report_filter()
+        resolved = ViewState(
+            channel=flt.channel,
+            view=state.view,
+            start=flt.start.isoformat(),
+            end=flt.end.isoformat(),
+            direction=flt.direction,
+            subaccounts=flt.subaccounts,
+            users=flt.users,
+            campaigns=flt.campaigns,
+            content_types=flt.content_types,
+            statuses=flt.statuses,
+            phone=state.phone if state.view == "detailed" and flt.phone else None,
+            sort=state.sort if state.view == "detailed" else "created_at",
+            descending=state.descending if state.view == "detailed" else True,
+        )
+        return cls(resolved, format, draft.language, timezone, today)
+
+    @property
+    def view(self) -> str:
+        return self.state.view
+
+    @property
+    def channel(self) -> str:
+        return self.state.channel
+
+    def report_filter(self) -> ReportFilter:
+        state = self.state
+        return ReportFilter.build(
+            state.channel,
+            state.start,
+            state.end,
+            direction=state.direction,
+            subaccounts=state.subaccounts,
+            users=state.users,
+            campaigns=state.campaigns,
+            content_types=state.content_types,
+            statuses=state.statuses,
+            phone=state.phone if state.view == "detailed" else None,
+            timezone=self.timezone,
+            today=self.today,
+        )
+
+    def filters_json(self) -> str:
+        return json.dumps(self.state.to_dict(), sort_keys=True)
+
+    def identity(self) -> str:
+        """Everything that makes two requests produce the same file (for de-duplication)."""
+        return json.dumps(
+            {
+                "state": self.state.to_dict(),
+                "format": self.format,
+                "language": self.language,
+                "timezone": self.timezone,
+            },
+            sort_keys=True,
+        )
+
+    def file_name(self) -> str:
+        """The name a person sees: report, channel, dates and the time zone of its times."""
+        zone = re.sub(r"[^A-Za-z0-9_+-]+", "-", self.timezone).strip("-")
+        words = (
+            catalog.text(self.language, f"file.{self.view}"),
+            self.channel,
+            self.state.start,
+            self.state.end,
+            zone,
+        )
+        return "_".join(words) + "." + self.format

@@ -1,0 +1,56 @@
+"""Formula-injection neutralising for exported text cells (CSV and XLSX alike).
+
+A spreadsheet treats a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as
+a formula, also when spaces or quotes come first. Such text gets a leading apostrophe, which
+spreadsheets show as text and never evaluate. Two shapes stay as they are because people need
+them intact and they cannot run anything: an E.164 phone number (`+5511987654321`) and a plain
+negative number (`-10`, `-2.5`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# RE2 (pyarrow) and Python's re read these the same way. In RE2 `$` is the very end of the
+# text; Python's `$` also matches before a final newline, so Python uses fullmatch instead.
+DANGEROUS_PATTERN = r"^[ \"']*[=+\-@\t\r]"
+SAFE_BODY = r"\+[1-9][0-9]{6,14}|-[0-9]+(?:[.,][0-9]+)?"
+SAFE_PATTERN = f"^(?:{SAFE_BODY})$"
+PREFIX = "'"
+FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r", " ", '"', "'")
+
+_dangerous = re.compile(DANGEROUS_PATTERN)
+_safe = re.compile(SAFE_BODY)
+
+
+def is_dangerous(text: str) -> bool:
+    """Whether a spreadsheet could read the text as a formula."""
+    return bool(_dangerous.match(text)) and not _safe.fullmatch(text)
+
+
+def neutralise(value):
+    """The value with a leading apostrophe when it could be read as a formula; else unchanged."""
+    if isinstance(value, str) and is_dangerous(value):
+        return PREFIX + value
+    return value
+
+
+def neutralise_array(values: pa.Array) -> pa.Array:
+    """neutralise() over a whole Arrow string column, in vectorised compute kernels."""
+    if len(values) == 0:
+        return values
+    # Most columns never start with a trigger or a space or quote: one cheap prefix test per
+    # character spares them the two regular expressions.
+    if not any(pc.any(pc.starts_with(values, first)).as_py() for first in FIRST_CHARACTERS):
+        return values
+    risky = pc.and_(
+        pc.match_substring_regex(values, DANGEROUS_PATTERN),
+        pc.invert(pc.match_substring_regex(values, SAFE_PATTERN)),
+    )
+    if not pc.any(risky).as_py():
+        return values
+    prefixed = pc.binary_join_element_wise(PREFIX, values, "")
+    return pc.if_else(risky, prefixed, values)

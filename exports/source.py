@@ -1,0 +1,218 @@
+"""Rows of an export, read from the store as Arrow batches without holding the whole result.
+
+Detailed rows come from `reports.detailed_select`, so a file holds exactly what the detailed
+view shows. How they are streamed depends on the store:
+
+- PostgreSQL sorts on the server and a server-side cursor hands rows over `batch_rows` at a
+  time (SQLAlchemy `stream_results` + `yield_per`, a named psycopg cursor).
+- DuckDB runs inside this process, so an ORDER BY over the whole range would hold every row in
+  memory while it sorts. The rows are therefore read in slices that each hold at most about
+  `window_rows` rows, all inside one transaction (one consistent snapshot): for the time order,
+  consecutive hours planned from a per-hour count; for any other order, keyset pages
+  (`WHERE (key, message_id) > last ... LIMIT n`). Each slice streams through DuckDB's Arrow
+  reader.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, and_, func, or_, select
+
+from data_access import reports
+from data_access.filters import AccessScope, ReportFilter
+from data_access.tables import messages
+
+BATCH_ROWS = 16_384
+WINDOW_ROWS = 100_000
+
+m = messages.c
+
+DETAIL_SCHEMA = pa.schema(
+    [
+        (name, pa.timestamp("us") if name in reports.TIME_COLUMNS else pa.string())
+        for name in reports.DETAIL_COLUMNS
+    ]
+)
+
+
+@dataclass
+class DetailStream:
+    """The number of rows about to come and an iterator over their batches."""
+
+    total: int
+    batches: Iterator[pa.RecordBatch]
+
+    def close(self) -> None:
+        """Stop reading: DuckDB refuses further statements on a connection with a result open."""
+        close = getattr(self.batches, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> DetailStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _to_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
+    arrays = [
+        batch.column(i).cast(field.type) if batch.column(i).type != field.type else batch.column(i)
+        for i, field in enumerate(DETAIL_SCHEMA)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=DETAIL_SCHEMA)
+
+
+def rows_to_batch(rows) -> pa.RecordBatch:
+    """Result rows (tuples in DETAIL_COLUMNS order) as one Arrow batch of DETAIL_SCHEMA."""
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in DETAIL_SCHEMA]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(list(values), field.type)
+            for values, field in zip(columns, DETAIL_SCHEMA, strict=True)
+        ],
+        schema=DETAIL_SCHEMA,
+    )
+
+
+def _duckdb_batches(conn: Connection, statement, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Stream one statement through DuckDB's Arrow reader on this connection's transaction."""
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[key] for key in compiled.positiontup or ()]
+    raw = conn.connection.dbapi_connection
+    reader = raw.sql(compiled.string, params=params).to_arrow_reader(batch_rows)
+    try:
+        for batch in reader:
+            if batch.num_rows:
+                yield _to_schema(batch)
+    finally:
+        reader.close()
+
+
+def _count(conn: Connection, where) -> int:
+    return int(conn.execute(select(func.count()).select_from(messages).where(where)).scalar_one())
+
+
+def _hour_windows(
+    conn: Connection, where, descending: bool, window_rows: int
+) -> list[tuple[datetime, datetime, int]]:
+    """Consecutive [start, end) time ranges, in export order, each of about window_rows rows."""
+    hour = func.date_trunc("hour", m.created_at).label("hour")
+    counts = conn.execute(
+        select(hour, func.count().label("rows")).where(where).group_by(hour).order_by(hour)
+    ).all()
+    if descending:
+        counts.reverse()
+    windows: list[tuple[datetime, datetime, int]] = []
+    for start, rows in counts:
+        end = start + timedelta(hours=1)
+        if windows and windows[-1][2] + rows <= window_rows:
+            low, high, held = windows[-1]
+            windows[-1] = (min(low, start), max(high, end), held + rows)
+        else:
+            windows.append((start, end, int(rows)))
+    return windows
+
+
+def _time_windows(
+    conn: Connection,
+    statement,
+    descending: bool,
+    window_rows: int,
+    batch_rows: int,
+) -> DetailStream:
+    windows = _hour_windows(conn, statement.whereclause, descending, window_rows)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for low, high, _rows in windows:
+            window = statement.where(m.created_at >= low, m.created_at < high)
+            yield from _duckdb_batches(conn, window, batch_rows)
+
+    return DetailStream(sum(rows for _, _, rows in windows), batches())
+
+
+def _keyset_pages(
+    conn: Connection,
+    statement,
+    sort: str,
+    descending: bool,
+    window_rows: int,
+    batch_rows: int,
+) -> DetailStream:
+    key = reports.SORT_COLUMNS[sort]
+    ident = m.message_id
+    total = _count(conn, statement.whereclause)
+
+    def after(last_key, last_id):
+        """Rows after (last_key, last_id) in the order of reports._order_by (nulls last)."""
+        beyond = operator.lt if descending else operator.gt
+        if last_key is None:  # already in the trailing run of null keys
+            return and_(key.is_(None), beyond(ident, last_id))
+        return or_(
+            and_(key.is_not(None), beyond(key, last_key)),
+            and_(key == last_key, beyond(ident, last_id)),
+            key.is_(None),
+        )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        page = statement
+        while True:
+            got, last = 0, None
+            for batch in _duckdb_batches(conn, page.limit(window_rows), batch_rows):
+                got, last = got + batch.num_rows, batch
+                yield batch
+            if got < window_rows:
+                return
+            last_key = last.column(sort)[-1].as_py()
+            page = statement.where(after(last_key, last.column("message_id")[-1].as_py()))
+
+    return DetailStream(total, batches())
+
+
+def _cursor_stream(conn: Connection, statement, batch_rows: int) -> DetailStream:
+    total = _count(conn, statement.whereclause)
+    result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(statement)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for rows in result.partitions():
+                yield rows_to_batch(rows)
+        finally:
+            result.close()
+
+    return DetailStream(total, batches())
+
+
+def detailed_stream(
+    conn: Connection,
+    scope: AccessScope,
+    flt: ReportFilter,
+    sort: str = "created_at",
+    descending: bool = True,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    window_rows: int = WINDOW_ROWS,
+) -> DetailStream:
+    """The detailed rows in the view's order as Arrow batches (times still naive UTC).
+
+    Run it inside a transaction on `conn` and consume the batches before it ends.
+    """
+    if not scope.subaccount_ids:
+        return DetailStream(0, iter(()))
+    statement = reports.detailed_select(scope, flt, sort, descending)
+    if conn.dialect.name != "duckdb":
+        return _cursor_stream(conn, statement, batch_rows)
+    if sort == "created_at":
+        return _time_windows(conn, statement, descending, window_rows, batch_rows)
+    return _keyset_pages(conn, statement, sort, descending, window_rows, batch_rows)
+
+
+def consolidated_rows(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter):
+    """The daily series and its range totals, as the consolidated view computes them."""
+    daily = reports.daily_series(bind, scope, flt)
+    return daily, reports.range_totals(daily, flt.channel)
