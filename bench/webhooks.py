@@ -1,0 +1,471 @@
+"""Sustained WhatsApp webhook intake against the served app: `python -m bench.webhooks --help`.
+
+A fresh embedded store is seeded with send records; the app is started with `app.py serve`
+(waitress) on loopback; concurrent senders post signed status bodies (sent, delivered and read
+for every message, shuffled so they arrive out of order, several statuses per body as WhatsApp
+batches them) for a fixed time. Then it waits for the inbox to drain, stops the server and
+checks every message against the state its accepted events must give: events lost or doubled
+are counted, not assumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from commands.console import Console
+from commands.control import delegate, socket_path
+from config import PROJECT_DIR
+from data_access.loader import LOADER_COLUMNS, load_files
+from data_access.store import create_schema, make_engine
+from data_access.tables import inbox, messages
+from ingest.whatsapp import sign
+
+SECRET = "bench-app-secret"
+KINDS = ("sent", "delivered", "read")
+# Seconds after creation at which each status happens.
+OFFSETS = {"sent": 1, "delivered": 3, "read": 10}
+MAX_EVENTS_PER_SECOND = 5_000  # the seed's ceiling: more events than this can never be sent
+TARGET_EVENTS_PER_SECOND = 1_000
+TARGET_P95_MS = 100.0
+
+
+@dataclass
+class Plan:
+    """The shuffled events: event e is status KINDS[e % 3] of message e // 3."""
+
+    messages: int
+    batch: int
+    order: list[int]
+    base: datetime
+
+    def message_id(self, index: int) -> str:
+        return f"wamid.bench{index:08d}"
+
+    def event_time(self, event: int) -> datetime:
+        return self.base + timedelta(seconds=event // 3 * 0.01 + OFFSETS[KINDS[event % 3]])
+
+    def body(self, number: int) -> tuple[bytes, list[int]]:
+        events = self.order[number * self.batch : (number + 1) * self.batch]
+        statuses = [
+            {
+                "id": self.message_id(e // 3),
+                "status": KINDS[e % 3],
+                "timestamp": str(int(self.event_time(e).timestamp())),
+                "recipient_id": f"55119{e // 3:08d}",
+            }
+            for e in events
+        ]
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "210987654321098",
+                    "changes": [
+                        {
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "5511930001000",
+                                    "phone_number_id": "104857600012345",
+                                },
+                                "statuses": statuses,
+                            },
+                            "field": "messages",
+                        }
+                    ],
+                }
+            ],
+        }
+        return json.dumps(payload).encode(), events
+
+    @property
+    def bodies(self) -> int:
+        return math.ceil(len(self.order) / self.batch)
+
+
+@dataclass
+class Tally:
+    """What the senders saw, merged under a lock."""
+
+    latencies: list[float] = field(default_factory=list)
+    accepted_events: list[int] = field(default_factory=list)
+    accepted_bodies: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def seed(data_dir: Path, plan: Plan, timezone: str) -> None:
+    path = data_dir / "seed.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOADER_COLUMNS)
+        writer.writeheader()
+        for index in range(plan.messages):
+            writer.writerow(
+                {
+                    "message_id": plan.message_id(index),
+                    "channel": "whatsapp",
+                    "direction": "MT",
+                    "subaccount": "Bench",
+                    "content_type": "template",
+                    "phone": f"+55119{index:08d}",
+                    "status": "queued",
+                    "created_at": (plan.base + timedelta(seconds=index * 0.01)).isoformat(),
+                }
+            )
+    engine = make_engine(f"duckdb:///{data_dir / 'reports.duckdb'}")
+    try:
+        create_schema(engine, timezone)
+        load_files(engine, [path], timezone)
+    finally:
+        engine.dispose()
+    path.unlink()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(data_dir: Path, port: int, threads: int, log) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=f"duckdb:///{data_dir / 'reports.duckdb'}",
+        WHATSAPP_APP_SECRET=SECRET,
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "app.py"),
+            "serve",
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"The server stopped at start; see {data_dir / 'server.log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("The server did not start listening within 60 s.")
+
+
+def sender(
+    port: int, plan: Plan, next_body, deadline: float, tally: Tally, every: float | None
+) -> None:
+    """Post bodies until the deadline: back to back, or one every `every` seconds.
+
+    When paced, latency counts from the moment a body was due, so a server that falls behind
+    shows it in the figures instead of silently slowing the senders down.
+    """
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies, accepted, refused, bodies = [], [], {}, 0
+    due = time.perf_counter() + (random.random() * every if every else 0.0)
+    while time.monotonic() < deadline:
+        if every:
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        number = next_body()
+        if number is None:
+            break
+        body, events = plan.body(number)
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, body)}
+        started = due if every else time.perf_counter()
+        due += every or 0.0
+        try:
+            connection.request("POST", "/webhooks/whatsapp", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            status = str(response.status)
+        except (OSError, http.client.HTTPException) as error:
+            status = type(error).__name__
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies.append(time.perf_counter() - started)
+        if status == "200":
+            accepted.extend(events)
+            bodies += 1
+        else:
+            refused[status] = refused.get(status, 0) + 1
+    connection.close()
+    with tally.lock:
+        tally.latencies.extend(latencies)
+        tally.accepted_events.extend(accepted)
+        tally.accepted_bodies += bodies
+        for key, value in refused.items():
+            tally.refused[key] = tally.refused.get(key, 0) + value
+
+
+class Quiet(Console):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def out(self, text: str) -> None:
+        self.lines.append(text)
+
+    err = out
+
+
+def inbox_new(data_dir: Path) -> int | None:
+    """Rows still new in the running server's inbox, asked through its control socket."""
+    console = Quiet()
+    args = argparse.Namespace(command="inbox", action="list", state="new", limit=1)
+    code = delegate(socket_path(data_dir / "reports.duckdb"), args, console)
+    if code != 0 or not console.lines:
+        return None
+    # "Inbox: 12 new, ..." (thousands separated)
+    return int(console.lines[0].split()[1].replace(",", ""))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a process has used (Linux), or None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def expected_state(plan: Plan, kinds: set[str], index: int) -> tuple:
+    times = {k: plan.event_time(index * 3 + KINDS.index(k)).replace(tzinfo=None) for k in kinds}
+    times = {k: v.replace(microsecond=0) for k, v in times.items()}
+    if not kinds:
+        return ("queued", None, None, None)
+    status = max(kinds, key=KINDS.index)
+    read_at = times.get("read")
+    # The loader's rules: a read message was delivered, a delivered one was sent.
+    delivered_at = min((times[k] for k in ("delivered", "read") if k in times), default=None)
+    sent_at = min(times.values())
+    return (status, sent_at, delivered_at, read_at)
+
+
+def verify(data_dir: Path, plan: Plan, tally: Tally) -> dict:
+    accepted: dict[int, set[str]] = {}
+    for event in tally.accepted_events:
+        accepted.setdefault(event // 3, set()).add(KINDS[event % 3])
+    engine = make_engine(f"duckdb:///{data_dir / 'reports.duckdb'}")
+    try:
+        with engine.connect() as conn:
+            inbox_rows = conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+            not_done = conn.execute(
+                select(func.count()).where(inbox.c.state != "done")
+            ).scalar_one()
+            stored_messages = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+            m = messages.c
+            rows = conn.execute(
+                select(m.message_id, m.status, m.sent_at, m.delivered_at, m.read_at)
+            ).all()
+    finally:
+        engine.dispose()
+    wrong = 0
+    for row in rows:
+        index = int(row.message_id.removeprefix("wamid.bench"))
+        if tuple(row[1:]) != expected_state(plan, accepted.get(index, set()), index):
+            wrong += 1
+    return {
+        "inbox_rows": inbox_rows,
+        "inbox_not_done": not_done,
+        "messages": stored_messages,
+        "messages_wrong": wrong,
+        "bodies_doubled": max(inbox_rows - tally.accepted_bodies, 0),
+        "bodies_lost": max(tally.accepted_bodies - inbox_rows, 0),
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="webhooks-", dir=args.work_dir))
+    timezone = "America/Sao_Paulo"
+    events_needed = MAX_EVENTS_PER_SECOND * args.seconds
+    count = math.ceil(events_needed / 3)
+    order = list(range(count * 3))
+    random.Random(args.seed).shuffle(order)
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    plan = Plan(messages=count, batch=args.batch, order=order, base=base)
+    print(f"Seeding {count:,} send records in {work} ...", flush=True)
+    seed(work, plan, timezone)
+
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    port = args.port or free_port()
+    log = (work / "server.log").open("w")
+    server = start_server(work, port, args.threads, log)
+    tally = Tally()
+    counter = iter(range(plan.bodies))
+    counter_lock = threading.Lock()
+
+    def next_body() -> int | None:
+        with counter_lock:
+            return next(counter, None)
+
+    print(
+        f"{args.senders} senders, {args.seconds} s, {args.batch} statuses per body, "
+        f"{f'{args.rate:,} events/s offered' if args.rate else 'unpaced'}, "
+        f"server with {args.threads} threads on 127.0.0.1:{port} ...",
+        flush=True,
+    )
+    try:
+        started = time.monotonic()
+        deadline = started + args.seconds
+        # Each sender posts one body every `every` seconds to offer args.rate events a second.
+        every = args.senders * args.batch / args.rate if args.rate else None
+        threads = [
+            threading.Thread(target=sender, args=(port, plan, next_body, deadline, tally, every))
+            for _ in range(args.senders)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sent_for = time.monotonic() - started
+        drain_deadline = time.monotonic() + args.drain_timeout
+        left = inbox_new(work)
+        while (left is None or left > 0) and time.monotonic() < drain_deadline:
+            time.sleep(0.2)
+            left = inbox_new(work)
+        drained_after = time.monotonic() - started
+        server_cpu = cpu_seconds(server.pid)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+    checked = verify(work, plan, tally)
+    events = len(tally.accepted_events)
+    intake = events / sent_for
+    applied = events / drained_after
+    p50, p95, p99 = (percentile(tally.latencies, q) * 1000 for q in (0.5, 0.95, 0.99))
+    lost = checked["messages_wrong"] + checked["bodies_lost"] + checked["inbox_not_done"]
+    doubled = checked["bodies_doubled"] + max(checked["messages"] - plan.messages, 0)
+    intact = lost == 0 and doubled == 0
+    met = intact and intake >= TARGET_EVENTS_PER_SECOND and applied >= TARGET_EVENTS_PER_SECOND
+    met = met and p95 < TARGET_P95_MS
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    offered = f"{args.rate:,} events/s" if args.rate else "as fast as answered"
+    print(f"| senders x duration | {args.senders} x {sent_for:.1f} s |")
+    print(f"| offered load | {offered} |")
+    print(f"| statuses per body | {args.batch} |")
+    print(f"| bodies accepted (200) | {tally.accepted_bodies:,} |")
+    print(f"| bodies refused | {sum(tally.refused.values()):,} {tally.refused or ''} |")
+    print(f"| status events accepted | {events:,} |")
+    print(f"| accepted events per second | {intake:,.0f} |")
+    print(f"| events applied per second (until the inbox was empty) | {applied:,.0f} |")
+    print(f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms |")
+    if server_cpu is not None and events:
+        print(
+            f"| server process CPU (start-up included) | {server_cpu:.1f} s, "
+            f"{server_cpu * 1000 / events:.2f} ms per event |"
+        )
+    print(
+        f"| load average before / after (all processes on this machine) | {load_before} / "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} |"
+    )
+    print(
+        f"| inbox rows / not processed | {checked['inbox_rows']:,} / {checked['inbox_not_done']} |"
+    )
+    print(f"| messages in a wrong state | {checked['messages_wrong']} |")
+    print(f"| events lost / doubled | {lost} / {doubled} |")
+    print()
+    if not args.rate:
+        # Back to back, latency only measures the queue the senders themselves keep full.
+        print(
+            "Saturation run: the figures above are the capacity; "
+            f"nothing lost or doubled: {'yes' if intact else 'NO'}"
+        )
+        met = intact
+    else:
+        print(
+            f"Target (>= {TARGET_EVENTS_PER_SECOND:,} events/s accepted and applied, p95 < "
+            f"{TARGET_P95_MS:g} ms, nothing lost or doubled): {'met' if met else 'NOT met'}"
+        )
+    if args.keep:
+        print(f"Store and server log kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if met else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.webhooks",
+        description="Sustained webhook intake on loopback against `app.py serve`.",
+    )
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=10, help="statuses per body")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=1_500,
+        help="status events per second offered by all senders together; 0 sends back to back "
+        "(a saturation run: latency then only says how long the queue was)",
+    )
+    parser.add_argument("--threads", type=int, default=16, help="waitress threads")
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="where the temporary store goes"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the store and server log")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not (
+        1 <= args.senders <= 100
+        and 1 <= args.seconds <= 600
+        and 1 <= args.batch <= 1000
+        and 0 <= args.rate <= MAX_EVENTS_PER_SECOND
+    ):
+        print(
+            f"senders 1-100, seconds 1-600, batch 1-1000 and rate 0-{MAX_EVENTS_PER_SECOND:,}.",
+            file=sys.stderr,
+        )
+        return 2
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
