@@ -21,6 +21,7 @@ $(VENV)/.test-installed: $(VENV)/.run-installed requirements-test.txt
 
 run: $(VENV)/.run-installed
 	$(PY) app.py demo --if-empty --messages $(DEMO_MESSAGES)
+	$(PY) app.py users demo
 	$(PY) app.py serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.test-installed

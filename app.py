@@ -8,7 +8,8 @@ import sys
 
 import dash
 
-from commands import load
+import ingest
+from commands import apikeys, channels, demo, export, export_worker, inbox, load, users
 from commands.console import Console
 from commands.control import ControlServer, delegate, socket_path
 from config import Settings, SettingsError, load_settings
@@ -16,18 +17,32 @@ from dashboard.services import Services
 from data_access.store import StoreLockedError, create_schema, make_engine
 
 # Commands that touch the store: name -> (module). Each module has add_parser and run.
-STORE_COMMANDS = {"load": load}
+STORE_COMMANDS = {
+    "load": load,
+    "demo": demo,
+    "apikeys": apikeys,
+    "channels": channels,
+    "inbox": inbox,
+    "users": users,
+    "export": export,
+    "export-worker": export_worker,
+}
 
 
 def create_app(settings: Settings | None = None, engine=None) -> dash.Dash:
     """Build the Dash app on its own engine (or the one given) with every callback registered."""
+    from dashboard.auth import install_auth
     from dashboard.shell import build_app
 
     settings = settings or load_settings()
     if engine is None:
         engine = make_engine(settings.database_url)
         create_schema(engine, settings.account_timezone)
-    return build_app(Services(settings=settings, engine=engine))
+    services = Services(settings=settings, engine=engine)
+    app = build_app(services)
+    install_auth(app, services)
+    ingest.install(app.server, services)
+    return app
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,6 +59,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     create_schema(engine, settings.account_timezone)
     app = create_app(settings, engine)
+    worker = ingest.start_worker(app.server)
+    # Exports run in this process for the embedded store (DuckDB admits one process); with
+    # PostgreSQL, `export-worker` processes run them unless EXPORT_IN_SERVER is set.
+    export_pool = None
+    if settings.is_duckdb or settings.export_in_server:
+        from exports.worker import ExportPool
+
+        export_pool = ExportPool(engine, settings).start()
     control = None
     if settings.duckdb_path is not None:
         runners = {
@@ -58,6 +81,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         serve(app.server, host=args.host, port=args.port, threads=args.threads, ident="reports")
     finally:
+        worker.stop()
+        if export_pool is not None:
+            export_pool.stop()
         if control is not None:
             control.stop()
     return 0
@@ -66,6 +92,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _run_store_command(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
     module = STORE_COMMANDS[args.command]
+    # Input a command needs from this terminal (a password prompt) is read here, before the
+    # work may be handed to a running server.
+    prepare = getattr(module, "prepare", None)
+    if prepare is not None and (code := prepare(args, console)):
+        return code
     try:
         engine = make_engine(settings.database_url)
     except StoreLockedError:

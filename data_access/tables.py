@@ -57,6 +57,38 @@ user_subaccounts = Table(
     Column("subaccount_id", Integer, ForeignKey("subaccounts.id"), primary_key=True),
 )
 
+# Failed sign-in attempts of the last minutes, by typed username and client address, so every
+# server process sharing the store counts the same attempts. A success clears the username's.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger, Sequence("login_failures_id_seq"), primary_key=True),
+    Column("username", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("failed_at", DateTime, nullable=False),
+)
+
+# One row per signed-in browser. The session cookie carries a random token, the store only its
+# SHA-256; signing out, a new password or a disabled account deletes rows, and those cookies
+# stop working at once, even copies of them.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+# The last TOTP time step each user signed in with: a code is accepted once (RFC 6238, 5.2).
+# A table of its own so stores made before two-step verification get it from create_all.
+totp_steps = Table(
+    "totp_steps",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("last_step", BigInteger, nullable=False),
+)
+
 campaigns = Table(
     "campaigns",
     metadata,
@@ -105,3 +137,112 @@ POSTGRES_INDEXES = {
     "messages_contact_created": ("contact_id", "created_at"),
     "messages_created": ("created_at",),
 }
+
+# ---- live ingestion (ingest/): API keys, channel numbers, the webhook inbox ----
+
+# Only the SHA-256 of a key is kept; `prefix` lets people tell keys apart in listings.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, Sequence("api_keys_id_seq"), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("subaccount_id", Integer, nullable=False),
+    Column("label", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+
+# Which business number receives for which subaccount: a WhatsApp phone_number_id, or the
+# digits of an SMS number (or short code) that inbound messages are sent to.
+channel_numbers = Table(
+    "channel_numbers",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("number_id", String(64), primary_key=True),
+    Column("subaccount_id", Integer, nullable=False),
+    Column("label", String(200)),
+)
+
+# Every accepted webhook body, written before it is acknowledged. state: new, done, failed.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger, Sequence("inbox_id_seq"), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("processed_at", DateTime),
+    Column("problems", Text),
+)
+
+# Statuses whose message has no send record yet; applied when the send record arrives.
+pending_statuses = Table(
+    "pending_statuses",
+    metadata,
+    Column("message_id", String(128), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("event_at", DateTime),
+    Column("error_code", String(32)),
+    Column("error_description", Text),
+    Column("received_at", DateTime, nullable=False),
+    Column("problem", Text),
+)
+
+# Sinch per-batch delivery summaries: counts only, one row per batch, status and code.
+sms_batch_reports = Table(
+    "sms_batch_reports",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("code", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("client_reference", String(128)),
+    Column("reported_at", DateTime, nullable=False),
+)
+
+# ---- exports (exports/): background export jobs and the subaccounts each file may hold ----
+
+# One row per requested file. Times are naive UTC. The id is unguessable and is also the file's
+# name on disk; `error` holds a code the exports page words in the viewer's language.
+export_jobs = Table(
+    "export_jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("requested_at", DateTime, nullable=False),
+    Column("user_id", Integer),
+    Column("username", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("view", String(16), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("request_day", Date, nullable=False),
+    Column("request_key", String(64), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rows_total", BigInteger),
+    Column("rows_written", BigInteger, nullable=False, server_default="0"),
+    Column("file_size", BigInteger),
+    Column("error", String(32)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("worker", String(200)),
+    Column("started_at", DateTime),
+    Column("heartbeat_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("expires_at", DateTime),
+)
+
+# The subaccounts a job's file can contain (its requester's scope narrowed by its filter): a
+# user sees a job only when every one of them is theirs.
+export_job_subaccounts = Table(
+    "export_job_subaccounts",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("subaccount_id", Integer, primary_key=True),
+)

@@ -20,9 +20,15 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 ROWS = [
     {
-        "message_id": f"w{i}", "channel": "whatsapp", "direction": "MT", "subaccount": "Brand A",
-        "content_type": "text", "phone": f"+55119876543{i:02d}", "status": "sent",
-        "created_at": "2026-11-20T10:00:00-03:00", "sent_at": "2026-11-20T10:00:01-03:00",
+        "message_id": f"w{i}",
+        "channel": "whatsapp",
+        "direction": "MT",
+        "subaccount": "Brand A",
+        "content_type": "text",
+        "phone": f"+55119876543{i:02d}",
+        "status": "sent",
+        "created_at": "2026-11-20T10:00:00-03:00",
+        "sent_at": "2026-11-20T10:00:01-03:00",
     }
     for i in range(3)
 ]
@@ -41,7 +47,11 @@ def server(tmp_path):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "app.py", "serve", "--port", str(port)],
-        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     sock = tmp_path / "data" / "reports.duckdb.sock"
     deadline = time.monotonic() + 60
@@ -58,7 +68,11 @@ def server(tmp_path):
 
 def _app(env, *args):
     return subprocess.run(
-        [sys.executable, "app.py", *args], cwd=PROJECT, env=env, capture_output=True, text=True,
+        [sys.executable, "app.py", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
