@@ -1,0 +1,950 @@
+"""Realistic demo messages for a seed: both channels, six Latin American brands, built in bulk.
+
+Everything is drawn with numpy in whole arrays, so ten million messages take minutes, not hours.
+Creation times are drawn first for the whole run and sorted, so the chunks reach the store in
+time order and each of DuckDB's row groups covers a short span of days (its zone maps then skip
+row groups outside a date range). The other fields are drawn per chunk from a generator seeded
+by (seed, chunk number), so a seed always yields the same messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, insert, select
+
+from data_access.domain import STATUS_RANK
+from data_access.loader import STAGE_COLUMNS, merge_frame
+from data_access.tables import messages, subaccounts, user_subaccounts, users
+
+CHUNK_ROWS = 250_000
+MAX_DAYS = 3_650
+
+
+class DemoError(ValueError):
+    """A demo request that cannot be built (a count or span out of range)."""
+
+
+# --------------------------------------------------------------------------- the account
+
+
+@dataclass(frozen=True)
+class Country:
+    calling_code: str
+    # A mobile number is calling_code + one of the prefixes + `digits` subscriber digits.
+    prefixes: tuple[str, ...]
+    digits: int
+    language: str
+    contact_share: float
+
+
+COUNTRIES = {
+    "BR": Country(
+        "55", ("119", "219", "319", "419", "519", "619", "719", "819", "859"), 8, "pt", 0.34
+    ),
+    "MX": Country("52", ("55", "33", "81"), 8, "es", 0.20),
+    "AR": Country("54", ("911",), 8, "es", 0.12),
+    "CO": Country("57", ("300", "310", "311", "312", "315", "316", "320", "321"), 7, "es", 0.13),
+    "CL": Country("56", ("9",), 8, "es", 0.10),
+    "PE": Country("51", ("9",), 8, "es", 0.11),
+}
+COUNTRY_CODES = tuple(COUNTRIES)
+
+
+@dataclass(frozen=True)
+class DemoSubaccount:
+    name: str
+    country: str
+    share: float  # of all messages
+    whatsapp: float  # share of its messages on WhatsApp
+    wa_error: float
+    sms_error: float
+    read_rate: float  # of delivered WhatsApp messages
+    correlation_prefix: str
+
+
+SUBACCOUNTS = (
+    DemoSubaccount("Aurora Varejo Brasil", "BR", 0.30, 0.80, 0.035, 0.050, 0.74, "AVB"),
+    DemoSubaccount("Aurora Tiendas México", "MX", 0.18, 0.72, 0.040, 0.060, 0.68, "ATM"),
+    DemoSubaccount("Banco Pampa Argentina", "AR", 0.12, 0.55, 0.025, 0.045, 0.61, "BPA"),
+    DemoSubaccount("Clínica Andina Colombia", "CO", 0.14, 0.76, 0.030, 0.070, 0.70, "CAC"),
+    DemoSubaccount("Seguros Austral Chile", "CL", 0.12, 0.60, 0.045, 0.055, 0.57, "SAC"),
+    DemoSubaccount("Envíos Inca Perú", "PE", 0.14, 0.78, 0.050, 0.080, 0.66, "EIP"),
+)
+
+# Senders: (username, index of their subaccount).
+USERS = (
+    ("ana.souza", 0),
+    ("joao.pereira", 0),
+    ("marcia.conceicao", 0),
+    ("luis.hernandez", 1),
+    ("sofia.ramirez", 1),
+    ("diego.fernandez", 2),
+    ("martina.gonzalez", 2),
+    ("valentina.lopez", 3),
+    ("andres.munoz", 3),
+    ("camila.rojas", 4),
+    ("matias.soto", 4),
+    ("rosa.quispe", 5),
+    ("jorge.huaman", 5),
+    ("beatriz.araujo", 0),
+    ("alejandro.nunez", 1),
+)
+
+# Campaigns: (name, subaccount index, channel, template). `{name}` becomes the contact's first
+# name and `{num}` an order, invoice or appointment number; `{name}` always comes first.
+CAMPAIGNS = (
+    (
+        "Black Friday 🇧🇷",
+        0,
+        "whatsapp",
+        "Oi {name}! 🛍️ A Black Friday chegou: até 60% de desconto em eletrônicos. Cupom BF{num} 🔥",
+    ),
+    (
+        "Pedido a caminho",
+        0,
+        "whatsapp",
+        "Olá {name}, seu pedido nº {num} saiu para entrega 🚚 Acompanhe pelo app.",
+    ),
+    (
+        "Carrinho abandonado",
+        0,
+        "whatsapp",
+        "{name}, você esqueceu itens no carrinho 🛒 Finalize com frete grátis até amanhã!",
+    ),
+    (
+        "Lembrete de boleto",
+        0,
+        "sms",
+        "Aurora: o boleto do pedido {num} vence amanhã. Pague pelo app e evite a suspensão.",
+    ),
+    (
+        "Código de verificação",
+        0,
+        "sms",
+        "Aurora: seu código de verificação é {num}. Não compartilhe com ninguém.",
+    ),
+    (
+        "Hot Sale México",
+        1,
+        "whatsapp",
+        "¡Hola {name}! 🔥 Hot Sale: meses sin intereses y envío gratis. Código HS{num}",
+    ),
+    (
+        "Confirmación de pedido",
+        1,
+        "whatsapp",
+        "Hola {name}, recibimos tu pedido #{num} ✅ Te avisaremos cuando salga.",
+    ),
+    (
+        "Encuesta de satisfacción",
+        1,
+        "whatsapp",
+        "{name}, ¿cómo fue tu compra? Califícanos del 1 al 5 ⭐",
+    ),
+    (
+        "Recordatorio de pago MX",
+        1,
+        "sms",
+        "Aurora Tiendas: tu pago de la orden {num} vence hoy. Evita recargos.",
+    ),
+    (
+        "Promoción Buen Fin",
+        1,
+        "sms",
+        "Aurora Tiendas: El Buen Fin ya empezó. Hasta 40% de descuento con el código {num}.",
+    ),
+    (
+        "Aviso de vencimiento de tarjeta",
+        2,
+        "whatsapp",
+        "Hola {name}, tu tarjeta Pampa vence este mes 💳 Pedí la nueva desde la app.",
+    ),
+    (
+        "Préstamo preaprobado",
+        2,
+        "whatsapp",
+        "{name}, tenés un préstamo preaprobado 💰 Consultá las condiciones: ref. {num}",
+    ),
+    (
+        "Alerta de consumo",
+        2,
+        "whatsapp",
+        "Pampa: se registró un consumo con tu tarjeta terminada en {num}. ¿Fuiste vos?",
+    ),
+    (
+        "Token de seguridad",
+        2,
+        "sms",
+        "Banco Pampa: tu token es {num}. Vence en 5 minutos. No lo compartas.",
+    ),
+    (
+        "Resumen de cuenta",
+        2,
+        "sms",
+        "Banco Pampa: tu resumen de cuenta ya está disponible. Nro. de cliente {num}.",
+    ),
+    (
+        "Recordatorio de cita",
+        3,
+        "whatsapp",
+        "Hola {name} 👋 Te recordamos tu cita médica, radicado {num}. Responde SÍ para confirmar.",
+    ),
+    (
+        "Resultados de laboratorio",
+        3,
+        "whatsapp",
+        "{name}, tus resultados de laboratorio ya están listos 🧪 Orden {num}",
+    ),
+    (
+        "Campaña de vacunación",
+        3,
+        "whatsapp",
+        "¡{name}, vacúnate contra la influenza! 💉 Agenda sin costo esta semana.",
+    ),
+    (
+        "Confirmación de cita SMS",
+        3,
+        "sms",
+        "Clínica Andina: su cita {num} fue confirmada. Llegue 15 minutos antes.",
+    ),
+    (
+        "Orden de autorización",
+        3,
+        "sms",
+        "Clínica Andina: su autorización {num} fue aprobada por la EPS.",
+    ),
+    (
+        "Renovación de póliza",
+        4,
+        "whatsapp",
+        "Hola {name}, tu póliza de auto vence pronto 🚗 Renueva con 15% de descuento.",
+    ),
+    (
+        "Siniestro en revisión",
+        4,
+        "whatsapp",
+        "{name}, recibimos tu denuncia de siniestro N° {num} 📄 Un liquidador te contactará.",
+    ),
+    (
+        "Pago de prima",
+        4,
+        "whatsapp",
+        "Seguros Austral: registramos el pago de tu prima, comprobante {num} ✅",
+    ),
+    (
+        "Cuota impaga",
+        4,
+        "sms",
+        "Seguros Austral: la cuota de su póliza {num} está impaga. Regularice su cobertura.",
+    ),
+    ("Clave dinámica", 4, "sms", "Seguros Austral: su clave dinámica es {num}."),
+    (
+        "Tu envío está en ruta",
+        5,
+        "whatsapp",
+        "¡Hola {name}! 📦 Tu envío {num} está en ruta y llega hoy.",
+    ),
+    (
+        "Intento de entrega fallido",
+        5,
+        "whatsapp",
+        "{name}, no pudimos entregar tu paquete {num} 😕 Reprograma aquí.",
+    ),
+    (
+        "Cyber Wow Perú",
+        5,
+        "whatsapp",
+        "¡{name}, llegó el Cyber Wow! 🎉 Envíos a S/ 1 en todo Lima.",
+    ),
+    (
+        "Código de recojo",
+        5,
+        "sms",
+        "Envíos Inca: su código de recojo es {num}. Preséntelo en agencia.",
+    ),
+    (
+        "Encuesta de entrega",
+        5,
+        "sms",
+        "Envíos Inca: ¿cómo calificaría su entrega {num}? Responda del 1 al 5.",
+    ),
+)
+
+# Messages sent outside any campaign, by language and channel.
+TRANSACTIONAL = {
+    ("pt", "whatsapp"): (
+        "Olá {name}, aqui é do atendimento Aurora 😊 Como posso ajudar?",
+        "{name}, sua troca foi aprovada. Protocolo {num}",
+        "Segue a nota fiscal do pedido {num} 📎",
+        "Obrigado pelo contato, {name}! Seu chamado {num} foi encerrado ✅",
+        "Sua assinatura foi renovada com sucesso 🎉",
+    ),
+    ("es", "whatsapp"): (
+        "Hola {name}, te saluda el equipo de atención 😊 ¿En qué podemos ayudarte?",
+        "{name}, tu solicitud {num} fue aprobada ✅",
+        "Adjuntamos el comprobante de la operación {num} 📎",
+        "¡Gracias por escribirnos, {name}! Tu caso {num} quedó resuelto 🙌",
+        "Tu dirección de entrega fue actualizada correctamente 📍",
+    ),
+    ("pt", "sms"): (
+        "Aurora: sua senha foi alterada. Se não foi você, ligue para 0800 {num}.",
+        "Aurora: pedido {num} entregue. Obrigado pela preferência!",
+    ),
+    ("es", "sms"): (
+        "Su código de acceso es {num}. Válido por 10 minutos.",
+        "Su pedido {num} fue entregado. ¡Gracias por su preferencia!",
+        "Aviso: su número de atención es {num}.",
+    ),
+}
+
+REPLIES = {
+    "pt": (
+        "Sim, pode entregar amanhã 😊",
+        "Não recebi o código 😕",
+        "Qual o horário de atendimento?",
+        "Obrigado!! 🙏",
+        "Quero cancelar minha assinatura",
+        "Já paguei o boleto, segue o comprovante",
+        "Vocês entregam em São João del-Rei?",
+        "SAIR",
+        "👍",
+        "Pode me ligar depois das 18h?",
+    ),
+    "es": (
+        "Sí, confirmo la cita 👍",
+        "No me llegó el código 😕",
+        "¿Cuál es el horario de atención?",
+        "¡Gracias! 🙌",
+        "Quiero darme de baja",
+        "Ya pagué, adjunto el comprobante",
+        "¿Hacen envíos a Córdoba?",
+        "STOP",
+        "❤️",
+        "¿Me pueden llamar después de las 6?",
+        "Necesito reprogramar, ¿tienen turno el miércoles?",
+    ),
+}
+
+# Captions, file names and the like of WhatsApp messages that are not plain text, by language
+# and content type; None where such a message carries no text (audio, sticker).
+MEDIA_TEXT = {
+    "pt": {
+        "image": ("📷 Catálogo de ofertas", "Foto do produto", "Comprovante de pagamento"),
+        "video": ("🎬 Como usar o app", "Vídeo de boas-vindas"),
+        "document": ("Nota_fiscal_Aurora.pdf", "Boleto_novembro.pdf"),
+        "location": ("Av. Paulista, 1578 – São Paulo", "Praça da Liberdade, Belo Horizonte"),
+        "contacts": ("Central de Atendimento Aurora",),
+        "interactive": ("Avalie nosso atendimento: [😀] [😐] [😞]", "Confirma a entrega? [Sim]"),
+    },
+    "es": {
+        "image": ("📷 Catálogo de ofertas", "Foto del producto", "Comprobante de pago"),
+        "video": ("🎬 Tutorial de uso", "Video de bienvenida"),
+        "document": ("Factura_noviembre.pdf", "Póliza_vehículo.pdf", "Resultados_laboratorio.pdf"),
+        "location": (
+            "Av. Corrientes 1234, CABA",
+            "Jr. de la Unión 456, Lima",
+            "Calle 93 #11-26, Bogotá",
+        ),
+        "contacts": ("Atención al cliente",),
+        "interactive": ("¿Confirmas tu pedido? [Sí] [No]", "¿Cómo te atendimos? [😀] [😐] [😞]"),
+    },
+}
+
+# (code, description as the channel gives it, weight, whether the channel had taken it).
+WHATSAPP_ERRORS = (
+    ("131026", "Message undeliverable", 30, True),
+    ("131047", "Re-engagement message", 20, False),
+    (
+        "131049",
+        "This message was not delivered to maintain healthy ecosystem engagement.",
+        16,
+        True,
+    ),
+    ("131051", "Unsupported message type", 3, False),
+    ("131053", "Media upload error", 5, False),
+    ("130472", "User's number is part of an experiment", 6, True),
+    ("131000", "Something went wrong", 6, False),
+    ("132000", "Number of parameters does not match the expected number of params", 5, False),
+    ("132001", "Template name does not exist in the translation", 4, False),
+    ("368", "Temporarily blocked for policies violations", 5, False),
+)
+SMS_ERRORS = (
+    ("EXPIRED", "Message validity period has expired", 30, True),
+    ("UNDELIV", "Message is undeliverable", 34, True),
+    ("REJECTD", "Message was rejected by the carrier", 18, True),
+    ("DELETED", "Message was deleted before delivery", 6, True),
+    ("UNKNOWN", "Message is in an unknown state", 12, True),
+)
+
+FIRST_NAMES = {
+    "pt": tuple(
+        "João Maria José Ana Antônio Francisca Luís Conceição Márcio Fábio Letícia Júlia "
+        "Sebastião Mônica Vinícius Cecília Thaís Rafael Bruna Gustavo".split()
+    ),
+    "es": tuple(
+        "María José Sofía Martín Lucía Matías Valentina Sebastián Camila Andrés Ximena Iñaki "
+        "Begoña Joaquín Mónica Raúl Inés Tomás Renata Ángel".split()
+    ),
+}
+LAST_NAMES = {
+    "pt": tuple(
+        "Silva Santos Oliveira Souza Conceição Araújo Gonçalves Magalhães Brandão Simões "
+        "Loureiro Assunção".split()
+    ),
+    "es": tuple(
+        "González Rodríguez Pérez Muñoz Sánchez Núñez Peña Ibáñez Quispe Huamán Fernández "
+        "Gómez Domínguez Catalán".split()
+    ),
+}
+
+WHATSAPP_CONTENT = {
+    # content type -> weight, for MT in a campaign, MT outside campaigns, and MO replies
+    "campaign": {"template": 78, "image": 14, "video": 4, "document": 4},
+    "direct": {
+        "text": 42,
+        "template": 22,
+        "image": 10,
+        "document": 9,
+        "interactive": 7,
+        "audio": 3,
+        "location": 3,
+        "contacts": 2,
+        "video": 2,
+    },
+    "reply": {
+        "text": 74,
+        "image": 9,
+        "audio": 8,
+        "sticker": 4,
+        "location": 2,
+        "document": 1,
+        "video": 1,
+        "contacts": 1,
+    },
+}
+
+WEEKDAY_WEIGHT = np.array([1.10, 1.05, 1.05, 1.00, 1.08, 0.62, 0.38])  # Monday first
+HOUR_WEIGHT = np.array(
+    [0.12, 0.07, 0.05, 0.04, 0.05, 0.10, 0.30, 0.65, 1.10, 1.50, 1.70, 1.65,
+     1.35, 1.30, 1.45, 1.55, 1.50, 1.35, 1.20, 1.10, 1.00, 0.80, 0.50, 0.25]
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- helpers
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection on 64-bit integers, so distinct inputs stay distinct."""
+    z = values.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _hex16(values: np.ndarray) -> np.ndarray:
+    """Sixteen lower-case hex digits per 64-bit value, built without a Python loop."""
+    big_endian = values.astype(">u8").view(np.uint8).reshape(-1, 8)
+    nibbles = np.empty((len(values), 16), dtype=np.uint8)
+    nibbles[:, 0::2] = big_endian >> 4
+    nibbles[:, 1::2] = big_endian & 0x0F
+    return _HEX[nibbles].view("S16").ravel().astype("U16").astype(object)
+
+
+def _zfill(values: np.ndarray, width: int) -> np.ndarray:
+    return pd.Series(values, dtype="int64").astype(str).str.zfill(width).to_numpy(dtype=object)
+
+
+def _pick(rng: np.random.Generator, weights, size: int) -> np.ndarray:
+    weights = np.asarray(weights, dtype=float)
+    return rng.choice(len(weights), size=size, p=weights / weights.sum())
+
+
+def _pick_in_groups(rng: np.random.Generator, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """An index, uniform within each row's group, into that group's list of `sizes[group]`."""
+    return np.floor(rng.random(len(group)) * sizes[group]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Templates:
+    """Templates split at their `{name}` and `{num}` slots, ready to be filled in bulk."""
+
+    head: np.ndarray
+    middle: np.ndarray
+    tail: np.ndarray
+    has_name: np.ndarray
+    has_num: np.ndarray
+
+    @classmethod
+    def of(cls, texts) -> _Templates:
+        head, middle, tail, has_name, has_num = [], [], [], [], []
+        for text in texts:
+            before, name_slot, rest = text.partition("{name}")
+            if not name_slot:
+                before, rest = "", text
+            between, num_slot, after = rest.partition("{num}")
+            if not num_slot:
+                between, after = rest, ""
+            head.append(before)
+            middle.append(between)
+            tail.append(after)
+            has_name.append(bool(name_slot))
+            has_num.append(bool(num_slot))
+        return cls(
+            np.array(head, dtype=object),
+            np.array(middle, dtype=object),
+            np.array(tail, dtype=object),
+            np.array(has_name),
+            np.array(has_num),
+        )
+
+    def fill(self, which: np.ndarray, names: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        name_part = np.where(self.has_name[which], names, "")
+        num_part = np.where(self.has_num[which], numbers, "")
+        return self.head[which] + name_part + self.middle[which] + num_part + self.tail[which]
+
+
+def _catalogue(groups: list[tuple]) -> tuple[np.ndarray, np.ndarray, list]:
+    """Flatten lists of items into one list with each group's offset and size."""
+    sizes = np.array([len(items) for items in groups], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return offsets, sizes, [item for items in groups for item in items]
+
+
+# --------------------------------------------------------------------------- creation times
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def creation_times(
+    count: int, days: int, now: datetime, timezone: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Sorted UTC creation times (int64 microseconds) over the last `days` local days up to now.
+
+    Hour slots of the local calendar are weighted by weekday and hour of day, with some day to
+    day noise and a slow growth; slots after `now` get nothing and the current one is cut at
+    `now`, so no message is created in the future.
+    """
+    zone = ZoneInfo(timezone)
+    now_local = now.astimezone(zone)
+    first_day = now_local.date() - timedelta(days=days - 1)
+    local_hours = pd.date_range(
+        pd.Timestamp(first_day), periods=days * 24, freq="h", unit="us"
+    )  # naive local wall-clock hours
+    # A wall-clock hour that does not exist (DST gap) starts at the gap's end; a repeated one is
+    # taken at its first occurrence.
+    starts = (
+        local_hours.tz_localize(
+            timezone, ambiguous=np.ones(len(local_hours), dtype=bool), nonexistent="shift_forward"
+        )
+        .tz_convert("UTC")
+        .tz_localize(None)
+        .as_unit("us")
+        .asi8
+    )
+    now_us = _epoch_us(now)
+    length = np.clip(now_us - starts, 0, 3_600_000_000)
+    day_number = np.arange(days * 24) // 24
+    weekday = local_hours.day_of_week.to_numpy()
+    hour = local_hours.hour.to_numpy()
+    day_noise = rng.lognormal(0.0, 0.12, size=days)[day_number]
+    growth = 1.0 + 0.25 * day_number / max(days - 1, 1)
+    weight = WEEKDAY_WEIGHT[weekday] * HOUR_WEIGHT[hour] * day_noise * growth
+    weight = weight * (length / 3_600_000_000)
+    if weight.sum() <= 0:
+        raise DemoError("There is no time before now to place messages in.")
+    per_slot = rng.multinomial(count, weight / weight.sum())
+    slot = np.repeat(np.arange(len(starts)), per_slot)
+    offsets = np.floor(rng.random(count) * length[slot]).astype(np.int64)
+    times = starts[slot] + offsets
+    times.sort()
+    return times
+
+
+# --------------------------------------------------------------------------- one chunk
+
+
+@dataclass(frozen=True)
+class _Account:
+    """The account's fixed catalogues as arrays, built once per run."""
+
+    timezone: str
+    contacts_per_country: np.ndarray
+    contact_start: np.ndarray
+
+    @classmethod
+    def for_run(cls, count: int, timezone: str) -> _Account:
+        total = max(60, count // 4)
+        shares = np.array([COUNTRIES[c].contact_share for c in COUNTRY_CODES])
+        per_country = np.maximum(10, np.floor(total * shares / shares.sum())).astype(np.int64)
+        start = np.concatenate([[0], np.cumsum(per_country)[:-1]])
+        return cls(timezone, per_country, start)
+
+
+_SUB_COUNTRY = np.array([COUNTRY_CODES.index(s.country) for s in SUBACCOUNTS])
+_SUB_LANGUAGE_PT = np.array([COUNTRIES[s.country].language == "pt" for s in SUBACCOUNTS])
+_SUB_NAMES = np.array([s.name for s in SUBACCOUNTS], dtype=object)
+_SUB_CORRELATION = np.array([s.correlation_prefix + "-" for s in SUBACCOUNTS], dtype=object)
+_USERS_BY_SUB = [[name for name, sub in USERS if sub == i] for i in range(len(SUBACCOUNTS))]
+_USER_OFFSETS, _USER_SIZES, _USER_NAMES = _catalogue(_USERS_BY_SUB)
+_USER_NAMES = np.array(_USER_NAMES, dtype=object)
+_CAMPAIGN_GROUPS = [
+    [i for i, (_n, sub, channel, _t) in enumerate(CAMPAIGNS) if sub == s and channel == ch]
+    for s in range(len(SUBACCOUNTS))
+    for ch in ("whatsapp", "sms")
+]  # group = subaccount * 2 + (channel is sms)
+_CAMPAIGN_OFFSETS, _CAMPAIGN_SIZES, _CAMPAIGN_FLAT = _catalogue(_CAMPAIGN_GROUPS)
+_CAMPAIGN_FLAT = np.array(_CAMPAIGN_FLAT, dtype=np.int64)
+_CAMPAIGN_NAMES = np.array([c[0] for c in CAMPAIGNS], dtype=object)
+_CAMPAIGN_TEMPLATES = _Templates.of(c[3] for c in CAMPAIGNS)
+_DIRECT_KEYS = [("pt", "whatsapp"), ("pt", "sms"), ("es", "whatsapp"), ("es", "sms")]
+_DIRECT_OFFSETS, _DIRECT_SIZES, _DIRECT_FLAT = _catalogue([TRANSACTIONAL[k] for k in _DIRECT_KEYS])
+_DIRECT_TEMPLATES = _Templates.of(_DIRECT_FLAT)
+_REPLY_OFFSETS, _REPLY_SIZES, _REPLY_FLAT = _catalogue([REPLIES["pt"], REPLIES["es"]])
+_REPLY_TEXTS = np.array(_REPLY_FLAT, dtype=object)
+_WA_TYPES = sorted({t for weights in WHATSAPP_CONTENT.values() for t in weights})
+_MEDIA_OFFSETS, _MEDIA_SIZES, _MEDIA_FLAT = _catalogue(
+    [MEDIA_TEXT[language].get(t, (None,)) for t in _WA_TYPES for language in ("pt", "es")]
+)  # group = content type index * 2 + (language is Spanish)
+_MEDIA_TEXTS = np.array(_MEDIA_FLAT, dtype=object)
+
+
+def _type_weights(kind: str) -> np.ndarray:
+    return np.array([WHATSAPP_CONTENT[kind].get(t, 0) for t in _WA_TYPES], dtype=float)
+
+
+def _phones(contact: np.ndarray, account: _Account) -> tuple[np.ndarray, np.ndarray]:
+    """Digits of each contact's mobile number and the contact's country index.
+
+    The subscriber part is an affine permutation of the contact's rank within its country, so
+    every contact has its own number and a contact always has the same one.
+    """
+    country = np.searchsorted(account.contact_start, contact, side="right") - 1
+    rank = contact - account.contact_start[country]
+    phones = np.empty(len(contact), dtype=object)
+    for index, code in enumerate(COUNTRY_CODES):
+        rows = country == index
+        if not rows.any():
+            continue
+        spec = COUNTRIES[code]
+        prefixes = np.array(spec.prefixes, dtype=object)
+        local = rank[rows]
+        modulus = 10**spec.digits
+        subscriber = (local // len(prefixes) * 7_919_731 + 1_234_567) % modulus
+        phones[rows] = (
+            spec.calling_code + prefixes[local % len(prefixes)] + _zfill(subscriber, spec.digits)
+        )
+    return phones, country
+
+
+def _contact_names(contact: np.ndarray, country: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How templates greet each contact, and the contact's full name (None when unknown)."""
+    hashed = _mix64(contact.astype(np.uint64) + np.uint64(77)).astype(np.uint64)
+    portuguese = np.array([COUNTRIES[c].language == "pt" for c in COUNTRY_CODES])[country]
+    first = np.where(
+        portuguese,
+        np.array(FIRST_NAMES["pt"], dtype=object)[hashed % np.uint64(len(FIRST_NAMES["pt"]))],
+        np.array(FIRST_NAMES["es"], dtype=object)[hashed % np.uint64(len(FIRST_NAMES["es"]))],
+    )
+    second = hashed >> np.uint64(20)
+    last = np.where(
+        portuguese,
+        np.array(LAST_NAMES["pt"], dtype=object)[second % np.uint64(len(LAST_NAMES["pt"]))],
+        np.array(LAST_NAMES["es"], dtype=object)[second % np.uint64(len(LAST_NAMES["es"]))],
+    )
+    # About one contact in twelve never gave a name; templates then greet a generic customer.
+    named = (hashed >> np.uint64(40)) % np.uint64(12) != 0
+    greeting = np.where(named, first, "cliente")
+    return greeting, np.where(named, first + " " + last, None)
+
+
+def _as_timestamps(values_us: np.ndarray, present: np.ndarray) -> pd.Series:
+    out = pd.Series(values_us.astype("datetime64[us]"))
+    return out.where(present).astype("datetime64[us]")
+
+
+def build_chunk(
+    created_us: np.ndarray,
+    first_index: int,
+    *,
+    seed: int,
+    chunk_number: int,
+    now_us: int,
+    account: _Account,
+) -> pd.DataFrame:
+    """The staged frame (loader.STAGE_COLUMNS) of the messages created at `created_us`."""
+    rng = np.random.default_rng([seed, 1 + chunk_number])
+    size = len(created_us)
+    index = np.arange(first_index, first_index + size, dtype=np.int64)
+
+    sub = _pick(rng, [s.share for s in SUBACCOUNTS], size)
+    whatsapp = rng.random(size) < np.array([s.whatsapp for s in SUBACCOUNTS])[sub]
+    mo = rng.random(size) < np.where(whatsapp, 0.09, 0.02)
+    mt = ~mo
+
+    # Contacts: mostly from the subaccount's own country; a few regular customers get most of
+    # the traffic, so a phone has many messages.
+    home = _SUB_COUNTRY[sub]
+    abroad = rng.random(size) < 0.05
+    other = (home + 1 + rng.integers(0, len(COUNTRY_CODES) - 1, size)) % len(COUNTRY_CODES)
+    country = np.where(abroad, other, home)
+    skew = rng.random(size) ** 2.5
+    contact = account.contact_start[country] + np.floor(
+        skew * account.contacts_per_country[country]
+    ).astype(np.int64)
+    phones, contact_country = _phones(contact, account)
+    salutation, contact_names = _contact_names(contact, contact_country)
+
+    user_pick = _USER_OFFSETS[sub] + _pick_in_groups(rng, sub, _USER_SIZES)
+    has_user = mt & (rng.random(size) < 0.96)
+    user = np.where(has_user, _USER_NAMES[user_pick], None)
+
+    campaign_group = sub * 2 + (~whatsapp).astype(np.int64)
+    campaign_pick = _CAMPAIGN_FLAT[
+        _CAMPAIGN_OFFSETS[campaign_group] + _pick_in_groups(rng, campaign_group, _CAMPAIGN_SIZES)
+    ]
+    in_campaign = mt & (rng.random(size) < np.where(whatsapp, 0.62, 0.70))
+    campaign = np.where(in_campaign, _CAMPAIGN_NAMES[campaign_pick], None)
+
+    # Content type and text.
+    wa_types = np.array(_WA_TYPES, dtype=object)
+    type_index = np.where(
+        in_campaign,
+        _pick(rng, _type_weights("campaign"), size),
+        np.where(
+            mo, _pick(rng, _type_weights("reply"), size), _pick(rng, _type_weights("direct"), size)
+        ),
+    )
+    content_type = np.where(whatsapp, wa_types[type_index], "text")
+    numbers = _zfill(rng.integers(0, 1_000_000, size), 6)
+    portuguese = _SUB_LANGUAGE_PT[sub]
+    direct_group = np.where(portuguese, 0, 2) + (~whatsapp).astype(np.int64)
+    direct_pick = _DIRECT_OFFSETS[direct_group] + _pick_in_groups(rng, direct_group, _DIRECT_SIZES)
+    reply_group = np.where(portuguese, 0, 1)
+    reply_pick = _REPLY_OFFSETS[reply_group] + _pick_in_groups(rng, reply_group, _REPLY_SIZES)
+    media_group = type_index * 2 + (~portuguese).astype(np.int64)
+    media_pick = _MEDIA_OFFSETS[media_group] + _pick_in_groups(rng, media_group, _MEDIA_SIZES)
+    textual = (content_type == "text") | (content_type == "template")
+    content = np.where(
+        mo,
+        # A customer's photo, audio or sticker has no caption; a shared place has its address.
+        np.where(
+            textual,
+            _REPLY_TEXTS[reply_pick],
+            np.where(content_type == "location", _MEDIA_TEXTS[media_pick], None),
+        ),
+        np.where(
+            in_campaign & textual,
+            _CAMPAIGN_TEMPLATES.fill(campaign_pick, salutation, numbers),
+            np.where(
+                textual,
+                _DIRECT_TEMPLATES.fill(direct_pick, salutation, numbers),
+                _MEDIA_TEXTS[media_pick],
+            ),
+        ),
+    )
+
+    # What happened to each MT message. Times are microseconds after creation.
+    sub_wa_error = np.array([s.wa_error for s in SUBACCOUNTS])[sub]
+    sub_sms_error = np.array([s.sms_error for s in SUBACCOUNTS])[sub]
+    error = mt & (rng.random(size) < np.where(whatsapp, sub_wa_error, sub_sms_error))
+    wa_code = _pick(rng, [e[2] for e in WHATSAPP_ERRORS], size)
+    sms_code = _pick(rng, [e[2] for e in SMS_ERRORS], size)
+    error_code = np.where(
+        whatsapp,
+        np.array([e[0] for e in WHATSAPP_ERRORS], dtype=object)[wa_code],
+        np.array([e[0] for e in SMS_ERRORS], dtype=object)[sms_code],
+    )
+    error_text = np.where(
+        whatsapp,
+        np.array([e[1] for e in WHATSAPP_ERRORS], dtype=object)[wa_code],
+        np.array([e[1] for e in SMS_ERRORS], dtype=object)[sms_code],
+    )
+    error_was_sent = np.where(
+        whatsapp,
+        np.array([e[3] for e in WHATSAPP_ERRORS])[wa_code],
+        np.array([e[3] for e in SMS_ERRORS])[sms_code],
+    )
+
+    # A few sends were scheduled (some of them then cancelled) and never went out.
+    held = mt & ~error & (rng.random(size) < 0.004)
+    cancelled = held & (rng.random(size) < 0.35)
+    sent_delay = (rng.lognormal(np.log(2.0), 0.8, size) * 1e6).astype(np.int64)
+    delivered_delay = (
+        rng.lognormal(np.where(whatsapp, np.log(3.0), np.log(12.0)), np.where(whatsapp, 1.0, 1.6))
+        * 1e6
+    ).astype(np.int64)
+    read_delay = (rng.lognormal(np.log(900.0), 1.7, size) * 1e6).astype(np.int64)
+    sent_at = created_us + sent_delay
+    delivered_at = sent_at + delivered_delay
+    read_at = delivered_at + read_delay
+
+    sends = mt & ~held
+    has_sent = sends & (~error | error_was_sent) & (sent_at <= now_us)
+    # A blocked recipient or a carrier without handset receipts leaves the message at "sent".
+    reaches = rng.random(size) < np.where(whatsapp, 0.935, 0.83)
+    has_delivered = has_sent & ~error & reaches & (delivered_at <= now_us)
+    read_rate = np.array([s.read_rate for s in SUBACCOUNTS])[sub]
+    has_read = whatsapp & has_delivered & (rng.random(size) < read_rate) & (read_at <= now_us)
+
+    status = np.select(
+        [mo, cancelled, held, error, has_read, has_delivered, has_sent],
+        [
+            STATUS_RANK["received"],
+            STATUS_RANK["cancelled"],
+            STATUS_RANK["scheduled"],
+            STATUS_RANK["error"],
+            STATUS_RANK["read"],
+            STATUS_RANK["delivered"],
+            STATUS_RANK["sent"],
+        ],
+        default=STATUS_RANK["queued"],
+    ).astype(np.int64)
+
+    ids = _hex16(_mix64(index.astype(np.uint64) + (np.uint64(seed) << np.uint64(40))))
+    message_id = np.where(whatsapp, "wamid." + ids, "sms-" + ids)
+    has_correlation = mt & (rng.random(size) < 0.6)
+    correlation = np.where(
+        has_correlation, _SUB_CORRELATION[sub] + _zfill(index % 10_000_000_000, 10), None
+    )
+
+    created = pd.Series(created_us.astype("datetime64[us]"))
+    local = pd.DatetimeIndex(created).tz_localize("UTC").tz_convert(account.timezone)
+    created_day = local.tz_localize(None).to_numpy().astype("datetime64[D]").astype(object)
+    frame = pd.DataFrame(
+        {
+            "message_id": message_id,
+            "channel": np.where(whatsapp, "whatsapp", "sms").astype(object),
+            "direction": np.where(mo, "MO", "MT").astype(object),
+            "subaccount": _SUB_NAMES[sub],
+            "user": user,
+            "campaign": campaign,
+            "content_type": content_type.astype(object),
+            "phone": phones,
+            "contact_name": contact_names,
+            "content": content,
+            "status_rank": status,
+            "error_code": np.where(error, error_code, None),
+            "error_description": np.where(error, error_text, None),
+            "created_at": created,
+            "created_day": created_day,
+            "sent_at": _as_timestamps(sent_at, has_sent),
+            "delivered_at": _as_timestamps(delivered_at, has_delivered),
+            "read_at": _as_timestamps(read_at, has_read),
+            "correlation_id": correlation,
+        }
+    )
+    return frame[list(STAGE_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _check(count: int, days: int, seed: int) -> None:
+    if seed < 0:
+        raise DemoError(f"The demo seed is a whole number from 0 up, got {seed}.")
+    if count < 1:
+        raise DemoError(f"The number of demo messages must be at least 1, got {count}.")
+    if not 1 <= days <= MAX_DAYS:
+        raise DemoError(f"The demo covers 1 to {MAX_DAYS} days, got {days}.")
+
+
+def generate(
+    count: int,
+    *,
+    days: int = 90,
+    seed: int = 0,
+    timezone: str = "America/Sao_Paulo",
+    now: datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """Staged frames of `count` demo messages in creation order, `chunk_rows` at a time.
+
+    The same count, days, seed, now and chunk size always give the same messages.
+    """
+    _check(count, days, seed)
+    now = now or datetime.now(ZoneInfo(timezone))
+    if now.tzinfo is None:
+        raise DemoError("The demo's 'now' must carry a time zone.")
+    times = creation_times(count, days, now, timezone, np.random.default_rng([seed, 0]))
+    now_us = _epoch_us(now)
+    account = _Account.for_run(count, timezone)
+    for number, start in enumerate(range(0, count, chunk_rows)):
+        yield build_chunk(
+            times[start : start + chunk_rows],
+            start,
+            seed=seed,
+            chunk_number=number,
+            now_us=now_us,
+            account=account,
+        )
+
+
+def store_has_messages(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(messages.c.message_id).limit(1)).first() is not None
+
+
+def _add_memberships(engine: Engine) -> None:
+    """Let each demo sender see the subaccount they send for."""
+    with engine.begin() as conn:
+        user_ids = dict(conn.execute(select(users.c.username, users.c.id)).all())
+        sub_ids = dict(conn.execute(select(subaccounts.c.name, subaccounts.c.id)).all())
+        known = set(
+            conn.execute(select(user_subaccounts.c.user_id, user_subaccounts.c.subaccount_id)).all()
+        )
+        wanted = {
+            (user_ids[username], sub_ids[SUBACCOUNTS[sub].name])
+            for username, sub in USERS
+            if username in user_ids and SUBACCOUNTS[sub].name in sub_ids
+        }
+        rows = [{"user_id": u, "subaccount_id": s} for u, s in sorted(wanted - known)]
+        if rows:
+            conn.execute(insert(user_subaccounts), rows)
+
+
+def build_demo(
+    engine: Engine,
+    count: int,
+    *,
+    days: int = 90,
+    seed: int = 0,
+    timezone: str = "America/Sao_Paulo",
+    now: datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write `count` demo messages into the store, one transaction per chunk; return the count.
+
+    Rows go through the loader's merge, so building the same seed twice changes nothing.
+    """
+    written = 0
+    for frame in generate(
+        count, days=days, seed=seed, timezone=timezone, now=now, chunk_rows=chunk_rows
+    ):
+        with engine.begin() as conn:
+            merge_frame(conn, frame)
+        written += len(frame)
+        if progress is not None:
+            progress(len(frame))
+    _add_memberships(engine)
+    return written
+
+
+def message_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
