@@ -10,6 +10,7 @@ from data_access.demo_data import (
     MAX_DAYS,
     DemoError,
     build_demo,
+    check_request,
     message_count,
     store_has_messages,
 )
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
         return 0
     started = time.monotonic()
     try:
+        # Checked before the progress bar is drawn, so a bad request shows only its message.
+        check_request(args.messages, args.days, args.seed)
         written = build_demo(
             engine,
             args.messages,

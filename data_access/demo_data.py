@@ -854,7 +854,8 @@ def build_chunk(
 # --------------------------------------------------------------------------- the run
 
 
-def _check(count: int, days: int, seed: int) -> None:
+def check_request(count: int, days: int, seed: int) -> None:
+    """Raise DemoError when the count, span or seed cannot be built."""
     if seed < 0:
         raise DemoError(f"The demo seed is a whole number from 0 up, got {seed}.")
     if count < 1:
@@ -876,7 +877,7 @@ def generate(
 
     The same count, days, seed, now and chunk size always give the same messages.
     """
-    _check(count, days, seed)
+    check_request(count, days, seed)
     now = now or datetime.now(ZoneInfo(timezone))
     if now.tzinfo is None:
         raise DemoError("The demo's 'now' must carry a time zone.")

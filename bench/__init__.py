@@ -1,0 +1,1 @@
+"""Benchmark of the report queries on a large demo store: `python -m bench --help`."""
