@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
+import pandas as pd
 from flask import current_app, has_request_context
 from flask_login import current_user
 from sqlalchemy import Engine
 
 from config import Settings
-from data_access.filters import AccessScope
+from data_access import reports
+from data_access.cache import ReportCache
+from data_access.filters import AccessScope, ReportFilter, today_in
+from data_access.store import data_version
 
 
 class NotSignedInError(PermissionError):
@@ -37,10 +42,17 @@ class Viewer:
 _acting_viewer: ContextVar[Viewer | None] = ContextVar("acting_viewer", default=None)
 
 
+def _copy_options(options: dict[str, list]) -> dict[str, list]:
+    return {kind: list(values) for kind, values in options.items()}
+
+
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
+    # Report results shared by the requests of this process; every key carries the viewer's
+    # scope and the store's data_version, so no entry crosses scopes or outlives a write.
+    cache: ReportCache = field(default_factory=ReportCache)
 
     def current_viewer(self) -> Viewer:
         """The signed-in user of the current request: an admin sees every subaccount, a user
@@ -75,3 +87,63 @@ class Services:
             yield viewer
         finally:
             _acting_viewer.reset(token)
+
+    def data_version(self) -> int:
+        """The store's current data version, read afresh (another process may have loaded)."""
+        with self.engine.connect() as conn:
+            return data_version(conn)
+
+    # Cached report reads. Each returns a copy, so a caller that changes its result cannot
+    # change what the next viewer with the same key is given.
+
+    def daily_series(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
+        key = ("daily_series", scope, flt, self.data_version())
+        return self.cache.get_or_compute(
+            key, lambda: reports.daily_series(self.engine, scope, flt)
+        ).copy()
+
+    def top_errors(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
+        key = ("top_errors", scope, flt, self.data_version())
+        return self.cache.get_or_compute(
+            key, lambda: reports.top_errors(self.engine, scope, flt)
+        ).copy()
+
+    def detailed_page(
+        self,
+        scope: AccessScope,
+        flt: ReportFilter,
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> reports.DetailedPage:
+        version = self.data_version()
+        rows = self.cache.get_or_compute(
+            ("detailed_rows", scope, flt, sort, descending, offset, limit, version),
+            lambda: reports.detailed_rows(
+                self.engine,
+                scope,
+                flt,
+                sort=sort,
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            ),
+        )
+        # The count is one per filter: another page or order of the same view reuses it.
+        total = self.cache.get_or_compute(
+            ("detailed_count", scope, flt, version),
+            lambda: reports.detailed_count(self.engine, scope, flt),
+        )
+        return reports.DetailedPage(rows.copy(), total, offset, limit)
+
+    def filter_options(self, scope: AccessScope, channel: str, timezone: str) -> dict[str, list]:
+        # The window of choices ends today in the zone, so the day is part of the key.
+        today: date = today_in(timezone)
+        key = ("filter_options", scope, channel, timezone, today, self.data_version())
+        return _copy_options(
+            self.cache.get_or_compute(
+                key, lambda: reports.filter_options(self.engine, scope, channel, timezone)
+            )
+        )

@@ -338,6 +338,50 @@ def _page_select(
     )
 
 
+def _check_page(offset: int, limit: int) -> None:
+    if not isinstance(offset, int) or offset < 0:
+        raise FilterError("bad_offset", "offset", "The page position cannot be negative.")
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise FilterError(
+            "bad_page_size",
+            "limit",
+            f"A page holds 1 to {MAX_PAGE_SIZE} rows.",
+            maximum=MAX_PAGE_SIZE,
+        )
+
+
+def detailed_rows(
+    bind: Engine | Connection,
+    scope: AccessScope,
+    flt: ReportFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> pd.DataFrame:
+    """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
+    _check_page(offset, limit)
+    query = _page_select(scope, flt, sort, descending, offset, limit)
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=list(DETAIL_COLUMNS))
+    with _connection(bind) as conn:
+        rows = conn.execute(query).all()
+    return localise(pd.DataFrame(rows, columns=list(DETAIL_COLUMNS)), flt.timezone)
+
+
+def detailed_count(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> int:
+    """How many messages match: the same for every page and order of a filter."""
+    if not scope.subaccount_ids:
+        return 0
+    with _connection(bind) as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(messages).where(*_conditions(scope, flt))
+            ).scalar_one()
+        )
+
+
 def detailed_page(
     bind: Engine | Connection,
     scope: AccessScope,
@@ -349,25 +393,12 @@ def detailed_page(
     limit: int = 50,
 ) -> DetailedPage:
     """One page of messages in a whitelisted order, with the count of all matching rows."""
-    if not isinstance(offset, int) or offset < 0:
-        raise FilterError("bad_offset", "offset", "The page position cannot be negative.")
-    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise FilterError(
-            "bad_page_size",
-            "limit",
-            f"A page holds 1 to {MAX_PAGE_SIZE} rows.",
-            maximum=MAX_PAGE_SIZE,
-        )
-    query = _page_select(scope, flt, sort, descending, offset, limit)
-    if not scope.subaccount_ids:
-        return DetailedPage(pd.DataFrame(columns=list(DETAIL_COLUMNS)), 0, offset, limit)
     with _connection(bind) as conn:
-        rows = conn.execute(query).all()
-        total = conn.execute(
-            select(func.count()).select_from(messages).where(*_conditions(scope, flt))
-        ).scalar_one()
-    frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
-    return DetailedPage(localise(frame, flt.timezone), int(total), offset, limit)
+        rows = detailed_rows(
+            conn, scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
+        )
+        total = detailed_count(conn, scope, flt)
+    return DetailedPage(rows, total, offset, limit)
 
 
 def filter_options(

@@ -37,9 +37,9 @@ def consolidated_content(
 ) -> dict:
     """Every part of the consolidated view for a state (FilterError if it cannot run)."""
     flt = state.to_filter(viewer.timezone)
-    daily = report_data.daily_series(services.engine, viewer.scope, flt)
+    daily = services.daily_series(viewer.scope, flt)
     totals = report_data.range_totals(daily, flt.channel)
-    top = report_data.top_errors(services.engine, viewer.scope, flt)
+    top = services.top_errors(viewer.scope, flt)
     content = {
         f"kpi_{key}": consolidated.kpi_content(key, totals, flt.channel, language)
         for _card_id, key, _title, _colour in consolidated.KPI_CARDS

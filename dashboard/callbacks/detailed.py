@@ -13,7 +13,6 @@ from dashboard.i18n import filter_error_text, t
 from dashboard.layouts import detailed
 from dashboard.services import Services, Viewer
 from dashboard.view_state import ViewState
-from data_access import reports as report_data
 from data_access.filters import FilterError
 
 TABLE_OUTPUTS = {
@@ -59,8 +58,7 @@ def table_content(
 ) -> dict:
     """One page of a state's messages as the table's props (FilterError if it cannot run)."""
     flt = state.to_filter(viewer.timezone)
-    page = report_data.detailed_page(
-        services.engine,
+    page = services.detailed_page(
         viewer.scope,
         flt,
         sort=state.sort,
@@ -131,8 +129,7 @@ def show_detail(
         if not isinstance(row, int) or not 0 <= row < detailed.PAGE_SIZE:
             raise FilterError("bad_offset", "offset", "That row is not on this page.")
         offset = _page_number(page_current) * detailed.PAGE_SIZE + row
-        page = report_data.detailed_page(
-            services.engine,
+        page = services.detailed_page(
             viewer.scope,
             flt,
             sort=state.sort,

@@ -18,7 +18,6 @@ from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_opt
 from dashboard.layouts.reports import control_values, sort_by_of
 from dashboard.services import Services
 from dashboard.view_state import ViewState
-from data_access import reports as report_data
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError
 
@@ -149,7 +148,7 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
                 )
             if channel == base.channel:
                 raise PreventUpdate
-            raw = report_data.filter_options(services.engine, viewer.scope, channel, timezone)
+            raw = services.filter_options(viewer.scope, channel, timezone)
             options = dropdown_options(raw, language)
             state = _for_channel(base, channel, options)
             set_controls = True

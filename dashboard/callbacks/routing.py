@@ -23,7 +23,6 @@ from dashboard.layouts import reports, shell
 from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
 from dashboard.services import Services, Viewer
 from dashboard.view_state import ViewState
-from data_access import reports as report_data
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError, phone_digits, today_in
 
@@ -75,7 +74,7 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
     state, usable = usable_state(state, timezone)
     if not usable:
         message = t(language, "filter_error.url")
-    raw_options = report_data.filter_options(services.engine, viewer.scope, state.channel, timezone)
+    raw_options = services.filter_options(viewer.scope, state.channel, timezone)
     options = dropdown_options(raw_options, language)
     state = with_known_choices(state, options)
     # A chosen status or content type that merely has no messages yet stays choosable.

@@ -1,0 +1,46 @@
+"""The end-to-end benchmark runs against a served tiny store and reports sane figures."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+from bench import e2e
+
+
+def test_e2e_bench_completes_on_a_tiny_store(tmp_path):
+    out = io.StringIO()
+    report = e2e.run(messages=20_000, repeat=2, users=2, seconds=3, data_dir=tmp_path, out=out)
+
+    assert [(t.action, t.phase) for t in report.timings] == [
+        (action, phase)
+        for action in ("apply", "page", "sort", "phone")
+        for phase in ("cold", "warm")
+    ]
+    # The chains the page makes: Apply posts the filter bar's callback, then the consolidated
+    # view, the detailed table and the router (all three listen to what Apply changed).
+    requests = {t.action: t.requests for t in report.timings}
+    assert requests["apply"] == 4
+    for timing in report.timings:
+        assert len(timing.e2e) == 2, timing.action
+        assert all(math.isfinite(ms) and 0 < ms < 60_000 for ms in timing.e2e)
+        assert all(size > 0 for size in timing.payload)
+        if timing.phase == "cold":
+            assert len(timing.raw) == 2 and all(ms > 0 for ms in timing.raw)
+    # Charts and KPI cards are far more than a page of 25 rows' worth of nothing.
+    apply_cold = report.timings[0]
+    assert min(apply_cold.payload) > 5_000
+
+    load = report.load
+    assert load.errors == 0
+    assert load.actions > 0 and load.requests >= load.actions
+    assert len(load.latencies) == load.actions
+    assert 50 < load.peak_rss_mb < 4096
+    assert load.max_sampled_rss_mb <= load.peak_rss_mb
+
+    text = out.getvalue()
+    assert "serving: " in text and " app.py serve " in text
+    rows = [line for line in text.splitlines() if line.startswith("| duckdb |")]
+    assert len(rows) == 8
+    assert re.search(r"2 users for \d+ s \(50% of actions", text)

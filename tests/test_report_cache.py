@@ -1,0 +1,118 @@
+"""Cached report reads: a load shows at once, scopes never share an entry, callers cannot taint."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dashboard.callbacks.consolidated import consolidated_content
+from dashboard.services import Services
+from dashboard.view_state import ViewState
+from data_access.filters import AccessScope, ReportFilter, today_in
+from tests.auth_helpers import ROWS_A, ROWS_B, subaccount_ids, two_brand_rows
+from tests.conftest import TIMEZONE
+from tests.dashboard_data import texts, viewer_for
+
+
+def _more_brand_a(count: int) -> list[dict]:
+    """`count` more delivered WhatsApp messages of Brand A, yesterday evening."""
+    yesterday = today_in(TIMEZONE) - timedelta(days=1)
+    evening = datetime.combine(yesterday, time(20, 0), tzinfo=ZoneInfo(TIMEZONE))
+    return [
+        {
+            "message_id": f"late-{n}",
+            "channel": "whatsapp",
+            "direction": "MT",
+            "subaccount": "Brand A",
+            "content_type": "text",
+            "phone": "+5511987650001",
+            "content": f"late {n}",
+            "status": "delivered",
+            "created_at": (evening + timedelta(minutes=n)).isoformat(),
+            "sent_at": (evening + timedelta(minutes=n)).isoformat(),
+            "delivered_at": (evening + timedelta(minutes=n, seconds=5)).isoformat(),
+        }
+        for n in range(count)
+    ]
+
+
+def _week() -> ReportFilter:
+    return ReportFilter.build("whatsapp", timezone=TIMEZONE)
+
+
+def test_a_load_changes_the_cached_result(engine, store_settings, load_rows):
+    load_rows(engine, two_brand_rows())
+    services = Services(settings=store_settings, engine=engine)
+    everyone = AccessScope.of(subaccount_ids(engine).values())
+
+    first = services.daily_series(everyone, _week())
+    again = services.daily_series(everyone, _week())
+    assert int(first["total"].sum()) == int(again["total"].sum()) == ROWS_A + ROWS_B
+    assert (services.cache.hits, services.cache.misses) == (1, 1)
+
+    load_rows(engine, _more_brand_a(4))
+    after = services.daily_series(everyone, _week())
+    assert int(after["total"].sum()) == ROWS_A + ROWS_B + 4
+    assert int(after["delivered"].sum()) == ROWS_A + 4
+    assert (services.cache.hits, services.cache.misses) == (1, 2)
+
+    page = services.detailed_page(everyone, _week(), limit=50)
+    assert page.total == ROWS_A + ROWS_B + 4
+    assert page.rows["message_id"].iloc[0] == "late-3"
+    # Another page of the same view counts nothing again, and a load recounts.
+    second = services.detailed_page(everyone, _week(), offset=25, limit=25)
+    assert (second.total, len(second.rows)) == (ROWS_A + ROWS_B + 4, ROWS_A + ROWS_B + 4 - 25)
+    assert services.cache.hits == 2
+    load_rows(engine, [dict(row, message_id=f"{row['message_id']}-b") for row in _more_brand_a(2)])
+    assert services.detailed_page(everyone, _week(), offset=25, limit=25).total == (
+        ROWS_A + ROWS_B + 6
+    )
+
+
+def test_two_scopes_never_share_an_entry(engine, store_settings, load_rows):
+    load_rows(engine, two_brand_rows())
+    services = Services(settings=store_settings, engine=engine)
+    known = subaccount_ids(engine)
+    brand_a = AccessScope.of([known["Brand A"]])
+    brand_b = AccessScope.of([known["Brand B"]])
+
+    a = services.daily_series(brand_a, _week())
+    b = services.daily_series(brand_b, _week())
+    assert (int(a["total"].sum()), int(a["errors"].sum())) == (ROWS_A, 0)
+    assert (int(b["total"].sum()), int(b["errors"].sum())) == (ROWS_B, ROWS_B)
+    assert services.top_errors(brand_a, _week()).empty
+    assert services.top_errors(brand_b, _week())["count"].tolist() == [ROWS_B]
+    assert services.detailed_page(brand_a, _week()).total == ROWS_A
+    assert services.detailed_page(brand_b, _week()).total == ROWS_B
+    options_a = services.filter_options(brand_a, "whatsapp", TIMEZONE)
+    options_b = services.filter_options(brand_b, "whatsapp", TIMEZONE)
+    assert options_a["subaccounts"] == [(known["Brand A"], "Brand A")]
+    assert options_b["subaccounts"] == [(known["Brand B"], "Brand B")]
+    # Ten reads (a detailed page is its rows and its count), each a miss: no scope was given
+    # another scope's entry.
+    assert (services.cache.hits, services.cache.misses) == (0, 10)
+
+    # The same through the consolidated view, two viewers on one process's cache.
+    state = ViewState()
+    for names, total in ((["Brand A"], ROWS_A), (["Brand B"], ROWS_B), (None, ROWS_A + ROWS_B)):
+        viewer = viewer_for(engine, names, language="en")
+        content = consolidated_content(services, viewer, "en", state)
+        assert str(total) in texts(content["kpi_total"])
+
+
+def test_a_caller_changing_its_result_does_not_change_the_cache(engine, store_settings, load_rows):
+    load_rows(engine, two_brand_rows())
+    services = Services(settings=store_settings, engine=engine)
+    everyone = AccessScope.of(subaccount_ids(engine).values())
+
+    daily = services.daily_series(everyone, _week())
+    daily["total"] = 0
+    page = services.detailed_page(everyone, _week())
+    page.rows["content"] = "changed"
+    options = services.filter_options(everyone, "whatsapp", TIMEZONE)
+    options["subaccounts"].clear()
+
+    assert int(services.daily_series(everyone, _week())["total"].sum()) == ROWS_A + ROWS_B
+    assert "changed" not in services.detailed_page(everyone, _week()).rows["content"].tolist()
+    assert len(services.filter_options(everyone, "whatsapp", TIMEZONE)["subaccounts"]) == 2
+    assert services.cache.hits == 4
