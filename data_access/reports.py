@@ -200,36 +200,39 @@ class DetailedPage:
     limit: int
 
 
-def _detail_select(scope: AccessScope, flt: ReportFilter):
-    return (
-        select(
-            m.message_id,
-            m.created_at,
-            m.channel,
-            m.direction,
-            subaccounts.c.name.label("subaccount"),
-            users.c.username.label("user"),
-            campaigns.c.name.label("campaign"),
-            m.content_type,
-            contacts.c.phone,
-            m.contact_name,
-            m.content,
-            m.status,
-            m.error_code,
-            m.error_description,
-            m.sent_at,
-            m.delivered_at,
-            m.read_at,
-            m.correlation_id,
-        )
-        .select_from(
-            messages.join(subaccounts, subaccounts.c.id == m.subaccount_id)
-            .join(contacts, contacts.c.id == m.contact_id)
-            .outerjoin(users, users.c.id == m.user_id)
-            .outerjoin(campaigns, campaigns.c.id == m.campaign_id)
-        )
-        .where(*_conditions(scope, flt))
+def _with_names(rows):
+    """The detailed columns of message rows (messages itself or a subquery of it), with the
+    names of their subaccount, contact, user and campaign joined in."""
+    r = rows.c
+    return select(
+        r.message_id,
+        r.created_at,
+        r.channel,
+        r.direction,
+        subaccounts.c.name.label("subaccount"),
+        users.c.username.label("user"),
+        campaigns.c.name.label("campaign"),
+        r.content_type,
+        contacts.c.phone,
+        r.contact_name,
+        r.content,
+        r.status,
+        r.error_code,
+        r.error_description,
+        r.sent_at,
+        r.delivered_at,
+        r.read_at,
+        r.correlation_id,
+    ).select_from(
+        rows.join(subaccounts, subaccounts.c.id == r.subaccount_id)
+        .join(contacts, contacts.c.id == r.contact_id)
+        .outerjoin(users, users.c.id == r.user_id)
+        .outerjoin(campaigns, campaigns.c.id == r.campaign_id)
     )
+
+
+def _detail_select(scope: AccessScope, flt: ReportFilter):
+    return _with_names(messages).where(*_conditions(scope, flt))
 
 
 # Sort keys that are never null in a detailed row (NOT NULL columns, inner joins). NULLS LAST
@@ -307,35 +310,7 @@ def _page_select(
     sort_key = p.sort_key if extra else p[key.name]
     identity = p.message_id.desc() if descending else p.message_id.asc()
     order = (_ordered(sort_key, sort, descending), identity)
-    return (
-        select(
-            p.message_id,
-            p.created_at,
-            p.channel,
-            p.direction,
-            subaccounts.c.name.label("subaccount"),
-            users.c.username.label("user"),
-            campaigns.c.name.label("campaign"),
-            p.content_type,
-            contacts.c.phone,
-            p.contact_name,
-            p.content,
-            p.status,
-            p.error_code,
-            p.error_description,
-            p.sent_at,
-            p.delivered_at,
-            p.read_at,
-            p.correlation_id,
-        )
-        .select_from(
-            cut.join(subaccounts, subaccounts.c.id == p.subaccount_id)
-            .join(contacts, contacts.c.id == p.contact_id)
-            .outerjoin(users, users.c.id == p.user_id)
-            .outerjoin(campaigns, campaigns.c.id == p.campaign_id)
-        )
-        .order_by(*order)
-    )
+    return _with_names(cut).order_by(*order)
 
 
 def _check_page(offset: int, limit: int) -> None:
