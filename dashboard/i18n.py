@@ -29,11 +29,6 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "This page does not exist.",
     ),
     "page.back": ("Volver a los reportes", "Voltar aos relatórios", "Back to reports"),
-    "page.not_available": (
-        "Esta sección todavía no está disponible.",
-        "Esta seção ainda não está disponível.",
-        "This section is not available yet.",
-    ),
     "error.generic": (
         "Algo salió mal al cargar estos datos. Inténtalo de nuevo en unos segundos.",
         "Algo deu errado ao carregar estes dados. Tente novamente em alguns segundos.",

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import dash
 from dash import dcc, html
 
 from config import PROJECT_DIR
 from dashboard import ids
-from dashboard.callbacks import consolidated, detailed, filters, routing
+from dashboard.callbacks import consolidated, detailed, exports, filters, routing
 from dashboard.callbacks.common import on_callback_error
 from dashboard.i18n import DEFAULT_LANGUAGE, t
 from dashboard.services import Services
 
-AREAS = (routing, filters, consolidated, detailed)
-# Areas built in their own issues; registered once their module exists.
-OPTIONAL_AREAS = ("dashboard.callbacks.exports", "dashboard.callbacks.auth")
+AREAS = (routing, filters, consolidated, detailed, exports)
 
 
 def shell_layout() -> html.Div:
@@ -51,9 +46,6 @@ def build_app(services: Services) -> dash.Dash:
     app.layout = shell_layout
     for area in AREAS:
         area.register_callbacks(app, services)
-    for name in OPTIONAL_AREAS:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register_callbacks(app, services)
     if services.settings.debug:
         app.enable_dev_tools(debug=True)
     return app

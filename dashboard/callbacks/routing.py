@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -19,6 +16,7 @@ from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
 from dashboard.callbacks.url_state import state_from_search, state_to_search
 from dashboard.i18n import label, normalize_language, t
+from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
 from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
 from dashboard.services import Services, Viewer
@@ -26,9 +24,8 @@ from dashboard.view_state import ViewState
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError, phone_digits, today_in
 
-# Pages of other areas shown inside the shell: path -> module with
-# layout(services, viewer, language). Until the module exists the page says so.
-OPTIONAL_PAGES = {"/exports": "dashboard.layouts.exports"}
+# Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
+OTHER_PAGES = {"/exports": exports_layout.layout}
 SEARCH_PROP = f"{ids.URL}.search"
 
 
@@ -97,13 +94,6 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
     return page, state
 
 
-def optional_page(path: str, services: Services, viewer: Viewer, language: str):
-    module_name = OPTIONAL_PAGES[path]
-    if importlib.util.find_spec(module_name) is None:
-        return shell.notice_page(language, "page.not_available")
-    return importlib.import_module(module_name).layout(services, viewer, language)
-
-
 def render_page(
     services: Services,
     pathname: str | None,
@@ -132,8 +122,8 @@ def render_page(
         if path == "/":
             page, state = reports_page(services, viewer, language, search)
             return shell.frame(viewer, language, path, page), state.to_dict()
-        if path in OPTIONAL_PAGES:
-            body = optional_page(path, services, viewer, language)
+        if path in OTHER_PAGES:
+            body = OTHER_PAGES[path](services, viewer, language)
             back = shell.REPORTS_PATH + _search_of(applied)
             return shell.frame(viewer, language, path, body, back), no_update
         body = shell.notice_page(language, "page.not_found")
