@@ -33,7 +33,7 @@ from typing import TextIO
 import requests
 from sqlalchemy import Engine, select
 
-from bench.harness import DAYS, capture_statements, p95, raw_runner
+from bench.harness import DAYS, capture_statements, p95, positive, raw_runner
 from bench.stores import DATA_DIR, OpenStore, Plan, open_duckdb, open_postgres
 from config import PROJECT_DIR
 from dashboard import ids
@@ -695,16 +695,6 @@ def run(
     return report
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     from commands.console import Console
     from config import SettingsError, load_settings
@@ -713,15 +703,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.e2e",
         description="Time the dashboard end to end (HTTP callbacks, many users) on a demo store.",
     )
-    parser.add_argument("--messages", type=_positive, default=DEFAULT_MESSAGES, metavar="N")
+    parser.add_argument("--messages", type=positive, default=DEFAULT_MESSAGES, metavar="N")
     parser.add_argument("--store", choices=("duckdb", "postgres"), default="duckdb")
-    parser.add_argument("--repeat", type=_positive, default=20, metavar="R")
+    parser.add_argument("--repeat", type=positive, default=20, metavar="R")
     parser.add_argument("--users", type=int, default=20, help="0 skips the concurrent run")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the concurrent run")
     parser.add_argument(
         "--fresh", type=float, default=0.5, help="share of concurrent actions that miss the cache"
     )
-    parser.add_argument("--threads", type=_positive, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=positive, default=8, help="waitress threads")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     try:

@@ -358,7 +358,8 @@ def run(
     return results
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (1_000 and 1,000 are fine)."""
     try:
         value = int(text.replace("_", "").replace(",", ""))
     except ValueError:
@@ -377,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench",
         description="Time the report queries on a demo store of N messages over 90 days.",
     )
-    parser.add_argument("--messages", type=_positive, default=DEFAULT_MESSAGES, metavar="N")
+    parser.add_argument("--messages", type=positive, default=DEFAULT_MESSAGES, metavar="N")
     parser.add_argument("--store", choices=("duckdb", "postgres", "both"), default="duckdb")
-    parser.add_argument("--repeat", type=_positive, default=20, metavar="R")
+    parser.add_argument("--repeat", type=positive, default=20, metavar="R")
     parser.add_argument(
         "--rebuild", action="store_true", help="build the store again even when one is present"
     )

@@ -47,5 +47,5 @@ def build_app(services: Services) -> dash.Dash:
     for area in AREAS:
         area.register_callbacks(app, services)
     if services.settings.debug:
-        app.enable_dev_tools(debug=True)
+        app.enable_dev_tools(debug=services.settings.debug)
     return app
