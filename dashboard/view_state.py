@@ -7,6 +7,7 @@ exports read the same dict to run the view the user sees.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 from data_access.filters import FilterError, ReportFilter
 
@@ -75,8 +76,10 @@ class ViewState:
             descending=bool(data.get("descending", True)),
         )
 
-    def to_filter(self, timezone: str) -> ReportFilter:
-        """The validated report filter of this state (raises FilterError with a user message)."""
+    def to_filter(self, timezone: str, today: date | None = None) -> ReportFilter:
+        """The validated report filter of this state (raises FilterError with a user message).
+
+        `today` pins the reachable window (a job run later keeps the day it was asked on)."""
         return ReportFilter.build(
             self.channel,
             self.start,
@@ -89,4 +92,5 @@ class ViewState:
             statuses=self.statuses,
             phone=self.phone if self.view == "detailed" else None,
             timezone=timezone,
+            today=today,
         )

@@ -94,21 +94,7 @@ class ExportRequest:
         return self.state.channel
 
     def report_filter(self) -> ReportFilter:
-        state = self.state
-        return ReportFilter.build(
-            state.channel,
-            state.start,
-            state.end,
-            direction=state.direction,
-            subaccounts=state.subaccounts,
-            users=state.users,
-            campaigns=state.campaigns,
-            content_types=state.content_types,
-            statuses=state.statuses,
-            phone=state.phone if state.view == "detailed" else None,
-            timezone=self.timezone,
-            today=self.today,
-        )
+        return self.state.to_filter(self.timezone, today=self.today)
 
     def filters_json(self) -> str:
         return json.dumps(self.state.to_dict(), sort_keys=True)
