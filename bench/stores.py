@@ -1,7 +1,8 @@
 """The benchmark stores: a DuckDB file and a PostgreSQL cluster under bench/data, kept for reuse.
 
 A store is reused when its marker file says it was built completely with the same number of
-messages, days and seed; otherwise (or with --rebuild) it is built again from the demo data.
+messages, days and seed (a store of an older schema version is upgraded when opened); otherwise
+(or with --rebuild) it is built again from the demo data.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,12 +49,8 @@ class Marker:
     build_seconds: float
 
     def matches(self, plan: Plan) -> bool:
-        return (self.messages, self.days, self.seed, self.schema_version) == (
-            plan.messages,
-            plan.days,
-            plan.seed,
-            SCHEMA_VERSION,
-        )
+        # A store of an older schema version is reused: opening it upgrades it (_upgraded).
+        return (self.messages, self.days, self.seed) == (plan.messages, plan.days, plan.seed)
 
 
 def _read_marker(path: Path) -> Marker | None:
@@ -73,6 +70,16 @@ def _write_marker(path: Path, plan: Plan, seconds: float) -> Marker:
         build_seconds=round(seconds, 1),
     )
     path.write_text(json.dumps(asdict(marker), indent=2) + "\n")
+    return marker
+
+
+def _upgraded(engine: Engine, plan: Plan, marker: Marker, marker_path: Path) -> Marker:
+    """Bring a reused store to the current schema (as the app's start does) and note it."""
+    if marker.schema_version == SCHEMA_VERSION:
+        return marker
+    create_schema(engine, plan.timezone)
+    marker = replace(marker, schema_version=SCHEMA_VERSION)
+    marker_path.write_text(json.dumps(asdict(marker), indent=2) + "\n")
     return marker
 
 
@@ -127,6 +134,7 @@ def open_duckdb(
         marker = _write_marker(marker_path, plan, seconds)
         built = True
     engine = make_engine(f"duckdb:///{path}")
+    marker = _upgraded(engine, plan, marker, marker_path)
     return OpenStore("duckdb", engine, marker, built, engine.dispose)
 
 
@@ -213,6 +221,7 @@ def open_postgres(
             marker = _write_marker(marker_path, plan, seconds)
             built = True
         engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/{name}")
+        marker = _upgraded(engine, plan, marker, marker_path)
     except BaseException:
         server.stop()
         raise

@@ -33,9 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from data_access import rollup
 from data_access.domain import CHANNELS, CONTENT_TYPES, DIRECTIONS, MT_STATUSES, STATUS_RANK
 from data_access.store import bump_data_version
-from data_access.tables import campaigns, contacts, messages, subaccounts, users
+from data_access.tables import campaigns, contacts, messages, phone_tail, subaccounts, users
 
 LOADER_COLUMNS = (
     "message_id",
@@ -349,8 +350,11 @@ def _is_missing(value) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
-def _add_missing_names(conn: Connection, table: Table, column: str, stage_column) -> None:
-    """Create the names the stage mentions that the table does not have yet."""
+def _add_missing_names(
+    conn: Connection, table: Table, column: str, stage_column, derived: dict | None = None
+) -> None:
+    """Create the names the stage mentions that the table does not have yet; `derived` maps
+    further columns to a function of the name's SQL expression."""
     sequence = table.c.id.default
     names = (
         select(stage_column.label("name"))
@@ -359,9 +363,10 @@ def _add_missing_names(conn: Connection, table: Table, column: str, stage_column
         .distinct()
         .subquery()
     )
-    conn.execute(
-        insert(table).from_select(["id", column], select(sequence.next_value(), names.c.name))
-    )
+    derived = derived or {}
+    values = [sequence.next_value(), names.c.name]
+    values += [make(names.c.name) for make in derived.values()]
+    conn.execute(insert(table).from_select(["id", column, *derived], select(*values)))
 
 
 def _rank(column):
@@ -378,7 +383,7 @@ def merge_stage(conn: Connection) -> None:
     _add_missing_names(conn, subaccounts, "name", s.subaccount)
     _add_missing_names(conn, users, "username", s.user)
     _add_missing_names(conn, campaigns, "name", s.campaign)
-    _add_missing_names(conn, contacts, "phone", s.phone)
+    _add_missing_names(conn, contacts, "phone", s.phone, {"phone_tail": phone_tail})
 
     folded = (
         select(
@@ -478,7 +483,10 @@ def merge_stage(conn: Connection) -> None:
             "correlation_id": func.coalesce(old.correlation_id, new.correlation_id),
         },
     )
-    conn.execute(statement)
+    # The stored day, channel and subaccount of every merged message (a stored message keeps
+    # its own, so these are the roll-up regions the merge touched, whatever the stage said).
+    touched = conn.execute(statement.returning(old.created_day, old.channel, old.subaccount_id))
+    rollup.refresh(conn, {tuple(row) for row in touched})
     load_stage.drop(conn)
 
 

@@ -10,12 +10,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, literal, select
 
 from data_access.domain import STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
-from data_access.tables import campaigns, contacts, messages, subaccounts, users
+from data_access.tables import (
+    PHONE_TAIL_DIGITS,
+    campaigns,
+    contacts,
+    daily_rollup,
+    messages,
+    subaccounts,
+    users,
+)
 
 COUNT_COLUMNS = ("total", "sent", "delivered", "read", "errors", "received")
 PCT_COLUMNS = ("delivered_pct", "read_pct", "error_pct")
@@ -69,65 +78,113 @@ def _connection(bind: Engine | Connection):
             yield conn
 
 
-def _conditions(scope: AccessScope, flt: ReportFilter) -> list:
+def _source(flt: ReportFilter):
+    """The roll-up answers every count unless the filter names a phone (it has no contacts)."""
+    return messages if flt.phone else daily_rollup
+
+
+def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
+    c = table.c
     conds = [
-        m.subaccount_id.in_(sorted(scope.subaccount_ids)),
-        m.channel == flt.channel,
-        m.created_day.between(flt.start, flt.end),
+        c.subaccount_id.in_(sorted(scope.subaccount_ids)),
+        c.channel == flt.channel,
+        c.created_day.between(flt.start, flt.end),
     ]
     if flt.direction:
-        conds.append(m.direction == flt.direction)
+        conds.append(c.direction == flt.direction)
     if flt.subaccounts:
-        conds.append(m.subaccount_id.in_(flt.subaccounts))
+        conds.append(c.subaccount_id.in_(flt.subaccounts))
     if flt.users:
-        conds.append(m.user_id.in_(flt.users))
+        conds.append(c.user_id.in_(flt.users))
     if flt.campaigns:
-        conds.append(m.campaign_id.in_(flt.campaigns))
+        conds.append(c.campaign_id.in_(flt.campaigns))
     if flt.content_types:
-        conds.append(m.content_type.in_(flt.content_types))
+        conds.append(c.content_type.in_(flt.content_types))
     if flt.statuses:
-        conds.append(m.status.in_(flt.statuses))
+        conds.append(c.status.in_(flt.statuses))
     if flt.phone:
-        conds.append(m.contact_id.in_(matching_contacts(flt.phone)))
+        conds.append(c.contact_id.in_(matching_contacts(flt.phone)))
     return conds
 
 
 def matching_contacts(digits: str):
     """Contacts whose stored number equals the digits or ends with them (local number)."""
+    # Every search has at least PHONE_TAIL_DIGITS digits, so a match ends with the same tail:
+    # the indexed equality finds the few candidates, the suffix test keeps the true matches.
     # Validated digits need no LIKE escaping, and DuckDB scans a LIKE with ESCAPE far slower.
-    pattern = contacts.c.phone.endswith(digits, autoescape=not digits.isdigit())
-    return select(contacts.c.id).where(pattern)
+    # MATERIALIZED keeps the suffix test out of the candidates' scan: DuckDB looks a column up
+    # in its index only when that equality is the scan's one filter.
+    candidates = (
+        select(contacts.c.id, contacts.c.phone)
+        .where(contacts.c.phone_tail == digits[-PHONE_TAIL_DIGITS:])
+        .cte("phone_candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    pattern = candidates.c.phone.endswith(digits, autoescape=not digits.isdigit())
+    return select(candidates.c.id).where(pattern)
+
+
+def _message_count(table):
+    return func.count() if table is messages else func.sum(table.c.message_count)
 
 
 def _daily_select(scope: AccessScope, flt: ReportFilter):
     # One group per day and direction, counting the non-null times: DuckDB does this several
     # times faster than one FILTER clause per figure over a single group per day.
+    table = _source(flt)
+    c = table.c
+    if table is messages:
+        sent, delivered, read = (
+            func.count(c.sent_at),
+            func.count(c.delivered_at),
+            func.count(c.read_at),
+        )
+    else:
+        sent, delivered, read = (
+            func.sum(c.sent_count),
+            func.sum(c.delivered_count),
+            func.sum(c.read_count),
+        )
+    errors = func.coalesce(_message_count(table).filter(c.status == "error"), 0)
     return (
         select(
-            m.created_day.label("date"),
-            m.direction,
-            func.count().label("messages"),
-            func.count(m.sent_at).label("sent"),
-            func.count(m.delivered_at).label("delivered"),
-            func.count(m.read_at).label("read"),
-            func.count().filter(m.status == "error").label("errors"),
+            c.created_day.label("date"),
+            c.direction,
+            _message_count(table).label("messages"),
+            sent.label("sent"),
+            delivered.label("delivered"),
+            read.label("read"),
+            errors.label("errors"),
         )
-        .where(*_conditions(scope, flt))
-        .group_by(m.created_day, m.direction)
+        .where(*_conditions(scope, flt, table))
+        .group_by(c.created_day, c.direction)
     )
 
 
-def _with_percentages(frame: pd.DataFrame, channel: str) -> pd.DataFrame:
-    total = frame["total"].where(frame["total"] > 0)
-    frame["delivered_pct"] = (frame["delivered"] * 100.0 / total).fillna(0.0)
-    frame["error_pct"] = (frame["errors"] * 100.0 / total).fillna(0.0)
+def _percent(part: int, total: int) -> float:
+    return part * 100.0 / total if total > 0 else 0.0
+
+
+def _daily_frame(days: list, counts: dict[str, list[int]], channel: str) -> pd.DataFrame:
+    """The daily frame built in one go (adding columns one by one costs pandas far more than
+    the query)."""
+    columns: dict = {"date": days}
+    for name in COUNT_COLUMNS:
+        columns[name] = np.asarray(counts[name], dtype="int64")
+    totals = counts["total"]
+    for name, part in (
+        ("delivered_pct", "delivered"),
+        ("read_pct", "read"),
+        ("error_pct", "errors"),
+    ):
+        columns[name] = np.asarray(
+            [_percent(p, t) for p, t in zip(counts[part], totals, strict=True)], dtype="float64"
+        )
     if channel == "sms":
         # SMS has no read receipts: "not available", never 0 %.
-        frame["read"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-        frame["read_pct"] = pd.array([pd.NA] * len(frame), dtype="Float64")
-    else:
-        frame["read_pct"] = (frame["read"] * 100.0 / total).fillna(0.0)
-    return frame
+        columns["read"] = pd.array([pd.NA] * len(days), dtype="Int64")
+        columns["read_pct"] = pd.array([pd.NA] * len(days), dtype="Float64")
+    return pd.DataFrame({name: columns[name] for name in DAILY_COLUMNS})
 
 
 def daily_series(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
@@ -136,36 +193,30 @@ def daily_series(bind: Engine | Connection, scope: AccessScope, flt: ReportFilte
     if scope.subaccount_ids:
         with _connection(bind) as conn:
             rows = conn.execute(_daily_select(scope, flt)).all()
-    counts: dict = {}
+    by_day: dict = {}
     for row in rows:
-        day = counts.setdefault(row.date, dict.fromkeys(COUNT_COLUMNS, 0))
+        day = by_day.setdefault(row.date, dict.fromkeys(COUNT_COLUMNS, 0))
         if row.direction == "MT":
             day["total"] = int(row.messages)
             for name in ("sent", "delivered", "read", "errors"):
                 day[name] = int(getattr(row, name))
         elif row.direction == "MO":
             day["received"] = int(row.messages)
-    data = {name: [] for name in ("date",) + COUNT_COLUMNS}
-    for day in flt.days:
-        day_counts = counts.get(day)
-        data["date"].append(day)
-        for name in COUNT_COLUMNS:
-            data[name].append(day_counts[name] if day_counts is not None else 0)
-    frame = pd.DataFrame(data)
-    for name in COUNT_COLUMNS:
-        frame[name] = frame[name].astype("int64")
-    return _with_percentages(frame, flt.channel)[list(DAILY_COLUMNS)]
+    empty = dict.fromkeys(COUNT_COLUMNS, 0)
+    days = flt.days
+    counts = {name: [by_day.get(day, empty)[name] for day in days] for name in COUNT_COLUMNS}
+    return _daily_frame(days, counts, flt.channel)
 
 
 def range_totals(daily: pd.DataFrame, channel: str) -> dict:
     """Totals over the range of a daily series: the same fields, summed, then percentages."""
     totals: dict = {name: int(daily[name].fillna(0).sum()) for name in COUNT_COLUMNS}
-    frame = _with_percentages(pd.DataFrame([totals]), channel)
-    for name in PCT_COLUMNS:
-        value = frame.at[0, name]
-        totals[name] = None if pd.isna(value) else float(value)
+    totals["delivered_pct"] = _percent(totals["delivered"], totals["total"])
+    totals["read_pct"] = _percent(totals["read"], totals["total"])
+    totals["error_pct"] = _percent(totals["errors"], totals["total"])
     if channel == "sms":
         totals["read"] = None
+        totals["read_pct"] = None
     return totals
 
 
@@ -176,12 +227,14 @@ def top_errors(
     columns = ["error_code", "error_description", "count", "share"]
     if not scope.subaccount_ids:
         return pd.DataFrame(columns=columns)
-    count = func.count().label("count")
+    table = _source(flt)
+    c = table.c
+    count = _message_count(table).label("count")
     query = (
-        select(m.error_code, func.min(m.error_description).label("error_description"), count)
-        .where(*_conditions(scope, flt), m.direction == "MT", m.status == "error")
-        .group_by(m.error_code)
-        .order_by(count.desc(), m.error_code)
+        select(c.error_code, func.min(c.error_description).label("error_description"), count)
+        .where(*_conditions(scope, flt, table), c.direction == "MT", c.status == "error")
+        .group_by(c.error_code)
+        .order_by(count.desc(), c.error_code)
     )
     with _connection(bind) as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=columns[:3])
@@ -279,38 +332,40 @@ _SORT_JOINS = {
 }
 
 
-def _page_select(
+def _page_ids_select(
     scope: AccessScope, flt: ReportFilter, sort: str, descending: bool, offset: int, limit: int
 ):
-    """The rows of detailed_select from offset to offset + limit, cut before the joins.
+    """The message ids of detailed_select's rows from offset to offset + limit.
 
-    Joined first, the engine joins every matching message before it can sort; cut first on
-    the messages alone, it joins only the page (and DuckDB reads the wide columns only for the
-    rows kept). Same rows and order as detailed_select(...).offset(offset).limit(limit).
+    The page is cut on the messages alone, reading only the filter and sort columns; its rows
+    are then fetched by primary key with their names joined (detailed_rows). Joined first, the
+    engine would join every matching message before it could sort; cut with every column, DuckDB
+    reads the wide columns of every candidate row when a filter matches rows spread over the
+    whole table (a phone search).
     """
     key = SORT_COLUMNS.get(sort)
     _order_by(sort, descending)  # rejects an unknown sort key
     source = messages
-    extra = []
     if key.table is not messages:
         foreign_key, outer = _SORT_JOINS[key.table]
         on = key.table.c.id == foreign_key
         source = messages.outerjoin(key.table, on) if outer else messages.join(key.table, on)
-        extra = [key.label("sort_key")]
-    cut = (
-        select(messages, *extra)
+    return (
+        select(m.message_id)
         .select_from(source)
         .where(*_conditions(scope, flt))
         .order_by(*_order_by(sort, descending))
         .offset(offset)
         .limit(limit)
-        .subquery("page")
     )
-    p = cut.c
-    sort_key = p.sort_key if extra else p[key.name]
-    identity = p.message_id.desc() if descending else p.message_id.asc()
-    order = (_ordered(sort_key, sort, descending), identity)
-    return _with_names(cut).order_by(*order)
+
+
+def _page_order(page, sort: str, descending: bool):
+    """detailed_select's order over a page subquery joined with the names."""
+    key = SORT_COLUMNS[sort]
+    column = page.c[key.name] if key.table is messages else key
+    identity = page.c.message_id.desc() if descending else page.c.message_id.asc()
+    return (_ordered(column, sort, descending), identity)
 
 
 def _check_page(offset: int, limit: int) -> None:
@@ -337,11 +392,22 @@ def detailed_rows(
 ) -> pd.DataFrame:
     """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
     _check_page(offset, limit)
-    query = _page_select(scope, flt, sort, descending, offset, limit)
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=list(DETAIL_COLUMNS))
-    with _connection(bind) as conn:
-        rows = conn.execute(query).all()
+    ids_query = _page_ids_select(scope, flt, sort, descending, offset, limit)
+    rows = []
+    if scope.subaccount_ids:
+        with _connection(bind) as conn:
+            page_ids = conn.execute(ids_query).scalars().all()
+            if page_ids:
+                # The LIMIT keeps the engine from merging the subquery into the joins: DuckDB
+                # then fetches the rows through the primary key instead of scanning messages.
+                page = (
+                    select(messages)
+                    .where(m.message_id.in_(page_ids))
+                    .limit(len(page_ids))
+                    .subquery("page")
+                )
+                order = _page_order(page, sort, descending)
+                rows = conn.execute(_with_names(page).order_by(*order)).all()
     return localise(pd.DataFrame(rows, columns=list(DETAIL_COLUMNS)), flt.timezone)
 
 
@@ -349,12 +415,10 @@ def detailed_count(bind: Engine | Connection, scope: AccessScope, flt: ReportFil
     """How many messages match: the same for every page and order of a filter."""
     if not scope.subaccount_ids:
         return 0
+    table = _source(flt)
+    count = select(_message_count(table)).select_from(table)
     with _connection(bind) as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(messages).where(*_conditions(scope, flt))
-            ).scalar_one()
-        )
+        return int(conn.execute(count.where(*_conditions(scope, flt, table))).scalar_one() or 0)
 
 
 def detailed_page(
@@ -388,10 +452,11 @@ def filter_options(
     if not scope.subaccount_ids:
         return empty
     since = today_in(timezone) - timedelta(days=MAX_DAYS_BACK)
+    r = daily_rollup.c
     where = (
-        m.subaccount_id.in_(sorted(scope.subaccount_ids)),
-        m.channel == channel,
-        m.created_day >= since,
+        r.subaccount_id.in_(sorted(scope.subaccount_ids)),
+        r.channel == channel,
+        r.created_day >= since,
     )
 
     def distinct(column, kind: str):
@@ -401,11 +466,11 @@ def filter_options(
             .group_by(column)
         )
 
-    query = distinct(m.subaccount_id, "subaccount").union_all(
-        distinct(m.user_id, "user"),
-        distinct(m.campaign_id, "campaign"),
-        distinct(m.content_type, "content_type"),
-        distinct(m.status, "status"),
+    query = distinct(r.subaccount_id, "subaccount").union_all(
+        distinct(r.user_id, "user"),
+        distinct(r.campaign_id, "campaign"),
+        distinct(r.content_type, "content_type"),
+        distinct(r.status, "status"),
     )
     with _connection(bind) as conn:
         present: dict[str, set[str]] = {}

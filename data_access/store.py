@@ -17,19 +17,37 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     update,
 )
 
 from config import SettingsError
-from data_access.tables import POSTGRES_INDEXES, SCHEMA_VERSION, messages, metadata, store_meta
+from data_access import rollup
+from data_access.tables import (
+    POSTGRES_INDEXES,
+    POSTGRES_ROLLUP_INDEXES,
+    SCHEMA_VERSION,
+    contacts,
+    daily_rollup,
+    messages,
+    metadata,
+    phone_tail,
+    store_meta,
+)
 
 # The PostgreSQL indexes hang off a private copy of the table: an Index built on `messages`
 # itself would join the shared metadata, and the next create_all (on any store, DuckDB
 # included) would try to create it again.
-_indexed_messages = messages.to_metadata(MetaData())
+_private = MetaData()
+_indexed_messages = messages.to_metadata(_private)
+_indexed_rollup = daily_rollup.to_metadata(_private)
 _POSTGRES_INDEX_OBJECTS = tuple(
-    Index(name, *(_indexed_messages.c[c] for c in columns))
-    for name, columns in POSTGRES_INDEXES.items()
+    Index(name, *(table.c[c] for c in columns))
+    for table, indexes in (
+        (_indexed_messages, POSTGRES_INDEXES),
+        (_indexed_rollup, POSTGRES_ROLLUP_INDEXES),
+    )
+    for name, columns in indexes.items()
 )
 
 
@@ -65,7 +83,8 @@ def make_engine(database_url: str) -> Engine:
 
 
 def create_schema(engine: Engine, account_timezone: str) -> None:
-    """Create every table that is missing and record the schema version and time zone."""
+    """Create every table that is missing, upgrade an older store, and record the schema
+    version and time zone."""
     metadata.create_all(engine)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -74,7 +93,31 @@ def create_schema(engine: Engine, account_timezone: str) -> None:
         _set_default(conn, "schema_version", SCHEMA_VERSION)
         _set_default(conn, "account_timezone", account_timezone)
         _set_default(conn, "data_version", "0")
+    _upgrade(engine)
     ensure_timezone(engine, account_timezone)
+
+
+def _upgrade(engine: Engine) -> None:
+    """Bring a version 1 store (no phone tails, no roll-up) to version 2.
+
+    Three transactions, because DuckDB cannot build an index over rows changed in the same
+    transaction; each step can run again, so a start cut short finishes on the next one.
+    """
+    with engine.connect() as conn:
+        if read_meta(conn, "schema_version") != "1":
+            return
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE contacts ADD COLUMN IF NOT EXISTS phone_tail VARCHAR(6)"))
+        conn.execute(update(contacts).values(phone_tail=phone_tail(contacts.c.phone)))
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE INDEX IF NOT EXISTS contacts_phone_tail ON contacts (phone_tail)")
+        )
+    with engine.begin() as conn:
+        rollup.rebuild(conn)
+        conn.execute(
+            update(store_meta).where(store_meta.c.key == "schema_version").values(value="2")
+        )
 
 
 def _local_day(dialect: str, column, timezone: str):
@@ -104,6 +147,7 @@ def ensure_timezone(engine: Engine, timezone: str) -> None:
                 created_day=_local_day(engine.dialect.name, messages.c.created_at, timezone)
             )
         )
+        rollup.rebuild(conn)
         if stored is None:
             conn.execute(store_meta.insert().values(key="account_timezone", value=timezone))
         else:

@@ -9,15 +9,28 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Sequence,
     String,
     Table,
     Text,
+    func,
 )
 
-SCHEMA_VERSION = "1"
+# 2: contacts.phone_tail and daily_rollup (store.create_schema upgrades a version 1 store).
+SCHEMA_VERSION = "2"
+
+# The last digits of a number kept beside it: the shortest search (six digits) always ends
+# with them, so a phone search is an index lookup instead of a suffix scan of every contact.
+PHONE_TAIL_DIGITS = 6
+
+
+def phone_tail(phone):
+    """The stored tail of a phone number, as SQL over the number's expression."""
+    return func.right(phone, PHONE_TAIL_DIGITS)
+
 
 metadata = MetaData()
 
@@ -96,12 +109,14 @@ campaigns = Table(
     Column("name", String(200), nullable=False, unique=True),
 )
 
-# One row per phone number; phone search scans this small table, not the messages.
+# One row per phone number; phone search looks here first, then reads the contact's messages.
 contacts = Table(
     "contacts",
     metadata,
     Column("id", BigInteger, Sequence("contacts_id_seq"), primary_key=True),
     Column("phone", String(16), nullable=False, unique=True),
+    Column("phone_tail", String(PHONE_TAIL_DIGITS)),
+    Index("contacts_phone_tail", "phone_tail"),
 )
 
 # Timestamps are UTC without zone; created_day is the local day in the account time zone,
@@ -130,12 +145,39 @@ messages = Table(
     Column("correlation_id", String(128)),
 )
 
+# The messages counted per local day and every filterable field: a few hundred thousand rows for
+# ten million messages, so the consolidated figures, totals, error reasons, filter choices and
+# detailed counts read this instead of the messages. The loader's merge recomputes the rows of
+# the (day, channel, subaccount) it touched in the same transaction (data_access/rollup.py), so
+# it always equals counting the messages; nullable key columns, hence no primary key.
+daily_rollup = Table(
+    "daily_rollup",
+    metadata,
+    Column("created_day", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(2), nullable=False),
+    Column("subaccount_id", Integer, nullable=False),
+    Column("user_id", Integer),
+    Column("campaign_id", Integer),
+    Column("content_type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(32)),
+    Column("error_description", Text),  # the smallest description seen with that code
+    Column("message_count", BigInteger, nullable=False),
+    Column("sent_count", BigInteger, nullable=False),
+    Column("delivered_count", BigInteger, nullable=False),
+    Column("read_count", BigInteger, nullable=False),
+)
+
 # DuckDB prunes by zone maps over insertion order (by created_at); PostgreSQL needs B-trees.
 # Declared by name and bound only on PostgreSQL (see store.create_schema).
 POSTGRES_INDEXES = {
     "messages_day_channel": ("created_day", "channel", "subaccount_id"),
     "messages_contact_created": ("contact_id", "created_at"),
     "messages_created": ("created_at",),
+}
+POSTGRES_ROLLUP_INDEXES = {
+    "daily_rollup_day_channel": ("created_day", "channel", "subaccount_id"),
 }
 
 # ---- live ingestion (ingest/): API keys, channel numbers, the webhook inbox ----

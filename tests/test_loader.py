@@ -23,6 +23,7 @@ from data_access.store import data_version, make_engine
 from data_access.tables import (
     campaigns,
     contacts,
+    daily_rollup,
     messages,
     subaccounts,
     user_subaccounts,
@@ -82,7 +83,7 @@ BAD_ROWS = [
     ({"error_code": "E" * 33}, [("error_code", "is longer than 32 characters")]),
 ]  # fmt: skip
 
-STORE_TABLES = (messages, subaccounts, users, user_subaccounts, campaigns, contacts)
+STORE_TABLES = (messages, subaccounts, users, user_subaccounts, campaigns, contacts, daily_rollup)
 
 
 def row(**changes) -> dict:
@@ -396,7 +397,7 @@ def test_new_names_are_created_once(engine, tmp_path):
     assert sorted(name for _, name in tables["subaccounts"]) == ["Brand A", "Marca Ñandú"]
     assert sorted(r[1] for r in tables["users"]) == ["ana", "josé"]
     assert sorted(name for _, name in tables["campaigns"]) == ["Año Nuevo 🎆", "Black Friday"]
-    assert [phone for _, phone in tables["contacts"]] == ["5511987654321"]
+    assert [(phone, tail) for _, phone, tail in tables["contacts"]] == [("5511987654321", "654321")]
     assert stored(engine, "b")["user_id"] is None
 
 

@@ -1,0 +1,305 @@
+"""The daily roll-up always equals counting the messages, whatever wrote them, on both stores."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select, update
+
+from data_access import reports
+from data_access.filters import AccessScope, ReportFilter, today_in
+from data_access.loader import load_files
+from data_access.rollup import KEY_COLUMNS
+from data_access.store import create_schema, ensure_timezone, make_engine, read_meta
+from data_access.tables import (
+    campaigns,
+    contacts,
+    daily_rollup,
+    messages,
+    store_meta,
+    subaccounts,
+    users,
+)
+from ingest.merge import merge_rows
+from tests.conftest import TIMEZONE, write_csv
+
+m = messages.c
+r = daily_rollup.c
+
+
+def counted_from_messages(conn) -> list[tuple]:
+    """What the roll-up must hold: the messages grouped by its key, counted plainly."""
+    keys = [m[name] for name in KEY_COLUMNS]
+    query = select(
+        *keys,
+        func.min(m.error_description),
+        func.count(),
+        func.count(m.sent_at),
+        func.count(m.delivered_at),
+        func.count(m.read_at),
+    ).group_by(*keys)
+    return sorted((tuple(row) for row in conn.execute(query)), key=repr)
+
+
+def stored_rollup(conn) -> list[tuple]:
+    query = select(
+        *(r[name] for name in KEY_COLUMNS),
+        r.error_description,
+        r.message_count,
+        r.sent_count,
+        r.delivered_count,
+        r.read_count,
+    )
+    return sorted((tuple(row) for row in conn.execute(query)), key=repr)
+
+
+def assert_rollup_matches(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        stored = stored_rollup(conn)
+        assert stored == counted_from_messages(conn)
+    return stored
+
+
+def readable(engine) -> list[tuple]:
+    """The roll-up with names instead of ids, for hand-written expectations."""
+    query = (
+        select(
+            r.created_day,
+            r.channel,
+            r.direction,
+            subaccounts.c.name,
+            users.c.username,
+            campaigns.c.name,
+            r.status,
+            r.error_code,
+            r.message_count,
+            r.sent_count,
+            r.delivered_count,
+            r.read_count,
+        )
+        .select_from(
+            daily_rollup.join(subaccounts, subaccounts.c.id == r.subaccount_id)
+            .outerjoin(users, users.c.id == r.user_id)
+            .outerjoin(campaigns, campaigns.c.id == r.campaign_id)
+        )
+        .order_by(r.created_day, r.channel, r.direction, r.status, r.error_code.nulls_last())
+    )
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def mt(message_id: str, created_at: str, status: str, **extra) -> dict:
+    return {
+        "message_id": message_id,
+        "channel": "whatsapp",
+        "direction": "MT",
+        "subaccount": "Brand A",
+        "user": "ana",
+        "campaign": "Black Friday",
+        "content_type": "text",
+        "phone": "+5511987654321",
+        "status": status,
+        "created_at": created_at,
+        **extra,
+    }
+
+
+FIXTURE = [
+    mt("a", "2026-11-20T10:00:00-03:00", "delivered",
+       sent_at="2026-11-20T10:00:05-03:00", delivered_at="2026-11-20T10:00:09-03:00"),
+    mt("b", "2026-11-20T11:00:00-03:00", "read", sent_at="2026-11-20T11:00:05-03:00",
+       delivered_at="2026-11-20T11:00:09-03:00", read_at="2026-11-20T11:30:00-03:00"),
+    # 02:30 UTC on the 21st, still the 20th in Sao Paulo.
+    mt("c", "2026-11-20T23:30:00-03:00", "error",
+       error_code="131047", error_description="Re-engagement message"),
+    {
+        "message_id": "d", "channel": "whatsapp", "direction": "MO", "subaccount": "Brand A",
+        "content_type": "text", "phone": "+5511987654321", "status": "received",
+        "created_at": "2026-11-21T01:00:00-03:00",
+    },
+    {
+        "message_id": "e", "channel": "sms", "direction": "MT", "subaccount": "Brand B",
+        "user": "bruno", "content_type": "text", "phone": "+5491187654321",
+        "status": "delivered", "created_at": "2026-11-20T12:00:00Z",
+        "sent_at": "2026-11-20T12:00:02Z", "delivered_at": "2026-11-20T12:00:07Z",
+    },
+]  # fmt: skip
+
+NOV_20, NOV_21 = date(2026, 11, 20), date(2026, 11, 21)
+
+
+def test_a_load_counts_each_day_and_field(engine, load_rows):
+    load_rows(engine, FIXTURE)
+    assert readable(engine) == [
+        (NOV_20, "sms", "MT", "Brand B", "bruno", None, "delivered", None, 1, 1, 1, 0),
+        (NOV_20, "whatsapp", "MT", "Brand A", "ana", "Black Friday", "delivered", None, 1, 1, 1, 0),
+        (NOV_20, "whatsapp", "MT", "Brand A", "ana", "Black Friday", "error", "131047", 1, 0, 0, 0),
+        (NOV_20, "whatsapp", "MT", "Brand A", "ana", "Black Friday", "read", None, 1, 1, 1, 1),
+        (NOV_21, "whatsapp", "MO", "Brand A", None, None, "received", None, 1, 0, 0, 0),
+    ]
+    assert_rollup_matches(engine)
+
+
+def test_an_update_recounts_the_stored_day_not_the_one_in_the_file(engine, load_rows):
+    load_rows(engine, FIXTURE)
+    # The update names another day; the stored message keeps its own (merge rules), and so
+    # must the roll-up: the 20th now has two read messages and no delivered one.
+    load_rows(
+        engine,
+        [mt("a", "2026-11-22T09:00:00-03:00", "read", read_at="2026-11-20T12:00:00-03:00")],
+    )
+    assert readable(engine)[1:4] == [
+        (NOV_20, "whatsapp", "MT", "Brand A", "ana", "Black Friday", "error", "131047", 1, 0, 0, 0),
+        (NOV_20, "whatsapp", "MT", "Brand A", "ana", "Black Friday", "read", None, 2, 2, 2, 2),
+        (NOV_21, "whatsapp", "MO", "Brand A", None, None, "received", None, 1, 0, 0, 0),
+    ]
+    assert_rollup_matches(engine)
+    # A status that cannot move the message back (error after delivered) keeps it delivered;
+    # the merge rules still keep the code it brings, so the row moves to that code.
+    load_rows(engine, [{**FIXTURE[4], "status": "error", "error_code": "UNDELIV"}])
+    assert readable(engine)[0] == (
+        NOV_20, "sms", "MT", "Brand B", "bruno", None, "delivered", "UNDELIV", 1, 1, 1, 0
+    )  # fmt: skip
+    assert_rollup_matches(engine)
+
+
+def test_events_written_by_ingestion_are_counted(engine, load_rows):
+    load_rows(engine, FIXTURE)
+    row = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
+    row["delivered_at"] = "2026-11-21T00:10:00-03:00"
+    with engine.begin() as conn:
+        merged, problems = merge_rows(conn, [row], TIMEZONE)
+    assert (merged, problems) == (1, {})
+    statuses = [(day, status, code, n) for day, *_, status, code, n, _s, _d, _r in readable(engine)]
+    assert statuses == [
+        (NOV_20, "delivered", None, 1),  # e (sms)
+        (NOV_20, "delivered", "131047", 1),  # c keeps the code it failed with
+        (NOV_20, "delivered", None, 1),  # a
+        (NOV_20, "read", None, 1),  # b
+        (NOV_21, "received", None, 1),  # d
+    ]
+    assert_rollup_matches(engine)
+
+
+def test_a_new_time_zone_moves_messages_between_days(engine, load_rows):
+    load_rows(engine, FIXTURE)
+    # In Kolkata (UTC+5:30) c (02:30 UTC on the 21st) is on the 21st with d.
+    ensure_timezone(engine, "Asia/Kolkata")
+    days = {(row[0], row[6]): row[8] for row in readable(engine)}
+    assert days[(NOV_21, "error")] == 1
+    assert days[(NOV_21, "received")] == 1
+    assert (NOV_20, "error") not in days
+    assert_rollup_matches(engine)
+
+
+def test_a_version_1_store_is_upgraded_at_start(store_settings, load_rows):
+    engine = make_engine(store_settings.database_url)
+    try:
+        create_schema(engine, TIMEZONE)
+        load_rows(engine, FIXTURE)
+        expected = assert_rollup_matches(engine)
+        # What a store written before the roll-up and phone tails looks like.
+        with engine.begin() as conn:
+            conn.execute(delete(daily_rollup))
+            conn.execute(update(contacts).values(phone_tail=None))
+            conn.execute(
+                update(store_meta).where(store_meta.c.key == "schema_version").values(value="1")
+            )
+        create_schema(engine, TIMEZONE)
+        assert assert_rollup_matches(engine) == expected
+        with engine.connect() as conn:
+            assert read_meta(conn, "schema_version") == "2"
+            tails = conn.execute(select(contacts.c.phone, contacts.c.phone_tail)).all()
+        assert sorted(tails) == [("5491187654321", "654321"), ("5511987654321", "654321")]
+    finally:
+        engine.dispose()
+
+
+def test_counts_from_the_rollup_equal_counts_from_the_messages(engine, load_rows):
+    # The detailed count reads the roll-up without a phone and the messages with one; both
+    # numbers of the same messages must agree.
+    today = today_in(TIMEZONE)
+    stamp = f"{today - timedelta(days=1)}T12:00:00-03:00"
+    rows = [
+        mt(f"m{n}", stamp, ("sent", "delivered", "error")[n % 3], phone=f"+55119876543{n % 2}0")
+        for n in range(9)
+    ]
+    load_rows(engine, rows)
+    scope = AccessScope.of([1, 2])
+    everyone = ReportFilter.build("whatsapp", timezone=TIMEZONE)
+    by_phone = ReportFilter.build("whatsapp", phone="+5511987654300", timezone=TIMEZONE)
+    errors = ReportFilter.build("whatsapp", statuses=["error"], timezone=TIMEZONE)
+    with engine.connect() as conn:
+        assert reports.detailed_count(conn, scope, everyone) == 9
+        assert reports.detailed_count(conn, scope, by_phone) == 5  # m0, m2, m4, m6, m8
+        assert reports.detailed_count(conn, scope, errors) == 3
+        daily = reports.daily_series(conn, scope, by_phone)
+    assert int(daily["total"].sum()) == 5
+    assert int(daily["errors"].sum()) == 2  # m2 and m8
+
+
+# ---- property: any sequence of loads keeps the roll-up exact (DuckDB, one store) ----
+
+SUBACCOUNTS = ("Sub A", "Sub B")
+IDS = [f"p{n}" for n in range(12)]
+
+
+@pytest.fixture(scope="module")
+def module_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rollup")
+    engine = make_engine(f"duckdb:///{folder / 'reports.duckdb'}")
+    create_schema(engine, TIMEZONE)
+    yield engine, folder
+    engine.dispose()
+
+
+@st.composite
+def loader_row(draw) -> dict:
+    channel = draw(st.sampled_from(("whatsapp", "sms")))
+    direction = draw(st.sampled_from(("MT", "MO")))
+    if direction == "MO":
+        status = "received"
+    else:
+        status = draw(st.sampled_from(("queued", "sent", "delivered", "error", "cancelled")))
+    day = draw(st.integers(min_value=1, max_value=4))
+    hour = draw(st.integers(min_value=0, max_value=23))
+    row = {
+        "message_id": draw(st.sampled_from(IDS)),
+        "channel": channel,
+        "direction": direction,
+        "subaccount": draw(st.sampled_from(SUBACCOUNTS)),
+        "user": draw(st.sampled_from(("", "ana", "bruno"))) if direction == "MT" else "",
+        "campaign": draw(st.sampled_from(("", "Spring"))),
+        "content_type": "text",
+        "phone": draw(st.sampled_from(("+5511987654321", "+573001112233"))),
+        "status": status,
+        "created_at": f"2026-11-0{day}T{hour:02d}:30:00Z",
+    }
+    if status in ("sent", "delivered"):
+        row["sent_at"] = f"2026-11-0{day}T{hour:02d}:31:00Z"
+    if status == "delivered":
+        row["delivered_at"] = f"2026-11-0{day}T{hour:02d}:32:00Z"
+    if status == "error":
+        code = draw(st.sampled_from(("131026", "368")))
+        row.update(error_code=code, error_description=f"reason {code}")
+    return row
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(loads=st.lists(st.lists(loader_row(), min_size=1, max_size=8), min_size=1, max_size=4))
+def test_any_sequence_of_loads_keeps_the_rollup_exact(module_store, loads):
+    engine, folder = module_store
+    with engine.begin() as conn:
+        conn.execute(delete(messages))
+        conn.execute(delete(daily_rollup))
+    for number, rows in enumerate(loads):
+        path = write_csv(folder / f"load-{number}.csv", rows)
+        load_files(engine, [path], TIMEZONE, skip_invalid=True)
+        assert_rollup_matches(engine)
