@@ -71,22 +71,22 @@ def stored_messages(conn: Connection, ids: Iterable[str]) -> dict[str, Stored]:
     found: dict[str, Stored] = {}
     m = messages.c
     for chunk in _chunks(sorted(set(ids))):
-        query = (
-            select(
-                m.message_id,
-                m.channel,
-                m.direction,
-                subaccounts.c.name,
-                m.content_type,
-                contacts.c.phone,
-                m.created_at,
+        # The LIMIT keeps the id lookup a subquery of its own, so DuckDB reads the rows through
+        # the primary key; merged into the joins, it scans every message.
+        rows = select(messages).where(m.message_id.in_(chunk)).limit(len(chunk)).subquery()
+        r = rows.c
+        query = select(
+            r.message_id,
+            r.channel,
+            r.direction,
+            subaccounts.c.name,
+            r.content_type,
+            contacts.c.phone,
+            r.created_at,
+        ).select_from(
+            rows.join(subaccounts, subaccounts.c.id == r.subaccount_id).join(
+                contacts, contacts.c.id == r.contact_id
             )
-            .select_from(
-                messages.join(subaccounts, subaccounts.c.id == m.subaccount_id).join(
-                    contacts, contacts.c.id == m.contact_id
-                )
-            )
-            .where(m.message_id.in_(chunk))
         )
         for row in conn.execute(query):
             found[row[0]] = Stored(*row[1:])
