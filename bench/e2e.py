@@ -6,7 +6,8 @@ on a benchmark store from bench/stores.py; a client signs in through /login and 
 /_dash-dependencies. One user action is the chain of requests the browser makes: the callback the
 control triggers, then every callback triggered by what it changed. The requests of a chain are
 sent one after another, so the figures are an upper bound of what a browser (which sends the
-second-level requests in parallel) waits.
+second-level requests in parallel) waits. Clientside callbacks cost no request; the ones that
+decide whether a server callback runs are done here as the browser does them (CLIENTSIDE).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bench.harness import DAYS, capture_statements, p95, positive, raw_runner
 from bench.stores import DATA_DIR, OpenStore, Plan, open_duckdb, open_postgres
 from config import PROJECT_DIR
 from dashboard import ids
+from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import PAGE_SIZE, SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS
 from dashboard.view_state import ViewState
@@ -208,6 +210,36 @@ def _prop(key: str) -> tuple[str, str]:
     return ident, prop
 
 
+def _url_change(values: dict, changed: list[str]) -> dict:
+    """The page's URL gate (dashboard/callbacks/routing.py, URL_GATE): the query string the page
+    itself just wrote for the view it shows is not passed on to the page callback."""
+    path = (values.get((ids.URL, "pathname")) or "/").rstrip("/") or "/"
+    search = values.get((ids.URL, "search"))
+    if (
+        changed == [f"{ids.URL}.search"]
+        and path == "/"
+        and search == values.get((ids.APPLIED_SEARCH, "data"))
+    ):
+        return {}
+    return {(ids.URL_CHANGE, "data"): {"changed": changed}}
+
+
+# The clientside callbacks whose outputs start server callbacks, by their output, as the
+# browser runs them (the changed component values -> the props they set).
+CLIENTSIDE = {f"{ids.URL_CHANGE}.data": _url_change}
+
+
+def _feeds_server(dep: dict, dependencies: list[dict]) -> bool:
+    """Whether what a clientside callback sets is an input of a server callback."""
+    outputs = set(dep["output"].strip(".").split("..."))
+    return any(
+        f"{i['id']}.{i['property']}" in outputs
+        for other in dependencies
+        if not other.get("clientside_function")
+        for i in other["inputs"]
+    )
+
+
 class Page:
     """One browser tab: its session, the values of its components, and the callbacks to run."""
 
@@ -233,13 +265,22 @@ class Page:
             raise ServerError(f"Sign-in answered {answer.status_code}.")
         if self.dependencies is None:
             deps = self.http.get(self.base + "/_dash-dependencies", timeout=30).json()
-            # Clientside callbacks run in the browser and pattern-matching ones are not on
-            # the report screen: neither is a request.
+            # Pattern-matching callbacks are not on the report screen.
+            deps = [d for d in deps if not any(i["id"].startswith("{") for i in d["inputs"])]
+            # Clientside callbacks run in the browser: those that start server callbacks are
+            # done as CLIENTSIDE says, the others change nothing the server sees.
+            for dep in deps:
+                if (
+                    dep.get("clientside_function")
+                    and dep["output"] not in CLIENTSIDE
+                    and _feeds_server(dep, deps)
+                ):
+                    raise ServerError(
+                        f"The clientside callback {dep['output'][:60]} starts server callbacks; "
+                        "add what it does to CLIENTSIDE in bench/e2e.py."
+                    )
             self.dependencies = [
-                d
-                for d in deps
-                if not d.get("clientside_function")
-                and not any(i["id"].startswith("{") for i in d["inputs"])
+                d for d in deps if not d.get("clientside_function") or d["output"] in CLIENTSIDE
             ]
 
     def show(self, applied: dict) -> None:
@@ -247,9 +288,10 @@ class Page:
         state = ViewState.from_dict(applied)
         self.values = {
             (ids.URL, "pathname"): "/",
-            (ids.URL, "search"): "",
+            (ids.URL, "search"): state_to_search(state),
             (ids.LANGUAGE_STORE, "data"): LANGUAGE,
             (ids.APPLIED_FILTERS, "data"): applied,
+            (ids.APPLIED_SEARCH, "data"): state_to_search(state),
             (ids.CHANNEL_TABS, "active_tab"): state.channel,
             (ids.REPORT_TABS, "active_tab"): state.view,
             (ids.DATE_RANGE, "start_date"): state.start,
@@ -301,6 +343,11 @@ class Page:
                 if not hit or dep["output"] in done:
                     continue
                 done.add(dep["output"])
+                if dep.get("clientside_function"):
+                    for (ident, prop), value in CLIENTSIDE[dep["output"]](self.values, hit).items():
+                        self.values[(ident, prop)] = value
+                        pending.append(f"{ident}.{prop}")
+                    continue
                 answer = self.http.post(self.base + UPDATE, json=self._body(dep, hit), timeout=60)
                 count += 1
                 size += len(answer.content)

@@ -25,6 +25,7 @@ from dashboard.layouts.login import login_page, sign_out_page, totp_page, tr
 from dashboard.layouts.profile import profile_page
 from dashboard.security import error_response, install_security, wants_json
 from dashboard.services import Services
+from dashboard.session_cache import ResolvedSession, SessionCache
 from data_access import accounts
 from data_access.tables import subaccounts
 
@@ -120,18 +121,27 @@ def install_auth(app: dash.Dash, services: Services) -> None:
     manager.init_app(server)
     manager.session_protection = "basic"
 
+    sessions = SessionCache(engine)
+
+    def _lookup(user_id: int, token: str, moment: datetime) -> ResolvedSession | None:
+        with engine.connect() as conn:
+            account = accounts.session_account(conn, user_id, token, moment)
+            if account is None:
+                return None
+            return ResolvedSession(account, tuple(accounts.scope_ids(conn, account)))
+
     @manager.user_loader
     def _load_user(session_id: str) -> SignedInUser | None:
         user_id, _, token = str(session_id).partition(":")
         if not user_id.isdigit() or not token:
             return None
-        with engine.connect() as conn:
-            # Looked up in the store on every request: signing out, a new password or a
-            # disabled account ends the session at its next request, copies of the cookie too.
-            account = accounts.session_account(conn, int(user_id), token, now())
-            if account is None:
-                return None
-            return SignedInUser(account, token, accounts.scope_ids(conn, account))
+        # Read from the store, or reused for a few seconds (session_cache.py): signing out, a
+        # new password or a disabled account ends the session at its next request, copies of
+        # the cookie too, because those writes drop the reused sessions.
+        resolved = sessions.resolve(int(user_id), token, now(), _lookup)
+        if resolved is None:
+            return None
+        return SignedInUser(resolved.account, token, list(resolved.scope_ids))
 
     @server.before_request
     def _require_sign_in():

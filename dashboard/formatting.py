@@ -9,7 +9,13 @@ import pandas as pd
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import (
+    NumberPattern,
+    format_decimal,
+    format_percent,
+    get_group_symbol,
+    parse_pattern,
+)
 
 from dashboard.i18n import normalize_language
 
@@ -24,34 +30,74 @@ def babel_locale(language: str) -> str:
     return BABEL_LOCALES[normalize_language(language)]
 
 
+# A chart's hover texts format hundreds of values per request: babel's formatters are given
+# a parsed Locale (parsing one per call costs more than the formatting), whole counts are
+# grouped directly, and day labels (the same few days again and again) are remembered.
+
+
 @lru_cache(maxsize=8)
-def _percent_pattern(locale: str) -> str:
+def _locale(locale: str) -> Locale:
+    return Locale.parse(locale)
+
+
+@lru_cache(maxsize=8)
+def _count_grouping(locale: str) -> str | None:
+    """The group separator when the locale groups whole numbers by threes with no prefix or
+    suffix (as en, es and pt_BR do), so `f"{n:,}"` writes them; None means ask babel."""
+    parsed = _locale(locale)
+    pattern = parsed.decimal_formats[None]
+    if pattern.grouping != (3, 3) or pattern.int_prec[0] != 1:
+        return None
+    if pattern.prefix[0] or pattern.suffix[0]:
+        return None
+    return get_group_symbol(parsed)
+
+
+@lru_cache(maxsize=8)
+def _percent_pattern(locale: str) -> NumberPattern:
     """The locale's own percent pattern (spacing and sign position) with one decimal."""
-    pattern = Locale.parse(locale).percent_formats[None].pattern
-    return pattern.replace("0%", "0.0%").replace("0\u00a0%", "0.0\u00a0%").replace("0 %", "0.0 %")
+    pattern = _locale(locale).percent_formats[None].pattern
+    return parse_pattern(
+        pattern.replace("0%", "0.0%").replace("0\u00a0%", "0.0\u00a0%").replace("0 %", "0.0 %")
+    )
 
 
 def format_count(value, language: str) -> str:
     """A whole number with the language's digit grouping (12.345 / 12,345)."""
-    return format_decimal(int(value), locale=babel_locale(language))
+    number = int(value)
+    locale = babel_locale(language)
+    group = _count_grouping(locale)
+    if group is None or number < 0:
+        return format_decimal(number, locale=_locale(locale))
+    return f"{number:,}".replace(",", group)
 
 
 def format_pct(value, language: str) -> str:
     """A percentage given as 0-100, with one decimal (85,3 % / 85,3% / 85.3%)."""
     locale = babel_locale(language)
-    return format_percent(float(value) / 100.0, _percent_pattern(locale), locale=locale)
+    return format_percent(float(value) / 100.0, _percent_pattern(locale), locale=_locale(locale))
+
+
+def _day_text(value: date, locale: str, pattern: str) -> str:
+    # Only plain days are remembered: moments that compare equal can fall on different days.
+    if type(value) is date:
+        return _plain_day_text(value, locale, pattern)
+    return babel_format_date(value, format=pattern, locale=_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _plain_day_text(value: date, locale: str, pattern: str) -> str:
+    return babel_format_date(value, format=pattern, locale=_locale(locale))
 
 
 def format_date(value: date, language: str, style: str = "medium") -> str:
     """A calendar day: 'medium' is 20 nov 2026 / 20 de nov. de 2026 / Nov 20, 2026."""
-    return babel_format_date(value, format=style, locale=babel_locale(language))
+    return _day_text(value, babel_locale(language), style)
 
 
 def format_axis_day(value: date, language: str) -> str:
     language = normalize_language(language)
-    return babel_format_date(
-        value, format=AXIS_DAY_FORMAT[language], locale=BABEL_LOCALES[language]
-    )
+    return _day_text(value, BABEL_LOCALES[language], AXIS_DAY_FORMAT[language])
 
 
 def format_datetime(value, language: str, timezone: str | None = None) -> str:
@@ -65,7 +111,7 @@ def format_datetime(value, language: str, timezone: str | None = None) -> str:
     moment = pd.Timestamp(value)
     if moment.tzinfo is None and timezone:
         moment = moment.tz_localize("UTC").tz_convert(timezone)
-    locale = babel_locale(language)
+    locale = _locale(babel_locale(language))
     py_moment: datetime = moment.to_pydatetime()
     day = babel_format_date(py_moment, format="short", locale=locale)
     time = babel_format_datetime(py_moment, format="HH:mm:ss", locale=locale)

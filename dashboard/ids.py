@@ -12,6 +12,7 @@ PAGE_CONTENT = "page-content"
 TOP_BAR = "top-bar"
 ERROR_ALERT = "error-alert"
 DOCUMENT_TITLE = "document-title"
+URL_CHANGE = "url-change"
 
 # Filter bar
 DATE_RANGE = "date-range"
@@ -25,6 +26,7 @@ APPLY_FILTERS = "apply-filters"
 RESET_FILTERS = "reset-filters"
 FILTER_MESSAGE = "filter-message"
 APPLIED_FILTERS = "applied-filters"
+APPLIED_SEARCH = "applied-search"
 DATE_RANGE_START = "date-range-start"
 DATE_RANGE_END = "date-range-end"
 
@@ -43,6 +45,7 @@ CONSOLIDATED_BODY = "consolidated-body"
 CONSOLIDATED_EMPTY = "consolidated-empty"
 CONSOLIDATED_MESSAGE = "consolidated-message"
 CONSOLIDATED_SHOWN = "consolidated-shown"
+CONSOLIDATED_REQUEST = "consolidated-request"
 
 # Detailed view
 DETAILED_TABLE = "detailed-table"
@@ -55,6 +58,7 @@ DETAILED_VIEW = "detailed-view"
 DETAILED_COUNT = "detailed-count"
 DETAILED_MESSAGE = "detailed-message"
 DETAILED_SHOWN = "detailed-shown"
+DETAILED_REQUEST = "detailed-request"
 
 # Exports
 EXPORT_CSV = "export-csv"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
-from flask import current_app, has_request_context
+from flask import current_app, g, has_request_context
 from flask_login import current_user
 from sqlalchemy import Engine
 
@@ -36,6 +36,9 @@ class Viewer:
     timezone: str
     display_name: str = ""
 
+
+# Where a request keeps the data version it read (flask.g lives as long as the request).
+_DATA_VERSION = "report_data_version"
 
 # Set only by code that runs on a user's behalf outside a web request (a background job
 # with the scope it was requested with, a test); a web request never sets it.
@@ -89,7 +92,16 @@ class Services:
             _acting_viewer.reset(token)
 
     def data_version(self) -> int:
-        """The store's current data version, read afresh (another process may have loaded)."""
+        """The store's current data version, read afresh for each request (another process may
+        have loaded): every report of one request then reads the same version, with one read."""
+        if has_request_context():
+            version = g.get(_DATA_VERSION)
+            if version is None:
+                version = g.setdefault(_DATA_VERSION, self._read_data_version())
+            return version
+        return self._read_data_version()
+
+    def _read_data_version(self) -> int:
         with self.engine.connect() as conn:
             return data_version(conn)
 

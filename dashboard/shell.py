@@ -23,6 +23,10 @@ def shell_layout() -> html.Div:
             # The language chosen in this browser outlives reloads (localStorage).
             dcc.Store(id=ids.LANGUAGE_STORE, storage_type="local"),
             dcc.Store(id=ids.APPLIED_FILTERS),
+            # The applied view's query string, and the URL changes the page does not show yet:
+            # the page's own URL writes are told apart in the browser (callbacks/routing.py).
+            dcc.Store(id=ids.APPLIED_SEARCH),
+            dcc.Store(id=ids.URL_CHANGE),
             dcc.Store(id=ids.DOCUMENT_TITLE),
             html.Div(
                 html.Div(className="boot-spinner", role="status"),

@@ -6,7 +6,10 @@ README's screenshots to docs/screenshots/.
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from flask import request
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -270,6 +273,94 @@ def test_dr401_the_reports_screen_in_a_real_browser(
         assert browser.find_element(By.CSS_SELECTOR, f"#{ids.KPI_DELIVERED} .kpi-sub").text == (
             f"{format_pct(37.5, 'en')} of total"
         )
+
+        assert severe_console_messages(browser) == []
+    finally:
+        served.stop()
+
+
+IDLE_JS = """
+return !document.querySelector('[data-dash-is-loading="true"]')
+    && !document.querySelector('._dash-loading-callback');
+"""
+
+
+def test_dr403_each_action_asks_the_server_once_per_view_and_the_url_keeps_working(
+    browser, duckdb_engine, duckdb_settings, load_rows
+):
+    load_rows(duckdb_engine, rows())
+    app = build_app(FixedViewerServices(duckdb_settings, duckdb_engine, viewer_for(duckdb_engine)))
+    # The callbacks the browser asks for, by the first component each one updates.
+    asked: list[str] = []
+
+    @app.server.after_request
+    def _record(response):
+        if request.path == "/_dash-update-component":
+            output = (request.get_json(silent=True) or {}).get("output", "")
+            asked.append(output.strip(".").split(".")[0])
+        return response
+
+    def settled() -> list[str]:
+        """What was asked since the last call, once the page has asked nothing for a moment."""
+
+        def steady():
+            before = len(asked)
+            time.sleep(0.4)
+            return len(asked) == before and browser.execute_script(IDLE_JS)
+
+        wait_for(steady, 20, "the page to settle")
+        done = list(asked)
+        asked.clear()
+        return done
+
+    page = "page-content"
+    bar = ids.APPLIED_FILTERS
+    served = ServedApp(app.server).start()
+    try:
+        browser.get(served.url + "/")
+        wait_ready(browser)
+        assert settled().count(page) == 1
+
+        # Apply: the filter bar, then the consolidated view; the URL it writes asks nothing.
+        Select(browser.find_element(By.ID, ids.FILTER_DIRECTION)).select_by_value("MO")
+        browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+        wait_text(browser, f"#{ids.KPI_TOTAL} .kpi-value", "0")
+        assert kpi(browser, ids.KPI_RECEIVED) == "1"
+        assert settled() == [bar, ids.KPI_TOTAL]
+        # The same filters again: the view shows them already.
+        browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+        assert settled() == [bar]
+
+        # The detailed tab, then a sort: the filter bar and the table; the hidden view rests.
+        click_tab(browser, ids.REPORT_TABS, "Detallado")
+        wait_text(browser, f"#{ids.DETAILED_COUNT}", "1 mensaje")
+        assert settled() == [bar, ids.DETAILED_TABLE]
+        browser.find_element(
+            By.CSS_SELECTOR,
+            f"#{ids.DETAILED_TABLE} th[data-dash-column='status'] .column-header--sort",
+        ).click()
+        wait_for(lambda: "sort=status" in browser.current_url, 10, "the sort in the URL")
+        assert settled() == [bar, ids.DETAILED_TABLE]
+
+        # Back and forward rebuild the page for the URL they reach.
+        browser.back()
+        wait_for(lambda: "sort=status" not in browser.current_url, 10, "the URL before the sort")
+        assert settled().count(page) == 1
+        assert "view=detailed" in browser.current_url
+        assert browser.find_element(By.ID, ids.DETAILED_COUNT).text == "1 mensaje"
+        browser.back()
+        wait_for(lambda: "view=detailed" not in browser.current_url, 10, "the consolidated URL")
+        wait_text(browser, f"#{ids.KPI_TOTAL} .kpi-value", "0")
+        assert settled().count(page) == 1
+        browser.back()
+        wait_text(browser, f"#{ids.KPI_TOTAL} .kpi-value", "8")
+        assert settled().count(page) == 1
+        direction = Select(browser.find_element(By.ID, ids.FILTER_DIRECTION))
+        assert direction.first_selected_option.get_attribute("value") == "all"
+        browser.forward()
+        wait_text(browser, f"#{ids.KPI_TOTAL} .kpi-value", "0")
+        assert settled().count(page) == 1
+        assert "direction=MO" in browser.current_url
 
         assert severe_console_messages(browser) == []
     finally:

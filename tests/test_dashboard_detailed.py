@@ -38,7 +38,9 @@ def test_dr101_first_page_is_newest_first_with_readable_cells(services):
     out = update_table(services, DETAILED.to_dict(), 0, None, new_view=True)
 
     assert [row["id"] for row in out["data"]] == NEWEST_FIRST
-    assert (out["page_count"], out["page_current"], out["active_cell"]) == (1, 0, None)
+    assert (out["page_count"], out["page_current"]) == (1, 0)
+    # No cell was chosen: the chosen cell is left alone, so the detail's callback is not run.
+    assert out["active_cell"] is no_update
     assert out["count"] == "9 mensajes"
     w1 = out["data"][-1]
     assert w1 == {
@@ -81,9 +83,10 @@ def test_dr102_pages_are_fetched_one_at_a_time(services, monkeypatch):
     assert [r["id"] for r in second["data"]] == NEWEST_FIRST[4:8]
     assert [r["id"] for r in last["data"]] == NEWEST_FIRST[8:]
     assert (first["page_count"], second["page_current"], last["page_current"]) == (3, 1, 2)
-    # A new view (filters applied) starts again on the first page.
-    again = update_table(services, DETAILED.to_dict(), 2, None, new_view=True)
-    assert again["page_current"] == 0
+    # A new view (filters applied) starts again on the first page, with no cell chosen.
+    chosen = {"row": 1, "column": 0, "column_id": "created_at", "row_id": "w4"}
+    again = update_table(services, DETAILED.to_dict(), 2, None, new_view=True, active_cell=chosen)
+    assert (again["page_current"], again["active_cell"]) == (0, None)
 
 
 def test_dr103_a_negative_page_is_refused_in_the_users_language(services):

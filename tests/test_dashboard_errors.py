@@ -48,7 +48,7 @@ def test_dr501_a_failing_data_callback_opens_the_generic_notice(client, caplog):
         app,
         http,
         f"{ids.KPI_TOTAL}.children",
-        [{"id": ids.APPLIED_FILTERS, "property": "data", "value": ViewState().to_dict()}],
+        [{"id": ids.CONSOLIDATED_REQUEST, "property": "data", "value": ViewState().to_dict()}],
         [
             {"id": ids.CONSOLIDATED_SHOWN, "property": "data", "value": None},
             {"id": ids.LANGUAGE_STORE, "property": "data", "value": "en"},
@@ -69,15 +69,18 @@ def test_dr502_a_failing_page_says_so_in_the_users_language(client):
         http,
         f"{ids.PAGE_CONTENT}.children",
         [
-            {"id": ids.URL, "property": "pathname", "value": "/"},
-            {"id": ids.URL, "property": "search", "value": ""},
+            {"id": ids.URL_CHANGE, "property": "data", "value": {"changed": ["url.pathname"]}},
             {
                 "id": ids.LANGUAGE_STORE,
                 "property": "data",
                 "value": {"language": "pt-BR", "profile": "es"},
             },
         ],
-        [{"id": ids.APPLIED_FILTERS, "property": "data", "value": None}],
+        [
+            {"id": ids.URL, "property": "pathname", "value": "/"},
+            {"id": ids.URL, "property": "search", "value": ""},
+            {"id": ids.APPLIED_FILTERS, "property": "data", "value": None},
+        ],
     )
     assert response.status_code == 200
     body = response.get_data(as_text=True)

@@ -10,7 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.callbacks.filters import update_view
-from dashboard.callbacks.routing import choose_language, render_page
+from dashboard.callbacks.routing import choose_language, page_and_state, render_page
 from dashboard.callbacks.url_state import state_from_search, state_to_search
 from dashboard.view_state import ViewState
 from data_access.filters import FilterError
@@ -294,3 +294,70 @@ def test_dr216_a_signed_in_person_sees_their_name_and_account_links(services):
         "Sign out",
         "Time zone: ",
     ]
+
+
+def test_dr217_only_the_view_that_shows_the_state_is_asked_for_it(services):
+    state = ViewState(direction="MT")
+    out = update_view(services, ids.APPLY_FILTERS, **pending(state, direction="MO"))
+    assert out["consolidated_request"] == out["applied"]
+    assert out["detailed_request"] is no_update
+    # The consolidated view shows that state already: Apply asks no view again.
+    shown = out["applied"]
+    again = update_view(
+        services, ids.APPLY_FILTERS, **pending(state, direction="MO", consolidated_shown=shown)
+    )
+    assert again["applied"] == shown
+    assert again["consolidated_request"] is no_update and again["detailed_request"] is no_update
+    # The detailed tab asks the table for its first page, unless the table holds it.
+    tab = update_view(services, ids.REPORT_TABS, **pending(state, view="detailed"))
+    assert tab["detailed_request"] == tab["applied"]
+    assert tab["consolidated_request"] is no_update
+    first_page = {"applied": tab["applied"], "page": 0}
+    tab = update_view(
+        services, ids.REPORT_TABS, **pending(state, view="detailed", detailed_shown=first_page)
+    )
+    assert tab["detailed_request"] is no_update
+    # The table on another page of that state goes back to the first one.
+    third_page = {"applied": tab["applied"], "page": 2}
+    tab = update_view(
+        services, ids.REPORT_TABS, **pending(state, view="detailed", detailed_shown=third_page)
+    )
+    assert tab["detailed_request"] == tab["applied"]
+    # The URL gate in the browser compares the URL with the query string Apply stores.
+    assert out["applied_search"] == out["search"] == "?direction=MO"
+
+
+def test_dr218_the_page_callback_stores_the_query_string_of_the_state_it_shows(services):
+    change = {"changed": ["url.pathname", "url.search"]}
+    page, applied, search = page_and_state(
+        services, change, None, "/", "?view=detailed&channel=sms", None, ["url-change.data"]
+    )
+    assert applied == ViewState(channel="sms", view="detailed").to_dict()
+    # Written the way the state writes it, not as the link had it.
+    assert search == "?channel=sms&view=detailed"
+    # A URL the page cannot use: the default view, whose query string is empty.
+    _, applied, search = page_and_state(
+        services, change, None, "/", "?view=chart", None, ["url-change.data"]
+    )
+    assert (applied, search) == (ViewState().to_dict(), "")
+    _, applied, search = page_and_state(
+        services, change, None, "/exports", "", ViewState().to_dict(), ["url-change.data"]
+    )
+    assert applied is no_update and search is no_update
+    # The search alone, equal to the shown state's: nothing is rebuilt (as render_page).
+    only_search = {"changed": ["url.search"]}
+    with pytest.raises(PreventUpdate):
+        page_and_state(
+            services,
+            only_search,
+            None,
+            "/",
+            "?view=detailed",
+            ViewState(view="detailed").to_dict(),
+            ["url-change.data"],
+        )
+    # A language change with the same URL rebuilds the page in that language.
+    page, _, _ = page_and_state(
+        services, None, "en", "/", "?view=detailed", None, ["language-store.data"]
+    )
+    assert page.lang == "en"

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_decimal
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import PROJECT_DIR
-from dashboard.formatting import format_count, format_date, format_datetime, format_pct
+from dashboard.formatting import (
+    BABEL_LOCALES,
+    format_axis_day,
+    format_count,
+    format_date,
+    format_datetime,
+    format_pct,
+)
 from dashboard.i18n import CATALOG, LANGUAGES, filter_error_text, label, t
 from data_access.domain import CONTENT_TYPES, STATUSES
 from data_access.filters import FilterError
@@ -111,3 +124,34 @@ def test_dr307_one_message_is_singular():
     assert count_text(1, None, "es") == "1 mensaje"
     assert count_text(1, "11987654321", "pt-BR") == "1 mensagem do número 11987654321"
     assert count_text(1024, None, "en") == "1,024 messages"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.one_of(
+        st.integers(min_value=-(10**15), max_value=10**15),
+        st.sampled_from([0, 7, 999, 1000, 1234, 9999, 10000, 123456, 1000000]),
+    ),
+    language=st.sampled_from(LANGUAGES),
+)
+def test_dr308_counts_are_written_as_babel_writes_them(value, language):
+    # format_count groups whole numbers itself (charts format hundreds per request).
+    locale = BABEL_LOCALES[language]
+    assert format_count(value, language) == format_decimal(value, locale=locale)
+    # Counts come from pandas as numpy integers too.
+    assert format_count(np.int64(value), language) == format_decimal(value, locale=locale)
+
+
+def test_dr309_a_remembered_day_is_written_afresh_per_language_and_style():
+    day = date(2026, 11, 20)
+    moment = datetime(2026, 11, 21, 1, 30, tzinfo=ZoneInfo("UTC"))
+    # The same instant on another day elsewhere: only plain days are remembered.
+    same_instant = moment.astimezone(ZoneInfo("America/Sao_Paulo"))
+    assert format_date(moment, "en") == "Nov 21, 2026"
+    assert format_date(same_instant, "en") == "Nov 20, 2026"
+    for language in LANGUAGES:
+        for style in ("short", "medium", "long"):
+            expected = babel_format_date(day, format=style, locale=BABEL_LOCALES[language])
+            assert format_date(day, language, style) == expected
+            assert format_date(day, language, style) == expected
+    assert [format_axis_day(day, lang) for lang in LANGUAGES] == ["20 nov", "20 nov.", "Nov 20"]

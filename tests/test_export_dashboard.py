@@ -263,18 +263,29 @@ def test_the_exports_page_is_served_in_the_shell(app):
     layout = client.post(
         "/_dash-update-component",
         json={
-            "output": f"..{ids.PAGE_CONTENT}.children...{ids.APPLIED_FILTERS}.data..",
+            "output": (
+                f"..{ids.PAGE_CONTENT}.children...{ids.APPLIED_FILTERS}.data"
+                f"...{ids.APPLIED_SEARCH}.data.."
+            ),
             "outputs": [
                 {"id": ids.PAGE_CONTENT, "property": "children"},
                 {"id": ids.APPLIED_FILTERS, "property": "data"},
+                {"id": ids.APPLIED_SEARCH, "property": "data"},
             ],
             "inputs": [
-                {"id": ids.URL, "property": "pathname", "value": "/exports"},
-                {"id": ids.URL, "property": "search", "value": ""},
+                {
+                    "id": ids.URL_CHANGE,
+                    "property": "data",
+                    "value": {"changed": [f"{ids.URL}.pathname"]},
+                },
                 {"id": ids.LANGUAGE_STORE, "property": "data", "value": "es"},
             ],
-            "changedPropIds": [f"{ids.URL}.pathname"],
-            "state": [{"id": ids.APPLIED_FILTERS, "property": "data", "value": None}],
+            "changedPropIds": [f"{ids.URL_CHANGE}.data"],
+            "state": [
+                {"id": ids.URL, "property": "pathname", "value": "/exports"},
+                {"id": ids.URL, "property": "search", "value": ""},
+                {"id": ids.APPLIED_FILTERS, "property": "data", "value": None},
+            ],
         },
     )
     body = json.dumps(layout.get_json(), ensure_ascii=False)

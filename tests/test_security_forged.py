@@ -91,8 +91,12 @@ def detailed(app, client, state: dict, page_current=None) -> dict:
         app,
         client,
         "detailed-table.data",
-        {"applied-filters.data": state, "detailed-table.page_current": page_current or 0},
-        ["applied-filters.data"] if page_current is None else ["detailed-table.page_current"],
+        {
+            "detailed-request.data": state,
+            "applied-filters.data": state,
+            "detailed-table.page_current": page_current or 0,
+        },
+        ["detailed-request.data"] if page_current is None else ["detailed-table.page_current"],
     )
     assert response.status_code == 200
     return response.get_json()["response"]
@@ -100,7 +104,11 @@ def detailed(app, client, state: dict, page_current=None) -> dict:
 
 def consolidated(app, client, state: dict) -> dict:
     response = post_callback(
-        app, client, "kpi-total.children", {"applied-filters.data": state}, ["applied-filters.data"]
+        app,
+        client,
+        "kpi-total.children",
+        {"consolidated-request.data": state},
+        ["consolidated-request.data"],
     )
     assert response.status_code == 200
     return response.get_json()["response"]
@@ -327,11 +335,12 @@ def test_a_shared_link_with_another_subaccount_opens_only_the_users_own(setup):
         client,
         "page-content.children",
         {
+            "url-change.data": {"changed": ["url.pathname", "url.search"]},
             "url.pathname": "/",
             "url.search": "?view=detailed"
             f"&subaccount={id_of['Brand B']}&subaccount={id_of['Brand A']}",
         },
-        ["url.pathname", "url.search"],
+        ["url-change.data"],
     )
     assert response.status_code == 200
     answer = response.get_json()["response"]

@@ -26,10 +26,17 @@ OUTPUTS = {
     "shown": Output(ids.CONSOLIDATED_SHOWN, "data"),
 }
 INPUTS = {
-    "applied": Input(ids.APPLIED_FILTERS, "data"),
+    # Written by the filter bar only when this view is the one to show (filters.py), so
+    # applying a state to the other view sends no request here.
+    "applied": Input(ids.CONSOLIDATED_REQUEST, "data"),
     "shown": State(ids.CONSOLIDATED_SHOWN, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
 }
+
+
+def already_shown(applied: dict | None, shown: dict | None) -> bool:
+    """Whether the view shows `applied` already (its `shown` store), so nothing need run."""
+    return applied is not None and applied == shown
 
 
 def consolidated_content(
@@ -66,7 +73,7 @@ def update_consolidated(
     `shown` is the state the page already shows (the page is built with its data), so
     an unchanged state costs no query.
     """
-    if applied is not None and applied == shown:
+    if already_shown(applied, shown):
         raise PreventUpdate
     viewer, language = viewer_and_language(services, language)
     try:
@@ -81,6 +88,7 @@ def update_consolidated(
 
 
 def register_callbacks(app, services: Services) -> None:
-    app.callback(output=OUTPUTS, inputs=INPUTS)(
+    # The page is built with its view's data, so nothing runs when a page appears.
+    app.callback(output=OUTPUTS, inputs=INPUTS, prevent_initial_call=True)(
         lambda applied, shown, language: update_consolidated(services, applied, language, shown)
     )

@@ -26,10 +26,14 @@ TABLE_OUTPUTS = {
     "shown": Output(ids.DETAILED_SHOWN, "data"),
 }
 TABLE_INPUTS = {
-    "applied": Input(ids.APPLIED_FILTERS, "data"),
+    # Written by the filter bar only when this view is the one to show (filters.py): a new
+    # view, shown from its first page.
+    "requested": Input(ids.DETAILED_REQUEST, "data"),
     "page_current": Input(ids.DETAILED_TABLE, "page_current"),
+    "applied": State(ids.APPLIED_FILTERS, "data"),
     "shown": State(ids.DETAILED_SHOWN, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
+    "active_cell": State(ids.DETAILED_TABLE, "active_cell"),
 }
 DETAIL_OUTPUTS = {
     "is_open": Output(ids.MESSAGE_DETAIL, "is_open"),
@@ -43,6 +47,16 @@ DETAIL_INPUTS = {
     "applied": State(ids.APPLIED_FILTERS, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
 }
+
+
+def shown_value(applied: dict, page_number) -> dict:
+    """What the `shown` store holds once the table shows that page of that state."""
+    return {"applied": applied, "page": page_number}
+
+
+def already_shown(applied: dict | None, page_number, shown: dict | None) -> bool:
+    """Whether the table holds that page of `applied` already, so nothing need run."""
+    return applied is not None and shown == shown_value(applied, page_number)
 
 
 def _page_number(value) -> int:
@@ -78,7 +92,7 @@ def table_content(
             else t(language, "detailed.empty")
         ),
         "message": "",
-        "shown": {"applied": state.to_dict(), "page": page_number},
+        "shown": shown_value(state.to_dict(), page_number),
     }
 
 
@@ -89,21 +103,27 @@ def update_table(
     language: str | None,
     new_view: bool = False,
     shown: dict | None = None,
+    active_cell: dict | None = None,
 ) -> dict:
     """One page of the applied view's messages; a new view (`new_view`) starts on page one.
 
     `shown` is what the table already holds (the page is built with its first page), so
-    asking for it again costs no query.
+    asking for it again costs no query. `active_cell` is the table's chosen cell: it is
+    cleared when one is chosen, and left alone otherwise, so the message detail's callback
+    only runs when there is a choice to undo.
     """
     page_requested = 0 if new_view else page_current
-    if applied is not None and shown == {"applied": applied, "page": page_requested}:
+    if already_shown(applied, page_requested, shown):
         raise PreventUpdate
     viewer, language = viewer_and_language(services, language)
     try:
         state = applied_state(applied)
         if state.view != "detailed":
             raise PreventUpdate
-        return table_content(services, viewer, language, state, _page_number(page_requested))
+        out = table_content(services, viewer, language, state, _page_number(page_requested))
+        if not active_cell:
+            out["active_cell"] = no_update
+        return out
     except FilterError as error:
         out = {key: no_update for key in TABLE_OUTPUTS}
         out["message"] = filter_error_text(language, error)
@@ -149,14 +169,16 @@ def show_detail(
 
 
 def register_callbacks(app, services: Services) -> None:
-    app.callback(output=TABLE_OUTPUTS, inputs=TABLE_INPUTS)(
-        lambda applied, page_current, shown, language: update_table(
+    # The page is built with its view's data, so nothing runs when a page appears.
+    app.callback(output=TABLE_OUTPUTS, inputs=TABLE_INPUTS, prevent_initial_call=True)(
+        lambda requested, page_current, applied, shown, language, active_cell: update_table(
             services,
             applied,
             page_current,
             language,
-            new_view=ctx.triggered_id == ids.APPLIED_FILTERS,
+            new_view=ctx.triggered_id == ids.DETAILED_REQUEST,
             shown=shown,
+            active_cell=active_cell,
         )
     )
     app.callback(output=DETAIL_OUTPUTS, inputs=DETAIL_INPUTS, prevent_initial_call=True)(

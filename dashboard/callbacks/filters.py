@@ -10,6 +10,7 @@ from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
+from dashboard.callbacks import consolidated, detailed
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.callbacks.url_state import state_to_search
 from dashboard.i18n import filter_error_text
@@ -42,6 +43,7 @@ ERROR_NAMES = {
 OUTPUTS = {
     "applied": Output(ids.APPLIED_FILTERS, "data", allow_duplicate=True),
     "search": Output(ids.URL, "search"),
+    "applied_search": Output(ids.APPLIED_SEARCH, "data", allow_duplicate=True),
     "message": Output(ids.FILTER_MESSAGE, "children"),
     **{name: Output(ids.error_for(control), "children") for control, name in ERROR_NAMES.items()},
     "start": Output(ids.DATE_RANGE, "start_date"),
@@ -51,6 +53,9 @@ OUTPUTS = {
     **{f"options_{field}": Output(control, "options") for control, field in STATE_FIELDS.items()},
     "phone": Output(ids.PHONE_SEARCH, "value"),
     "sort_by": Output(ids.DETAILED_TABLE, "sort_by"),
+    # The open view's own trigger: only the view that shows the state runs a callback.
+    "consolidated_request": Output(ids.CONSOLIDATED_REQUEST, "data"),
+    "detailed_request": Output(ids.DETAILED_REQUEST, "data"),
 }
 INPUTS = {
     "apply": Input(ids.APPLY_FILTERS, "n_clicks"),
@@ -67,6 +72,8 @@ INPUTS = {
     "phone": State(ids.PHONE_SEARCH, "value"),
     "applied": State(ids.APPLIED_FILTERS, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
+    "consolidated_shown": State(ids.CONSOLIDATED_SHOWN, "data"),
+    "detailed_shown": State(ids.DETAILED_SHOWN, "data"),
 }
 
 
@@ -115,6 +122,21 @@ def _for_channel(base: ViewState, channel: str, options: dict[str, list[dict]]) 
     data["content_types"] = [v for v in data["content_types"] if v in CONTENT_TYPES[channel]]
     data["statuses"] = [v for v in data["statuses"] if v in statuses_for(channel)]
     return ViewState.from_dict(data)
+
+
+def view_requests(state: ViewState, inputs: dict) -> dict:
+    """Ask the view that shows `state` to show it, unless it does already; the other view,
+    hidden, is left as it is (it is asked when its tab is chosen)."""
+    applied = state.to_dict()
+    out = {"consolidated_request": no_update, "detailed_request": no_update}
+    if state.view == "consolidated":
+        if not consolidated.already_shown(applied, inputs.get("consolidated_shown")):
+            out["consolidated_request"] = applied
+    elif state.view == "detailed" and not detailed.already_shown(
+        applied, 0, inputs.get("detailed_shown")
+    ):
+        out["detailed_request"] = applied
+    return out
 
 
 def update_view(services: Services, trigger: str | None, **inputs) -> dict:
@@ -181,7 +203,8 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
     _clear_errors(out)
     out.update(on_success)
     out["applied"] = state.to_dict()
-    out["search"] = state_to_search(state)
+    out["search"] = out["applied_search"] = state_to_search(state)
+    out.update(view_requests(state, inputs))
     if set_controls:
         values = control_values(state, flt)
         out["start"], out["end"] = values["start"], values["end"]

@@ -27,6 +27,8 @@ from data_access.filters import FilterError, phone_digits, today_in
 # Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
 OTHER_PAGES = {"/exports": exports_layout.layout}
 SEARCH_PROP = f"{ids.URL}.search"
+URL_PROPS = frozenset({f"{ids.URL}.pathname", SEARCH_PROP})
+URL_CHANGE_PROP = f"{ids.URL_CHANGE}.data"
 
 
 def usable_state(state: ViewState, timezone: str) -> tuple[ViewState, bool]:
@@ -146,17 +148,72 @@ def choose_language(services: Services, value: str | None) -> dict:
     return language_choice(value, services.current_viewer())
 
 
+def url_triggers(change: dict | None, triggered: list[str]) -> frozenset[str]:
+    """The URL and language props that changed, with the URL's own as the browser listed them
+    in its URL_CHANGE message (see URL_GATE)."""
+    props = set()
+    for prop in triggered:
+        if prop == URL_CHANGE_PROP:
+            changed = change.get("changed") if isinstance(change, dict) else None
+            props.update(p for p in changed or () if p in URL_PROPS)
+        else:
+            props.add(prop)
+    return frozenset(props)
+
+
+def page_and_state(
+    services: Services,
+    change: dict | None,
+    stored_language,
+    pathname: str | None,
+    search: str | None,
+    applied: dict | None,
+    triggered: list[str],
+):
+    """render_page's outputs, and the query string of the state it applied (URL_GATE compares
+    the URL with it)."""
+    page, state = render_page(
+        services, pathname, search, stored_language, applied, url_triggers(change, triggered)
+    )
+    return page, state, no_update if state is no_update else _search_of(state)
+
+
+# In the browser: a URL change is passed on to the page callback unless it is the query string
+# Apply, the tabs or the phone search just wrote for the view the page already shows. Those
+# are most URL changes, and asking the server would only hear that nothing changes.
+URL_GATE = r"""function(pathname, search, appliedSearch) {
+    const changed = window.dash_clientside.callback_context.triggered.map(
+        function (item) { return item.prop_id; }
+    );
+    const path = (pathname || '/').replace(/\/+$/, '') || '/';
+    if (changed.length === 1 && changed[0] === 'SEARCH_PROP' && path === '/'
+            && search === appliedSearch) {
+        return window.dash_clientside.no_update;
+    }
+    return {changed: changed};
+}""".replace("SEARCH_PROP", SEARCH_PROP)
+
+
 def register_callbacks(app, services: Services) -> None:
+    app.clientside_callback(
+        URL_GATE,
+        Output(ids.URL_CHANGE, "data"),
+        Input(ids.URL, "pathname"),
+        Input(ids.URL, "search"),
+        State(ids.APPLIED_SEARCH, "data"),
+    )
     app.callback(
         Output(ids.PAGE_CONTENT, "children"),
         Output(ids.APPLIED_FILTERS, "data"),
-        Input(ids.URL, "pathname"),
-        Input(ids.URL, "search"),
+        Output(ids.APPLIED_SEARCH, "data"),
+        Input(ids.URL_CHANGE, "data"),
         Input(ids.LANGUAGE_STORE, "data"),
+        State(ids.URL, "pathname"),
+        State(ids.URL, "search"),
         State(ids.APPLIED_FILTERS, "data"),
     )(
-        lambda pathname, search, language, applied: render_page(
-            services, pathname, search, language, applied, frozenset(ctx.triggered_prop_ids)
+        lambda change, language, pathname, search, applied: page_and_state(
+            services, change, language, pathname, search, applied, list(ctx.triggered_prop_ids)
         )
     )
     app.callback(

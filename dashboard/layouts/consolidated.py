@@ -332,6 +332,8 @@ def view(language: str, content: dict | None = None) -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.CONSOLIDATED_SHOWN, data=content.get("shown")),
+            # The state this view is asked to show (written by the filter bar).
+            dcc.Store(id=ids.CONSOLIDATED_REQUEST),
             html.Div(
                 content.get("message"),
                 id=ids.CONSOLIDATED_MESSAGE,

@@ -332,6 +332,8 @@ def view(
                 className="g-2",
             ),
             dcc.Store(id=ids.DETAILED_SHOWN, data=content.get("shown")),
+            # The state this view is asked to show (written by the filter bar).
+            dcc.Store(id=ids.DETAILED_REQUEST),
             html.Div(
                 content.get("message"),
                 id=ids.DETAILED_MESSAGE,
