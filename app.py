@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, engine=None) -> dash.Dash:
 
     settings = settings or load_settings()
     if engine is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, settings.duckdb_memory_limit)
         create_schema(engine, settings.account_timezone)
     services = Services(settings=settings, engine=engine)
     app = build_app(services)
@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from waitress import serve
 
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, settings.duckdb_memory_limit)
     except StoreLockedError:
         print(
             f"The store {settings.duckdb_path} is in use by another process; "
@@ -98,7 +98,7 @@ def _run_store_command(args: argparse.Namespace, settings: Settings) -> int:
     if prepare is not None and (code := prepare(args, console)):
         return code
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, settings.duckdb_memory_limit)
     except StoreLockedError:
         # The server holds the embedded store: hand the command to it.
         code = delegate(socket_path(settings.duckdb_path), args, console)

@@ -2,9 +2,11 @@
 
 `python -m bench.exports` builds a DuckDB demo store once (bench/data/exports/, through
 `python app.py demo`), then runs every export in a fresh subprocess and takes that process's
-peak resident memory (ru_maxrss), so one run cannot inflate the next. It prints the Markdown
-tables of docs/BENCHMARKS.md ("Exports"), including the XLSX writer comparison that chose the
-writer (`--writers ROWS`: openpyxl write-only, xlsxwriter constant_memory and ours, same rows).
+peak resident memory (ru_maxrss), so one run cannot inflate the next. The DuckDB store runs
+under DUCKDB_MEMORY_LIMIT, as the server would (`--memory-limit` to try another). It prints the
+Markdown tables of docs/BENCHMARKS.md ("Exports"), including the XLSX writer comparison that
+chose the writer (`--writers ROWS`: openpyxl write-only, xlsxwriter constant_memory and ours,
+same rows).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from config import PROJECT_DIR
+from config import PROJECT_DIR, SettingsError, load_settings, parse_memory_limit
 
 DATA_DIR = PROJECT_DIR / "bench" / "data" / "exports"
 DEFAULT_MESSAGES = 3_000_000  # about 2.2M of them WhatsApp: enough for the 2M-row export
@@ -133,7 +135,9 @@ def ranges_for(store: str | Path, sizes) -> dict[int, tuple[str, str, int]]:
     return out
 
 
-def child_export(store: str | Path, fmt: str, start: str, end: str, out: Path) -> dict:
+def child_export(
+    store: str | Path, fmt: str, start: str, end: str, out: Path, memory_limit: str | None = None
+) -> dict:
     """One export in this process: rows, wall and CPU seconds, peak and baseline memory."""
     from sqlalchemy import select, text
 
@@ -143,7 +147,7 @@ def child_export(store: str | Path, fmt: str, start: str, end: str, out: Path) -
     from exports.request import ExportRequest
     from exports.writers import write_export
 
-    engine = make_engine(_store_url(store))
+    engine = make_engine(_store_url(store), *([memory_limit] if memory_limit else []))
     with engine.connect() as conn:
         ids = conn.execute(select(subaccounts.c.id)).scalars().all()
     baseline = _rss_mb()
@@ -153,9 +157,10 @@ def child_export(store: str | Path, fmt: str, start: str, end: str, out: Path) -
     wall, cpu = time.perf_counter(), time.process_time()
     result = write_export(engine, request, AccessScope.of(ids), out, requested_by="bench")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    cache = None
+    cache = limit = None
     if duckdb:
         with engine.connect() as conn:
+            limit = conn.execute(text("SELECT current_setting('memory_limit')")).scalar()
             cache = (
                 conn.execute(
                     text(
@@ -174,6 +179,7 @@ def child_export(store: str | Path, fmt: str, start: str, end: str, out: Path) -
         "peak_mb": _peak_mb(),
         "baseline_mb": baseline,
         "block_cache_mb": None if cache is None else cache / 2**20,
+        "memory_limit": limit,
     }
 
 
@@ -293,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         store = Path(args.store)
         build_store(store, args.messages, args.rebuild)
-        kind = "DuckDB (embedded)"
+        kind = f"DuckDB (embedded, DUCKDB_MEMORY_LIMIT={args.memory_limit})"
     try:
         return _measure(args, store, kind)
     finally:
@@ -309,15 +315,20 @@ def _measure(args: argparse.Namespace, store, kind: str) -> int:
           f"load average {load:.1f} at start.")  # fmt: skip
     print()
     print("| rows | format | time (s) | CPU (s) | file (MB) | peak RSS (MB) | of which: process "
-          "baseline / DuckDB block cache (MB) | target |")  # fmt: skip
+          "baseline / DuckDB block cache / the rest (MB) | target |")  # fmt: skip
     print("|---:|---|---:|---:|---:|---:|---:|---|")
     ranges = ranges_for(store, args.sizes)
     for size in args.sizes:
         start, end, _ = ranges[size]
         for fmt in args.formats:
-            result = _child(["--child-export", fmt, start, end, str(out_dir / f"{size}.{fmt}"),
-                             "--store", str(store)])  # fmt: skip
-            cache = "—" if result["block_cache_mb"] is None else f"{result['block_cache_mb']:.0f}"
+            out = str(out_dir / f"{size}.{fmt}")
+            result = _child(["--child-export", fmt, start, end, out, "--store", str(store),
+                             "--memory-limit", args.memory_limit])  # fmt: skip
+            cache_mb = result["block_cache_mb"] or 0
+            cache = "—" if result["block_cache_mb"] is None else f"{cache_mb:.0f}"
+            # The rest is the export's working memory (DuckDB's sorts and joins, the batches, the
+            # writer): what it holds only while it runs, unlike the cache, which stays.
+            rest = result["peak_mb"] - result["baseline_mb"] - cache_mb
             goals = []
             if (fmt, size) in TARGETS:
                 limit = TARGETS[(fmt, size)]
@@ -329,7 +340,7 @@ def _measure(args: argparse.Namespace, store, kind: str) -> int:
             print(
                 f"| {result['rows']:,} | {fmt} | {result['seconds']:.1f} | "
                 f"{result['cpu_seconds']:.1f} | {result['size_mb']:.0f} | "
-                f"{result['peak_mb']:.0f} | {result['baseline_mb']:.0f} / {cache} | "
+                f"{result['peak_mb']:.0f} | {result['baseline_mb']:.0f} / {cache} / {rest:.0f} | "
                 f"{'; '.join(goals) or '—'} |",
                 flush=True,
             )
@@ -365,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=100_000, metavar="ROWS",
                         help="rows for the XLSX writer comparison (0 skips it)")  # fmt: skip
     parser.add_argument("--store", default=str(DATA_DIR / "exports.duckdb"))
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="the DuckDB store's memory limit (default: DUCKDB_MEMORY_LIMIT, else its default)",
+    )
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument(
         "--postgres", action="store_true", help="measure on a throwaway PostgreSQL store instead"
@@ -372,9 +388,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-export", nargs=4, metavar=("FORMAT", "START", "END", "OUT"))
     parser.add_argument("--child-writer", nargs=3, metavar=("WRITER", "ROWS", "OUT"))
     args = parser.parse_args(argv)
+    try:
+        args.memory_limit = parse_memory_limit(
+            args.memory_limit or load_settings().duckdb_memory_limit, "--memory-limit"
+        )
+    except SettingsError as error:
+        parser.error(str(error))
     if args.child_export:
         fmt, start, end, out = args.child_export
-        print(json.dumps(child_export(args.store, fmt, start, end, Path(out))))
+        result = child_export(args.store, fmt, start, end, Path(out), args.memory_limit)
+        print(json.dumps(result))
         return 0
     if args.child_writer:
         writer, rows, out = args.child_writer

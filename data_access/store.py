@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 
-from config import SettingsError
+from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, parse_memory_limit
 from data_access import rollup
 from data_access.tables import (
     POSTGRES_INDEXES,
@@ -55,8 +55,15 @@ class StoreLockedError(RuntimeError):
     """Another process holds the embedded store file open for writing."""
 
 
-def make_engine(database_url: str) -> Engine:
-    """Build the process's engine for a DuckDB file or a PostgreSQL server."""
+def make_engine(
+    database_url: str, duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
+) -> Engine:
+    """Build the process's engine for a DuckDB file or a PostgreSQL server.
+
+    `duckdb_memory_limit` (the DUCKDB_MEMORY_LIMIT setting) bounds the embedded store's memory
+    in this process: its cache of table blocks, which otherwise keeps every block read up to
+    80 % of the machine's memory, and the sorts and joins of queries, which spill past it.
+    """
     if database_url.startswith("duckdb"):
         path = database_url.split(":///", 1)[1]
         if path and path != ":memory:":
@@ -64,6 +71,14 @@ def make_engine(database_url: str) -> Engine:
         # A DuckDB file admits one writing process. Every pooled connection of this process
         # opens the same database instance, so threads share its cache.
         engine = create_engine(database_url, pool_size=8, max_overflow=8)
+        limit = parse_memory_limit(duckdb_memory_limit)
+
+        # memory_limit belongs to the instance; a SET (unlike a config given to connect) also
+        # works when another engine of this process already opened the same file.
+        @event.listens_for(engine, "connect")
+        def _memory_limit(dbapi_connection, _record):
+            dbapi_connection.execute(f"SET memory_limit = '{limit}'")
+
         try:
             with engine.connect():
                 pass

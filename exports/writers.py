@@ -68,8 +68,9 @@ class ExportResult:
 
 def _local_times(values: pa.Array, timezone: str) -> pa.Array:
     """Stored naive-UTC times as naive wall-clock times in the zone."""
-    utc = pc.assume_timezone(values, "UTC")
-    return pc.local_timestamp(utc.cast(pa.timestamp("us", timezone)))
+    # Arrow reads a naive timestamp as UTC, so the cast only labels the zone (assume_timezone
+    # would check every value for gaps and folds, four times slower); local_timestamp converts.
+    return pc.local_timestamp(values.cast(pa.timestamp("us", timezone)))
 
 
 def _detail_arrays(batch: pa.RecordBatch, timezone: str) -> list[pa.Array]:

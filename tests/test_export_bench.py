@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openpyxl
+import pytest
 
 from bench import exports as bench
 from tests.exports_data import NEWEST_FIRST, day, load
@@ -16,6 +17,11 @@ def test_one_export_run_reports_rows_time_and_memory(duckdb_engine, duckdb_setti
     result = bench.child_export(store, "csv", str(day(2)), str(day(1)), tmp_path / "b.csv")
     assert result["rows"] == 7
     assert result["seconds"] > 0 and result["peak_mb"] >= result["baseline_mb"] > 0
+    # Without a limit given, the store runs under DUCKDB_MEMORY_LIMIT's default (10**9 bytes).
+    assert result["memory_limit"] == "953.6 MiB"
+    result = bench.child_export(store, "csv", str(day(2)), str(day(1)), tmp_path / "c.csv",
+                                "300MB")  # fmt: skip
+    assert (result["rows"], result["memory_limit"]) == (7, "286.1 MiB")
     # Newest days first: today has no WhatsApp rows, yesterday 4, the day before 3.
     ranges = bench.ranges_for(store, [4, 5])
     assert ranges[4] == (str(day(1)), str(day(0)), 4)
@@ -46,3 +52,12 @@ def test_the_compared_xlsx_writers_write_the_same_cells(duckdb_engine, duckdb_se
         rows[e3][17] = None
     assert sheets["openpyxl"] == sheets["xlsxwriter"] == sheets["ours"]
     assert [row[0] for row in sheets["ours"][1:]] == NEWEST_FIRST[:5]
+
+
+def test_a_memory_limit_below_the_minimum_is_refused(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--memory-limit", "100MB"])
+    assert stopped.value.code == 2
+    assert "--memory-limit must be at least 256MB (exports need that much), got '100MB'" in (
+        capsys.readouterr().err
+    )

@@ -3,7 +3,13 @@
 import pyarrow as pa
 import pytest
 
-from exports.safety import is_dangerous, neutralise, neutralise_array
+from exports.safety import (
+    FIRST_CHARACTERS,
+    _may_start_with_trigger,
+    is_dangerous,
+    neutralise,
+    neutralise_array,
+)
 
 MATRIX = [
     ("=1+1", "'=1+1"),
@@ -47,3 +53,32 @@ def test_non_text_values_pass_through():
     assert neutralise(None) is None
     safe = pa.array(["a", "b"])
     assert neutralise_array(safe) is safe
+
+
+@pytest.mark.parametrize("first", FIRST_CHARACTERS)
+def test_the_first_byte_test_sees_every_trigger(first):
+    assert _may_start_with_trigger(pa.array(["plain", f"{first}x", None], pa.string())) is True
+    assert _may_start_with_trigger(pa.array([first], pa.large_string())) is True
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (pa.array(["plain", "a=b", "x-1", None], pa.string()), False),
+        (pa.array(["", "", None], pa.string()), False),
+        (pa.array([], pa.string()), False),
+        (pa.array(["ünicode", "ñ=1"], pa.string()), False),
+        # Only the slice counts: "=2" lies outside it, then inside.
+        (pa.array(["a", "=2", "b"], pa.string()).slice(2, 1), False),
+        (pa.array(["a", "=2", "b"], pa.string()).slice(1, 2), True),
+        (pa.array(["ok", " x"], pa.large_string()), True),
+    ],
+)
+def test_the_first_byte_test_reads_only_the_values_shown(values, expected):
+    assert _may_start_with_trigger(values) is expected
+
+
+def test_a_sliced_column_is_neutralised_within_its_slice():
+    values = pa.array(["=0", "a", "=1", "-10", "+5511987654321", "@x"], pa.string())
+    assert neutralise_array(values.slice(1, 4)).to_pylist() == ["a", "'=1", "-10", "+5511987654321"]
+    assert neutralise_array(values.slice(1, 1)).to_pylist() == ["a"]

@@ -1,0 +1,128 @@
+"""The DUCKDB_MEMORY_LIMIT setting: how it is read, and that every engine of the app applies it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+import app
+from config import SettingsError, load_settings
+from data_access.store import make_engine
+from tests.conftest import TIMEZONE
+from tests.exports_data import day, load
+
+
+def _env(tmp_path, **extra: str) -> dict:
+    return {
+        "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"duckdb:///{tmp_path / 'data' / 'reports.duckdb'}",
+        "ACCOUNT_TIMEZONE": TIMEZONE,
+        **extra,
+    }
+
+
+def _limit(engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
+
+
+def test_the_default_is_one_gigabyte(tmp_path):
+    assert load_settings(_env(tmp_path)).duckdb_memory_limit == "1GB"
+    assert load_settings(_env(tmp_path, DUCKDB_MEMORY_LIMIT="  ")).duckdb_memory_limit == "1GB"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("512MB", "512MB"), (" 2 gb ", "2GB"), ("768mib", "768MiB"), ("256MB", "256MB"),
+     ("1TiB", "1TiB"), ("256000kb", "256000KB"), ("245MiB", "245MiB")],
+)  # fmt: skip
+def test_sizes_are_read_in_duckdb_units(tmp_path, raw, expected):
+    assert load_settings(_env(tmp_path, DUCKDB_MEMORY_LIMIT=raw)).duckdb_memory_limit == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("lots", "DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, got 'lots'"),
+        ("1.5GB", "DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, got '1.5GB'"),
+        ("80%", "DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, got '80%'"),
+        ("1024", "DUCKDB_MEMORY_LIMIT must be a size such as 1GB or 512MB, got '1024'"),
+        ("255MB", "DUCKDB_MEMORY_LIMIT must be at least 256MB (exports need that much), "
+                  "got '255MB'"),
+        ("244MiB", "DUCKDB_MEMORY_LIMIT must be at least 256MB (exports need that much), "
+                   "got '244MiB'"),
+    ],
+)  # fmt: skip
+def test_a_bad_size_is_refused_with_what_to_write(tmp_path, raw, message):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env(tmp_path, DUCKDB_MEMORY_LIMIT=raw))
+    assert str(caught.value) == message
+
+
+def test_make_engine_sets_the_limit_on_the_embedded_store(tmp_path):
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    engine = make_engine(url)
+    try:
+        # DuckDB reads MB as 10**6 bytes and shows MiB: 10**9 bytes is 953.6 MiB.
+        assert _limit(engine) == "953.6 MiB"
+    finally:
+        engine.dispose()
+    engine = make_engine(url, "256MiB")
+    try:
+        # Every pooled connection, not only the first, runs under it.
+        with engine.connect() as first, engine.connect() as second:
+            for conn in (first, second):
+                setting = text("SELECT current_setting('memory_limit')")
+                assert conn.execute(setting).scalar_one() == "256.0 MiB"
+    finally:
+        engine.dispose()
+
+
+def test_make_engine_refuses_a_bad_limit(tmp_path):
+    with pytest.raises(SettingsError, match="must be at least 256MB"):
+        make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", "128MB")
+
+
+def _recording_make_engine(monkeypatch) -> list:
+    made = []
+
+    def recording(url, limit):
+        engine = make_engine(url, limit)
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr(app, "make_engine", recording)
+    return made
+
+
+def test_the_dashboard_engine_runs_under_the_setting(tmp_path, monkeypatch):
+    made = _recording_make_engine(monkeypatch)
+    app.create_app(load_settings(_env(tmp_path, DUCKDB_MEMORY_LIMIT="300MB")))
+    try:
+        assert _limit(made[0]) == "286.1 MiB"
+    finally:
+        made[0].dispose()
+
+
+def test_a_command_runs_under_the_setting(duckdb_engine, duckdb_settings, load_rows, tmp_path,
+                                          monkeypatch):  # fmt: skip
+    load(duckdb_engine, load_rows)
+    duckdb_engine.dispose()
+    for name, value in _env(tmp_path, DUCKDB_MEMORY_LIMIT="400MiB").items():
+        monkeypatch.setenv(name, value)
+    made = _recording_make_engine(monkeypatch)
+    limits = []
+    real_run = app.STORE_COMMANDS["export"].run
+
+    def run(args, console, engine, settings):
+        limits.append(_limit(engine))
+        return real_run(args, console, engine, settings)
+
+    monkeypatch.setattr(app.STORE_COMMANDS["export"], "run", run)
+    out = tmp_path / "out.csv"
+    code = app.main(["export", "--view", "detailed", "--format", "csv", "--channel", "whatsapp",
+                     "--start", str(day(2)), "--end", str(day(1)), "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert len(made) == 1
+    assert limits == ["400.0 MiB"]
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
