@@ -50,9 +50,9 @@ _SIZE_UNITS = {
     "tib": ("TiB", 2**40),
 }
 _SIZE = re.compile(r"\s*(\d{1,9})\s*([kmgt]i?b)\s*", re.IGNORECASE)
-# At 10M messages with 20 users at once, 1GB made DuckDB refuse queries (out of memory while
-# eight requests ran together); 1250MB ran them all and kept the server near 1.5 GB.
-DUCKDB_MEMORY_LIMIT_DEFAULT = "1250MB"
+# At 10M messages with 20 users at once, 1GB is enough once at most three report queries run
+# together (dashboard/services.py QUERY_SLOTS); with eight at once DuckDB refused some.
+DUCKDB_MEMORY_LIMIT_DEFAULT = "1GB"
 # Measured on a 3M-message store: at 128MB a detailed export sorted by phone ran out of memory;
 # 256MB leaves room above the 192MB at which it still ran.
 DUCKDB_MEMORY_LIMIT_MIN = 256 * 10**6

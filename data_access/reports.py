@@ -253,9 +253,10 @@ class DetailedPage:
     limit: int
 
 
-def _with_names(rows):
+def _with_names(rows, phones=contacts):
     """The detailed columns of message rows (messages itself or a subquery of it), with the
-    names of their subaccount, contact, user and campaign joined in."""
+    names of their subaccount, contact, user and campaign joined in; `phones` is contacts or
+    a subquery of it holding the rows' contacts."""
     r = rows.c
     return select(
         r.message_id,
@@ -266,7 +267,7 @@ def _with_names(rows):
         users.c.username.label("user"),
         campaigns.c.name.label("campaign"),
         r.content_type,
-        contacts.c.phone,
+        phones.c.phone,
         r.contact_name,
         r.content,
         r.status,
@@ -278,7 +279,7 @@ def _with_names(rows):
         r.correlation_id,
     ).select_from(
         rows.join(subaccounts, subaccounts.c.id == r.subaccount_id)
-        .join(contacts, contacts.c.id == r.contact_id)
+        .join(phones, phones.c.id == r.contact_id)
         .outerjoin(users, users.c.id == r.user_id)
         .outerjoin(campaigns, campaigns.c.id == r.campaign_id)
     )
@@ -335,7 +336,7 @@ _SORT_JOINS = {
 def _page_ids_select(
     scope: AccessScope, flt: ReportFilter, sort: str, descending: bool, offset: int, limit: int
 ):
-    """The message ids of detailed_select's rows from offset to offset + limit.
+    """The (message id, contact id) of detailed_select's rows from offset to offset + limit.
 
     The page is cut on the messages alone, reading only the filter and sort columns; its rows
     are then fetched by primary key with their names joined (detailed_rows). Joined first, the
@@ -351,7 +352,7 @@ def _page_ids_select(
         on = key.table.c.id == foreign_key
         source = messages.outerjoin(key.table, on) if outer else messages.join(key.table, on)
     return (
-        select(m.message_id)
+        select(m.message_id, m.contact_id)
         .select_from(source)
         .where(*_conditions(scope, flt))
         .order_by(*_order_by(sort, descending))
@@ -381,8 +382,9 @@ def _grouped_page_ids(
     descending: bool,
     offset: int,
     limit: int,
-) -> list[str]:
-    """The page's message ids for a sort key with few values, found group by group.
+) -> list:
+    """The page's (message id, contact id) pairs for a sort key with few values, found group
+    by group.
 
     Rows with the same key follow each other in message id order, so the roll-up's count per
     key value, in the sort's order, says which values the page falls on and where in each.
@@ -406,7 +408,7 @@ def _grouped_page_ids(
             .order_by(_ordered(shown, sort, descending))
         )
     identity = m.message_id.desc() if descending else m.message_id.asc()
-    page_ids: list[str] = []
+    page_ids: list = []
     position, end = 0, offset + limit
     for value, rows in conn.execute(groups).all():
         rows = int(rows)
@@ -415,23 +417,28 @@ def _grouped_page_ids(
             take = min(rows - start, end - position - start)
             same = m[column].is_(None) if value is None else m[column] == value
             cut = (
-                select(m.message_id)
+                select(m.message_id, m.contact_id)
                 .where(*_conditions(scope, flt), same)
                 .order_by(identity)
                 .offset(start)
                 .limit(take)
             )
-            page_ids += conn.execute(cut).scalars().all()
+            page_ids += conn.execute(cut).all()
         position += rows
         if position >= end:
             break
     return page_ids
 
 
-def _page_order(page, sort: str, descending: bool):
+def _page_order(page, phones, sort: str, descending: bool):
     """detailed_select's order over a page subquery joined with the names."""
     key = SORT_COLUMNS[sort]
-    column = page.c[key.name] if key.table is messages else key
+    if key.table is messages:
+        column = page.c[key.name]
+    elif key.table is contacts:
+        column = phones.c[key.name]
+    else:
+        column = key
     identity = page.c.message_id.desc() if descending else page.c.message_id.asc()
     return (_ordered(column, sort, descending), identity)
 
@@ -465,20 +472,29 @@ def detailed_rows(
     if scope.subaccount_ids:
         with _connection(bind) as conn:
             if sort in _GROUPED_SORTS and not flt.phone:
-                page_ids = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
+                found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
             else:
-                page_ids = conn.execute(ids_query).scalars().all()
-            if page_ids:
-                # The LIMIT keeps the engine from merging the subquery into the joins: DuckDB
-                # then fetches the rows through the primary key instead of scanning messages.
+                found = conn.execute(ids_query).all()
+            if found:
+                # The LIMITs keep the engine from merging the subqueries into the joins: DuckDB
+                # then fetches the page's messages and contacts through their primary keys
+                # instead of scanning (and hashing) every message and contact.
+                page_ids = [message_id for message_id, _ in found]
+                contact_ids = sorted({contact_id for _, contact_id in found})
                 page = (
                     select(messages)
                     .where(m.message_id.in_(page_ids))
                     .limit(len(page_ids))
                     .subquery("page")
                 )
-                order = _page_order(page, sort, descending)
-                rows = conn.execute(_with_names(page).order_by(*order)).all()
+                phones = (
+                    select(contacts.c.id, contacts.c.phone)
+                    .where(contacts.c.id.in_(contact_ids))
+                    .limit(len(contact_ids))
+                    .subquery("phones")
+                )
+                order = _page_order(page, phones, sort, descending)
+                rows = conn.execute(_with_names(page, phones).order_by(*order)).all()
     return localise(pd.DataFrame(rows, columns=list(DETAIL_COLUMNS)), flt.timezone)
 
 

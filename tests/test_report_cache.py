@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time as time_module
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
+from dashboard import services as services_module
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.services import Services
 from dashboard.view_state import ViewState
@@ -116,3 +121,48 @@ def test_a_caller_changing_its_result_does_not_change_the_cache(engine, store_se
     assert "changed" not in services.detailed_page(everyone, _week()).rows["content"].tolist()
     assert len(services.filter_options(everyone, "whatsapp", TIMEZONE)["subaccounts"]) == 2
     assert services.cache.hits == 4
+
+
+def test_at_most_query_slots_report_queries_run_at_once(
+    duckdb_engine, duckdb_settings, monkeypatch
+):
+    # Eight viewers at once with eight different filters: three queries run, the rest wait.
+    running, most = [], []
+    guard = threading.Lock()
+    release = threading.Event()
+
+    def slow_daily(_engine, _scope, flt):
+        with guard:
+            running.append(flt)
+            most.append(len(running))
+        release.wait(5)
+        with guard:
+            running.remove(flt)
+        return pd.DataFrame({"day": [flt.start]})
+
+    monkeypatch.setattr(services_module.reports, "daily_series", slow_daily)
+    services = Services(settings=duckdb_settings, engine=duckdb_engine)
+    today = today_in(TIMEZONE)
+    filters = [
+        ReportFilter.build("whatsapp", today - timedelta(days=n), today, timezone=TIMEZONE)
+        for n in range(8)
+    ]
+    scope = AccessScope.of([1])
+    results = {}
+    threads = [
+        threading.Thread(target=lambda f=f: results.setdefault(f, services.daily_series(scope, f)))
+        for f in filters
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time_module.monotonic() + 5
+    while len(most) < services_module.QUERY_SLOTS and time_module.monotonic() < deadline:
+        time_module.sleep(0.01)
+    time_module.sleep(0.2)  # give any fourth query the chance to start, which it must not
+    with guard:
+        assert len(running) == services_module.QUERY_SLOTS == 3
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert max(most) == 3
+    assert [results[f]["day"][0] for f in filters] == [f.start for f in filters]

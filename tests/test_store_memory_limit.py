@@ -27,8 +27,8 @@ def _limit(engine) -> str:
 
 
 def test_the_default_is_one_gigabyte(tmp_path):
-    assert load_settings(_env(tmp_path)).duckdb_memory_limit == "1250MB"
-    assert load_settings(_env(tmp_path, DUCKDB_MEMORY_LIMIT="  ")).duckdb_memory_limit == "1250MB"
+    assert load_settings(_env(tmp_path)).duckdb_memory_limit == "1GB"
+    assert load_settings(_env(tmp_path, DUCKDB_MEMORY_LIMIT="  ")).duckdb_memory_limit == "1GB"
 
 
 @pytest.mark.parametrize(
@@ -63,8 +63,8 @@ def test_make_engine_sets_the_limit_on_the_embedded_store(tmp_path):
     url = f"duckdb:///{tmp_path / 'store.duckdb'}"
     engine = make_engine(url)
     try:
-        # DuckDB reads MB as 10**6 bytes and shows GiB: 1.25 * 10**9 bytes is 1.1 GiB.
-        assert _limit(engine) == "1.1 GiB"
+        # DuckDB reads MB as 10**6 bytes and shows MiB: 10**9 bytes is 953.6 MiB.
+        assert _limit(engine) == "953.6 MiB"
     finally:
         engine.dispose()
     engine = make_engine(url, "256MiB")
