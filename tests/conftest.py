@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,26 @@ def duckdb_engine(duckdb_settings):
     create_schema(engine, duckdb_settings.account_timezone)
     yield engine
     engine.dispose()
+
+
+# The sign-in code's clock in tests that freeze it (fixture `clock`).
+T0 = datetime(2026, 11, 20, 12, 0, 0)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The sign-in code's clock, frozen at T0 and moved by hand."""
+    from dashboard import auth  # here, so tests that never sign in do not load the dashboard
+
+    class Clock:
+        value = T0
+
+        def advance(self, **delta) -> None:
+            self.value = self.value + timedelta(**delta)
+
+    frozen = Clock()
+    monkeypatch.setattr(auth, "now", lambda: frozen.value)
+    return frozen
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

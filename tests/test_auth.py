@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pyotp
 import pytest
@@ -15,23 +15,6 @@ from dashboard.services import NotSignedInError, Services
 from data_access import accounts
 from data_access.tables import login_failures, subaccounts, users
 from tests.auth_helpers import add_account, csrf_token, sign_in, subaccount_ids
-
-T0 = datetime(2026, 11, 20, 12, 0, 0)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The sign-in code's clock, frozen at T0 and moved by hand."""
-
-    class Clock:
-        value = T0
-
-        def advance(self, **delta) -> None:
-            self.value = self.value + timedelta(**delta)
-
-    frozen = Clock()
-    monkeypatch.setattr(auth, "now", lambda: frozen.value)
-    return frozen
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, update
@@ -14,23 +14,7 @@ from dashboard.session_cache import SESSION_CACHE_SECONDS, ResolvedSession, Sess
 from data_access import accounts
 from data_access.tables import subaccounts, users
 from tests.auth_helpers import add_account, sign_in, subaccount_ids
-
-T0 = datetime(2026, 11, 20, 12, 0, 0)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The sign-in code's clock, frozen at T0 and moved by hand."""
-
-    class Clock:
-        value = T0
-
-        def advance(self, **delta) -> None:
-            self.value = self.value + timedelta(**delta)
-
-    frozen = Clock()
-    monkeypatch.setattr(auth, "now", lambda: frozen.value)
-    return frozen
+from tests.conftest import T0
 
 
 @pytest.fixture
