@@ -118,29 +118,26 @@ class Services:
         with self.engine.connect() as conn:
             return data_version(conn)
 
-    def _in_turn(self, query: Callable[[], T]) -> Callable[[], T]:
-        """`query`, run once one of the process's query slots is free."""
+    def _read(self, key: tuple, query: Callable[[], T]) -> T:
+        """The cached result for `key`, or `query` run once one of the process's query slots
+        is free."""
 
-        def run() -> T:
+        def in_turn() -> T:
             with self.query_slots:
                 return query()
 
-        return run
+        return self.cache.get_or_compute(key, in_turn)
 
     # Cached report reads. Each returns a copy, so a caller that changes its result cannot
     # change what the next viewer with the same key is given.
 
     def daily_series(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
         key = ("daily_series", scope, flt, self.data_version())
-        return self.cache.get_or_compute(
-            key, self._in_turn(lambda: reports.daily_series(self.engine, scope, flt))
-        ).copy()
+        return self._read(key, lambda: reports.daily_series(self.engine, scope, flt)).copy()
 
     def top_errors(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
         key = ("top_errors", scope, flt, self.data_version())
-        return self.cache.get_or_compute(
-            key, self._in_turn(lambda: reports.top_errors(self.engine, scope, flt))
-        ).copy()
+        return self._read(key, lambda: reports.top_errors(self.engine, scope, flt)).copy()
 
     def detailed_page(
         self,
@@ -153,24 +150,22 @@ class Services:
         limit: int = 50,
     ) -> reports.DetailedPage:
         version = self.data_version()
-        rows = self.cache.get_or_compute(
+        rows = self._read(
             ("detailed_rows", scope, flt, sort, descending, offset, limit, version),
-            self._in_turn(
-                lambda: reports.detailed_rows(
-                    self.engine,
-                    scope,
-                    flt,
-                    sort=sort,
-                    descending=descending,
-                    offset=offset,
-                    limit=limit,
-                )
+            lambda: reports.detailed_rows(
+                self.engine,
+                scope,
+                flt,
+                sort=sort,
+                descending=descending,
+                offset=offset,
+                limit=limit,
             ),
         )
         # The count is one per filter: another page or order of the same view reuses it.
-        total = self.cache.get_or_compute(
+        total = self._read(
             ("detailed_count", scope, flt, version),
-            self._in_turn(lambda: reports.detailed_count(self.engine, scope, flt)),
+            lambda: reports.detailed_count(self.engine, scope, flt),
         )
         return reports.DetailedPage(rows.copy(), total, offset, limit)
 
@@ -179,10 +174,5 @@ class Services:
         today: date = today_in(timezone)
         key = ("filter_options", scope, channel, timezone, today, self.data_version())
         return _copy_options(
-            self.cache.get_or_compute(
-                key,
-                self._in_turn(
-                    lambda: reports.filter_options(self.engine, scope, channel, timezone)
-                ),
-            )
+            self._read(key, lambda: reports.filter_options(self.engine, scope, channel, timezone))
         )

@@ -344,8 +344,7 @@ def _page_ids_select(
     reads the wide columns of every candidate row when a filter matches rows spread over the
     whole table (a phone search).
     """
-    key = SORT_COLUMNS.get(sort)
-    _order_by(sort, descending)  # rejects an unknown sort key
+    key = SORT_COLUMNS[sort]
     source = messages
     if key.table is not messages:
         foreign_key, outer = _SORT_JOINS[key.table]
@@ -443,6 +442,15 @@ def _page_order(page, phones, sort: str, descending: bool):
     return (_ordered(column, sort, descending), identity)
 
 
+def rows_by_key(columns, key, values: list, name: str):
+    """The `columns` of the rows whose `key` is one of `values`, as a subquery to join to.
+
+    The LIMIT keeps the engine from merging the subquery into the joins around it: DuckDB then
+    reads the rows through the key's index instead of scanning (and hashing) the whole table.
+    """
+    return select(*columns).where(key.in_(values)).limit(len(values)).subquery(name)
+
+
 def _check_page(offset: int, limit: int) -> None:
     if not isinstance(offset, int) or offset < 0:
         raise FilterError("bad_offset", "offset", "The page position cannot be negative.")
@@ -467,31 +475,21 @@ def detailed_rows(
 ) -> pd.DataFrame:
     """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
     _check_page(offset, limit)
-    ids_query = _page_ids_select(scope, flt, sort, descending, offset, limit)
+    _order_by(sort, descending)  # rejects an unknown sort key
     rows = []
     if scope.subaccount_ids:
         with _connection(bind) as conn:
             if sort in _GROUPED_SORTS and not flt.phone:
                 found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
             else:
-                found = conn.execute(ids_query).all()
+                ids = _page_ids_select(scope, flt, sort, descending, offset, limit)
+                found = conn.execute(ids).all()
             if found:
-                # The LIMITs keep the engine from merging the subqueries into the joins: DuckDB
-                # then fetches the page's messages and contacts through their primary keys
-                # instead of scanning (and hashing) every message and contact.
                 page_ids = [message_id for message_id, _ in found]
                 contact_ids = sorted({contact_id for _, contact_id in found})
-                page = (
-                    select(messages)
-                    .where(m.message_id.in_(page_ids))
-                    .limit(len(page_ids))
-                    .subquery("page")
-                )
-                phones = (
-                    select(contacts.c.id, contacts.c.phone)
-                    .where(contacts.c.id.in_(contact_ids))
-                    .limit(len(contact_ids))
-                    .subquery("phones")
+                page = rows_by_key([messages], m.message_id, page_ids, "page")
+                phones = rows_by_key(
+                    [contacts.c.id, contacts.c.phone], contacts.c.id, contact_ids, "phones"
                 )
                 order = _page_order(page, phones, sort, descending)
                 rows = conn.execute(_with_names(page, phones).order_by(*order)).all()

@@ -273,19 +273,20 @@ def _owned(job_id: str, worker: str):
     return and_(j.id == job_id, j.worker == worker, j.status == PROCESSING)
 
 
+def _update_owned(engine: Engine, job_id: str, worker: str, **values) -> bool:
+    """Change a job this worker is processing; False when it is no longer this worker's."""
+    with engine.begin() as conn:
+        statement = update(export_jobs).where(_owned(job_id, worker)).values(**values)
+        return conn.execute(statement).rowcount == 1
+
+
 def record_progress(
     engine: Engine, job_id: str, worker: str, written: int, total: int | None, now=None
 ) -> bool:
     """Store rows written so far; False when the job is no longer this worker's."""
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                update(export_jobs)
-                .where(_owned(job_id, worker))
-                .values(rows_written=written, rows_total=total, heartbeat_at=now or utcnow())
-            ).rowcount
-            == 1
-        )
+    return _update_owned(
+        engine, job_id, worker, rows_written=written, rows_total=total, heartbeat_at=now or utcnow()
+    )
 
 
 def mark_ready(
@@ -298,38 +299,27 @@ def mark_ready(
     now: datetime | None = None,
 ) -> bool:
     now = now or utcnow()
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                update(export_jobs)
-                .where(_owned(job_id, worker))
-                .values(
-                    status=READY,
-                    rows_written=rows,
-                    rows_total=rows,
-                    file_size=size,
-                    finished_at=now,
-                    heartbeat_at=now,
-                    expires_at=now + timedelta(days=expiry_days),
-                )
-            ).rowcount
-            == 1
-        )
+    return _update_owned(
+        engine,
+        job_id,
+        worker,
+        status=READY,
+        rows_written=rows,
+        rows_total=rows,
+        file_size=size,
+        finished_at=now,
+        heartbeat_at=now,
+        expires_at=now + timedelta(days=expiry_days),
+    )
 
 
 def mark_error(
     engine: Engine, job_id: str, worker: str, code: str, now: datetime | None = None
 ) -> bool:
     now = now or utcnow()
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                update(export_jobs)
-                .where(_owned(job_id, worker))
-                .values(status=ERROR, error=code, finished_at=now, heartbeat_at=now)
-            ).rowcount
-            == 1
-        )
+    return _update_owned(
+        engine, job_id, worker, status=ERROR, error=code, finished_at=now, heartbeat_at=now
+    )
 
 
 def heartbeat(engine: Engine, job_ids: list[str], now: datetime | None = None) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from data_access.loader import LOADER_COLUMNS, merge_frame, validate_chunk
+from data_access.reports import rows_by_key
 from data_access.tables import (
     channel_numbers,
     contacts,
@@ -71,9 +72,7 @@ def stored_messages(conn: Connection, ids: Iterable[str]) -> dict[str, Stored]:
     found: dict[str, Stored] = {}
     m = messages.c
     for chunk in _chunks(sorted(set(ids))):
-        # The LIMIT keeps the id lookup a subquery of its own, so DuckDB reads the rows through
-        # the primary key; merged into the joins, it scans every message.
-        rows = select(messages).where(m.message_id.in_(chunk)).limit(len(chunk)).subquery()
+        rows = rows_by_key([messages], m.message_id, chunk, "stored")
         r = rows.c
         query = select(
             r.message_id,
