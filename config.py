@@ -58,13 +58,15 @@ DUCKDB_MEMORY_LIMIT_DEFAULT = "1GB"
 DUCKDB_MEMORY_LIMIT_MIN = 256 * 10**6
 
 
-def parse_memory_limit(raw: str, name: str = "DUCKDB_MEMORY_LIMIT") -> str:
+def parse_memory_limit(
+    raw: str, name: str = "DUCKDB_MEMORY_LIMIT", minimum: int = DUCKDB_MEMORY_LIMIT_MIN
+) -> str:
     """A DuckDB memory size such as 1GB or 512MiB, checked and spelt the way DuckDB reads it."""
     match = _SIZE.fullmatch(raw)
     if match is None:
         raise SettingsError(f"{name} must be a size such as 1GB or 512MB, got {raw!r}")
     unit, factor = _SIZE_UNITS[match.group(2).lower()]
-    if int(match.group(1)) * factor < DUCKDB_MEMORY_LIMIT_MIN:
+    if int(match.group(1)) * factor < minimum:
         raise SettingsError(f"{name} must be at least 256MB (exports need that much), got {raw!r}")
     return f"{int(match.group(1))}{unit}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -37,9 +38,14 @@ MAX_FAILURES_PER_ADDRESS = 20
 
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (64 MiB, 3 passes).
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so a wrong name costs as long as a wrong
-# password and response times do not tell which usernames exist.
-_UNKNOWN_USER_HASH = _hasher.hash("no account has this password")
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Verified against when the username is unknown, so a wrong name costs as long as a wrong
+    password and response times do not tell which usernames exist. Made on first use: a hash
+    takes 64 MiB for a moment, which a process that never signs anyone in need not pay."""
+    return _hasher.hash("no account has this password")
 
 
 class AccountError(ValueError):
@@ -162,7 +168,7 @@ def verify_password(account: Account | None, password: str) -> bool:
     """Whether the password is the account's; as slow for unknown accounts as for known ones."""
     stored = account.password_hash if account is not None else None
     try:
-        _hasher.verify(stored or _UNKNOWN_USER_HASH, password[:PASSWORD_MAX_LENGTH])
+        _hasher.verify(stored or _unknown_user_hash(), password[:PASSWORD_MAX_LENGTH])
     except (VerificationError, InvalidHashError):
         return False
     return stored is not None

@@ -56,13 +56,16 @@ class StoreLockedError(RuntimeError):
 
 
 def make_engine(
-    database_url: str, duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
+    database_url: str,
+    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT,
+    duckdb_threads: int | None = None,
 ) -> Engine:
     """Build the process's engine for a DuckDB file or a PostgreSQL server.
 
     `duckdb_memory_limit` (the DUCKDB_MEMORY_LIMIT setting) bounds the embedded store's memory
     in this process: its cache of table blocks, which otherwise keeps every block read up to
     80 % of the machine's memory, and the sorts and joins of queries, which spill past it.
+    `duckdb_threads` caps the threads DuckDB runs a query on (default: one per core).
     """
     if database_url.startswith("duckdb"):
         path = database_url.split(":///", 1)[1]
@@ -71,13 +74,18 @@ def make_engine(
         # A DuckDB file admits one writing process. Every pooled connection of this process
         # opens the same database instance, so threads share its cache.
         engine = create_engine(database_url, pool_size=8, max_overflow=8)
-        limit = parse_memory_limit(duckdb_memory_limit)
+        # The setting's minimum is checked where it is read; a process that only exports
+        # (exports/standalone.py) asks for less.
+        limit = parse_memory_limit(duckdb_memory_limit, minimum=0)
+        threads = int(duckdb_threads) if duckdb_threads else None
 
-        # memory_limit belongs to the instance; a SET (unlike a config given to connect) also
-        # works when another engine of this process already opened the same file.
+        # memory_limit and threads belong to the instance; a SET (unlike a config given to
+        # connect) also works when another engine of this process already opened the same file.
         @event.listens_for(engine, "connect")
-        def _memory_limit(dbapi_connection, _record):
+        def _instance_settings(dbapi_connection, _record):
             dbapi_connection.execute(f"SET memory_limit = '{limit}'")
+            if threads:
+                dbapi_connection.execute(f"SET threads = {threads}")
 
         try:
             with engine.connect():

@@ -31,8 +31,8 @@ from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
 from data_access.tables import messages
 
-BATCH_ROWS = 16_384
-WINDOW_ROWS = 100_000
+BATCH_ROWS = 4096
+WINDOW_ROWS = 50_000
 COPY_PIECE_BYTES = 4 * 2**20
 
 m = messages.c
@@ -126,16 +126,18 @@ def _hour_windows(
 
 def _time_windows(
     conn: Connection,
-    statement,
+    scope: AccessScope,
+    flt: ReportFilter,
     descending: bool,
     window_rows: int,
     batch_rows: int,
 ) -> DetailStream:
-    windows = _hour_windows(conn, statement.whereclause, descending, window_rows)
+    where = reports.detailed_select(scope, flt).whereclause
+    windows = _hour_windows(conn, where, descending, window_rows)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for low, high, _rows in windows:
-            window = statement.where(m.created_at >= low, m.created_at < high)
+            window = reports.detailed_window_select(scope, flt, low, high, descending)
             yield from _duckdb_batches(conn, window, batch_rows)
 
     return DetailStream(sum(rows for _, _, rows in windows), batches())
@@ -246,10 +248,12 @@ def detailed_stream(
         return DetailStream(0, iter(()))
     statement = reports.detailed_select(scope, flt, sort, descending)
     if conn.dialect.name != "duckdb":
-        return _copy_stream(conn, statement, batch_rows)
-    if sort == "created_at":
-        return _time_windows(conn, statement, descending, window_rows, batch_rows)
-    return _keyset_pages(conn, statement, sort, descending, window_rows, batch_rows)
+        stream = _copy_stream(conn, statement, batch_rows)
+    elif sort == "created_at":
+        stream = _time_windows(conn, scope, flt, descending, window_rows, batch_rows)
+    else:
+        stream = _keyset_pages(conn, statement, sort, descending, window_rows, batch_rows)
+    return stream
 
 
 def consolidated_rows(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-import ingest
 from app import build_parser, create_app
 from commands import inbox as inbox_command
 from data_access import reports
@@ -26,6 +25,7 @@ from data_access.tables import (
     subaccounts,
 )
 from ingest import inbox as inbox_module
+from ingest import service as ingest_service
 from ingest.channels import assign
 from ingest.inbox import drain, replay
 from ingest.keys import create_key
@@ -537,7 +537,7 @@ def test_crash_between_inbox_write_and_processing(settings, engine, load_rows):
     try:
         create_schema(engine_after, settings.account_timezone)
         restarted = create_app(settings, engine_after)
-        worker = ingest.start_worker(restarted.server)
+        worker = ingest_service.start_worker(restarted.server)
         try:
             deadline = time.monotonic() + 10
             while inbox_rows(engine_after)[0][2] != "done" and time.monotonic() < deadline:
@@ -592,7 +592,7 @@ def test_failed_processing_is_retried_not_lost(client, engine, load_rows, monkey
 def test_worker_shows_new_events_within_five_seconds(settings, engine, load_rows):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     app = create_app(settings, engine)
-    worker = ingest.start_worker(app.server)
+    worker = ingest_service.start_worker(app.server)
     try:
         client = app.server.test_client()
         started = time.monotonic()

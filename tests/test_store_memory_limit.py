@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import text
 
 import app
-from config import SettingsError, load_settings
+from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, load_settings
 from data_access.store import make_engine
+from exports import standalone
 from tests.conftest import TIMEZONE
 from tests.exports_data import day, load
 
@@ -78,20 +79,32 @@ def test_make_engine_sets_the_limit_on_the_embedded_store(tmp_path):
         engine.dispose()
 
 
-def test_make_engine_refuses_a_bad_limit(tmp_path):
-    with pytest.raises(SettingsError, match="must be at least 256MB"):
-        make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", "128MB")
+def test_make_engine_refuses_a_bad_limit_and_takes_a_small_one_as_given(tmp_path):
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    with pytest.raises(SettingsError, match="must be a size such as 1GB"):
+        make_engine(url, "lots")
+    # The 256MB minimum is the setting's; a process that only exports asks for less.
+    engine = make_engine(url, "64MB", duckdb_threads=1)
+    try:
+        with engine.connect() as conn:
+            assert _limit(engine) == "61.0 MiB"
+            threads = conn.execute(text("SELECT current_setting('threads')")).scalar_one()
+            assert threads == 1
+    finally:
+        engine.dispose()
 
 
-def _recording_make_engine(monkeypatch) -> list:
+def _recording_make_engine(monkeypatch, *modules) -> list:
+    """Record (memory limit, threads) of every engine app.py and the given modules make."""
     made = []
 
-    def recording(url, limit):
-        engine = make_engine(url, limit)
+    def recording(url, limit=DUCKDB_MEMORY_LIMIT_DEFAULT, duckdb_threads=None):
+        engine = make_engine(url, limit, duckdb_threads=duckdb_threads)
         made.append(engine)
         return engine
 
-    monkeypatch.setattr(app, "make_engine", recording)
+    for module in (app, *modules):
+        monkeypatch.setattr(module, "make_engine", recording)
     return made
 
 
@@ -104,25 +117,56 @@ def test_the_dashboard_engine_runs_under_the_setting(tmp_path, monkeypatch):
         made[0].dispose()
 
 
-def test_a_command_runs_under_the_setting(duckdb_engine, duckdb_settings, load_rows, tmp_path,
-                                          monkeypatch):  # fmt: skip
+def _settings_seen_by(monkeypatch, command: str) -> list[tuple[str, int]]:
+    """Run `command`'s run() through a wrapper that notes the limit and threads it runs under."""
+    seen = []
+    real_run = app.STORE_COMMANDS[command].run
+
+    def run(args, console, engine, settings):
+        with engine.connect() as conn:
+            threads = conn.execute(text("SELECT current_setting('threads')")).scalar_one()
+        seen.append((_limit(engine), threads))
+        return real_run(args, console, engine, settings)
+
+    monkeypatch.setattr(app.STORE_COMMANDS[command], "run", run)
+    return seen
+
+
+@pytest.fixture
+def command_env(duckdb_engine, load_rows, tmp_path, monkeypatch):
     load(duckdb_engine, load_rows)
     duckdb_engine.dispose()
     for name, value in _env(tmp_path, DUCKDB_MEMORY_LIMIT="400MiB").items():
         monkeypatch.setenv(name, value)
+
+
+def test_a_command_runs_under_the_setting(command_env, monkeypatch, capsys):
     made = _recording_make_engine(monkeypatch)
-    limits = []
-    real_run = app.STORE_COMMANDS["export"].run
+    seen = _settings_seen_by(monkeypatch, "users")
+    assert app.main(["users", "list"]) == 0
+    assert len(made) == 1
+    assert [limit for limit, _threads in seen] == ["400.0 MiB"]
 
-    def run(args, console, engine, settings):
-        limits.append(_limit(engine))
-        return real_run(args, console, engine, settings)
 
-    monkeypatch.setattr(app.STORE_COMMANDS["export"], "run", run)
+def test_an_export_brings_the_schema_up_under_the_setting_then_runs_alone(
+    command_env, tmp_path, monkeypatch
+):
+    made = _recording_make_engine(monkeypatch, standalone)
+    seen = _settings_seen_by(monkeypatch, "export")
+    schema_limits = []
+    real_create_schema = app.create_schema
+
+    def create_schema(engine, timezone):
+        schema_limits.append(_limit(engine))
+        real_create_schema(engine, timezone)
+
+    monkeypatch.setattr(app, "create_schema", create_schema)
     out = tmp_path / "out.csv"
     code = app.main(["export", "--view", "detailed", "--format", "csv", "--channel", "whatsapp",
                      "--start", str(day(2)), "--end", str(day(1)), "--out", str(out)])  # fmt: skip
     assert code == 0
-    assert len(made) == 1
-    assert limits == ["400.0 MiB"]
+    assert len(made) == 2
+    assert schema_limits == ["400.0 MiB"]
+    # 64MB is 61.0 MiB: DuckDB reads MB as 10**6 bytes.
+    assert seen == [("61.0 MiB", 1)]
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
