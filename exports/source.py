@@ -30,10 +30,14 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
 from data_access.tables import messages
+from exports.read_ahead import ReadAhead
 
 BATCH_ROWS = 4096
 WINDOW_ROWS = 50_000
 COPY_PIECE_BYTES = 4 * 2**20
+# Rows read ahead of the writer: a little more than one window, so the store runs the next
+# window's query while the writer renders the last one.
+READ_AHEAD_ROWS = 65_536
 
 m = messages.c
 
@@ -239,10 +243,13 @@ def detailed_stream(
     *,
     batch_rows: int = BATCH_ROWS,
     window_rows: int = WINDOW_ROWS,
+    read_ahead_rows: int = READ_AHEAD_ROWS,
 ) -> DetailStream:
     """The detailed rows in the view's order as Arrow batches (times still naive UTC).
 
-    Run it inside a transaction on `conn` and consume the batches before it ends.
+    Run it inside a transaction on `conn` and consume the batches before it ends. Unless
+    `read_ahead_rows` is 0, the batches are read in a thread of their own (exports.read_ahead),
+    which uses `conn` until the stream is used up or closed.
     """
     if not scope.subaccount_ids:
         return DetailStream(0, iter(()))
@@ -253,6 +260,8 @@ def detailed_stream(
         stream = _time_windows(conn, scope, flt, descending, window_rows, batch_rows)
     else:
         stream = _keyset_pages(conn, statement, sort, descending, window_rows, batch_rows)
+    if read_ahead_rows:
+        stream.batches = ReadAhead(stream.batches, depth=max(1, read_ahead_rows // batch_rows))
     return stream
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from data_access.store import make_engine
 
 # DuckDB's memory for one 50k-row window of the export on one thread (two threads ran out of
-# memory at 64MB).
+# memory at 64MB). The store's query runs beside the file writer (exports.read_ahead), so the
+# second core is not idle.
 MEMORY_LIMIT = "64MB"
 THREADS = 1
 
