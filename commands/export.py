@@ -12,9 +12,11 @@ from sqlalchemy import select
 from commands.console import Console
 from data_access.domain import CHANNELS, DIRECTIONS, STATUSES
 from data_access.filters import AccessScope, FilterError
+from data_access.store import make_engine
 from data_access.tables import subaccounts
+from exports import standalone
 from exports.request import FORMATS, ExportError, ExportRequest
-from exports.writers import write_export
+from exports.writers import ExportResult, write_export
 
 LANGUAGE_CHOICES = ("es", "pt", "en")
 
@@ -104,9 +106,9 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
         bar["advance"](done - bar["shown"])
         bar["shown"] = done
 
-    try:
-        result = write_export(
-            engine,
+    def write(store) -> ExportResult:
+        return write_export(
+            store,
             request,
             AccessScope.of(everything),
             out,
@@ -114,8 +116,31 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             max_rows=settings.xlsx_max_rows,
             progress=progress,
         )
+
+    try:
+        try:
+            result = write(engine)
+        except Exception as error:
+            if not (standalone.is_export_engine(engine) and standalone.ran_out_of_memory(error)):
+                raise
+            console.err(
+                f"The export needed more memory than a lone export is given "
+                f"({standalone.MEMORY_LIMIT}); writing it again under DUCKDB_MEMORY_LIMIT "
+                f"({settings.duckdb_memory_limit})."
+            )
+            bar.clear()
+            roomier = make_engine(settings.database_url, settings.duckdb_memory_limit)
+            try:
+                result = write(roomier)
+            finally:
+                roomier.dispose()
     except OSError as error:
         console.err(f"Could not write {out}: {error.strerror or error}")
+        return 1
+    except Exception as error:
+        # Nothing was written (write_export removes its partial file); say why in one line.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        console.err(f"The export failed: {reason}")
         return 1
     sheets = f" on {len(result.sheets)} sheets" if len(result.sheets) > 1 else ""
     console.out(

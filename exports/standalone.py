@@ -5,11 +5,16 @@ The server's embedded store keeps a cache of table blocks for the dashboard's ma
 that cache is of no use to it: under the settings below a detailed export of 2M rows peaks at
 about 270 MiB instead of 530 MiB (docs/BENCHMARKS.md, Exports). They hold for exports in time
 order, the only order the command writes; other orders sort the rest of the range page by
-page and need the server's memory.
+page and need the server's memory. Time windows are planned by the estimated size of their
+rows, so long texts make them shorter; should an export still run out of this memory, the
+command writes it again under DUCKDB_MEMORY_LIMIT (commands/export.py).
 """
 
 from __future__ import annotations
 
+import weakref
+
+import duckdb
 import pyarrow as pa
 from sqlalchemy import Engine
 
@@ -22,9 +27,25 @@ MEMORY_LIMIT = "64MB"
 THREADS = 1
 
 
+_export_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def make_export_engine(database_url: str) -> Engine:
     """The store for a process that runs one export (PostgreSQL ignores the DuckDB sizes)."""
-    return make_engine(database_url, MEMORY_LIMIT, duckdb_threads=THREADS)
+    engine = make_engine(database_url, MEMORY_LIMIT, duckdb_threads=THREADS)
+    _export_engines.add(engine)
+    return engine
+
+
+def is_export_engine(engine: Engine) -> bool:
+    return engine in _export_engines
+
+
+def ran_out_of_memory(error: BaseException) -> bool:
+    """Whether an export failed because DuckDB ran out of its memory (raised as it is by the
+    export's own reads, or wrapped by SQLAlchemy)."""
+    cause = getattr(error, "orig", error)
+    return isinstance(cause, duckdb.OutOfMemoryException)
 
 
 def prepare_process() -> None:

@@ -32,6 +32,8 @@ from exports.xlsx import EXCEL_MAX_ROWS, Column, XlsxBook
 ProgressFn = Callable[[int, int], None]  # (rows written so far, rows expected)
 BOM = "\ufeff".encode()
 XLSX_SLICE_ROWS = 4096
+XLSX_SLICE_BYTES = 2 * 2**20
+XLSX_READ_AHEAD_BYTES = 4 * 2**20
 CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_style="needed", batch_size=4096)
 
 DETAIL_WIDTHS = {
@@ -271,6 +273,10 @@ def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progres
     first_row = 1
     for batch in stream.batches:
         arrays = _detail_arrays(batch, request.timezone)
+        # Small slices: a slice's XML is several times its data, so this bounds memory, also
+        # when the rows are long (a template of a thousand characters).
+        slices = max(1, -(-batch.nbytes // XLSX_SLICE_BYTES), -(-batch.num_rows // XLSX_SLICE_ROWS))
+        slice_rows = max(1, -(-batch.num_rows // slices))
         offset = 0
         while offset < batch.num_rows:
             if sheet.capacity == 0:
@@ -278,8 +284,7 @@ def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progres
                 sheets.append((sheet.title, first_row, first_row + sheet.rows - 1))
                 first_row += sheet.rows
                 sheet = book.add_sheet(f"{base} {len(sheets) + 1}", columns)
-            # Small slices: a slice's XML is several times its data, so this bounds memory.
-            take = min(sheet.capacity, batch.num_rows - offset, XLSX_SLICE_ROWS)
+            take = min(sheet.capacity, batch.num_rows - offset, slice_rows)
             sheet.write([values.slice(offset, take) for values in arrays])
             offset += take
         progress.add(batch.num_rows)
@@ -341,6 +346,9 @@ def write_export(
 
 
 def _stream(conn, request: ExportRequest, scope, flt, batch_rows, window_rows):
+    # The XLSX writer is several times slower than the store: a little read ahead keeps it
+    # busy, and more would only hold memory.
+    ahead = XLSX_READ_AHEAD_BYTES if request.format == "xlsx" else source.READ_AHEAD_BYTES
     return source.detailed_stream(
         conn,
         scope,
@@ -349,6 +357,7 @@ def _stream(conn, request: ExportRequest, scope, flt, batch_rows, window_rows):
         request.state.descending,
         batch_rows=batch_rows,
         window_rows=window_rows,
+        read_ahead_bytes=ahead,
     )
 
 

@@ -56,7 +56,7 @@ def _wait_until_still(read, seconds=2.0):
 @pytest.mark.parametrize("depth", [1, 3, 50])
 def test_every_item_comes_in_order_from_another_thread(depth):
     source = Source(range(20))
-    ahead = ReadAhead(iter(source), depth=depth)
+    ahead = ReadAhead(iter(source), depth, size=lambda _item: 1)
     assert list(ahead) == list(range(20))
     assert source.closed
     assert source.threads == {"export-reader"}
@@ -65,7 +65,7 @@ def test_every_item_comes_in_order_from_another_thread(depth):
 
 def test_an_error_in_the_source_comes_after_the_items_before_it():
     source = Source(range(10), fail_at=4)
-    ahead = ReadAhead(iter(source), depth=2)
+    ahead = ReadAhead(iter(source), 2, size=lambda _item: 1)
     got = []
     with pytest.raises(ValueError, match="broken at 4"):
         for item in ahead:
@@ -76,7 +76,7 @@ def test_an_error_in_the_source_comes_after_the_items_before_it():
 
 def test_no_more_than_depth_items_wait_unread():
     source = Source(iter(int, 1))  # endless zeros
-    ahead = ReadAhead(iter(source), depth=3)
+    ahead = ReadAhead(iter(source), 3, size=lambda _item: 1)
     # Three wait in the queue and a fourth in the reader's hand, blocked until there is room.
     assert _wait_until_still(lambda: source.produced) == 4
     next(ahead)
@@ -85,9 +85,20 @@ def test_no_more_than_depth_items_wait_unread():
     assert source.closed
 
 
+def test_what_waits_is_bounded_by_size_and_an_oversized_item_still_passes():
+    source = Source([5, 5, 5, 30, 1, 1])
+    ahead = ReadAhead(iter(source), 12, size=lambda item: item)
+    # 5 + 5 wait; the third 5 would pass 12 and waits in the reader's hand.
+    assert _wait_until_still(lambda: source.produced) == 3
+    assert [next(ahead), next(ahead), next(ahead)] == [5, 5, 5]
+    # 30 is more than the bound alone: it passes once nothing else waits.
+    assert list(ahead) == [30, 1, 1]
+    assert source.closed
+
+
 def test_close_stops_the_reader_and_closes_the_source():
     source = Source(iter(int, 1))
-    ahead = ReadAhead(iter(source), depth=2)
+    ahead = ReadAhead(iter(source), 2, size=lambda _item: 1)
     assert next(ahead) == 0
     ahead.close()
     assert source.closed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from data_access import reports
 from data_access.filters import ReportFilter
@@ -15,6 +15,7 @@ from exports import source
 from tests.conftest import TIMEZONE
 from tests.exports_data import NEWEST_FIRST, day, load, scope_of
 
+m = messages.c
 TRICKY = 'a "quoted", text\r\nover two lines; ünïcödé 🧪'
 
 
@@ -70,3 +71,65 @@ def test_streamed_rows_equal_the_data_layer(store, monkeypatch, piece_bytes):
         seconds=61, microseconds=123456
     )
     assert by_id["e4"]["user"] is None and by_id["e4"]["campaign"] is None
+
+
+@pytest.fixture
+def burst(store):
+    """All seven WhatsApp messages sent in one minute, e3 and e5 at the very same instant."""
+    with store.begin() as conn:
+        first = conn.execute(
+            messages.select().with_only_columns(messages.c.created_at)
+            .where(messages.c.message_id == "e1")
+        ).scalar_one()  # fmt: skip
+        minute = first.replace(second=0, microsecond=0)
+        seconds = {"e1": 50, "e2": 3, "e3": 20, "e4": 41, "e5": 20, "e6": 7, "e7": 33}
+        for message_id, second in seconds.items():
+            conn.execute(
+                update(messages)
+                .where(messages.c.message_id == message_id)
+                .values(created_at=minute + timedelta(seconds=second))
+            )
+    return store
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize(("window_rows", "window_bytes"), [(2, 10**9), (50, 1), (3, 400)])
+def test_a_minute_over_the_window_budget_streams_in_pages_in_order(
+    burst, descending, window_rows, window_bytes
+):
+    scope = scope_of(burst)
+    flt = ReportFilter.build("whatsapp", day(2), day(1), timezone=TIMEZONE)
+    with burst.connect() as conn:
+        want = [row.message_id for row in conn.execute(
+            reports.detailed_select(scope, flt, descending=descending)
+        )]  # fmt: skip
+    rows, total = _streamed(
+        burst, scope, flt, descending=descending, batch_rows=2,
+        window_rows=window_rows, window_bytes=window_bytes,
+    )  # fmt: skip
+    assert [row[0] for row in rows] == want
+    assert want[:4] == (["e1", "e4", "e7", "e5"] if descending else ["e2", "e6", "e3", "e5"])
+    assert total == 7
+
+
+def test_windows_keep_to_both_budgets(duckdb_engine, load_rows):
+    load(duckdb_engine, load_rows)
+    with duckdb_engine.begin() as conn:
+        conn.execute(update(messages).where(m.message_id == "e2").values(content=TRICKY))
+    scope = scope_of(duckdb_engine)
+    flt = ReportFilter.build("whatsapp", day(2), day(1), timezone=TIMEZONE)
+    where = reports.detailed_select(scope, flt).whereclause
+    with duckdb_engine.connect() as conn:
+        by_rows = source._minute_windows(conn, where, True, 2, 10**9)
+        sizes = source._minute_windows(conn, where, True, 100, 10**9)
+        one_each = source._minute_windows(conn, where, False, 100, 1)
+    # Seven messages in seven different minutes, newest first, two to a window.
+    assert [w.rows for w in by_rows] == [2, 2, 2, 1]
+    assert all(a.low >= b.high for a, b in zip(by_rows, by_rows[1:], strict=False))
+    # The estimated size: the content's bytes plus ROW_BYTES a row.
+    with duckdb_engine.connect() as conn:
+        contents = conn.execute(select(m.content).where(m.channel == "whatsapp")).scalars().all()
+    texts = sum(len(text.encode()) for text in contents if text is not None)
+    assert texts > len("".join(text for text in contents if text))  # ü, emoji: bytes, not letters
+    assert [(w.rows, w.size) for w in sizes] == [(7, 7 * source.ROW_BYTES + texts)]
+    assert [w.rows for w in one_each] == [1] * 7

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 from sqlalchemy import text
 
 import app
+from commands import export as export_command
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, load_settings
 from data_access.store import make_engine
 from exports import standalone
@@ -170,3 +172,47 @@ def test_an_export_brings_the_schema_up_under_the_setting_then_runs_alone(
     # 64MB is 61.0 MiB: DuckDB reads MB as 10**6 bytes.
     assert seen == [("61.0 MiB", 1)]
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def _export_args(out) -> list[str]:
+    return ["export", "--view", "detailed", "--format", "csv", "--channel", "whatsapp",
+            "--start", str(day(2)), "--end", str(day(1)), "--out", str(out)]  # fmt: skip
+
+
+def test_an_export_that_runs_out_of_its_memory_is_written_again_under_the_setting(
+    command_env, tmp_path, monkeypatch, capsys
+):
+    limits = []
+    real_write_export = export_command.write_export
+
+    def write_export(engine, *args, **kwargs):
+        limits.append(_limit(engine))
+        if len(limits) == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+        return real_write_export(engine, *args, **kwargs)
+
+    monkeypatch.setattr(export_command, "write_export", write_export)
+    out = tmp_path / "out.csv"
+    assert app.main(_export_args(out)) == 0
+    assert limits == ["61.0 MiB", "400.0 MiB"]
+    printed = capsys.readouterr()
+    assert (
+        "The export needed more memory than a lone export is given (64MB); writing it again "
+        "under DUCKDB_MEMORY_LIMIT (400MiB)." in printed.err
+    )
+    assert "Wrote 7 rows" in printed.out
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_a_failing_export_says_why_in_one_line_and_exits_1(
+    command_env, tmp_path, monkeypatch, capsys
+):
+    def write_export(*args, **kwargs):
+        raise RuntimeError("the disk controller said no\nTraceback-like detail")
+
+    monkeypatch.setattr(export_command, "write_export", write_export)
+    assert app.main(_export_args(tmp_path / "out.csv")) == 1
+    err = capsys.readouterr().err
+    assert "The export failed: the disk controller said no" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
