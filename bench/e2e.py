@@ -34,7 +34,8 @@ from typing import TextIO
 import requests
 from sqlalchemy import Engine, select
 
-from bench.harness import DAYS, capture_statements, p95, positive, raw_runner
+from bench.arguments import positive
+from bench.harness import DAYS, capture_statements, p95, raw_runner
 from bench.stores import DATA_DIR, OpenStore, Plan, open_duckdb, open_postgres
 from config import PROJECT_DIR
 from dashboard import ids

@@ -15,13 +15,16 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench.arguments import positive
 from config import PROJECT_DIR, SettingsError, load_settings, parse_memory_limit
 
 DATA_DIR = PROJECT_DIR / "bench" / "data" / "exports"
@@ -136,18 +139,33 @@ def ranges_for(store: str | Path, sizes) -> dict[int, tuple[str, str, int]]:
 
 
 def child_export(
-    store: str | Path, fmt: str, start: str, end: str, out: Path, memory_limit: str | None = None
+    store: str | Path,
+    fmt: str,
+    start: str,
+    end: str,
+    out: Path,
+    memory_limit: str | None = None,
+    lone: bool = False,
 ) -> dict:
-    """One export in this process: rows, wall and CPU seconds, peak and baseline memory."""
+    """One export in this process: rows, wall and CPU seconds, peak and baseline memory.
+
+    `lone` sizes the process as `python app.py export` does (exports/standalone.py); otherwise
+    the store runs under `memory_limit` (default DUCKDB_MEMORY_LIMIT's), as in the server.
+    """
     from sqlalchemy import select, text
 
     from data_access.filters import AccessScope
     from data_access.store import make_engine
     from data_access.tables import subaccounts
+    from exports import standalone
     from exports.request import ExportRequest
     from exports.writers import write_export
 
-    engine = make_engine(_store_url(store), *([memory_limit] if memory_limit else []))
+    if lone:
+        standalone.prepare_process()
+        engine = standalone.make_export_engine(_store_url(store))
+    else:
+        engine = make_engine(_store_url(store), *([memory_limit] if memory_limit else []))
     with engine.connect() as conn:
         ids = conn.execute(select(subaccounts.c.id)).scalars().all()
     baseline = _rss_mb()
@@ -291,6 +309,32 @@ def _child(command: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def command_export(store: str | Path, fmt: str, start: str, end: str, out: Path) -> dict:
+    """`python app.py export` itself, as a script or cron runs it: its wall time (start-up
+    included) and the peak resident memory of its whole process (ru_maxrss from wait4)."""
+    env = {**os.environ, "DATABASE_URL": _store_url(store), "ACCOUNT_TIMEZONE": TIMEZONE}
+    if not str(store).startswith("postgresql"):
+        env["DATA_DIR"] = str(Path(store).parent)
+    Path(out).unlink(missing_ok=True)
+    command = [sys.executable, "app.py", "export", "--view", "detailed", "--format", fmt,
+               "--channel", CHANNEL, "--start", start, "--end", end, "--lang", "es",
+               "--tz", TIMEZONE, "--out", str(out)]  # fmt: skip
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        wall = time.perf_counter()
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=stdout, stderr=stderr)
+        # wait4, not wait: it also returns the finished process's own resource usage.
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - wall
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        printed, complaint = stdout.read().decode(), stderr.read().decode()
+    if process.returncode != 0:
+        raise SystemExit(f"python app.py export failed: {complaint[-2000:]}")
+    wrote = printed.split("Wrote ", 1)[1].split(" rows", 1)[0]
+    return {"rows": int(wrote.replace(",", "")), "seconds": wall, "peak_mb": usage.ru_maxrss / 1024}
+
+
 def run(args: argparse.Namespace) -> int:
     server = None
     if args.postgres:
@@ -299,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         store = Path(args.store)
         build_store(store, args.messages, args.rebuild)
-        kind = f"DuckDB (embedded, DUCKDB_MEMORY_LIMIT={args.memory_limit})"
+        kind = "DuckDB (embedded)"
     try:
         return _measure(args, store, kind)
     finally:
@@ -307,63 +351,118 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _verdicts(fmt: str, size: int, seconds: float, peak: float | None) -> str:
+    goals = []
+    if (fmt, size) in TARGETS:
+        limit = TARGETS[(fmt, size)]
+        goals.append(f"{'met' if seconds <= limit else 'missed'} (<= {limit:g} s)")
+    if size >= 2_000_000 and peak is not None:
+        ok = peak * 2**20 < MEMORY_TARGET_MB * 10**6
+        goals.append(f"{'met' if ok else 'missed'} (< {MEMORY_TARGET_MB} MB)")
+    return "; ".join(goals) or "—"
+
+
 def _measure(args: argparse.Namespace, store, kind: str) -> int:
     out_dir = DATA_DIR / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     print(f"Detailed export, {kind} store of {args.messages:,} messages, {os.cpu_count()} cores, "
-          f"load average {load:.1f} at start.")  # fmt: skip
-    print()
-    print("| rows | format | time (s) | CPU (s) | file (MB) | peak RSS (MB) | of which: process "
-          "baseline / DuckDB block cache / the rest (MB) | target |")  # fmt: skip
-    print("|---:|---|---:|---:|---:|---:|---:|---|")
+          f"load average {load:.1f} at start; medians of {args.repeat} runs.")  # fmt: skip
     ranges = ranges_for(store, args.sizes)
+    if "server" in args.modes:
+        _measure_server(args, store, ranges, out_dir)
+    if "command" in args.modes:
+        _measure_command(args, store, ranges, out_dir)
+    if args.writers:
+        _measure_writers(args, store, out_dir)
+    print()
+    print(f"Load average at the end: {os.getloadavg()[0]:.1f}.")
+    return 0
+
+
+def _measure_server(args, store, ranges, out_dir: Path) -> None:
+    print()
+    print(f"Inside the server (DUCKDB_MEMORY_LIMIT={args.memory_limit}, the threads DuckDB "
+          "chooses); MiB:")  # fmt: skip
+    print()
+    print("| rows | format | time (s) | CPU (s) | file (MB) | peak RSS | of which: process "
+          "baseline / DuckDB block cache / the export's own | target |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
     for size in args.sizes:
         start, end, _ = ranges[size]
         for fmt in args.formats:
-            out = str(out_dir / f"{size}.{fmt}")
-            result = _child(["--child-export", fmt, start, end, out, "--store", str(store),
-                             "--memory-limit", args.memory_limit])  # fmt: skip
-            cache_mb = result["block_cache_mb"] or 0
-            cache = "—" if result["block_cache_mb"] is None else f"{cache_mb:.0f}"
-            # The rest is the export's working memory (DuckDB's sorts and joins, the batches, the
-            # writer): what it holds only while it runs, unlike the cache, which stays.
-            rest = result["peak_mb"] - result["baseline_mb"] - cache_mb
-            goals = []
-            if (fmt, size) in TARGETS:
-                limit = TARGETS[(fmt, size)]
-                verdict = "met" if result["seconds"] <= limit else "missed"
-                goals.append(f"{verdict} (<= {limit:g} s)")
-            if size >= 2_000_000:
-                ok = result["peak_mb"] < MEMORY_TARGET_MB
-                goals.append(f"{'met' if ok else 'missed'} (< {MEMORY_TARGET_MB} MB)")
+            out = out_dir / f"{size}.{fmt}"
+            runs = []
+            for _ in range(args.repeat):
+                out.unlink(missing_ok=True)
+                runs.append(_child(["--child-export", fmt, start, end, str(out), "--store",
+                                    str(store), "--memory-limit", args.memory_limit]))  # fmt: skip
+            med = {
+                key: _median([r[key] or 0 for r in runs])
+                for key in runs[0]
+                if key != "memory_limit"
+            }
+            cache = "—" if runs[0]["block_cache_mb"] is None else f"{med['block_cache_mb']:.0f}"
+            # The export's own: what it holds only while it runs (DuckDB's sorts and joins, the
+            # batches read ahead, the writer), unlike the cache, which the dashboard shares.
+            own = med["peak_mb"] - med["baseline_mb"] - med["block_cache_mb"]
             print(
-                f"| {result['rows']:,} | {fmt} | {result['seconds']:.1f} | "
-                f"{result['cpu_seconds']:.1f} | {result['size_mb']:.0f} | "
-                f"{result['peak_mb']:.0f} | {result['baseline_mb']:.0f} / {cache} / {rest:.0f} | "
-                f"{'; '.join(goals) or '—'} |",
+                f"| {runs[0]['rows']:,} | {fmt} | {med['seconds']:.1f} | {med['cpu_seconds']:.1f} "
+                f"| {med['size_mb']:.0f} | {med['peak_mb']:.0f} | {med['baseline_mb']:.0f} / "
+                f"{cache} / {own:.0f} | {_verdicts(fmt, size, med['seconds'], None)} |",
                 flush=True,
             )
-    if args.writers:
-        print()
-        print(f"XLSX writers, the same {args.writers:,} detailed rows (writing only):")
-        print()
-        print("| writer | time (s) | rows per second | memory growth (MB) | file (MB) |")
-        print("|---|---:|---:|---:|---:|")
-        for writer in ("openpyxl", "xlsxwriter", "ours"):
-            out = str(out_dir / f"writer-{writer}.xlsx")
-            result = _child(
-                ["--child-writer", writer, str(args.writers), out, "--store", str(store)]
-            )
-            label = {"openpyxl": "openpyxl 3.1.5 write-only",
-                     "xlsxwriter": "xlsxwriter 3.3.1 constant_memory",
-                     "ours": "exports.xlsx (Arrow kernels)"}[writer]  # fmt: skip
+
+
+def _measure_command(args, store, ranges, out_dir: Path) -> None:
+    print()
+    print("`python app.py export` (a process that only exports, exports/standalone.py); MiB:")
+    print()
+    print("| rows | format | export (s) | CPU (s) | command, start-up included (s) | "
+          "peak RSS of the command's process | target |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---|")
+    for size in args.sizes:
+        start, end, _ = ranges[size]
+        for fmt in args.formats:
+            out = out_dir / f"{size}.{fmt}"
+            lone, whole = [], []
+            for _ in range(args.repeat):
+                out.unlink(missing_ok=True)
+                lone.append(_child(["--child-export", fmt, start, end, str(out), "--store",
+                                    str(store), "--lone"]))  # fmt: skip
+                whole.append(command_export(store, fmt, start, end, out))
+            seconds = _median([r["seconds"] for r in lone])
+            peak = _median([r["peak_mb"] for r in whole])
             print(
-                f"| {label} | {result['seconds']:.1f} | {result['rows'] / result['seconds']:,.0f}"
-                f" | {result['growth_mb']:.0f} | {result['size_mb']:.1f} |",
+                f"| {whole[0]['rows']:,} | {fmt} | {seconds:.1f} | "
+                f"{_median([r['cpu_seconds'] for r in lone]):.1f} | "
+                f"{_median([r['seconds'] for r in whole]):.1f} | {peak:.0f} | "
+                f"{_verdicts(fmt, size, seconds, peak)} |",
                 flush=True,
             )
-    return 0
+
+
+def _measure_writers(args, store, out_dir: Path) -> None:
+    print()
+    print(f"XLSX writers, the same {args.writers:,} detailed rows (writing only):")
+    print()
+    print("| writer | time (s) | rows per second | memory growth (MB) | file (MB) |")
+    print("|---|---:|---:|---:|---:|")
+    for writer in ("openpyxl", "xlsxwriter", "ours"):
+        out = str(out_dir / f"writer-{writer}.xlsx")
+        result = _child(["--child-writer", writer, str(args.writers), out, "--store", str(store)])
+        label = {"openpyxl": "openpyxl 3.1.5 write-only",
+                 "xlsxwriter": "xlsxwriter 3.3.1 constant_memory",
+                 "ours": "exports.xlsx (Arrow kernels)"}[writer]  # fmt: skip
+        print(
+            f"| {label} | {result['seconds']:.1f} | {result['rows'] / result['seconds']:,.0f}"
+            f" | {result['growth_mb']:.0f} | {result['size_mb']:.1f} |",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,11 +480,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SIZE",
         help="the DuckDB store's memory limit (default: DUCKDB_MEMORY_LIMIT, else its default)",
     )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["server", "command"],
+        choices=("server", "command"),
+        help="server: inside a process with the server's settings; command: python app.py export",
+    )
+    parser.add_argument("--repeat", type=positive, default=3, help="runs per case (medians)")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument(
         "--postgres", action="store_true", help="measure on a throwaway PostgreSQL store instead"
     )
     parser.add_argument("--child-export", nargs=4, metavar=("FORMAT", "START", "END", "OUT"))
+    parser.add_argument("--lone", action="store_true", help="with --child-export: as the command")
     parser.add_argument("--child-writer", nargs=3, metavar=("WRITER", "ROWS", "OUT"))
     args = parser.parse_args(argv)
     try:
@@ -396,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.child_export:
         fmt, start, end, out = args.child_export
-        result = child_export(args.store, fmt, start, end, Path(out), args.memory_limit)
+        result = child_export(
+            args.store, fmt, start, end, Path(out), args.memory_limit, lone=args.lone
+        )
         print(json.dumps(result))
         return 0
     if args.child_writer:

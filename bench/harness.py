@@ -22,6 +22,7 @@ from typing import TextIO
 import pandas as pd
 from sqlalchemy import Engine, event, select
 
+from bench.arguments import positive
 from bench.stores import DATA_DIR, OpenStore, Plan, open_duckdb, open_postgres
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter, today_in
@@ -356,17 +357,6 @@ def run(
         print(format_table(measured), file=out, flush=True)
         results.extend(measured)
     return results
-
-
-def positive(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (1_000 and 1,000 are fine)."""
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
