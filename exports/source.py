@@ -11,9 +11,11 @@ view shows. How they are streamed depends on the store:
   memory while it sorts. The rows are therefore read in slices, all inside one transaction (one
   consistent snapshot): for the time order, consecutive windows of whole minutes planned from
   a per-minute count and size, each of at most `window_rows` rows and `window_bytes` of
-  estimated size (a minute that holds more alone, a campaign sent at once, is cut into keyset
-  pages); for any other order, keyset pages (`WHERE (key, message_id) > last ... LIMIT n`).
-  Each slice streams through DuckDB's Arrow reader.
+  estimated size. A window is read as it lies, with ids for the subaccount, user and campaign
+  names, and named and sorted here in Arrow: that costs less than half of what DuckDB takes to
+  join the names and sort the whole rows. A minute that holds more than a window alone (a
+  campaign sent at once) is cut into keyset pages sorted by DuckDB, as is any other order
+  (`WHERE (key, message_id) > last ... LIMIT n`), each streamed through DuckDB's Arrow reader.
 """
 
 from __future__ import annotations
@@ -24,16 +26,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    table,
+)
 
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
-from data_access.tables import messages
+from data_access.tables import contacts, messages
 from exports.read_ahead import ReadAhead
 
-BATCH_ROWS = 4096
+BATCH_ROWS = 16384
 WINDOW_ROWS = 50_000
 WINDOW_BYTES = 15 * 2**20
 COPY_PIECE_BYTES = 4 * 2**20
@@ -91,16 +106,34 @@ def rows_to_batch(rows) -> pa.RecordBatch:
     )
 
 
-def _duckdb_batches(conn: Connection, statement, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Stream one statement through DuckDB's Arrow reader on this connection's transaction."""
+def _converted(batches: Iterator[pa.RecordBatch], convert) -> Iterator[pa.RecordBatch]:
+    """The batches through convert; closing this closes the batches (and DuckDB's result)."""
+    try:
+        for batch in batches:
+            yield convert(batch)
+    finally:
+        batches.close()
+
+
+def _duckdb_result(conn: Connection, statement):
+    """A statement run by DuckDB itself on this connection's transaction (its relation)."""
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = [compiled.params[key] for key in compiled.positiontup or ()]
-    raw = conn.connection.dbapi_connection
-    reader = raw.sql(compiled.string, params=params).to_arrow_reader(batch_rows)
+    return conn.connection.dbapi_connection.sql(compiled.string, params=params)
+
+
+def _duckdb_table(conn: Connection, statement) -> pa.Table:
+    return _duckdb_result(conn, statement).to_arrow_table()
+
+
+def _duckdb_batches(conn: Connection, statement, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Stream one statement through DuckDB's Arrow reader on this connection's transaction
+    (the batches as DuckDB types them)."""
+    reader = _duckdb_result(conn, statement).to_arrow_reader(batch_rows)
     try:
         for batch in reader:
             if batch.num_rows:
-                yield _to_schema(batch)
+                yield batch
     finally:
         reader.close()
 
@@ -132,23 +165,34 @@ def _minute_windows(
     and window_bytes of estimated size, unless one minute alone holds more."""
     minute = func.date_trunc("minute", m.created_at).label("minute")
     # strlen is DuckDB's byte length of a text; only the DuckDB path plans windows.
-    size = func.sum(func.coalesce(func.strlen(m.content), 0) + ROW_BYTES)
-    buckets = conn.execute(
-        select(minute, func.count(), size).where(where).group_by(minute).order_by(minute)
-    ).all()
-    if descending:
-        buckets.reverse()
-    windows: list[_Window] = []
-    for start, rows, bytes_ in buckets:
-        end, rows, bytes_ = start + timedelta(minutes=1), int(rows), int(bytes_)
-        last = windows[-1] if windows else None
-        if last and last.rows + rows <= window_rows and last.size + bytes_ <= window_bytes:
-            windows[-1] = _Window(
-                min(last.low, start), max(last.high, end), last.rows + rows, last.size + bytes_
-            )
+    size = cast(func.sum(func.coalesce(func.strlen(m.content), 0) + ROW_BYTES), BigInteger)
+    plan = select(minute, func.count(), size).where(where).group_by(minute).order_by(minute)
+    # A month holds tens of thousands of minutes: read as Arrow and packed as plain integers,
+    # they cost a third of what result rows with a datetime each would.
+    buckets = _duckdb_table(conn, plan)
+    starts = pc.cast(buckets.column(0), pa.int64()).to_pylist()
+    counts = buckets.column(1).to_pylist()
+    sizes = buckets.column(2).to_pylist()
+    order = range(len(starts) - 1, -1, -1) if descending else range(len(starts))
+    spans: list[list[int]] = []  # [low, high, rows, size], times in microseconds
+    for i in order:
+        start, rows, bytes_ = starts[i], counts[i], sizes[i]
+        last = spans[-1] if spans else None
+        if last and last[2] + rows <= window_rows and last[3] + bytes_ <= window_bytes:
+            last[0], last[1] = min(last[0], start), max(last[1], start + _MINUTE_US)
+            last[2] += rows
+            last[3] += bytes_
         else:
-            windows.append(_Window(start, end, rows, bytes_))
-    return windows
+            spans.append([start, start + _MINUTE_US, rows, bytes_])
+    return [_Window(_time(low), _time(high), rows, bytes_) for low, high, rows, bytes_ in spans]
+
+
+_MINUTE_US = 60_000_000
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _time(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
 
 
 def _time_windows(
@@ -162,28 +206,171 @@ def _time_windows(
 ) -> DetailStream:
     where = reports.detailed_select(scope, flt).whereclause
     windows = _minute_windows(conn, where, descending, window_rows, window_bytes)
+    names = _Names.read(conn)
+    order = "descending" if descending else "ascending"
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for window in windows:
-            statement = reports.detailed_window_select(
-                scope, flt, window.low, window.high, descending
-            )
-            if window.rows <= window_rows and window.size <= window_bytes:
-                yield from _duckdb_batches(conn, statement, batch_rows)
-            else:
+        for span in _spans(windows, window_rows, window_bytes):
+            if len(span) == 1 and not _fits(span[0], window_rows, window_bytes):
                 # One minute holds more than a window (a campaign sent at once): its rows go
-                # out in keyset pages of a window's size, each sorting only that minute.
-                page_rows = max(1, min(window_rows, window_rows * window_bytes // window.size))
-                yield from _pages(conn, statement, "created_at", descending, page_rows, batch_rows)
+                # out in keyset pages of an eighth of a window, sorted by DuckDB, which holds
+                # a page whole while it picks it (a quarter ran out of the lone export's 24MB),
+                # and named here.
+                window = span[0]
+                page_rows = max(1, min(window_rows, window_rows * window_bytes // window.size) // 8)
+                statement = reports.detailed_window_select(
+                    scope, flt, window.low, window.high, descending
+                )
+                pages = _pages(conn, statement, "created_at", descending, page_rows, batch_rows)
+                for page in pages:
+                    phones = _Phones.of_contacts(conn, [batch.column("phone") for batch in page])
+                    for batch in page:
+                        yield names.batch(batch, phones)
+                continue
+            low, high = min(w.low for w in span), max(w.high for w in span)
+            phones = _Phones.read(conn, scope, flt, low, high)
+            for window in span:
+                statement = reports.detailed_window_select(scope, flt, window.low, window.high)
+                yield from _sorted_window(conn, statement, names, phones, order, batch_rows)
 
     return DetailStream(sum(window.rows for window in windows), batches())
 
 
+def _fits(window: _Window, window_rows: int, window_bytes: int) -> bool:
+    return window.rows <= window_rows and window.size <= window_bytes
+
+
+# The rows of consecutive windows whose contacts' phones are read at once (exports._Phones).
+SPAN_ROWS = 250_000
+
+
+def _spans(windows: list[_Window], window_rows: int, window_bytes: int) -> list[list[_Window]]:
+    """The windows in runs of at most SPAN_ROWS rows; a minute over a window's budget alone."""
+    spans: list[list[_Window]] = []
+    rows = 0
+    for window in windows:
+        fits = _fits(window, window_rows, window_bytes)
+        last = spans[-1] if spans else None
+        if (
+            fits
+            and last
+            and _fits(last[0], window_rows, window_bytes)
+            and (rows + window.rows <= SPAN_ROWS)
+        ):
+            last.append(window)
+            rows += window.rows
+        else:
+            spans.append([window])
+            rows = window.rows
+    return spans
+
+
+class _Names:
+    """The names of subaccounts, users and campaigns by id, read once per export, which
+    window rows carry in place of the names (reports.detailed_window_select)."""
+
+    def __init__(self, lookups: dict[str, tuple[pa.Array, pa.Array]]) -> None:
+        self.lookups = lookups  # column: (ids, names)
+
+    @classmethod
+    def read(cls, conn: Connection) -> _Names:
+        lookups = {}
+        for name, (_, ident, label) in reports.WINDOW_NAMES.items():
+            if name == "phone":  # contacts are many: read span by span (_Phones)
+                continue
+            table = _duckdb_table(conn, select(ident, label))
+            lookups[name] = (table.column(0).combine_chunks(), table.column(1).combine_chunks())
+        return cls(lookups)
+
+    def column(self, name: str, values: pa.ChunkedArray | pa.Array):
+        """A column of window rows in DETAIL_SCHEMA: names for ids, other columns as read."""
+        if name in self.lookups:
+            ids, names = self.lookups[name]
+            return pc.take(names, pc.index_in(values, value_set=ids))
+        wanted = DETAIL_SCHEMA.field(name).type
+        return values if values.type == wanted else values.cast(wanted)
+
+    def batch(self, batch: pa.RecordBatch, phones: _Phones) -> pa.RecordBatch:
+        """A batch of window rows in DETAIL_SCHEMA."""
+        return pa.RecordBatch.from_arrays(
+            [
+                phones.of(batch.column(name)) if name == "phone"
+                else self.column(name, batch.column(name))
+                for name in DETAIL_SCHEMA.names
+            ],
+            schema=DETAIL_SCHEMA,
+        )  # fmt: skip
+
+
+_WANTED_CONTACTS = "export_wanted_contacts"
+_wanted = table(_WANTED_CONTACTS, column("id"))
+
+
+class _Phones:
+    """The phones of the contacts of a run of windows (SPAN_ROWS rows at most), read in one
+    pass over contacts: joined window by window, the contacts cost DuckDB as much as the rows."""
+
+    def __init__(self, ids: np.ndarray, phones: pa.Array) -> None:
+        self.ids = ids  # ascending
+        self.phones = phones
+
+    @classmethod
+    def read(cls, conn: Connection, scope, flt, low: datetime, high: datetime) -> _Phones:
+        table = _duckdb_table(conn, reports.contact_phones_select(scope, flt, low, high))
+        ids = table.column(0).to_numpy()
+        return cls(ids, table.column(1).combine_chunks())
+
+    @classmethod
+    def of_contacts(cls, conn: Connection, contact_ids: list[pa.Array]) -> _Phones:
+        """The phones of the given contacts (DuckDB scans the ids as an Arrow table)."""
+        wanted = pa.table({"id": pc.unique(pa.chunked_array(contact_ids, pa.int64()))})
+        raw = conn.connection.dbapi_connection
+        raw.register(_WANTED_CONTACTS, wanted)
+        try:
+            by_id = select(contacts.c.id, contacts.c.phone).join(
+                _wanted, _wanted.c.id == contacts.c.id
+            )
+            table = _duckdb_table(conn, by_id.order_by(contacts.c.id))
+        finally:
+            raw.unregister(_WANTED_CONTACTS)
+        return cls(table.column(0).to_numpy(), table.column(1).combine_chunks())
+
+    def of(self, contact_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+        wanted = contact_ids.to_numpy()
+        found = np.searchsorted(self.ids, wanted)
+        if len(wanted) and (
+            found.max() >= len(self.ids) or not np.array_equal(self.ids[found], wanted)
+        ):
+            raise RuntimeError("A message's contact was not found among its window's contacts.")
+        return self.phones.take(pa.array(found))
+
+
+def _sorted_window(
+    conn: Connection, statement, names: _Names, phones: _Phones, order: str, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """A window's rows, read as they lie, named and sorted here. Each column is put in order
+    and its unsorted copy let go before the next, so the window is held about once."""
+    table = _duckdb_table(conn, statement)
+    if not table.num_rows:
+        return
+    indices = pc.sort_indices(table, [("created_at", order), ("message_id", order)])
+    columns = dict(zip(table.column_names, table.columns, strict=True))
+    del table
+    arrays = []
+    for name in DETAIL_SCHEMA.names:
+        values = columns.pop(name).take(indices)
+        values = phones.of(values) if name == "phone" else names.column(name, values)
+        arrays.append(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    del columns, values
+    yield from pa.Table.from_arrays(arrays, schema=DETAIL_SCHEMA).to_batches(batch_rows)
+
+
 def _pages(
     conn: Connection, statement, sort: str, descending: bool, page_rows: int, batch_rows: int
-) -> Iterator[pa.RecordBatch]:
+) -> Iterator[list[pa.RecordBatch]]:
     """The rows of an ordered statement, page_rows at a time (WHERE (key, id) beyond the last
-    row of the previous page ... LIMIT page_rows)."""
+    row of the previous page ... LIMIT page_rows), a page's batches at once: the page's result
+    is closed by then, so the connection can run another statement."""
     key = reports.SORT_COLUMNS[sort]
     ident = m.message_id
 
@@ -200,12 +387,12 @@ def _pages(
 
     page = statement
     while True:
-        got, last = 0, None
-        for batch in _duckdb_batches(conn, page.limit(page_rows), batch_rows):
-            got, last = got + batch.num_rows, batch
-            yield batch
-        if got < page_rows:
+        batches = list(_duckdb_batches(conn, page.limit(page_rows), batch_rows))
+        if batches:
+            yield batches
+        if sum(batch.num_rows for batch in batches) < page_rows:
             return
+        last = batches[-1]
         last_key = last.column(sort)[-1].as_py()
         page = statement.where(after(last_key, last.column("message_id")[-1].as_py()))
 
@@ -219,8 +406,9 @@ def _keyset_pages(
     batch_rows: int,
 ) -> DetailStream:
     total = _count(conn, statement.whereclause)
-    pages = _pages(conn, statement, sort, descending, window_rows, batch_rows)
-    return DetailStream(total, pages)
+    pages = (batch for page in _pages(conn, statement, sort, descending, window_rows, batch_rows)
+             for batch in page)  # fmt: skip
+    return DetailStream(total, _converted(pages, _to_schema))
 
 
 # COPY's CSV: NULL is an empty unquoted field, an empty text the quoted "".

@@ -34,6 +34,7 @@ BOM = "\ufeff".encode()
 XLSX_SLICE_ROWS = 4096
 XLSX_SLICE_BYTES = 2 * 2**20
 XLSX_READ_AHEAD_BYTES = 4 * 2**20
+XLSX_WINDOW_BYTES = 6 * 2**20
 CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_style="needed", batch_size=4096)
 
 DETAIL_WIDTHS = {
@@ -346,9 +347,9 @@ def write_export(
 
 
 def _stream(conn, request: ExportRequest, scope, flt, batch_rows, window_rows):
-    # The XLSX writer is several times slower than the store: a little read ahead keeps it
-    # busy, and more would only hold memory.
-    ahead = XLSX_READ_AHEAD_BYTES if request.format == "xlsx" else source.READ_AHEAD_BYTES
+    # The XLSX writer is several times slower than the store: smaller windows and a little
+    # read ahead keep it busy, and more would only hold memory.
+    xlsx = request.format == "xlsx"
     return source.detailed_stream(
         conn,
         scope,
@@ -357,7 +358,8 @@ def _stream(conn, request: ExportRequest, scope, flt, batch_rows, window_rows):
         request.state.descending,
         batch_rows=batch_rows,
         window_rows=window_rows,
-        read_ahead_bytes=ahead,
+        window_bytes=XLSX_WINDOW_BYTES if xlsx else source.WINDOW_BYTES,
+        read_ahead_bytes=XLSX_READ_AHEAD_BYTES if xlsx else source.READ_AHEAD_BYTES,
     )
 
 

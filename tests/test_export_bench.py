@@ -22,10 +22,10 @@ def test_one_export_run_reports_rows_time_and_memory(duckdb_engine, duckdb_setti
     result = bench.child_export(store, "csv", str(day(2)), str(day(1)), tmp_path / "c.csv",
                                 "300MB")  # fmt: skip
     assert (result["rows"], result["memory_limit"]) == (7, "286.1 MiB")
-    # As `python app.py export` runs it: the lone export's 64MB (61.0 MiB) on one thread.
+    # As `python app.py export` runs it: the lone export's 24MB (22.8 MiB) on one thread.
     result = bench.child_export(store, "csv", str(day(2)), str(day(1)), tmp_path / "d.csv",
                                 lone=True)  # fmt: skip
-    assert (result["rows"], result["memory_limit"]) == (7, "61.0 MiB")
+    assert (result["rows"], result["memory_limit"]) == (7, "22.8 MiB")
     # The command itself, in its own process: rows from what it printed, its peak from wait4.
     command = bench.command_export(store, "xlsx", str(day(2)), str(day(1)), tmp_path / "e.xlsx")
     assert command["rows"] == 7

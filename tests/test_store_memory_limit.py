@@ -169,8 +169,8 @@ def test_an_export_brings_the_schema_up_under_the_setting_then_runs_alone(
     assert code == 0
     assert len(made) == 2
     assert schema_limits == ["400.0 MiB"]
-    # 64MB is 61.0 MiB: DuckDB reads MB as 10**6 bytes.
-    assert seen == [("61.0 MiB", 1)]
+    # 24MB is 22.8 MiB: DuckDB reads MB as 10**6 bytes.
+    assert seen == [("22.8 MiB", 1)]
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
 
 
@@ -194,10 +194,10 @@ def test_an_export_that_runs_out_of_its_memory_is_written_again_under_the_settin
     monkeypatch.setattr(export_command, "write_export", write_export)
     out = tmp_path / "out.csv"
     assert app.main(_export_args(out)) == 0
-    assert limits == ["61.0 MiB", "400.0 MiB"]
+    assert limits == ["22.8 MiB", "400.0 MiB"]
     printed = capsys.readouterr()
     assert (
-        "The export needed more memory than a lone export is given (64MB); writing it again "
+        "The export needed more memory than a lone export is given (24MB); writing it again "
         "under DUCKDB_MEMORY_LIMIT (400MiB)." in printed.err
     )
     assert "Wrote 7 rows" in printed.out
