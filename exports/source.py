@@ -50,7 +50,7 @@ from exports.read_ahead import ReadAhead
 
 BATCH_ROWS = 16384
 WINDOW_ROWS = 50_000
-WINDOW_BYTES = 15 * 2**20
+WINDOW_BYTES = 10 * 2**20
 COPY_PIECE_BYTES = 4 * 2**20
 # Read ahead of the writer: about a window, so the store runs the next window's query while a
 # fast writer (CSV) renders the last one.
