@@ -386,8 +386,11 @@ def _measure(args: argparse.Namespace, store, kind: str) -> int:
 
 def _measure_server(args, store, ranges, out_dir: Path) -> None:
     print()
-    print(f"Inside the server (DUCKDB_MEMORY_LIMIT={args.memory_limit}, the threads DuckDB "
-          "chooses); MiB:")  # fmt: skip
+    if args.postgres:
+        print("In the export worker (the process that runs exports on PostgreSQL); MiB:")
+    else:
+        print(f"Inside the server (DUCKDB_MEMORY_LIMIT={args.memory_limit}, the threads DuckDB "
+              "chooses); MiB:")  # fmt: skip
     print()
     print("| rows | format | time (s) | CPU (s) | file (MB) | peak RSS | of which: process "
           "baseline / DuckDB block cache / the export's own | target |")  # fmt: skip
