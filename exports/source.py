@@ -282,8 +282,11 @@ class _Names:
             lookups[name] = (table.column(0).combine_chunks(), table.column(1).combine_chunks())
         return cls(lookups)
 
-    def column(self, name: str, values: pa.ChunkedArray | pa.Array):
-        """A column of window rows in DETAIL_SCHEMA: names for ids, other columns as read."""
+    def column(self, name: str, values: pa.ChunkedArray | pa.Array, phones: _Phones):
+        """A column of window rows in DETAIL_SCHEMA: names and phones for ids, other columns
+        as read."""
+        if name == "phone":
+            return phones.of(values)
         if name in self.lookups:
             ids, names = self.lookups[name]
             return pc.take(names, pc.index_in(values, value_set=ids))
@@ -293,13 +296,9 @@ class _Names:
     def batch(self, batch: pa.RecordBatch, phones: _Phones) -> pa.RecordBatch:
         """A batch of window rows in DETAIL_SCHEMA."""
         return pa.RecordBatch.from_arrays(
-            [
-                phones.of(batch.column(name)) if name == "phone"
-                else self.column(name, batch.column(name))
-                for name in DETAIL_SCHEMA.names
-            ],
+            [self.column(name, batch.column(name), phones) for name in DETAIL_SCHEMA.names],
             schema=DETAIL_SCHEMA,
-        )  # fmt: skip
+        )
 
 
 _WANTED_CONTACTS = "export_wanted_contacts"
@@ -316,9 +315,7 @@ class _Phones:
 
     @classmethod
     def read(cls, conn: Connection, scope, flt, low: datetime, high: datetime) -> _Phones:
-        table = _duckdb_table(conn, reports.contact_phones_select(scope, flt, low, high))
-        ids = table.column(0).to_numpy()
-        return cls(ids, table.column(1).combine_chunks())
+        return cls._of(_duckdb_table(conn, reports.contact_phones_select(scope, flt, low, high)))
 
     @classmethod
     def of_contacts(cls, conn: Connection, contact_ids: list[pa.Array]) -> _Phones:
@@ -333,6 +330,11 @@ class _Phones:
             table = _duckdb_table(conn, by_id.order_by(contacts.c.id))
         finally:
             raw.unregister(_WANTED_CONTACTS)
+        return cls._of(table)
+
+    @classmethod
+    def _of(cls, table: pa.Table) -> _Phones:
+        """From (id, phone) rows in id order."""
         return cls(table.column(0).to_numpy(), table.column(1).combine_chunks())
 
     def of(self, contact_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -359,7 +361,7 @@ def _sorted_window(
     arrays = []
     for name in DETAIL_SCHEMA.names:
         values = columns.pop(name).take(indices)
-        values = phones.of(values) if name == "phone" else names.column(name, values)
+        values = names.column(name, values, phones)
         arrays.append(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
     del columns, values
     yield from pa.Table.from_arrays(arrays, schema=DETAIL_SCHEMA).to_batches(batch_rows)
