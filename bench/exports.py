@@ -375,6 +375,8 @@ def _measure(args: argparse.Namespace, store, kind: str) -> int:
     ranges = ranges_for(store, args.sizes)
     if "server" in args.modes:
         _measure_server(args, store, ranges, out_dir)
+        if args.postgres:
+            _measure_postgres_alone(args, store, ranges)
     if "command" in args.modes:
         _measure_command(args, store, ranges, out_dir)
     if args.writers:
@@ -419,6 +421,52 @@ def _measure_server(args, store, ranges, out_dir: Path) -> None:
                 f"{cache} / {own:.0f} | {_verdicts(fmt, size, med['seconds'], None)} |",
                 flush=True,
             )
+
+
+def postgres_alone(url: str, start: str, end: str) -> float:
+    """Seconds PostgreSQL takes to produce an export's rows in the view's order with nothing
+    reading them: its query copied to the server's /dev/null (the bench's cluster is run by a
+    superuser). What is left of an export's time is the reading and the writing."""
+    from psycopg import ClientCursor
+    from sqlalchemy import select
+
+    from data_access import reports
+    from data_access.filters import AccessScope
+    from data_access.store import make_engine
+    from data_access.tables import subaccounts
+    from exports.request import ExportRequest
+
+    engine = make_engine(url)
+    state = {"channel": CHANNEL, "view": "detailed", "start": start, "end": end}
+    flt = ExportRequest.build(state, "csv", "es", TIMEZONE).report_filter()
+    try:
+        with engine.connect() as conn:
+            scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars().all())
+            statement = reports.detailed_select(scope, flt)
+            compiled = statement.compile(
+                dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            cursor = ClientCursor(conn.connection.dbapi_connection)
+            query = cursor.mogrify(compiled.string, compiled.params)
+            cursor.execute("SET LOCAL datestyle = 'ISO, YMD'")
+            wall = time.perf_counter()
+            cursor.execute(f"COPY ({query}) TO '/dev/null' WITH (FORMAT csv)")
+            return time.perf_counter() - wall
+    finally:
+        engine.dispose()
+
+
+def _measure_postgres_alone(args, store, ranges) -> None:
+    print()
+    print("PostgreSQL alone: the export's query, sorted and formatted as CSV by the server, "
+          "copied to its /dev/null (no client reading it):")  # fmt: skip
+    print()
+    print("| rows | time (s) |")
+    print("|---:|---:|")
+    for size in args.sizes:
+        start, end, held = ranges[size]
+        runs = [postgres_alone(store, start, end) for _ in range(args.repeat)]
+        print(f"| {held:,} | {_median(runs):.1f} |", flush=True)
 
 
 def _measure_command(args, store, ranges, out_dir: Path) -> None:
