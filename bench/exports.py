@@ -138,6 +138,24 @@ def ranges_for(store: str | Path, sizes) -> dict[int, tuple[str, str, int]]:
     return out
 
 
+def _every_subaccount(conn):
+    """The scope of a user who may see every subaccount of the store."""
+    from sqlalchemy import select
+
+    from data_access.filters import AccessScope
+    from data_access.tables import subaccounts
+
+    return AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars().all())
+
+
+def _export_request(fmt: str, start: str, end: str):
+    """The detailed export every measurement makes: WhatsApp, newest first, in Spanish."""
+    from exports.request import ExportRequest
+
+    state = {"channel": CHANNEL, "view": "detailed", "start": start, "end": end}
+    return ExportRequest.build(state, fmt, "es", TIMEZONE)
+
+
 def child_export(
     store: str | Path,
     fmt: str,
@@ -152,13 +170,10 @@ def child_export(
     `lone` sizes the process as `python app.py export` does (exports/standalone.py); otherwise
     the store runs under `memory_limit` (default DUCKDB_MEMORY_LIMIT's), as in the server.
     """
-    from sqlalchemy import select, text
+    from sqlalchemy import text
 
-    from data_access.filters import AccessScope
     from data_access.store import make_engine
-    from data_access.tables import subaccounts
     from exports import standalone
-    from exports.request import ExportRequest
     from exports.writers import write_export
 
     if lone:
@@ -167,13 +182,12 @@ def child_export(
     else:
         engine = make_engine(_store_url(store), *([memory_limit] if memory_limit else []))
     with engine.connect() as conn:
-        ids = conn.execute(select(subaccounts.c.id)).scalars().all()
+        scope = _every_subaccount(conn)
     baseline = _rss_mb()
     duckdb = engine.dialect.name == "duckdb"
-    state = {"channel": CHANNEL, "view": "detailed", "start": start, "end": end}
-    request = ExportRequest.build(state, fmt, "es", TIMEZONE)
+    request = _export_request(fmt, start, end)
     wall, cpu = time.perf_counter(), time.process_time()
-    result = write_export(engine, request, AccessScope.of(ids), out, requested_by="bench")
+    result = write_export(engine, request, scope, out, requested_by="bench")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     cache = limit = None
     if duckdb:
@@ -202,17 +216,14 @@ def child_export(
 
 
 def _sample_rows(store: str | Path, rows: int):
-    from sqlalchemy import select
-
     from data_access import reports
-    from data_access.filters import AccessScope, ReportFilter, today_in
+    from data_access.filters import ReportFilter, today_in
     from data_access.store import make_engine
-    from data_access.tables import subaccounts
 
     engine = make_engine(_store_url(store))
     today = today_in(TIMEZONE)
     with engine.connect() as conn:
-        scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars().all())
+        scope = _every_subaccount(conn)
         flt = ReportFilter.build(CHANNEL, today - timedelta(89), today, timezone=TIMEZONE)
         query = reports.detailed_select(scope, flt).limit(rows)
         data = conn.execute(query).all()
@@ -428,21 +439,15 @@ def postgres_alone(url: str, start: str, end: str) -> float:
     reading them: its query copied to the server's /dev/null (the bench's cluster is run by a
     superuser). What is left of an export's time is the reading and the writing."""
     from psycopg import ClientCursor
-    from sqlalchemy import select
 
     from data_access import reports
-    from data_access.filters import AccessScope
     from data_access.store import make_engine
-    from data_access.tables import subaccounts
-    from exports.request import ExportRequest
 
     engine = make_engine(url)
-    state = {"channel": CHANNEL, "view": "detailed", "start": start, "end": end}
-    flt = ExportRequest.build(state, "csv", "es", TIMEZONE).report_filter()
+    flt = _export_request("csv", start, end).report_filter()
     try:
         with engine.connect() as conn:
-            scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars().all())
-            statement = reports.detailed_select(scope, flt)
+            statement = reports.detailed_select(_every_subaccount(conn), flt)
             compiled = statement.compile(
                 dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
             )
