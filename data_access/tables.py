@@ -288,3 +288,22 @@ export_job_subaccounts = Table(
     Column("job_id", String(64), primary_key=True),
     Column("subaccount_id", Integer, primary_key=True),
 )
+
+# ---- audit trail (data_access/audit.py): who did what, when, from which address ----
+
+# Append-only: nothing deletes rows but the retention purge (AUDIT_KEEP_DAYS). Times are naive
+# UTC; `actor` is a username, "key:<prefix>" for an API key, or a writer's name; `address` is
+# the client address when the action came over HTTP.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Sequence("audit_log_id_seq"), primary_key=True),
+    # AT is a keyword to DuckDB's parser: always quoted.
+    Column("at", DateTime, nullable=False, quote=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("address", String(64)),
+    Column("subaccount_id", Integer),
+    Index("audit_log_at", "at"),
+)
