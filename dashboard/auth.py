@@ -26,7 +26,7 @@ from dashboard.layouts.profile import profile_page
 from dashboard.security import error_response, install_security, wants_json
 from dashboard.services import Services
 from dashboard.session_cache import ResolvedSession, SessionCache
-from data_access import accounts
+from data_access import accounts, audit
 from data_access.tables import subaccounts
 
 LOGIN_PATH = "/login"
@@ -221,8 +221,8 @@ class _Pages:
     def html(body: str, status: int = 200, headers: dict | None = None) -> Response:
         return Response(body, status=status, mimetype="text/html", headers=headers)
 
-    def throttled(self, language: str, until: datetime, moment: datetime) -> tuple[str, int]:
-        seconds = max(1, math.ceil((until - moment).total_seconds()))
+    def throttled(self, language: str, until: datetime | None, moment: datetime) -> tuple[str, int]:
+        seconds = max(1, math.ceil(((until or moment) - moment).total_seconds()))
         return tr(language, "sign_in.throttled", minutes=math.ceil(seconds / 60)), seconds
 
     def login_form(
@@ -249,10 +249,19 @@ class _Pages:
     def lifetime(self) -> timedelta:
         return timedelta(hours=self.settings.session_hours)
 
-    def complete_sign_in(self, account: accounts.Account, next_path: str) -> Response:
+    def audit(self, conn, actor: str, action: str, detail: str = "") -> None:
+        """One audit row for this request, from its client address, in the caller's transaction."""
+        audit.record(conn, actor=actor, action=action, detail=detail, address=self.client_address())
+
+    def failed(self, actor: str, detail: str) -> None:
         with self.engine.begin() as conn:
-            accounts.clear_failures(conn, account.username)
+            self.audit(conn, actor, audit.SIGN_IN_FAILED, detail)
+
+    def complete_sign_in(self, account: accounts.Account, next_path: str, how: str) -> Response:
+        accounts.clear_failures(self.engine, account.username)
+        with self.engine.begin() as conn:
             token = accounts.open_session(conn, account.id, now(), self.lifetime())
+            self.audit(conn, account.username, audit.SIGN_IN, how)
         # A fresh session: nothing set before sign-in (a pending step, an old token) survives.
         session.clear()
         login_user(SignedInUser(account, token, []))
@@ -277,13 +286,12 @@ class _Pages:
         if not self.csrf_ok():
             error = [("error", tr(language, "sign_in.form_expired"))]
             return self.login_form(language, next_path, 400, username, error)
-        address = self.client_address()
         moment = now()
-        with self.engine.connect() as conn:
-            until = accounts.blocked_until(conn, username, address, moment)
-            account = None if until else accounts.find_account(conn, username)
-        if until is not None:
-            text, seconds = self.throttled(language, until, moment)
+        # Taken before the password is checked, so requests sent at once cannot all pass a
+        # count made before any of them failed.
+        attempt = accounts.reserve_attempt(self.engine, username, self.client_address(), moment)
+        if not attempt.allowed:
+            text, seconds = self.throttled(language, attempt.retry_at, moment)
             return self.login_form(
                 language,
                 next_path,
@@ -292,13 +300,17 @@ class _Pages:
                 [("error", text)],
                 {"Retry-After": str(seconds)},
             )
+        with self.engine.connect() as conn:
+            account = accounts.find_account(conn, username)
         if not accounts.verify_password(account, password):
-            with self.engine.begin() as conn:
-                accounts.record_failure(conn, username, address, moment)
+            # The reserved attempt stays, counted as this failure.
+            self.failed(username, "wrong password" if account else "unknown account")
             error = [("error", tr(language, "sign_in.bad_credentials"))]
             # 200: the form again with its message (401 would need a WWW-Authenticate scheme).
             return self.login_form(language, next_path, 200, username, error)
+        accounts.release_attempt(self.engine, attempt)
         if not account.active:
+            self.failed(account.username, "account disabled")
             error = [("error", tr(language, "sign_in.disabled"))]
             return self.login_form(language, next_path, 403, username, error)
         with self.engine.begin() as conn:
@@ -310,7 +322,7 @@ class _Pages:
                 "next": next_path,
             }
             return redirect(TOTP_PATH)
-        return self.complete_sign_in(account, next_path)
+        return self.complete_sign_in(account, next_path, "password")
 
     def totp(self) -> Response:
         language = self.language()
@@ -345,20 +357,21 @@ class _Pages:
             return form()
         if not self.csrf_ok():
             return form(400, tr(language, "sign_in.form_expired"))
-        address = self.client_address()
-        with self.engine.connect() as conn:
-            until = accounts.blocked_until(conn, account.username, address, moment)
-        if until is not None:
-            text, seconds = self.throttled(language, until, moment)
+        attempt = accounts.reserve_attempt(
+            self.engine, account.username, self.client_address(), moment
+        )
+        if not attempt.allowed:
+            text, seconds = self.throttled(language, attempt.retry_at, moment)
             return form(429, text, {"Retry-After": str(seconds)})
         step = _verify_code(account.totp_secret, request.form.get("code", ""), moment)
         with self.engine.begin() as conn:
             # Claimed in the store, so a code seen over someone's shoulder is not good twice.
             accepted = step is not None and accounts.claim_totp_step(conn, account.id, step)
-            if not accepted:
-                accounts.record_failure(conn, account.username, address, moment)
         if accepted:
-            return self.complete_sign_in(account, safe_next(pending.get("next")))
+            return self.complete_sign_in(
+                account, safe_next(pending.get("next")), "password and two-step code"
+            )
+        self.failed(account.username, "wrong two-step code")
         return form(200, tr(language, "totp.bad_code"))
 
     def logout(self) -> Response:
@@ -444,9 +457,14 @@ class _Pages:
                 flash(tr(language, "profile.bad_language"), "error")
                 return
             try:
+                timezone = form.get("timezone", "")[:64]
                 with self.engine.begin() as conn:
-                    accounts.update_profile(
-                        conn, account.id, language=chosen, timezone=form.get("timezone", "")[:64]
+                    accounts.update_profile(conn, account.id, language=chosen, timezone=timezone)
+                    self.audit(
+                        conn,
+                        account.username,
+                        audit.ACCOUNT_CHANGED,
+                        f"{account.username}: language {chosen}, time zone {timezone or '-'}",
                     )
             except accounts.AccountError:
                 flash(tr(language, "profile.bad_timezone"), "error")
@@ -473,6 +491,12 @@ class _Pages:
             with self.engine.begin() as conn:
                 accounts.set_totp_secret(conn, account.id, setup["secret"])
                 accounts.claim_totp_step(conn, account.id, step)
+                self.audit(
+                    conn,
+                    account.username,
+                    audit.ACCOUNT_CHANGED,
+                    f"{account.username}: two-step verification on",
+                )
             session.pop("totp_setup", None)
             flash(tr(language, "twostep.enabled"), "info")
             return
@@ -482,6 +506,12 @@ class _Pages:
             if action == "totp-disable":
                 with self.engine.begin() as conn:
                     accounts.set_totp_secret(conn, account.id, None)
+                    self.audit(
+                        conn,
+                        account.username,
+                        audit.ACCOUNT_CHANGED,
+                        f"{account.username}: two-step verification off",
+                    )
                 flash(tr(language, "twostep.disabled"), "info")
                 return
             new, confirm = form.get("new", ""), form.get("confirm", "")
@@ -496,6 +526,12 @@ class _Pages:
             with self.engine.begin() as conn:
                 renewed = accounts.change_password(conn, account.username, password_hash)
                 token = accounts.open_session(conn, account.id, now(), self.lifetime())
+                self.audit(
+                    conn,
+                    account.username,
+                    audit.ACCOUNT_CHANGED,
+                    f"{account.username}: new password; other sessions ended",
+                )
             # Every session of the account ended with the new password; this browser gets a
             # new one.
             login_user(SignedInUser(renewed, token, user.scope_ids))
@@ -506,16 +542,16 @@ class _Pages:
 
     def password_confirmed(self, account: accounts.Account, password: str, language: str) -> bool:
         """Check the current password, counting wrong ones like failed sign-ins."""
-        address = self.client_address()
         moment = now()
-        with self.engine.connect() as conn:
-            until = accounts.blocked_until(conn, account.username, address, moment)
-        if until is not None:
-            flash(self.throttled(language, until, moment)[0], "error")
+        attempt = accounts.reserve_attempt(
+            self.engine, account.username, self.client_address(), moment
+        )
+        if not attempt.allowed:
+            flash(self.throttled(language, attempt.retry_at, moment)[0], "error")
             return False
         if not accounts.verify_password(account, password):
-            with self.engine.begin() as conn:
-                accounts.record_failure(conn, account.username, address, moment)
+            self.failed(account.username, "wrong current password on the profile page")
             flash(tr(language, "password.wrong_current"), "error")
             return False
+        accounts.release_attempt(self.engine, attempt)
         return True

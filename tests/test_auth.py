@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pyotp
@@ -130,6 +133,63 @@ def test_twenty_failures_from_one_address_lock_that_address_only(app, engine, cl
     elsewhere = app.server.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.7"
     assert sign_in(elsewhere, "ana", "ana-password-1").status_code == 302
+
+
+def _at_once(app, forms: list[dict], address: str = "127.0.0.1") -> list[int]:
+    """Post every sign-in form at the same moment, each from its own browser; the statuses."""
+    browsers = []
+    for form in forms:
+        browser = app.server.test_client()
+        browser.environ_base["REMOTE_ADDR"] = address
+        token = csrf_token(browser.get("/login").get_data(as_text=True))
+        browsers.append((browser, {**form, "csrf_token": token}))
+    start = threading.Barrier(len(browsers))
+
+    def post(pair) -> int:
+        browser, form = pair
+        start.wait()
+        return browser.post("/login", data=form).status_code
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        return list(pool.map(post, browsers))
+
+
+def _counting_checks(monkeypatch, real: bool) -> list[str]:
+    """Every password check made from now on, by the password checked."""
+    checked: list[str] = []
+    verify = accounts.verify_password
+
+    def counting(account, password):
+        checked.append(password)
+        if real:
+            return verify(account, password)
+        time.sleep(0.05)  # as long as a real check, so requests overlap
+        return False
+
+    monkeypatch.setattr(accounts, "verify_password", counting)
+    return checked
+
+
+def test_twenty_wrong_passwords_at_once_check_at_most_five(app, engine, clock, monkeypatch):
+    add_account(engine, "ana", "ana-password-1")
+    checked = _counting_checks(monkeypatch, real=True)
+    forms = [{"username": "ana", "password": f"wrong-{n}"} for n in range(20)]
+    statuses = _at_once(app, forms)
+    assert len(checked) == accounts.MAX_FAILURES_PER_USERNAME
+    assert sorted(statuses) == [200] * 5 + [429] * 15
+    with engine.connect() as conn:
+        assert accounts.failure_count(conn) == accounts.MAX_FAILURES_PER_USERNAME
+    # The name stays locked for the right password too.
+    browser = app.server.test_client()
+    assert sign_in(browser, "ana", "ana-password-1").status_code == 429
+
+
+def test_forty_names_at_once_from_one_address_check_at_most_twenty(app, engine, clock, monkeypatch):
+    checked = _counting_checks(monkeypatch, real=False)
+    forms = [{"username": f"guess{n}", "password": "whatever-pass"} for n in range(40)]
+    statuses = _at_once(app, forms, address="192.0.2.44")
+    assert len(checked) == accounts.MAX_FAILURES_PER_ADDRESS
+    assert sorted(statuses) == [200] * 20 + [429] * 20
 
 
 def test_a_disabled_account_cannot_sign_in_and_its_sessions_end(app, client, engine, clock):

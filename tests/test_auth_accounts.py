@@ -99,27 +99,34 @@ def test_a_sender_from_the_files_becomes_an_account_in_place(engine):
 
 
 def test_failed_attempts_block_by_name_and_by_address(engine):
-    with engine.begin() as conn:
-        for i in range(accounts.MAX_FAILURES_PER_USERNAME - 1):
-            accounts.record_failure(conn, "Ana", "192.0.2.1", T0 + timedelta(minutes=i))
-        assert accounts.blocked_until(conn, "ana", "192.0.2.9", T0 + timedelta(minutes=5)) is None
-        accounts.record_failure(conn, " ana ", "192.0.2.1", T0 + timedelta(minutes=5))
-        # Five failures at T0..T0+5m: locked until the first leaves the 15-minute window.
-        assert accounts.blocked_until(
-            conn, "ana", "192.0.2.9", T0 + timedelta(minutes=6)
-        ) == T0 + timedelta(minutes=15)
-        assert accounts.blocked_until(conn, "ana", "192.0.2.9", T0 + timedelta(minutes=15)) is None
-        for i in range(accounts.MAX_FAILURES_PER_ADDRESS - 5):
-            accounts.record_failure(conn, f"name{i}", "192.0.2.1", T0 + timedelta(minutes=6))
-        assert accounts.blocked_until(
-            conn, "someone", "192.0.2.1", T0 + timedelta(minutes=7)
-        ) == T0 + timedelta(minutes=15)
-        assert (
-            accounts.blocked_until(conn, "someone", "192.0.2.2", T0 + timedelta(minutes=7)) is None
-        )
-        # Rows older than the window are dropped as new failures arrive.
-        accounts.record_failure(conn, "x", "192.0.2.3", T0 + timedelta(hours=1))
+    def reserve(name: str, address: str, minutes: float) -> accounts.Attempt:
+        return accounts.reserve_attempt(engine, name, address, T0 + timedelta(minutes=minutes))
+
+    def blocked(name: str, address: str, minutes: float):
+        with engine.connect() as conn:
+            return accounts.blocked_until(conn, name, address, T0 + timedelta(minutes=minutes))
+
+    for i in range(accounts.MAX_FAILURES_PER_USERNAME - 1):
+        assert reserve("Ana", "192.0.2.1", i).allowed
+    assert blocked("ana", "192.0.2.9", 5) is None
+    assert reserve(" ana ", "192.0.2.1", 5).allowed
+    # Five failures at T0..T0+5m: locked until the first leaves the 15-minute window.
+    refused = reserve("ana", "192.0.2.9", 6)
+    assert not refused.allowed and refused.retry_at == T0 + timedelta(minutes=15)
+    assert blocked("ana", "192.0.2.9", 15) is None
+    for i in range(accounts.MAX_FAILURES_PER_ADDRESS - 5):
+        assert reserve(f"name{i}", "192.0.2.1", 6).allowed
+    assert blocked("someone", "192.0.2.1", 7) == T0 + timedelta(minutes=15)
+    assert reserve("someone", "192.0.2.1", 7).retry_at == T0 + timedelta(minutes=15)
+    assert blocked("someone", "192.0.2.2", 7) is None
+    # Rows older than the window are dropped as new attempts arrive.
+    kept = reserve("x", "192.0.2.3", 60)
+    with engine.connect() as conn:
         assert accounts.failure_count(conn) == 1
+    # A check that succeeded gives its attempt back.
+    accounts.release_attempt(engine, kept)
+    with engine.connect() as conn:
+        assert accounts.failure_count(conn) == 0
 
 
 def test_each_totp_step_is_claimed_once(engine):
