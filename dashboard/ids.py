@@ -29,6 +29,7 @@ APPLIED_FILTERS = "applied-filters"
 APPLIED_SEARCH = "applied-search"
 DATE_RANGE_START = "date-range-start"
 DATE_RANGE_END = "date-range-end"
+DATE_RANGE_TEXT = "date-range-text"  # what the period boxes show, read on Apply
 
 # Consolidated view
 KPI_TOTAL = "kpi-total"

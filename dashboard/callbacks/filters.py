@@ -6,6 +6,10 @@ query string, or shows why it cannot, next to the control concerned.
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime
+
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -13,7 +17,8 @@ from dashboard import ids
 from dashboard.callbacks import consolidated, detailed
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.callbacks.url_state import state_to_search
-from dashboard.i18n import filter_error_text
+from dashboard.formatting import PICKER_FORMAT
+from dashboard.i18n import filter_error_text, normalize_language
 from dashboard.layouts.detailed import SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_options
 from dashboard.layouts.reports import control_values, sort_by_of
@@ -58,7 +63,8 @@ OUTPUTS = {
     "detailed_request": Output(ids.DETAILED_REQUEST, "data"),
 }
 INPUTS = {
-    "apply": Input(ids.APPLY_FILTERS, "n_clicks"),
+    # Apply, with the text of the period boxes (see READ_DATE_BOXES).
+    "apply": Input(ids.DATE_RANGE_TEXT, "data"),
     "reset": Input(ids.RESET_FILTERS, "n_clicks"),
     "channel": Input(ids.CHANNEL_TABS, "active_tab"),
     "view": Input(ids.REPORT_TABS, "active_tab"),
@@ -76,6 +82,20 @@ INPUTS = {
     "detailed_shown": State(ids.DETAILED_SHOWN, "data"),
 }
 
+# A date typed in a period box reaches the picker's start_date and end_date only on Enter or
+# Tab (dash 4's DatePickerRange), so Apply sends the boxes' text itself: the range applied is
+# the range the boxes show.
+READ_DATE_BOXES = """function(clicks) {
+    const shown = {clicks: clicks};
+    for (const [field, id] of Object.entries(BOXES)) {
+        const box = document.getElementById(id);
+        shown[field] = box ? box.value : null;
+    }
+    return shown;
+}""".replace("BOXES", json.dumps({"start": ids.DATE_RANGE_START, "end": ids.DATE_RANGE_END}))
+# The picker's display format (moment tokens) as a strptime pattern.
+PICKER_TOKENS = {"YYYY": "%Y", "MMM": "%b", "MM": "%m", "DD": "%d", "D": "%d"}
+
 
 def _unchanged() -> dict:
     return {key: no_update for key in OUTPUTS}
@@ -86,12 +106,40 @@ def _clear_errors(out: dict) -> None:
         out[name] = ""
 
 
-def _pending(inputs: dict, base: ViewState) -> ViewState:
+def box_date(text: str, field: str, language: str) -> str | None:
+    """The ISO date a period box shows (in the picker's format of `language`, or ISO)."""
+    text = " ".join(text.split())
+    if not text:
+        return None
+    picker = re.sub(
+        "|".join(PICKER_TOKENS),
+        lambda token: PICKER_TOKENS[token.group()],
+        PICKER_FORMAT[normalize_language(language)],
+    )
+    for pattern in (picker, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).date().isoformat()
+        except ValueError:
+            continue
+    raise FilterError("bad_date", field, f"{text!r} is not a date.", value=text)
+
+
+def shown_dates(inputs: dict, language: str) -> tuple[str | None, str | None]:
+    """The range the period boxes show: their text when Apply sent it, else the picker's value."""
+    shown = inputs.get("apply") if isinstance(inputs.get("apply"), dict) else {}
+    dates = []
+    for field in ("start", "end"):
+        text = shown.get(field)
+        dates.append(inputs.get(field) if text is None else box_date(text, field, language))
+    return dates[0], dates[1]
+
+
+def _pending(inputs: dict, base: ViewState, start: str | None, end: str | None) -> ViewState:
     """The applied state with the filter bar's current (not yet applied) values."""
     data = base.to_dict()
     data.update(
-        start=inputs.get("start"),
-        end=inputs.get("end"),
+        start=start,
+        end=end,
         direction=None
         if inputs.get("direction") in (None, "", ALL_DIRECTIONS)
         else inputs["direction"],
@@ -153,8 +201,10 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
         base = applied_state(inputs.get("applied"))
         set_controls = False
         options = None
+        shown = None
         if trigger == ids.APPLY_FILTERS:
-            state = _pending(inputs, base)
+            shown = shown_dates(inputs, language)
+            state = _pending(inputs, base, *shown)
         elif trigger == ids.RESET_FILTERS:
             state = ViewState(channel=base.channel, view=base.view)
             set_controls = True
@@ -205,6 +255,10 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
     out["applied"] = state.to_dict()
     out["search"] = out["applied_search"] = state_to_search(state)
     out.update(view_requests(state, inputs))
+    dates = (flt.start.isoformat(), flt.end.isoformat())
+    if shown is not None and dates != (inputs.get("start"), inputs.get("end")):
+        # The picker takes the dates applied, so its calendar shows what its boxes show.
+        out["start"], out["end"] = dates
     if set_controls:
         values = control_values(state, flt)
         out["start"], out["end"] = values["start"], values["end"]
@@ -216,9 +270,20 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
     return out
 
 
+def _trigger() -> str | None:
+    """The control acted on; a click on Apply arrives as the boxes' text it read."""
+    return ids.APPLY_FILTERS if ctx.triggered_id == ids.DATE_RANGE_TEXT else ctx.triggered_id
+
+
 def register_callbacks(app, services: Services) -> None:
+    app.clientside_callback(
+        READ_DATE_BOXES,
+        Output(ids.DATE_RANGE_TEXT, "data"),
+        Input(ids.APPLY_FILTERS, "n_clicks"),
+        prevent_initial_call=True,
+    )
     app.callback(output=OUTPUTS, inputs=INPUTS, prevent_initial_call=True)(
-        lambda **inputs: update_view(services, ctx.triggered_id, **inputs)
+        lambda **inputs: update_view(services, _trigger(), **inputs)
     )
     # Switching report tabs shows the other view at once, before its data arrives.
     app.clientside_callback(

@@ -139,6 +139,7 @@ def filter_bar(
                 className="text-muted d-block",
             ),
             field_error(ids.DATE_RANGE),
+            dcc.Store(id=ids.DATE_RANGE_TEXT),
         ]
     )
     direction_control = html.Div(
