@@ -86,6 +86,16 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "A data final é anterior à inicial.",
         "The end date is before the start date.",
     ),
+    "filter_error.missing_end": (
+        "Falta la fecha final del período: elígela y vuelve a aplicar.",
+        "Falta a data final do período: escolha-a e aplique de novo.",
+        "The date range has no end date: choose one and apply again.",
+    ),
+    "filter_error.missing_start": (
+        "Falta la fecha inicial del período: elígela y vuelve a aplicar.",
+        "Falta a data inicial do período: escolha-a e aplique de novo.",
+        "The date range has no start date: choose one and apply again.",
+    ),
     "filter_error.start_too_old": (
         "Los reportes llegan hasta {days} días atrás: elige un inicio desde el {earliest}.",
         "Os relatórios vão até {days} dias atrás: escolha um início a partir de {earliest}.",

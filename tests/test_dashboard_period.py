@@ -114,6 +114,59 @@ class TestApplyReadsTheBoxes:
         assert out["applied"] is no_update
 
 
+class TestHalfARange:
+    def test_dr226_a_start_without_an_end_is_explained_in_each_language(self, services):
+        outs = {
+            language: apply_with_boxes(services, start, "", language=language)
+            for language, start in (
+                ("es", es_date(day(3))),
+                ("pt-BR", es_date(day(3))),
+                ("en", en_date(day(3))),
+            )
+        }
+        assert {language: out["error_date_range"] for language, out in outs.items()} == {
+            "es": "Falta la fecha final del período: elígela y vuelve a aplicar.",
+            "pt-BR": "Falta a data final do período: escolha-a e aplique de novo.",
+            "en": "The date range has no end date: choose one and apply again.",
+        }
+        for out in outs.values():
+            assert out["applied"] is no_update and out["search"] is no_update
+            assert out["consolidated_request"] is no_update and out["start"] is no_update
+
+    def test_dr227_an_end_without_a_start_is_explained_in_each_language(self, services):
+        texts = {
+            language: apply_with_boxes(services, "", end, language=language)["error_date_range"]
+            for language, end in (
+                ("es", es_date(day(2))),
+                ("pt-BR", es_date(day(2))),
+                ("en", en_date(day(2))),
+            )
+        }
+        assert texts == {
+            "es": "Falta la fecha inicial del período: elígela y vuelve a aplicar.",
+            "pt-BR": "Falta a data inicial do período: escolha-a e aplique de novo.",
+            "en": "The date range has no start date: choose one and apply again.",
+        }
+
+    def test_dr228_half_a_range_in_the_picker_s_value_is_refused_too(self, services):
+        state = ViewState()
+        out = update_view(
+            services, ids.APPLY_FILTERS, **pending(state, start=day(3).isoformat(), end=None)
+        )
+        assert out["error_date_range"] == (
+            "Falta la fecha final del período: elígela y vuelve a aplicar."
+        )
+        assert out["applied"] is no_update
+
+    def test_dr229_two_empty_boxes_apply_the_default_range_and_show_it(self, services):
+        state = ViewState(start=day(3).isoformat(), end=day(2).isoformat())
+        boxes = {"clicks": 2, "start": "", "end": " "}
+        out = update_view(services, ids.APPLY_FILTERS, **pending(state, apply=boxes))
+        assert out["error_date_range"] == ""
+        assert (out["applied"]["start"], out["applied"]["end"]) == (None, None)
+        assert (out["start"], out["end"]) == (day(6).isoformat(), day(0).isoformat())
+
+
 @pytest.fixture
 def browser():
     driver = chromium()
@@ -188,4 +241,63 @@ def test_dr404_dates_typed_in_the_boxes_are_applied_on_apply(browser, served, du
     assert box_text(browser, ids.DATE_RANGE_START) == es_date(day(3))
     assert box_text(browser, ids.DATE_RANGE_END) == es_date(day(2))
     assert browser.find_element(By.ID, ids.error_for(ids.DATE_RANGE)).text == ""
+    assert severe_console_messages(browser) == []
+
+
+@pytest.mark.browser
+def test_dr405_half_a_range_is_explained_and_not_applied(browser, served):
+    browser.get(served.url + "/")
+    wait_ready(browser)
+    url = browser.current_url
+    cards = card_texts(browser)
+    message = browser.find_element(By.ID, ids.error_for(ids.DATE_RANGE))
+
+    # A day chosen in the calendar starts a new range: the end box empties.
+    browser.find_element(By.ID, ids.DATE_RANGE_START).click()
+    today = wait_for(
+        lambda: [
+            cell
+            for cell in browser.find_elements(
+                By.CSS_SELECTOR,
+                "td.dash-datepicker-calendar-date-inside"
+                ":not(.dash-datepicker-calendar-date-disabled)",
+            )
+            if cell.text == str(day(0).day)
+        ],
+        10,
+        "today in the calendar",
+    )[0]
+    today.click()
+    wait_for(lambda: box_text(browser, ids.DATE_RANGE_END) == "", 10, "the end box to empty")
+    assert box_text(browser, ids.DATE_RANGE_START) == es_date(day(0))
+    browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+    wait_for(
+        lambda: message.text == "Falta la fecha final del período: elígela y vuelve a aplicar.",
+        10,
+        "the missing end to be explained",
+    )
+    wait_ready(browser)
+    assert browser.current_url == url and card_texts(browser) == cards
+
+    # An end without a start.
+    type_into(browser, ids.DATE_RANGE_END, es_date(day(1)))
+    type_into(browser, ids.DATE_RANGE_START, "")
+    browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+    wait_for(
+        lambda: message.text == "Falta la fecha inicial del período: elígela y vuelve a aplicar.",
+        10,
+        "the missing start to be explained",
+    )
+    wait_ready(browser)
+    assert browser.current_url == url and card_texts(browser) == cards
+
+    # Both dates: the message goes and the range applies.
+    type_into(browser, ids.DATE_RANGE_START, es_date(day(2)))
+    browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+    wait_for(
+        lambda: f"start={day(2).isoformat()}&end={day(1).isoformat()}" in browser.current_url,
+        15,
+        "the whole range in the URL",
+    )
+    wait_for(lambda: message.text == "", 10, "the message to go")
     assert severe_console_messages(browser) == []

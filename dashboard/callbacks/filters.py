@@ -125,13 +125,22 @@ def box_date(text: str, field: str, language: str) -> str | None:
 
 
 def shown_dates(inputs: dict, language: str) -> tuple[str | None, str | None]:
-    """The range the period boxes show: their text when Apply sent it, else the picker's value."""
+    """The range the period boxes show: their text when Apply sent it, else the picker's value.
+
+    Half a range (a start without an end, or the reverse) is refused: applying it would
+    quietly fill in the other end. Both boxes empty mean the default range.
+    """
     shown = inputs.get("apply") if isinstance(inputs.get("apply"), dict) else {}
     dates = []
     for field in ("start", "end"):
         text = shown.get(field)
         dates.append(inputs.get(field) if text is None else box_date(text, field, language))
-    return dates[0], dates[1]
+    start, end = dates
+    if start and not end:
+        raise FilterError("missing_end", "end", "The range has a start date but no end date.")
+    if end and not start:
+        raise FilterError("missing_start", "start", "The range has an end date but no start date.")
+    return start, end
 
 
 def _pending(inputs: dict, base: ViewState, start: str | None, end: str | None) -> ViewState:
