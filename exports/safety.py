@@ -3,8 +3,8 @@
 A spreadsheet treats a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as
 a formula, also when spaces or quotes come first. Such text gets a leading apostrophe, which
 spreadsheets show as text and never evaluate. Two shapes stay as they are because people need
-them intact and they cannot run anything: an E.164 phone number (`+5511987654321`) and a plain
-negative number (`-10`, `-2.5`).
+them intact and they cannot run anything: a phone number as the store holds it, in E.164
+(`+5511987654321`, 6 to 15 digits), and a plain negative number (`-10`, `-2.5`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 # RE2 (pyarrow) and Python's re read these the same way. In RE2 `$` is the very end of the
 # text; Python's `$` also matches before a final newline, so Python uses fullmatch instead.
 DANGEROUS_PATTERN = r"^[ \"']*[=+\-@\t\r]"
-SAFE_BODY = r"\+[1-9][0-9]{6,14}|-[0-9]+(?:[.,][0-9]+)?"
+SAFE_BODY = r"\+[0-9]{6,15}|-[0-9]+(?:[.,][0-9]+)?"
 SAFE_PATTERN = f"^(?:{SAFE_BODY})$"
 PREFIX = "'"
 FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r", " ", '"', "'")

@@ -3,7 +3,11 @@
 CSV: UTF-8 with a byte-order mark (so spreadsheets pick the encoding), RFC 4180 quoting and
 CRLF line ends, written by pyarrow's CSV writer. XLSX: typed cells, bold frozen header, column
 widths, an info sheet with the filters, and further sheets when the rows pass the sheet limit.
-Times are shown in the request's time zone; text cells are neutralised against formulas.
+Text cells are neutralised against formulas.
+
+In both: times in the request's time zone, cut to the whole second (never rounded up into the
+next second, minute or day, so a time stays on the day the consolidated view counts it in);
+phones in E.164 with their `+`; percentages rounded half up to two places.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +41,7 @@ XLSX_SLICE_BYTES = 2 * 2**20
 XLSX_READ_AHEAD_BYTES = 4 * 2**20
 XLSX_WINDOW_BYTES = 6 * 2**20
 CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_style="needed", batch_size=4096)
+_PCT_STEP = Decimal("0.01")  # percentages to two places
 
 DETAIL_WIDTHS = {
     "message_id": 30,
@@ -76,6 +82,12 @@ def _local_times(values: pa.Array, timezone: str) -> pa.Array:
     return pc.local_timestamp(values.cast(pa.timestamp("us", timezone)))
 
 
+def e164(phones: pa.Array) -> pa.Array:
+    """Stored phones (digits with the country code) with their `+`; an empty one stays empty."""
+    plus = pc.binary_join_element_wise("+", phones, "")
+    return pc.if_else(pc.greater(pc.binary_length(phones), 0), plus, phones)
+
+
 def _detail_arrays(batch: pa.RecordBatch, timezone: str) -> list[pa.Array]:
     arrays = []
     for name in reports.DETAIL_COLUMNS:
@@ -83,7 +95,7 @@ def _detail_arrays(batch: pa.RecordBatch, timezone: str) -> list[pa.Array]:
         if name in reports.TIME_COLUMNS:
             arrays.append(_local_times(values, timezone))
         else:
-            arrays.append(neutralise_array(values))
+            arrays.append(neutralise_array(e164(values) if name == "phone" else values))
     return arrays
 
 
@@ -185,7 +197,8 @@ def _info_rows(
 
 
 def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]:
-    """Daily rows and the Total row as Python lists, in DAILY_COLUMNS order."""
+    """Daily rows and the Total row as Python lists, in DAILY_COLUMNS order; percentages
+    rounded here, so CSV and XLSX hold the same numbers."""
     daily_rows = []
     for record in daily.itertuples(index=False):
         row = [record.date]
@@ -193,13 +206,20 @@ def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]
             value = getattr(record, name)
             row.append(None if _isna(value) else int(value))
         for name in PCT_COLUMNS:
-            value = getattr(record, name)
-            row.append(None if _isna(value) else float(value))
+            row.append(_percentage(getattr(record, name)))
         daily_rows.append(row)
     total_row = [catalog.text(language, "row.total")]
     total_row += [totals[name] for name in COUNT_COLUMNS]
-    total_row += [totals[name] for name in PCT_COLUMNS]
+    total_row += [_percentage(totals[name]) for name in PCT_COLUMNS]
     return daily_rows, total_row
+
+
+def _percentage(value) -> float | None:
+    """Rounded half up, as a spreadsheet's ROUND and people do (3.125 -> 3.13), from the
+    shortest decimal that reads back as the float."""
+    if _isna(value):
+        return None
+    return float(Decimal(repr(float(value))).quantize(_PCT_STEP, rounding=ROUND_HALF_UP))
 
 
 def _isna(value) -> bool:
@@ -239,10 +259,7 @@ def _write_csv_consolidated(handle, daily_rows, total_row, request: ExportReques
     columns = list(zip(*rows, strict=True))
     arrays = [pa.array(list(columns[0]), pa.string())]
     arrays += [pa.array(list(values), pa.int64()) for values in columns[1 : 1 + len(COUNT_COLUMNS)]]
-    arrays += [
-        pc.round(pa.array(list(values), pa.float64()), 2)
-        for values in columns[1 + len(COUNT_COLUMNS) :]
-    ]
+    arrays += [pa.array(list(values), pa.float64()) for values in columns[1 + len(COUNT_COLUMNS) :]]
     table = pa.Table.from_arrays(arrays, names=names)
     pacsv.write_csv(table, handle, write_options=CSV_OPTIONS)
     return len(daily_rows)

@@ -42,7 +42,8 @@ def read_xlsx(path):
 
 
 def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE):
-    """The data layer's detailed rows as the CSV writes them: times local, formulas defused."""
+    """The data layer's detailed rows as the CSV writes them: times local, phones with their
+    `+`, formulas defused."""
     page = reports.detailed_page(engine, scope, flt, limit=500)
     rows = []
     for record in page.rows.to_dict("records"):
@@ -54,6 +55,8 @@ def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE):
             elif value is None or value != value:
                 value = ""
             else:
+                if name == "phone" and value:
+                    value = "+" + value
                 value = writers.neutralise(value)
             row.append(value)
         rows.append(row)
@@ -95,7 +98,7 @@ def test_detailed_csv_equals_the_data_layer(store, tmp_path):
     assert by_id["e6"][10] == "'@SUM(A1)"
     assert by_id["e7"][9:11] == ["' =1", "'+1+1"]
     assert by_id["e4"][5:7] == ["", ""]
-    assert by_id["e1"][8] == "5511987654321"
+    assert by_id["e1"][8] == "+5511987654321"
 
 
 def test_times_follow_the_requested_time_zone(store, tmp_path):
@@ -128,7 +131,7 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
                 assert (cell if cell is not None else "") == value
     e1 = rows[4]
     assert e1[1] == datetime.fromisoformat(local(2, 10))
-    assert e1[8] == "5511987654321" and e1[10] == "'=1+1"
+    assert e1[8] == "+5511987654321" and e1[10] == "'=1+1"
     assert data["I5"].data_type == "s" and data["B5"].is_date
     assert data["B5"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert all(cell.font.b for cell in data[1])
@@ -182,9 +185,11 @@ def test_consolidated_files_hold_each_day_and_a_total_row(store, tmp_path):
     assert sheets["Dados"][0][:3] == ["Data", "Total", "Enviadas"]
     assert sheets["Dados"][1][0] == datetime.combine(day(2), datetime.min.time())
     assert sheets["Dados"][1][1:7] == [DAILY[2][c] for c in counts]
-    assert sheets["Dados"][1][7] == pytest.approx(200 / 3)
-    assert sheets["Dados"][2][1:] == daily.iloc[1, 1:].tolist()
-    assert sheets["Dados"][3][:7] == ["Total"] + [TOTALS[c] for c in counts]
+    # The same rounded percentages as the CSV.
+    assert sheets["Dados"][1][7:] == [66.67, 33.33, 33.33]
+    assert sheets["Dados"][2][1:7] == daily.iloc[1, 1:7].tolist()
+    assert sheets["Dados"][2][7:] == [0, 0, 33.33]
+    assert sheets["Dados"][3] == ["Total"] + [TOTALS[c] for c in counts] + [33.33, 16.67, 33.33]
     assert book["Dados"]["H2"].number_format == "0.00"
 
 
@@ -258,3 +263,10 @@ def test_a_scope_without_subaccounts_writes_only_the_header(store, tmp_path):
 
     write_export(store, request(), AccessScope.of([]), tmp_path / "e.csv", requested_by="x")
     assert read_csv(tmp_path / "e.csv") == [ES_DETAIL_HEADER]
+
+
+def test_phones_get_their_plus_and_an_empty_one_stays_empty():
+    import pyarrow as pa
+
+    phones = pa.array(["5511987654321", "012345", "", None], pa.string())
+    assert writers.e164(phones).to_pylist() == ["+5511987654321", "+012345", "", None]

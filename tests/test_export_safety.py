@@ -25,8 +25,13 @@ MATRIX = [
     ("  @x", "'  @x"),
     ("+55 11 98765-4321", "'+55 11 98765-4321"),
     ("-10\n", "'-10\n"),
-    # Kept as they are: an E.164 phone, plain negative numbers, ordinary text.
+    ("+12345", "'+12345"),
+    ("+5511987654321234", "'+5511987654321234"),
+    # Kept as they are: a phone as the store holds it (6 to 15 digits) with its `+`, plain
+    # negative numbers, ordinary text.
     ("+5511987654321", "+5511987654321"),
+    ("+012345", "+012345"),
+    ("+551198765432123", "+551198765432123"),
     ("-10", "-10"),
     ("-2.5", "-2.5"),
     ("-2,5", "-2,5"),
