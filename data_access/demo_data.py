@@ -19,8 +19,9 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select
 
 from data_access.domain import STATUS_RANK
-from data_access.loader import STAGE_COLUMNS, merge_frame
+from data_access.merge import STAGE_COLUMNS, merge_records
 from data_access.tables import messages, subaccounts, user_subaccounts, users
+from data_access.writes import WriteScope, write
 
 CHUNK_ROWS = 250_000
 MAX_DAYS = 3_650
@@ -686,7 +687,7 @@ def build_chunk(
     now_us: int,
     account: _Account,
 ) -> pd.DataFrame:
-    """The staged frame (loader.STAGE_COLUMNS) of the messages created at `created_us`."""
+    """The staged frame (merge.STAGE_COLUMNS) of the messages created at `created_us`."""
     rng = np.random.default_rng([seed, 1 + chunk_number])
     size = len(created_us)
     index = np.arange(first_index, first_index + size, dtype=np.int64)
@@ -918,6 +919,9 @@ def _add_memberships(engine: Engine) -> None:
             conn.execute(insert(user_subaccounts), rows)
 
 
+DEMO_SCOPE = WriteScope.account("demo data")
+
+
 def build_demo(
     engine: Engine,
     count: int,
@@ -937,8 +941,7 @@ def build_demo(
     for frame in generate(
         count, days=days, seed=seed, timezone=timezone, now=now, chunk_rows=chunk_rows
     ):
-        with engine.begin() as conn:
-            merge_frame(conn, frame)
+        write(engine, lambda tx, frame=frame: merge_records(tx, frame, DEMO_SCOPE))
         written += len(frame)
         if progress is not None:
             progress(len(frame))

@@ -13,30 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    Connection,
-    Date,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    case,
-    exists,
-    func,
-    insert,
-    select,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine
 
-from data_access import rollup
 from data_access.domain import CHANNELS, CONTENT_TYPES, DIRECTIONS, MT_STATUSES, STATUS_RANK
-from data_access.store import bump_data_version
-from data_access.tables import campaigns, contacts, messages, phone_tail, subaccounts, users
+from data_access.merge import Refusal, check_records, merge_records, stored_identities
+from data_access.writes import WriteScope, write
 
 LOADER_COLUMNS = (
     "message_id",
@@ -97,12 +78,31 @@ class RowProblem:
         return f"{self.file}:{self.line}: {self.column}: {self.reason}"
 
 
+QUOTED_MAX = 40
+
+
+def quoted(value) -> str:
+    """A value as a problem quotes it: repr, shortened past QUOTED_MAX characters."""
+    text = str(value)
+    if len(text) > QUOTED_MAX:
+        text = text[: QUOTED_MAX - 1] + "…"
+    return repr(text)
+
+
 class LoadError(ValueError):
     """The input has problems; nothing was loaded."""
 
-    def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the input; nothing was loaded")
+    def __init__(self, problems: list[RowProblem], loaded: int = 0) -> None:
+        if loaded:
+            message = (
+                f"{len(problems)} problem(s) in the input; the {loaded:,} rows before them were "
+                "loaded (loading the fixed files again is harmless), nothing after"
+            )
+        else:
+            message = f"{len(problems)} problem(s) in the input; nothing was loaded"
+        super().__init__(message)
         self.problems = problems
+        self.loaded = loaded
 
 
 @dataclass
@@ -110,6 +110,7 @@ class LoadReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_changed: int = 0
     rejected_files: list[Path] = field(default_factory=list)
 
 
@@ -187,23 +188,35 @@ def validate_chunk(
     bad = pd.Series(False, index=frame.index)
 
     def flag(mask: pd.Series, column: str, reason: str) -> None:
+        """Flag the rows of `mask`; a `{value}` in the reason quotes each row's own value."""
         nonlocal bad
         mask = mask.fillna(False).astype(bool)
-        problems.extend(_problem_rows(mask, first_line, file, column, reason))
+        if "{value}" in reason:
+            for i in mask[mask].index:
+                shown = quoted(frame.at[i, column])
+                problems.append(
+                    RowProblem(file, first_line + int(i), column, reason.format(value=shown))
+                )
+        else:
+            problems.extend(_problem_rows(mask, first_line, file, column, reason))
         bad = bad | mask
 
     for name in REQUIRED:
         flag(frame[name] == "", name, "is required")
     for name, limit in MAX_LENGTH.items():
-        flag(frame[name].str.len() > limit, name, f"is longer than {limit} characters")
+        flag(
+            frame[name].str.len() > limit, name, "{value} is longer than " + f"{limit:,} characters"
+        )
 
     flag(
         (frame.channel != "") & ~frame.channel.isin(CHANNELS),
         "channel",
-        f"must be one of {', '.join(CHANNELS)}",
+        "{value} is not one of " + ", ".join(CHANNELS),
     )
     flag(
-        (frame.direction != "") & ~frame.direction.isin(DIRECTIONS), "direction", "must be MT or MO"
+        (frame.direction != "") & ~frame.direction.isin(DIRECTIONS),
+        "direction",
+        "{value} is not MT or MO",
     )
     for channel in CHANNELS:
         on_channel = frame.channel == channel
@@ -212,28 +225,36 @@ def validate_chunk(
             & (frame.content_type != "")
             & ~frame.content_type.isin(CONTENT_TYPES[channel]),
             "content_type",
-            f"is not a {channel} content type",
+            "{value} is not a " + f"{channel} content type",
         )
     mt = frame.direction == "MT"
     mo = frame.direction == "MO"
     flag(
         mt & (frame.status != "") & ~frame.status.isin(MT_STATUSES),
         "status",
-        f"an MT message's status is one of {', '.join(MT_STATUSES)}",
+        "{value} is not an MT message's status (one of " + ", ".join(MT_STATUSES) + ")",
     )
     flag(
         mo & (frame.status != "") & (frame.status != "received"),
         "status",
-        "an MO message's status is received",
+        "{value} is not an MO message's status (received)",
     )
-    flag((frame.channel == "sms") & (frame.status == "read"), "status", "SMS has no read receipts")
-    flag((frame.channel == "sms") & (frame.read_at != ""), "read_at", "SMS has no read receipts")
+    flag(
+        (frame.channel == "sms") & (frame.status == "read"),
+        "status",
+        "{value}: SMS has no read receipts",
+    )
+    flag(
+        (frame.channel == "sms") & (frame.read_at != ""),
+        "read_at",
+        "{value}: SMS has no read receipts",
+    )
 
     phone = frame.phone.str.replace(r"[\s().\-]", "", regex=True).str.removeprefix("+")
     flag(
         (frame.phone != "") & ~phone.str.fullmatch(r"\d{6,15}"),
         "phone",
-        "must be an international number of 6 to 15 digits (E.164)",
+        "{value} is not an international number of 6 to 15 digits (E.164)",
     )
 
     parsed = {}
@@ -242,11 +263,11 @@ def validate_chunk(
         present = text != ""
         values = pd.to_datetime(text.where(present), format="ISO8601", utc=True, errors="coerce")
         unreadable = present & values.isna()
-        flag(unreadable, name, "is not an ISO 8601 date and time")
+        flag(unreadable, name, "{value} is not an ISO 8601 date and time")
         flag(
             present & ~unreadable & ~text.str.contains(_OFFSET_PATTERN, regex=True),
             name,
-            "needs a UTC offset or Z (ISO 8601, e.g. 2026-11-20T14:03:00-03:00)",
+            "{value} needs a UTC offset or Z (ISO 8601, e.g. 2026-11-20T14:03:00-03:00)",
         )
         parsed[name] = values
 
@@ -254,10 +275,15 @@ def validate_chunk(
         key=lambda p: (p.line, LOADER_COLUMNS.index(p.column) if p.column in LOADER_COLUMNS else 99)
     )
     good = frame[~bad]
-    return _staged(good, {k: v[~bad] for k, v in parsed.items()}, phone[~bad], timezone), problems
+    staged = _staged(
+        good, {k: v[~bad] for k, v in parsed.items()}, phone[~bad], timezone, first_line
+    )
+    return staged, problems
 
 
-def _staged(good: pd.DataFrame, parsed: dict, phone: pd.Series, timezone: str) -> pd.DataFrame:
+def _staged(
+    good: pd.DataFrame, parsed: dict, phone: pd.Series, timezone: str, first_line: int
+) -> pd.DataFrame:
     def optional(name: str) -> pd.Series:
         return good[name].where(good[name] != "", None).astype(object)
 
@@ -268,6 +294,7 @@ def _staged(good: pd.DataFrame, parsed: dict, phone: pd.Series, timezone: str) -
     sent_at = parsed["sent_at"].fillna(delivered_at)
     return pd.DataFrame(
         {
+            "line": good.index.to_numpy() + first_line,
             "message_id": good.message_id,
             "channel": good.channel,
             "direction": good.direction,
@@ -295,210 +322,6 @@ def _naive_utc(values: pd.Series) -> pd.Series:
     return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
 
 
-# --------------------------------------------------------------------------- merging
-
-_stage_metadata = MetaData()
-load_stage = Table(
-    "load_stage",
-    _stage_metadata,
-    Column("message_id", String(128)),
-    Column("channel", String(16)),
-    Column("direction", String(2)),
-    Column("subaccount", String(200)),
-    Column("user", String(200)),
-    Column("campaign", String(200)),
-    Column("content_type", String(32)),
-    Column("phone", String(16)),
-    Column("contact_name", Text),
-    Column("content", Text),
-    Column("status_rank", Integer),
-    Column("error_code", String(32)),
-    Column("error_description", Text),
-    Column("created_at", DateTime),
-    Column("created_day", Date),
-    Column("sent_at", DateTime),
-    Column("delivered_at", DateTime),
-    Column("read_at", DateTime),
-    Column("correlation_id", String(128)),
-    prefixes=["TEMPORARY"],
-)
-STAGE_COLUMNS = tuple(c.name for c in load_stage.columns)
-
-
-def _fill_stage(conn: Connection, frame: pd.DataFrame) -> None:
-    load_stage.drop(conn, checkfirst=True)
-    load_stage.create(conn)
-    if conn.dialect.name == "duckdb":
-        raw = conn.connection.dbapi_connection
-        raw.register("load_stage_frame", frame)
-        try:
-            columns = ", ".join(f'"{c}"' for c in STAGE_COLUMNS)
-            raw.execute(
-                f"INSERT INTO load_stage ({columns}) SELECT {columns} FROM load_stage_frame"
-            )
-        finally:
-            raw.unregister("load_stage_frame")
-        return
-    raw = conn.connection.dbapi_connection
-    columns = ", ".join(f'"{c}"' for c in STAGE_COLUMNS)
-    with raw.cursor() as cursor, cursor.copy(f"COPY load_stage ({columns}) FROM STDIN") as copy:
-        for row in frame.itertuples(index=False, name=None):
-            copy.write_row(tuple(None if _is_missing(v) else v for v in row))
-
-
-def _is_missing(value) -> bool:
-    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-def _add_missing_names(
-    conn: Connection, table: Table, column: str, stage_column, derived: dict | None = None
-) -> None:
-    """Create the names the stage mentions that the table does not have yet; `derived` maps
-    further columns to a function of the name's SQL expression."""
-    sequence = table.c.id.default
-    names = (
-        select(stage_column.label("name"))
-        .where(stage_column.is_not(None))
-        .where(~exists().where(table.c[column] == stage_column))
-        .distinct()
-        .subquery()
-    )
-    derived = derived or {}
-    values = [sequence.next_value(), names.c.name]
-    values += [make(names.c.name) for make in derived.values()]
-    conn.execute(insert(table).from_select(["id", column, *derived], select(*values)))
-
-
-def _rank(column):
-    return case(STATUS_RANK, value=column)
-
-
-def _status_of(rank_column):
-    return case({rank: status for status, rank in STATUS_RANK.items()}, value=rank_column)
-
-
-def merge_stage(conn: Connection) -> None:
-    """Merge the staged rows into messages by the rules of the domain."""
-    s = load_stage.c
-    _add_missing_names(conn, subaccounts, "name", s.subaccount)
-    _add_missing_names(conn, users, "username", s.user)
-    _add_missing_names(conn, campaigns, "name", s.campaign)
-    _add_missing_names(conn, contacts, "phone", s.phone, {"phone_tail": phone_tail})
-
-    folded = (
-        select(
-            s.message_id,
-            func.min(s.channel).label("channel"),
-            func.min(s.direction).label("direction"),
-            func.min(s.subaccount).label("subaccount"),
-            func.max(s.user).label("user"),
-            func.max(s.campaign).label("campaign"),
-            func.min(s.content_type).label("content_type"),
-            func.min(s.phone).label("phone"),
-            func.max(s.contact_name).label("contact_name"),
-            func.max(s.content).label("content"),
-            func.max(s.status_rank).label("status_rank"),
-            func.max(s.error_code).label("error_code"),
-            func.max(s.error_description).label("error_description"),
-            func.min(s.created_at).label("created_at"),
-            func.min(s.created_day).label("created_day"),
-            func.min(s.sent_at).label("sent_at"),
-            func.min(s.delivered_at).label("delivered_at"),
-            func.min(s.read_at).label("read_at"),
-            func.max(s.correlation_id).label("correlation_id"),
-        )
-        .group_by(s.message_id)
-        .subquery("folded")
-    )
-    f = folded.c
-    rows = select(
-        f.message_id,
-        f.channel,
-        f.direction,
-        subaccounts.c.id,
-        users.c.id,
-        campaigns.c.id,
-        f.content_type,
-        contacts.c.id,
-        f.contact_name,
-        f.content,
-        _status_of(f.status_rank),
-        f.error_code,
-        f.error_description,
-        f.created_at,
-        f.created_day,
-        f.sent_at,
-        f.delivered_at,
-        f.read_at,
-        f.correlation_id,
-    ).select_from(
-        folded.join(subaccounts, subaccounts.c.name == f.subaccount)
-        .join(contacts, contacts.c.phone == f.phone)
-        .outerjoin(users, users.c.username == f.user)
-        .outerjoin(campaigns, campaigns.c.name == f.campaign)
-    )
-    target = [
-        "message_id",
-        "channel",
-        "direction",
-        "subaccount_id",
-        "user_id",
-        "campaign_id",
-        "content_type",
-        "contact_id",
-        "contact_name",
-        "content",
-        "status",
-        "error_code",
-        "error_description",
-        "created_at",
-        "created_day",
-        "sent_at",
-        "delivered_at",
-        "read_at",
-        "correlation_id",
-    ]
-    statement = pg_insert(messages).from_select(target, rows)
-    new, old = statement.excluded, messages.c
-    advances = _rank(new.status) > _rank(old.status)
-    statement = statement.on_conflict_do_update(
-        index_elements=[messages.c.message_id],
-        set_={
-            "status": case((advances, new.status), else_=old.status),
-            "error_code": case(
-                (and_(advances, new.error_code.is_not(None)), new.error_code),
-                else_=func.coalesce(old.error_code, new.error_code),
-            ),
-            "error_description": case(
-                (and_(advances, new.error_code.is_not(None)), new.error_description),
-                else_=func.coalesce(old.error_description, new.error_description),
-            ),
-            "sent_at": func.least(old.sent_at, new.sent_at),
-            "delivered_at": func.least(old.delivered_at, new.delivered_at),
-            "read_at": func.least(old.read_at, new.read_at),
-            "user_id": func.coalesce(old.user_id, new.user_id),
-            "campaign_id": func.coalesce(old.campaign_id, new.campaign_id),
-            "contact_name": func.coalesce(old.contact_name, new.contact_name),
-            "content": func.coalesce(old.content, new.content),
-            "correlation_id": func.coalesce(old.correlation_id, new.correlation_id),
-        },
-    )
-    # The stored day, channel and subaccount of every merged message (a stored message keeps
-    # its own, so these are the roll-up regions the merge touched, whatever the stage said).
-    touched = conn.execute(statement.returning(old.created_day, old.channel, old.subaccount_id))
-    rollup.refresh(conn, {tuple(row) for row in touched})
-    load_stage.drop(conn)
-
-
-def merge_frame(conn: Connection, staged: pd.DataFrame) -> None:
-    """Stage and merge one validated chunk inside the caller's transaction."""
-    if staged.empty:
-        return
-    _fill_stage(conn, staged[list(STAGE_COLUMNS)])
-    merge_stage(conn)
-    bump_data_version(conn)
-
-
 # --------------------------------------------------------------------------- files
 
 
@@ -517,6 +340,19 @@ def _write_rejected(
     )
 
 
+def identity_problems(
+    conn: Connection, staged: pd.DataFrame, scope: WriteScope, file: str
+) -> list[RowProblem]:
+    """The rows of a validated chunk that the writer may not write (see data_access/merge.py)."""
+    frame = staged.reset_index(drop=True)
+    refused = check_records(frame, stored_identities(conn, frame["message_id"]), scope)
+    return [_refusal_problem(frame, refusal, file) for refusal in refused]
+
+
+def _refusal_problem(frame: pd.DataFrame, refusal: Refusal, file: str) -> RowProblem:
+    return RowProblem(file, int(frame.at[refusal.row, "line"]), refusal.field, refusal.reason)
+
+
 def load_files(
     engine: Engine,
     paths: list[Path],
@@ -525,13 +361,16 @@ def load_files(
     skip_invalid: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int], Progress] | None = None,
+    scope: WriteScope | None = None,
 ) -> LoadReport:
-    """Validate every file, then merge them chunk by chunk.
+    """Validate every file, then merge them chunk by chunk through the write path.
 
     Without skip_invalid any problem raises LoadError and nothing is written. With it, the
-    bad rows go to FILE.rejected.csv beside each input, with their line and reasons.
+    bad rows go to FILE.rejected.csv beside each input, with their line and reasons. Rows for
+    stored messages whose identity they contradict count as problems too.
     `progress(total_rows)` returns a function called with the rows done after each chunk.
     """
+    scope = scope or WriteScope.account("file load")
     report = LoadReport()
     problems: list[RowProblem] = []
     # A missing file, header column or unreadable file stops even a --skip-invalid load.
@@ -544,9 +383,11 @@ def load_files(
             continue
         try:
             for first, raw in _read_chunks(path, chunk_rows):
-                _, found = validate_chunk(raw, first, path.name, timezone)
+                staged, found = validate_chunk(raw, first, path.name, timezone)
                 report.rows_read += len(raw)
                 problems.extend(found)
+                with engine.connect() as conn:
+                    problems.extend(identity_problems(conn, staged, scope, path.name))
         except LoadError as error:
             problems.extend(error.problems)
             whole_file_problem = True
@@ -562,13 +403,24 @@ def load_files(
         wrote_header = False
         for first, raw in _read_chunks(path, chunk_rows):
             staged, found = validate_chunk(raw, first, path.name, timezone)
+            staged = staged.reset_index(drop=True)
+            result = write(
+                engine,
+                lambda tx, staged=staged: merge_records(
+                    tx, staged, scope, all_or_nothing=not skip_invalid
+                ),
+            )
+            refused = [_refusal_problem(staged, r, path.name) for r in result.refused]
+            if refused and not skip_invalid:
+                # Another writer stored a contradicting record since the check above.
+                raise LoadError(refused, loaded=report.rows_loaded)
+            found = found + refused
             if found:
                 _write_rejected(rejected_path, raw, found, first, header=not wrote_header)
                 wrote_header = True
                 report.rows_rejected += len({p.line for p in found})
-            with engine.begin() as conn:
-                merge_frame(conn, staged)
-            report.rows_loaded += len(staged)
+            report.rows_loaded += len(staged) - len(refused)
+            report.rows_changed += result.created + result.updated
             advance(len(raw))
         if wrote_header:
             report.rejected_files.append(rejected_path)

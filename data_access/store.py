@@ -34,6 +34,7 @@ from data_access.tables import (
     phone_tail,
     store_meta,
 )
+from data_access.writes import Transaction, write
 
 # The PostgreSQL indexes hang off a private copy of the table: an Index built on `messages`
 # itself would join the shared metadata, and the next create_all (on any store, DuckDB
@@ -117,6 +118,7 @@ def create_schema(engine: Engine, account_timezone: str) -> None:
         _set_default(conn, "account_timezone", account_timezone)
         _set_default(conn, "data_version", "0")
     _upgrade(engine)
+    _upgrade_to_3(engine)
     ensure_timezone(engine, account_timezone)
 
 
@@ -143,6 +145,27 @@ def _upgrade(engine: Engine) -> None:
         )
 
 
+# Columns added in schema version 3 (create_all makes them in a new store).
+_VERSION_3_COLUMNS = (
+    ("channel_numbers", "callback_token_hash VARCHAR(64)"),
+    ("inbox", "scope VARCHAR(200)"),
+    ("pending_statuses", "scope VARCHAR(200)"),
+)
+
+
+def _upgrade_to_3(engine: Engine) -> None:
+    """Add the webhook writers' scope columns to a version 2 store."""
+    with engine.connect() as conn:
+        if read_meta(conn, "schema_version") != "2":
+            return
+    with engine.begin() as conn:
+        for table, column in _VERSION_3_COLUMNS:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}"))
+        conn.execute(
+            update(store_meta).where(store_meta.c.key == "schema_version").values(value="3")
+        )
+
+
 def _local_day(dialect: str, column, timezone: str):
     """The day of a stored naive-UTC timestamp in the given zone, as SQL."""
     zone = literal(timezone)
@@ -161,25 +184,31 @@ def ensure_timezone(engine: Engine, timezone: str) -> None:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"ACCOUNT_TIMEZONE {timezone!r} is not an IANA time zone") from None
-    with engine.begin() as conn:
-        stored = read_meta(conn, "account_timezone")
-        if stored == timezone:
+    with engine.connect() as conn:
+        if read_meta(conn, "account_timezone") == timezone:
             return
-        conn.execute(
-            update(messages).values(
-                created_day=_local_day(engine.dialect.name, messages.c.created_at, timezone)
-            )
+    write(engine, lambda tx: _recount_days(tx, timezone))
+
+
+def _recount_days(tx: Transaction, timezone: str) -> None:
+    """Every message's local day and the roll-up again, in the new zone."""
+    conn = tx.conn
+    stored = read_meta(conn, "account_timezone")
+    if stored == timezone:
+        return
+    conn.execute(
+        update(messages).values(
+            created_day=_local_day(conn.dialect.name, messages.c.created_at, timezone)
         )
-        rollup.rebuild(conn)
-        if stored is None:
-            conn.execute(store_meta.insert().values(key="account_timezone", value=timezone))
-        else:
-            conn.execute(
-                update(store_meta)
-                .where(store_meta.c.key == "account_timezone")
-                .values(value=timezone)
-            )
-        bump_data_version(conn)
+    )
+    rollup.rebuild(conn)
+    if stored is None:
+        conn.execute(store_meta.insert().values(key="account_timezone", value=timezone))
+    else:
+        conn.execute(
+            update(store_meta).where(store_meta.c.key == "account_timezone").values(value=timezone)
+        )
+    tx.mark_changed()
 
 
 def _set_default(conn: Connection, key: str, value: str) -> None:
@@ -194,10 +223,3 @@ def read_meta(conn: Connection, key: str) -> str | None:
 def data_version(conn: Connection) -> int:
     """A number that changes whenever messages change; report caches key on it."""
     return int(read_meta(conn, "data_version") or 0)
-
-
-def bump_data_version(conn: Connection) -> None:
-    version = data_version(conn) + 1
-    conn.execute(
-        update(store_meta).where(store_meta.c.key == "data_version").values(value=str(version))
-    )

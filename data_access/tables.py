@@ -19,8 +19,9 @@ from sqlalchemy import (
     func,
 )
 
-# 2: contacts.phone_tail and daily_rollup (store.create_schema upgrades a version 1 store).
-SCHEMA_VERSION = "2"
+# 2: contacts.phone_tail and daily_rollup. 3: the webhook writers' scopes (channel_numbers.
+# callback_token_hash, inbox.scope, pending_statuses.scope). store.create_schema upgrades.
+SCHEMA_VERSION = "3"
 
 # The last digits of a number kept beside it: the shortest search (six digits) always ends
 # with them, so a phone search is an index lookup instead of a suffix scan of every contact.
@@ -204,6 +205,9 @@ channel_numbers = Table(
     Column("number_id", String(64), primary_key=True),
     Column("subaccount_id", Integer, nullable=False),
     Column("label", String(200)),
+    # SHA-256 of the number's own Sinch callback token: reports posted with it are written in
+    # this number's subaccount only.
+    Column("callback_token_hash", String(64)),
 )
 
 # Every accepted webhook body, written before it is acknowledged. state: new, done, failed.
@@ -219,6 +223,9 @@ inbox = Table(
     Column("next_attempt_at", DateTime, nullable=False),
     Column("processed_at", DateTime),
     Column("problems", Text),
+    # The subaccount the body's writer is limited to, when its route says (a number's own
+    # Sinch callback); empty: the body's business numbers say.
+    Column("scope", String(200)),
 )
 
 # Statuses whose message has no send record yet; applied when the send record arrives.
@@ -233,6 +240,8 @@ pending_statuses = Table(
     Column("error_description", Text),
     Column("received_at", DateTime, nullable=False),
     Column("problem", Text),
+    # The subaccount the status's writer was limited to; empty: the whole account.
+    Column("scope", String(200)),
 )
 
 # Sinch per-batch delivery summaries: counts only, one row per batch, status and code.

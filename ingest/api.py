@@ -9,22 +9,20 @@ for them are applied.
 from __future__ import annotations
 
 import json
-import time
 
 import pandas as pd
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from data_access.loader import LOADER_COLUMNS, merge_frame, validate_chunk
-from data_access.tables import messages
-from ingest.keys import find_key
-from ingest.merge import apply_pending, write_lock
+from data_access import audit
+from data_access.loader import LOADER_COLUMNS, validate_chunk
+from data_access.merge import merge_records
+from data_access.writes import StoreBusyError, Transaction, WriteScope, write
+from ingest.keys import ApiKey, find_key
+from ingest.merge import apply_pending
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_RECORDS = 10_000
-WRITE_TRIES = 3
 
 blueprint = Blueprint("ingest_api", __name__)
 
@@ -107,25 +105,50 @@ def records_frame(records: list, subaccount: str) -> tuple[pd.DataFrame, list[di
     return pd.DataFrame(rows, columns=list(LOADER_COLUMNS)), problems
 
 
-def _store(engine, staged: pd.DataFrame, timezone: str) -> dict:
+def _store(engine, staged: pd.DataFrame, timezone: str, key: ApiKey, address: str):
+    """Merge the records in the key's scope; a refusal stores nothing and answers 422."""
+    scope = WriteScope.subaccount(f"API key {key.prefix}…", key.subaccount)
+    actor = f"API key {key.prefix}… ({key.subaccount})"
+    staged = staged.reset_index(drop=True)
     ids = sorted(set(staged["message_id"]))
-    with write_lock, engine.begin() as conn:
-        existing = set()
-        for start in range(0, len(ids), 1_000):
-            chunk = ids[start : start + 1_000]
-            existing.update(
-                conn.execute(
-                    select(messages.c.message_id).where(messages.c.message_id.in_(chunk))
-                ).scalars()
+
+    def work(tx: Transaction):
+        audit.record(
+            tx.conn,
+            actor=actor,
+            action=audit.KEY_USED,
+            detail=f"POST /api/v1/messages: {len(staged)} record(s)",
+            address=address,
+        )
+        result = merge_records(tx, staged, scope)
+        if result.refused:
+            audit.record(
+                tx.conn,
+                actor=actor,
+                action=audit.WRITE_REFUSED,
+                detail="; ".join(r.reason for r in result.refused)[:2_000],
+                address=address,
             )
-        merge_frame(conn, staged)
-        applied = apply_pending(conn, timezone, ids)
-    return {
-        "accepted": int(len(staged)),
-        "created": len(ids) - len(existing),
-        "updated": len(existing),
-        "statuses_applied": applied,
-    }
+            return result, 0
+        return result, apply_pending(tx, timezone, ids)
+
+    result, applied = write(engine, work)
+    if result.refused:
+        problems = [
+            {"index": int(staged.at[r.row, "line"]), "field": r.field, "reason": r.reason}
+            for r in result.refused
+        ]
+        return error(
+            422,
+            f"{len(problems)} problem(s) in the records; nothing was stored.",
+            problems=problems,
+        )
+    return jsonify(
+        accepted=int(len(staged)),
+        created=result.created,
+        updated=result.updated + result.unchanged,
+        statuses_applied=applied,
+    )
 
 
 @blueprint.post("/api/v1/messages")
@@ -174,20 +197,9 @@ def post_messages():
             f"{len(problems)} problem(s) in the records; nothing was stored.",
             problems=problems,
         )
-    return _store_with_retries(ingest.engine, staged, timezone)
-
-
-def _store_with_retries(engine, staged: pd.DataFrame, timezone: str):
-    attempt = 1
-    while True:
-        try:
-            return jsonify(_store(engine, staged, timezone))
-        except DBAPIError:
-            # Another writer (a file load handed to the server) touched the same rows.
-            if attempt >= WRITE_TRIES:
-                current_app.logger.exception("recording messages failed")
-                response = error(503, "The store is busy; nothing was stored. Try again shortly.")
-                response.headers["Retry-After"] = "2"
-                return response
-            time.sleep(0.05 * attempt)
-            attempt += 1
+    try:
+        return _store(ingest.engine, staged, timezone, key, request.remote_addr or "")
+    except StoreBusyError:
+        response = error(503, "The store is busy; nothing was stored. Try again shortly.")
+        response.headers["Retry-After"] = "2"
+        return response

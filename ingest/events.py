@@ -18,6 +18,8 @@ class StatusEvent:
     event_at: datetime | None = None
     error_code: str | None = None
     error_description: str | None = None
+    # The business number that sent it, where the channel says (WhatsApp's phone_number_id).
+    number_id: str | None = None
 
 
 @dataclass(frozen=True)

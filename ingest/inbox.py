@@ -22,9 +22,10 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from data_access.store import data_version
 from data_access.tables import inbox, pending_statuses
+from data_access.writes import Transaction, WriteScope, write
 from ingest import sinch, whatsapp
 from ingest.events import Mapped
-from ingest.merge import apply_mapped, apply_pending, write_lock
+from ingest.merge import apply_mapped, apply_pending
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ RETENTION_CHECK_SECONDS = 3600.0
 
 
 DUCKDB_INSERT = (
-    "INSERT INTO inbox (id, source, received_at, body, state, attempts, next_attempt_at) "
-    "VALUES (nextval('inbox_id_seq'), ?, ?, ?, 'new', 0, ?)"
+    "INSERT INTO inbox (id, source, received_at, body, state, attempts, next_attempt_at, scope) "
+    "VALUES (nextval('inbox_id_seq'), ?, ?, ?, 'new', 0, ?, ?)"
 )
 
 
@@ -69,6 +70,7 @@ class Report:
 class _Arrival:
     source: str
     body: str
+    scope: str | None = None
     written: bool = False
     error: Exception | None = None
 
@@ -87,9 +89,10 @@ class InboxWriter:
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
 
-    def accept(self, source: str, body: str) -> None:
-        """Return once the body is committed; raise if it could not be stored."""
-        arrival = _Arrival(source, body)
+    def accept(self, source: str, body: str, scope: str | None = None) -> None:
+        """Return once the body is committed; raise if it could not be stored. `scope` is the
+        subaccount its route limits it to (a number's own Sinch callback), if any."""
+        arrival = _Arrival(source, body, scope)
         with self._queue_lock:
             self._queue.append(arrival)
         with self._commit_lock:
@@ -108,7 +111,7 @@ class InboxWriter:
                     # Every webhook waits for this insert. duckdb-engine does not cache compiled
                     # statements, so the driver's own executemany saves a third of its cost.
                     conn.connection.dbapi_connection.executemany(
-                        DUCKDB_INSERT, [(a.source, now, a.body, now) for a in batch]
+                        DUCKDB_INSERT, [(a.source, now, a.body, now, a.scope) for a in batch]
                     )
                 else:
                     conn.execute(
@@ -121,6 +124,7 @@ class InboxWriter:
                                 "state": "new",
                                 "attempts": 0,
                                 "next_attempt_at": now,
+                                "scope": a.scope,
                             }
                             for a in batch
                         ],
@@ -144,7 +148,7 @@ def map_body(source: str, body: str) -> Mapped:
 
 
 def _due(conn: Connection, now: datetime, limit: int, ids: list[int] | None = None):
-    query = select(inbox.c.id, inbox.c.source, inbox.c.body, inbox.c.attempts).where(
+    query = select(inbox.c.id, inbox.c.source, inbox.c.body, inbox.c.attempts, inbox.c.scope).where(
         inbox.c.state == "new"
     )
     query = query.where(inbox.c.id.in_(ids)) if ids else query.where(inbox.c.next_attempt_at <= now)
@@ -161,17 +165,32 @@ def _notes(mapped: Mapped, problems: list[str]) -> str | None:
     return "\n".join(lines) or None
 
 
+def route_scope(source: str, scope: str | None) -> WriteScope | None:
+    """The writer of a stored body: its route's subaccount, the whole account for Sinch's
+    account-wide callback, or None where each event's business number decides (WhatsApp)."""
+    if scope is not None:
+        return WriteScope.subaccount(f"{source} callback of subaccount {scope!r}", scope)
+    if source == "sinch":
+        return WriteScope.account("Sinch account callback")
+    return None
+
+
 def _process(engine: Engine, timezone: str, limit: int, ids: list[int] | None = None) -> Report:
-    report = Report()
     now = utcnow()
-    with write_lock, engine.begin() as conn:
+
+    def work(tx: Transaction) -> Report:
+        report = Report()
+        conn = tx.conn
         rows = _due(conn, now, limit, ids)
         if not rows:
             return report
-        items = [(row.id, map_body(row.source, row.body)) for row in rows]
-        applied, problems = apply_mapped(conn, items, timezone, now)
+        items = [
+            (row.id, map_body(row.source, row.body), route_scope(row.source, row.scope))
+            for row in rows
+        ]
+        applied, problems = apply_mapped(tx, items, timezone, now)
         clean = []
-        for row_id, mapped in items:
+        for row_id, mapped, _ in items:
             failed = bool(mapped.problems or problems.get(row_id))
             notes = _notes(mapped, problems.get(row_id, []))
             report.processed += 1
@@ -190,7 +209,9 @@ def _process(engine: Engine, timezone: str, limit: int, ids: list[int] | None = 
                 update(inbox).where(inbox.c.id.in_(clean)).values(state="done", processed_at=now)
             )
         report.pending = applied.pending
-    return report
+        return report
+
+    return write(engine, work)
 
 
 def _retry_later(engine: Engine, row_id: int, error: Exception) -> Report:
@@ -263,11 +284,14 @@ def replay(engine: Engine, timezone: str, ids: list[int] | None = None) -> Repor
 def purge_processed(engine: Engine, keep_days: int) -> int:
     """Delete rows processed more than keep_days ago; failed rows stay until replayed."""
     cutoff = utcnow() - timedelta(days=keep_days)
-    with write_lock, engine.begin() as conn:
-        result = conn.execute(
+
+    def work(tx: Transaction) -> int:
+        result = tx.conn.execute(
             delete(inbox).where(inbox.c.state == "done", inbox.c.processed_at < cutoff)
         )
-    return result.rowcount or 0
+        return result.rowcount or 0
+
+    return write(engine, work)
 
 
 def state_counts(conn: Connection) -> dict[str, int]:
@@ -352,6 +376,6 @@ class Worker:
             ).scalar_one()
         if not waiting or version == seen_version:
             return version
-        with write_lock, self.engine.begin() as conn:
-            apply_pending(conn, self.timezone)
+        write(self.engine, lambda tx: apply_pending(tx, self.timezone))
+        with self.engine.connect() as conn:
             return data_version(conn)

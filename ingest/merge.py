@@ -1,23 +1,27 @@
-"""Write mapped events into the store through the loader's merge rules.
+"""Write mapped webhook events into the store through the write path's merge.
 
 A status for a stored message becomes a loader row with the message's own fields and the new
 status, so merging it can only move the message forward. A status for a message whose send
 record has not arrived is kept in pending_statuses and merged when the record arrives.
+
+Each event is written in its writer's scope: a WhatsApp event in the subaccount its business
+number is assigned to, a Sinch event in its callback's (see ingest/webhooks.py). Events outside
+it are refused and reported back to the inbox, which holds their body as failed.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, delete, exists, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from data_access.loader import LOADER_COLUMNS, merge_frame, validate_chunk
+from data_access.loader import LOADER_COLUMNS, validate_chunk
+from data_access.merge import merge_records
 from data_access.reports import rows_by_key
 from data_access.tables import (
     channel_numbers,
@@ -27,11 +31,13 @@ from data_access.tables import (
     sms_batch_reports,
     subaccounts,
 )
+from data_access.writes import Transaction, WriteScope
 from ingest.events import BatchSummary, InboundMessage, Mapped, StatusEvent
 
-# One writer at a time in this process: every merge bumps the same data_version row, and
-# DuckDB aborts one of two transactions that update a row concurrently.
-write_lock = threading.RLock()
+# Kept statuses were checked against their writer's scope when they arrived: their message
+# was not stored yet, so nothing of another subaccount could be named. They merge in the scope
+# of the record that came for them, which is the message's own.
+PENDING_SCOPE = WriteScope.account("kept status")
 
 TIME_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
 ID_CHUNK = 1_000
@@ -93,9 +99,14 @@ def stored_messages(conn: Connection, ids: Iterable[str]) -> dict[str, Stored]:
 
 
 def status_row(message_id: str, stored: Stored, event: StatusEvent) -> dict:
+    """A loader row: the stored message's fields with the event's channel, status and times.
+
+    The event's own channel is kept, so a status that names the wrong channel for the stored
+    message is refused by the merge instead of being read as the stored channel's.
+    """
     row = {
         "message_id": message_id,
-        "channel": stored.channel,
+        "channel": event.channel,
         "direction": stored.direction,
         "subaccount": stored.subaccount,
         "content_type": stored.content_type,
@@ -127,9 +138,11 @@ def inbound_row(message: InboundMessage, subaccount: str) -> dict:
 
 
 def merge_rows(
-    conn: Connection, rows: list[dict], timezone: str
+    tx: Transaction, rows: list[dict], timezone: str, scope: WriteScope
 ) -> tuple[int, dict[int, list[str]]]:
-    """Validate loader rows and merge the good ones; returns (merged, problems by row index)."""
+    """Validate loader rows and merge the good ones within the scope; returns (merged, problems
+    by row index). Rows outside the scope or against a stored message's identity are problems.
+    """
     if not rows:
         return 0, {}
     frame = pd.DataFrame(
@@ -140,8 +153,11 @@ def merge_rows(
     problems: dict[int, list[str]] = defaultdict(list)
     for problem in found:
         problems[problem.line].append(f"{problem.column}: {problem.reason}")
-    merge_frame(conn, staged)
-    return len(staged), dict(problems)
+    staged = staged.reset_index(drop=True)
+    result = merge_records(tx, staged, scope, all_or_nothing=False)
+    for refusal in result.refused:
+        problems[int(staged.at[refusal.row, "line"])].append(refusal.reason)
+    return len(staged) - len(result.refused), dict(problems)
 
 
 def business_numbers(conn: Connection) -> dict[tuple[str, str], str]:
@@ -152,16 +168,20 @@ def business_numbers(conn: Connection) -> dict[tuple[str, str], str]:
     return {(row[0], row[1]): row[2] for row in conn.execute(query)}
 
 
-def keep_pending(conn: Connection, events: list[StatusEvent], now: datetime) -> int:
-    """Keep statuses of unknown messages; a repeat keeps the earliest time."""
-    earliest: dict[tuple[str, str], StatusEvent] = {}
-    for event in events:
+def keep_pending(
+    conn: Connection, events: list[tuple[StatusEvent, WriteScope]], now: datetime
+) -> int:
+    """Keep statuses of unknown messages with their writer's scope; a repeat keeps the
+    earliest time."""
+    earliest: dict[tuple[str, str], tuple[StatusEvent, WriteScope]] = {}
+    for event, scope in events:
         key = (event.message_id, event.status)
         seen = earliest.get(key)
         if seen is None or (
-            event.event_at is not None and (seen.event_at is None or event.event_at < seen.event_at)
+            event.event_at is not None
+            and (seen[0].event_at is None or event.event_at < seen[0].event_at)
         ):
-            earliest[key] = event
+            earliest[key] = (event, scope)
     if not earliest:
         return 0
     values = [
@@ -173,8 +193,9 @@ def keep_pending(conn: Connection, events: list[StatusEvent], now: datetime) -> 
             "error_code": e.error_code,
             "error_description": e.error_description,
             "received_at": now,
+            "scope": _scope_name(scope),
         }
-        for e in earliest.values()
+        for e, scope in earliest.values()
     ]
     statement = pg_insert(pending_statuses).values(values)
     old, new = pending_statuses.c, statement.excluded
@@ -190,51 +211,78 @@ def keep_pending(conn: Connection, events: list[StatusEvent], now: datetime) -> 
     return len(values)
 
 
-def apply_pending(conn: Connection, timezone: str, ids: Iterable[str] | None = None) -> int:
-    """Merge kept statuses whose message is now stored (only those of `ids` when given).
+def _scope_name(scope: WriteScope) -> str | None:
+    """The one subaccount a scope is limited to, as pending_statuses.scope keeps it."""
+    if scope.subaccounts is None:
+        return None
+    (name,) = scope.subaccounts
+    return name
 
-    A kept status that does not fit its message (say, a read receipt for an SMS) keeps its
-    reason in `problem` and is not tried again.
+
+def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = None) -> int:
+    """Merge kept statuses whose message is now stored (only those of `ids` when given), each
+    in the scope of the writer that sent it.
+
+    A kept status that does not fit its message (say, a read receipt for an SMS, or a message
+    of another subaccount) keeps its reason in `problem` and is not tried again.
     """
+    conn = tx.conn
     p = pending_statuses.c
-    base = select(p.message_id, p.status, p.event_at, p.error_code, p.error_description).where(
-        p.problem.is_(None)
-    )
+    base = select(
+        p.message_id,
+        p.status,
+        p.channel,
+        p.event_at,
+        p.error_code,
+        p.error_description,
+        p.scope,
+    ).where(p.problem.is_(None))
     if ids is None:
-        queries = [base.where(exists().where(messages.c.message_id == p.message_id))]
+        queries = [base]
     else:
         queries = [base.where(p.message_id.in_(chunk)) for chunk in _chunks(sorted(set(ids)))]
     kept = [row for query in queries for row in conn.execute(query)]
     if not kept:
         return 0
     stored = stored_messages(conn, (row.message_id for row in kept))
-    rows, keys = [], []
+    groups: dict[WriteScope, list[tuple[tuple[str, str], dict]]] = defaultdict(list)
     for row in kept:
         message = stored.get(row.message_id)
         if message is None:
             continue
         event = StatusEvent(
             row.message_id,
-            message.channel,
+            row.channel,
             row.status,
             row.event_at,
             row.error_code,
             row.error_description,
         )
-        rows.append(status_row(row.message_id, message, event))
-        keys.append((row.message_id, row.status))
-    merged, problems = merge_rows(conn, rows, timezone)
-    for index, reasons in problems.items():
-        message_id, status = keys[index]
-        conn.execute(
-            update(pending_statuses)
-            .where(p.message_id == message_id, p.status == status)
-            .values(problem="; ".join(reasons))
+        scope = (
+            PENDING_SCOPE
+            if row.scope is None
+            else WriteScope.subaccount("the status's business number", row.scope)
         )
-    applied = sorted({keys[i][0] for i in range(len(keys)) if i not in problems})
-    for chunk in _chunks(applied):
+        groups[scope].append(
+            ((row.message_id, row.status), status_row(row.message_id, message, event))
+        )
+    applied_count = 0
+    applied: set[str] = set()
+    for scope, keyed in groups.items():
+        rows = [row for _, row in keyed]
+        _, problems = merge_rows(tx, rows, timezone, scope)
+        for index, reasons in problems.items():
+            message_id, status = keyed[index][0]
+            conn.execute(
+                update(pending_statuses)
+                .where(p.message_id == message_id, p.status == status)
+                .values(problem="; ".join(reasons))
+            )
+        applied.update(keyed[i][0][0] for i in range(len(keyed)) if i not in problems)
+        applied_count += len(rows) - len(problems)
+    for chunk in _chunks(sorted(applied)):
         conn.execute(delete(pending_statuses).where(p.message_id.in_(chunk), p.problem.is_(None)))
-    return len(rows) - len(problems)
+    return applied_count
 
 
 def record_summaries(conn: Connection, summaries: list[BatchSummary], now: datetime) -> None:
@@ -272,43 +320,80 @@ class Applied:
     pending: int = 0
 
 
-def apply_mapped(
-    conn: Connection, items: list[tuple[int, Mapped]], timezone: str, now: datetime
-) -> tuple[Applied, dict[int, list[str]]]:
-    """Write the events of several bodies in the caller's transaction.
+def _number_problem(channel: str, number_id: str | None, where: str) -> str:
+    if number_id is None:
+        return f"{where}: the body does not name the {channel} business number, so it cannot be "
+        "told which subaccount may write it"
+    return (
+        f"{where}: the {channel} business number {number_id} is not assigned to a subaccount; "
+        f"assign it with `python app.py channels add --channel {channel} "
+        f"--number-id {number_id} --subaccount NAME`, then replay"
+    )
 
-    `items` are (owner, mapped) pairs; problems found while writing come back by owner.
+
+def number_scope(subaccount: str, channel: str, number_id: str) -> WriteScope:
+    return WriteScope.subaccount(f"{channel} business number {number_id}", subaccount)
+
+
+def apply_mapped(
+    tx: Transaction,
+    items: list[tuple[int, Mapped, WriteScope | None]],
+    timezone: str,
+    now: datetime,
+) -> tuple[Applied, dict[int, list[str]]]:
+    """Write the events of several bodies in the caller's write.
+
+    `items` are (owner, mapped, scope): the scope of the body's route, or None where each
+    event's business number gives it. Problems and refusals come back by owner.
     """
+    conn = tx.conn
     problems: dict[int, list[str]] = defaultdict(list)
-    numbers = business_numbers(conn) if any(m.inbound for _, m in items) else {}
-    rows: list[dict] = []
-    owners: list[int] = []
-    for owner, mapped in items:
+    needs_numbers = any(m.inbound or s is None for _, m, s in items)
+    numbers = business_numbers(conn) if needs_numbers else {}
+
+    def scope_of(scope, channel, number_id, where, owner) -> WriteScope | None:
+        """The event's writer: the route's scope, narrowed to its number's subaccount."""
+        subaccount = numbers.get((channel, number_id)) if number_id is not None else None
+        if scope is None and subaccount is None:
+            problems[owner].append(_number_problem(channel, number_id, where))
+            return None
+        if scope is None:
+            return number_scope(subaccount, channel, number_id)
+        return scope
+
+    groups: dict[WriteScope, list[tuple[int, dict]]] = defaultdict(list)
+    for owner, mapped, route in items:
         for message in mapped.inbound:
             subaccount = numbers.get((message.channel, message.number_id))
             if subaccount is None:
                 problems[owner].append(
-                    f"{message.where}: the {message.channel} business number "
-                    f"{message.number_id} is not assigned to a subaccount; assign it with "
-                    f"`python app.py channels add --channel {message.channel} "
-                    f"--number-id {message.number_id} --subaccount NAME`, then replay"
+                    _number_problem(message.channel, message.number_id, message.where)
                 )
                 continue
-            rows.append(inbound_row(message, subaccount))
-            owners.append(owner)
-    events = [(owner, e) for owner, mapped in items for e in mapped.statuses]
-    stored = stored_messages(conn, (e.message_id for _, e in events))
-    waiting = []
-    for owner, event in events:
+            scope = scope_of(route, message.channel, message.number_id, message.where, owner)
+            groups[scope].append((owner, inbound_row(message, subaccount)))
+    events = [(owner, e, route) for owner, mapped, route in items for e in mapped.statuses]
+    stored = stored_messages(conn, (e.message_id for _, e, _ in events))
+    waiting: list[tuple[StatusEvent, WriteScope]] = []
+    for owner, event, route in events:
+        where = f"message {event.message_id}"
+        scope = scope_of(route, event.channel, event.number_id, where, owner)
+        if scope is None:
+            continue
         message = stored.get(event.message_id)
         if message is None:
-            waiting.append(event)
+            waiting.append((event, scope))
             continue
-        rows.append(status_row(event.message_id, message, event))
-        owners.append(owner)
-    merged, row_problems = merge_rows(conn, rows, timezone)
-    for index, reasons in row_problems.items():
-        problems[owners[index]].append(f"message {rows[index]['message_id']}: {'; '.join(reasons)}")
+        groups[scope].append((owner, status_row(event.message_id, message, event)))
+    merged = 0
+    for scope, owned in groups.items():
+        rows = [row for _, row in owned]
+        count, row_problems = merge_rows(tx, rows, timezone, scope)
+        merged += count
+        for index, reasons in row_problems.items():
+            problems[owned[index][0]].append(
+                f"message {rows[index]['message_id']}: {'; '.join(reasons)}"
+            )
     result = Applied(merged=merged, pending=keep_pending(conn, waiting, now))
-    record_summaries(conn, [s for _, mapped in items for s in mapped.summaries], now)
+    record_summaries(conn, [s for _, mapped, _ in items for s in mapped.summaries], now)
     return result, dict(problems)

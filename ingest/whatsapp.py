@@ -51,7 +51,7 @@ def error_description(error: dict) -> str | None:
     return clip(title or details)
 
 
-def _status(item, where: str, out: Mapped) -> None:
+def _status(item, where: str, number_id: str | None, out: Mapped) -> None:
     if not isinstance(item, dict):
         out.problems.append(f"{where}: is not an object")
         return
@@ -79,7 +79,9 @@ def _status(item, where: str, out: Mapped) -> None:
         if isinstance(first, dict):
             code = text(first.get("code"))
             description = error_description(first)
-    out.statuses.append(StatusEvent(message_id, "whatsapp", status, event_at, code, description))
+    out.statuses.append(
+        StatusEvent(message_id, "whatsapp", status, event_at, code, description, number_id)
+    )
 
 
 def _location(body: dict) -> str | None:
@@ -186,7 +188,7 @@ def _change(change, where: str, out: Mapped) -> None:
             if wa_id:
                 names[wa_id] = text(contact["profile"].get("name"))
     for i, item in enumerate(value.get("statuses") or []):
-        _status(item, f"{where}.value.statuses[{i}]", out)
+        _status(item, f"{where}.value.statuses[{i}]", number_id, out)
     for i, item in enumerate(value.get("messages") or []):
         _inbound(item, f"{where}.value.messages[{i}]", number_id, names, out)
     for error in value.get("errors") or []:

@@ -87,7 +87,7 @@ def test_load_while_serving_goes_through_the_server(server):
     bad = write_csv(tmp_path / "bad.csv", [{**ROWS[0], "channel": "fax"}])
     result = _app(env, "load", str(bad))
     assert result.returncode == 2
-    assert "bad.csv:2: channel: must be one of whatsapp, sms" in result.stderr
+    assert "bad.csv:2: channel: 'fax' is not one of whatsapp, sms" in result.stderr
     assert "nothing was loaded" in result.stderr
 
 

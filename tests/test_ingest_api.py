@@ -128,11 +128,12 @@ def test_any_invalid_record_stores_nothing_and_lists_every_problem(client, engin
     assert response.json == {
         "error": "7 problem(s) in the records; nothing was stored.",
         "problems": [
-            {"index": 1, "field": "channel", "reason": "must be one of whatsapp, sms"},
+            {"index": 1, "field": "channel", "reason": "'telegram' is not one of whatsapp, sms"},
             {
                 "index": 1,
                 "field": "created_at",
-                "reason": "needs a UTC offset or Z (ISO 8601, e.g. 2026-11-20T14:03:00-03:00)",
+                "reason": "'2026-11-20 11:00' needs a UTC offset or Z "
+                "(ISO 8601, e.g. 2026-11-20T14:03:00-03:00)",
             },
             {"index": 2, "field": "-", "reason": "must be a JSON object"},
             {"index": 3, "field": "colour", "reason": "is not a message field"},
@@ -142,7 +143,7 @@ def test_any_invalid_record_stores_nothing_and_lists_every_problem(client, engin
                 "field": "subaccount",
                 "reason": "this API key records for subaccount 'Brand A' only",
             },
-            {"index": 4, "field": "status", "reason": "SMS has no read receipts"},
+            {"index": 4, "field": "status", "reason": "'read': SMS has no read receipts"},
         ],
     }
     assert count_messages(engine) == 0

@@ -24,6 +24,7 @@ from data_access.tables import (
     sms_batch_reports,
     subaccounts,
 )
+from data_access.writes import write
 from ingest import inbox as inbox_module
 from ingest import service as ingest_service
 from ingest.channels import assign
@@ -58,9 +59,21 @@ def settings(store_settings):
     )
 
 
+# The WhatsApp business numbers of the fixture bodies. Statuses are written in the subaccount
+# their number is assigned to, so tests of statuses assign them (`numbers`).
+WHATSAPP_NUMBERS = ("104857600012345", "104857600067890")
+
+
 @pytest.fixture
 def client(settings, engine):
     return create_app(settings, engine).server.test_client()
+
+
+@pytest.fixture
+def numbers(engine):
+    with engine.begin() as conn:
+        for number in WHATSAPP_NUMBERS:
+            assign(conn, "whatsapp", number, "Brand A")
 
 
 def body_of(name: str) -> bytes:
@@ -198,7 +211,7 @@ def test_body_over_one_mebibyte_is_413(client, engine):
 # --------------------------------------------------------------------------- replays
 
 
-def test_whatsapp_sent_delivered_read_replay(client, engine, load_rows):
+def test_whatsapp_sent_delivered_read_replay(client, engine, load_rows, numbers):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     for name in ("whatsapp_sent.json", "whatsapp_delivered.json", "whatsapp_read.json"):
         response = post_whatsapp(client, body_of(name))
@@ -223,7 +236,7 @@ def test_whatsapp_sent_delivered_read_replay(client, engine, load_rows):
     assert [row[2:] for row in inbox_rows(engine)] == [("done", None)] * 3
 
 
-def test_read_before_sent_ends_where_the_merge_rules_say(client, engine, load_rows):
+def test_read_before_sent_ends_where_the_merge_rules_say(client, engine, load_rows, numbers):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     post_whatsapp(client, body_of("whatsapp_read.json"))
     drain(engine, TZ)
@@ -249,7 +262,7 @@ def test_read_before_sent_ends_where_the_merge_rules_say(client, engine, load_ro
     }
 
 
-def test_duplicate_deliveries_change_nothing(client, engine, load_rows):
+def test_duplicate_deliveries_change_nothing(client, engine, load_rows, numbers):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     for _ in range(3):
         assert post_whatsapp(client, body_of("whatsapp_delivered.json")).status_code == 200
@@ -264,7 +277,7 @@ def test_duplicate_deliveries_change_nothing(client, engine, load_rows):
     assert [row[2] for row in inbox_rows(engine)] == ["done"] * 4
 
 
-def test_whatsapp_failures_reach_the_detailed_view(client, engine, load_rows):
+def test_whatsapp_failures_reach_the_detailed_view(client, engine, load_rows, numbers):
     phones = {
         WAMID_B: "+5511987650002",
         WAMID_C: "+5511987650003",
@@ -299,7 +312,7 @@ def test_whatsapp_failures_reach_the_detailed_view(client, engine, load_rows):
     ]
 
 
-def test_whatsapp_batch_of_entries_changes_and_statuses(client, engine, load_rows):
+def test_whatsapp_batch_of_entries_changes_and_statuses(client, engine, load_rows, numbers):
     load_rows(
         engine,
         [
@@ -477,7 +490,7 @@ def test_sinch_reports_summaries_and_inbound(client, engine, load_rows):
 # --------------------------------------------------------------------------- ordering and crashes
 
 
-def test_status_before_its_send_record_is_kept_then_applied(client, engine):
+def test_status_before_its_send_record_is_kept_then_applied(client, engine, numbers):
     post_whatsapp(client, body_of("whatsapp_delivered.json"))
     post_whatsapp(client, body_of("whatsapp_sent.json"))
     report = drain(engine, TZ)
@@ -511,7 +524,7 @@ def test_status_before_its_send_record_is_kept_then_applied(client, engine):
     assert count(engine, pending_statuses) == 0
 
 
-def test_kept_status_applies_after_a_file_load(client, engine, load_rows):
+def test_kept_status_applies_after_a_file_load(client, engine, load_rows, numbers):
     post_whatsapp(client, body_of("whatsapp_read.json"))
     drain(engine, TZ)
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
@@ -527,7 +540,7 @@ def test_kept_status_applies_after_a_file_load(client, engine, load_rows):
     assert count(engine, pending_statuses) == 0
 
 
-def test_crash_between_inbox_write_and_processing(settings, engine, load_rows):
+def test_crash_between_inbox_write_and_processing(settings, engine, load_rows, numbers):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     first = create_app(settings, engine).server.test_client()
     assert post_whatsapp(first, body_of("whatsapp_delivered.json")).status_code == 200
@@ -552,7 +565,7 @@ def test_crash_between_inbox_write_and_processing(settings, engine, load_rows):
         engine_after.dispose()
 
 
-def test_failed_processing_is_retried_not_lost(client, engine, load_rows, monkeypatch):
+def test_failed_processing_is_retried_not_lost(client, engine, load_rows, monkeypatch, numbers):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     post_whatsapp(client, body_of("whatsapp_read.json"))
     post_whatsapp(client, body_of("whatsapp_sent.json"))
@@ -589,7 +602,7 @@ def test_failed_processing_is_retried_not_lost(client, engine, load_rows, monkey
     assert [row[2] for row in inbox_rows(engine)] == ["done", "done"]
 
 
-def test_worker_shows_new_events_within_five_seconds(settings, engine, load_rows):
+def test_worker_shows_new_events_within_five_seconds(settings, engine, load_rows, numbers):
     load_rows(engine, [send_record(WAMID_A, "+5511987654321")])
     app = create_app(settings, engine)
     worker = ingest_service.start_worker(app.server)
@@ -671,16 +684,21 @@ def test_a_body_that_cannot_be_stored_is_refused_with_503(client, engine, monkey
     assert count(engine, inbox) == 0
 
 
-def test_a_kept_status_that_does_not_fit_its_message_is_set_aside(client, engine, load_rows):
+def test_a_kept_status_that_does_not_fit_its_message_is_set_aside(
+    client, engine, load_rows, numbers
+):
     # A WhatsApp read receipt that names the id of an SMS: SMS has no read receipts.
     post_whatsapp(client, body_of("whatsapp_read.json"))
     drain(engine, TZ)
     load_rows(engine, [send_record(WAMID_A, "+5511987654321", "sms")])
-    with engine.begin() as conn:
-        assert apply_pending(conn, TZ) == 0
+    assert write(engine, lambda tx: apply_pending(tx, TZ)) == 0
+    with engine.connect() as conn:
         problem = conn.execute(select(pending_statuses.c.problem)).scalar_one()
         counts = inbox_module.state_counts(conn)
-    assert problem == "status: SMS has no read receipts; read_at: SMS has no read receipts"
+    assert problem == (
+        f"message {WAMID_A!r} was stored with channel 'sms'; "
+        "a later record cannot change it to 'whatsapp'"
+    )
     assert (counts["pending_statuses"], counts["unfit_statuses"]) == (0, 1)
     assert stored(engine, WAMID_A)["status"] == "queued"
 

@@ -46,41 +46,43 @@ GOOD = {
     "sent_at": "2026-11-20T10:00:05-03:00",
 }
 MT_STATUS_REASON = (
-    "an MT message's status is one of scheduled, queued, sent, delivered, read, error, cancelled"
+    "is not an MT message's status "
+    "(one of scheduled, queued, sent, delivered, read, error, cancelled)"
 )
-MO_STATUS_REASON = "an MO message's status is received"
-PHONE_REASON = "must be an international number of 6 to 15 digits (E.164)"
+MO_STATUS_REASON = "is not an MO message's status (received)"
+PHONE_REASON = "is not an international number of 6 to 15 digits (E.164)"
 OFFSET_REASON = "needs a UTC offset or Z (ISO 8601, e.g. 2026-11-20T14:03:00-03:00)"
 
 # (changes to a good row, the problems it must produce as (column, reason))
 BAD_ROWS = [
     ({"message_id": ""}, [("message_id", "is required")]),
     ({"phone": "", "created_at": ""}, [("phone", "is required"), ("created_at", "is required")]),
-    ({"channel": "telegram"}, [("channel", "must be one of whatsapp, sms")]),
-    ({"direction": "inbound"}, [("direction", "must be MT or MO")]),
-    ({"status": "lost"}, [("status", MT_STATUS_REASON)]),
-    ({"status": "received"}, [("status", MT_STATUS_REASON)]),
-    ({"content_type": "gif"}, [("content_type", "is not a whatsapp content type")]),
-    ({"channel": "sms", "content_type": "image"}, [("content_type", "is not a sms content type")]),
+    ({"channel": "telegram"}, [("channel", "'telegram' is not one of whatsapp, sms")]),
+    ({"direction": "inbound"}, [("direction", "'inbound' is not MT or MO")]),
+    ({"status": "lost"}, [("status", "'lost' " + MT_STATUS_REASON)]),
+    ({"status": "received"}, [("status", "'received' " + MT_STATUS_REASON)]),
+    ({"content_type": "gif"}, [("content_type", "'gif' is not a whatsapp content type")]),
+    ({"channel": "sms", "content_type": "image"}, [("content_type", "'image' is not a sms content type")]),
     (
         {"channel": "sms", "status": "read", "read_at": "2026-11-20T10:05:00-03:00"},
-        [("status", "SMS has no read receipts"), ("read_at", "SMS has no read receipts")],
+        [("status", "'read': SMS has no read receipts"),
+         ("read_at", "'2026-11-20T10:05:00-03:00': SMS has no read receipts")],
     ),
     (
         {"channel": "sms", "status": "delivered", "read_at": "2026-11-20T10:05:00-03:00"},
-        [("read_at", "SMS has no read receipts")],
+        [("read_at", "'2026-11-20T10:05:00-03:00': SMS has no read receipts")],
     ),
-    ({"direction": "MO", "status": "delivered"}, [("status", MO_STATUS_REASON)]),
-    ({"phone": "55-11-CALL-ME"}, [("phone", PHONE_REASON)]),
-    ({"phone": "+12345"}, [("phone", PHONE_REASON)]),
-    ({"phone": "+1234567890123456"}, [("phone", PHONE_REASON)]),
-    ({"created_at": "2026-11-20T10:00:00"}, [("created_at", OFFSET_REASON)]),
-    ({"delivered_at": "2026-11-20 10:00"}, [("delivered_at", OFFSET_REASON)]),
-    ({"created_at": "2026-11-31T10:00:00Z"}, [("created_at", "is not an ISO 8601 date and time")]),
-    ({"sent_at": "yesterday"}, [("sent_at", "is not an ISO 8601 date and time")]),
-    ({"message_id": "x" * 129}, [("message_id", "is longer than 128 characters")]),
-    ({"content": "é" * 10_001}, [("content", "is longer than 10000 characters")]),
-    ({"error_code": "E" * 33}, [("error_code", "is longer than 32 characters")]),
+    ({"direction": "MO", "status": "delivered"}, [("status", "'delivered' " + MO_STATUS_REASON)]),
+    ({"phone": "55-11-CALL-ME"}, [("phone", "'55-11-CALL-ME' " + PHONE_REASON)]),
+    ({"phone": "+12345"}, [("phone", "'+12345' " + PHONE_REASON)]),
+    ({"phone": "+1234567890123456"}, [("phone", "'+1234567890123456' " + PHONE_REASON)]),
+    ({"created_at": "2026-11-20T10:00:00"}, [("created_at", "'2026-11-20T10:00:00' " + OFFSET_REASON)]),
+    ({"delivered_at": "2026-11-20 10:00"}, [("delivered_at", "'2026-11-20 10:00' " + OFFSET_REASON)]),
+    ({"created_at": "2026-11-31T10:00:00Z"}, [("created_at", "'2026-11-31T10:00:00Z' is not an ISO 8601 date and time")]),
+    ({"sent_at": "yesterday"}, [("sent_at", "'yesterday' is not an ISO 8601 date and time")]),
+    ({"message_id": "x" * 129}, [("message_id", "'" + "x" * 39 + "…' is longer than 128 characters")]),
+    ({"content": "é" * 10_001}, [("content", "'" + "é" * 39 + "…' is longer than 10,000 characters")]),
+    ({"error_code": "E" * 33}, [("error_code", "'" + "E" * 33 + "' is longer than 32 characters")]),
 ]  # fmt: skip
 
 STORE_TABLES = (messages, subaccounts, users, user_subaccounts, campaigns, contacts, daily_rollup)
@@ -151,7 +153,7 @@ def test_problems_in_several_files_are_all_reported_and_nothing_is_loaded(engine
     with pytest.raises(LoadError) as caught:
         load_files(engine, [good, bad], TIMEZONE)
     assert caught.value.problems == [
-        RowProblem("bad.csv", 3, "channel", "must be one of whatsapp, sms")
+        RowProblem("bad.csv", 3, "channel", "'fax' is not one of whatsapp, sms")
     ]
     assert set(count_rows(engine).values()) == {0}
 
@@ -479,8 +481,8 @@ def test_bad_parquet_rows_are_numbered_from_one(engine, tmp_path):
     with pytest.raises(LoadError) as caught:
         load_files(engine, [path], TIMEZONE)
     assert caught.value.problems == [
-        RowProblem("messages.parquet", 1, "channel", "must be one of whatsapp, sms"),
-        RowProblem("messages.parquet", 3, "status", MT_STATUS_REASON),
+        RowProblem("messages.parquet", 1, "channel", "'fax' is not one of whatsapp, sms"),
+        RowProblem("messages.parquet", 3, "status", "'lost' " + MT_STATUS_REASON),
     ]
     report = load_files(engine, [path], TIMEZONE, skip_invalid=True)
     assert (report.rows_loaded, report.rows_rejected) == (1, 2)
@@ -495,7 +497,7 @@ def test_chunked_load_counts_lines_across_chunks(engine, tmp_path):
     path = write_csv(tmp_path / "chunks.csv", rows)
     with pytest.raises(LoadError) as caught:
         load_files(engine, [path], TIMEZONE, chunk_rows=2)
-    assert caught.value.problems == [RowProblem("chunks.csv", 7, "phone", PHONE_REASON)]
+    assert caught.value.problems == [RowProblem("chunks.csv", 7, "phone", "'n/a' " + PHONE_REASON)]
     report = load_files(engine, [path], TIMEZONE, chunk_rows=2, skip_invalid=True)
     assert (report.rows_loaded, report.rows_rejected) == (6, 1)
     assert count_rows(engine)["messages"] == 6
@@ -535,8 +537,8 @@ def test_cli_load_of_a_bad_file_fails_and_lists_the_problems(tmp_path):
     result = run_cli(tmp_path, str(path))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "bad.csv:3: channel: must be one of whatsapp, sms",
-        f"bad.csv:4: phone: {PHONE_REASON}",
+        "bad.csv:3: channel: 'fax' is not one of whatsapp, sms",
+        f"bad.csv:4: phone: '12' {PHONE_REASON}",
         "2 problem(s) found; nothing was loaded.",
     ]
     assert "Traceback" not in result.stdout + result.stderr

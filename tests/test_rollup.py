@@ -15,6 +15,7 @@ from data_access.loader import load_files
 from data_access.rollup import KEY_COLUMNS
 from data_access.store import create_schema, ensure_timezone, make_engine, read_meta
 from data_access.tables import (
+    SCHEMA_VERSION,
     campaigns,
     contacts,
     daily_rollup,
@@ -23,6 +24,7 @@ from data_access.tables import (
     subaccounts,
     users,
 )
+from data_access.writes import WriteScope, write
 from ingest.merge import merge_rows
 from tests.conftest import TIMEZONE, write_csv
 
@@ -170,8 +172,8 @@ def test_events_written_by_ingestion_are_counted(engine, load_rows):
     load_rows(engine, FIXTURE)
     row = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
     row["delivered_at"] = "2026-11-21T00:10:00-03:00"
-    with engine.begin() as conn:
-        merged, problems = merge_rows(conn, [row], TIMEZONE)
+    scope = WriteScope.account("test")
+    merged, problems = write(engine, lambda tx: merge_rows(tx, [row], TIMEZONE, scope))
     assert (merged, problems) == (1, {})
     statuses = [(day, status, code, n) for day, *_, status, code, n, _s, _d, _r in readable(engine)]
     assert statuses == [
@@ -211,7 +213,7 @@ def test_a_version_1_store_is_upgraded_at_start(store_settings, load_rows):
         create_schema(engine, TIMEZONE)
         assert assert_rollup_matches(engine) == expected
         with engine.connect() as conn:
-            assert read_meta(conn, "schema_version") == "2"
+            assert read_meta(conn, "schema_version") == SCHEMA_VERSION == "3"
             tails = conn.execute(select(contacts.c.phone, contacts.c.phone_tail)).all()
         assert sorted(tails) == [("5491187654321", "654321"), ("5511987654321", "654321")]
     finally:

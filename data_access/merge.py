@@ -1,0 +1,496 @@
+"""Merging validated records into messages, by key, within the writer's scope.
+
+Every writer (file loads, the API, the webhook worker, demo data) hands its validated rows
+(loader.validate_chunk's frame) to `merge_records` inside a write (data_access/writes.py):
+
+1. The batch's message ids are looked up by key: the stored messages' identity (subaccount,
+   channel, direction) and day.
+2. Each row is checked against that identity and the writer's scope. A stored message's
+   identity never changes: a later record that names another subaccount, channel or direction
+   is refused, and so is any record for a message outside the writer's subaccounts.
+3. New ids are inserted; stored ones are updated by key, and only where a value changes, by the
+   domain's rules: the status moves only forward, each timestamp keeps its earliest value, and
+   empty fields are filled, never overwritten.
+4. The daily roll-up regions of the changed messages are counted again.
+
+The cost follows the batch: lookups and updates go by message id, not over the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from data_access import rollup
+from data_access.domain import STATUS_RANK
+from data_access.tables import campaigns, contacts, messages, phone_tail, subaccounts, users
+from data_access.writes import Transaction, WriteScope
+
+# Up to this many ids a lookup names them (the key's index answers); past it, one join.
+KEYED_LOOKUP_MAX = 2_000
+ID_CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record the writer may not write. `row` is its position in the frame given."""
+
+    row: int
+    message_id: str
+    field: str
+    reason: str
+
+
+@dataclass
+class MergeResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: list[Refusal] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a stored message keeps from its first record."""
+
+    subaccount: str
+    channel: str
+    direction: str
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def _chunks(values: list, size: int = ID_CHUNK):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+_lookup_metadata = MetaData()
+lookup_ids = Table(
+    "merge_lookup_ids",
+    _lookup_metadata,
+    Column("message_id", String(128)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
+    """The identity of each stored message among `ids`."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    m = messages.c
+    columns = (m.message_id, subaccounts.c.name, m.channel, m.direction)
+    found: dict[str, Identity] = {}
+    if len(ids) <= KEYED_LOOKUP_MAX:
+        for chunk in _chunks(ids):
+            keyed = (
+                select(m.message_id, m.subaccount_id, m.channel, m.direction)
+                .where(m.message_id.in_(chunk))
+                .limit(len(chunk))
+                .subquery("keyed")
+            )
+            k = keyed.c
+            query = select(k.message_id, subaccounts.c.name, k.channel, k.direction).join_from(
+                keyed, subaccounts, subaccounts.c.id == k.subaccount_id
+            )
+            for row in conn.execute(query):
+                found[row[0]] = Identity(*row[1:])
+        return found
+    lookup_ids.drop(conn, checkfirst=True)
+    lookup_ids.create(conn)
+    _copy_frame(conn, lookup_ids, pd.DataFrame({"message_id": ids}))
+    query = (
+        select(*columns)
+        .join_from(messages, lookup_ids, lookup_ids.c.message_id == m.message_id)
+        .join(subaccounts, subaccounts.c.id == m.subaccount_id)
+    )
+    for row in conn.execute(query):
+        found[row[0]] = Identity(*row[1:])
+    lookup_ids.drop(conn)
+    return found
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _describe(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def check_records(
+    frame: pd.DataFrame, stored: dict[str, Identity], scope: WriteScope
+) -> list[Refusal]:
+    """Refusals for rows outside the scope or disagreeing with a message's identity.
+
+    The first record of a message fixes its identity: the stored one, or else the first row
+    of the batch for that id.
+    """
+    refused: list[Refusal] = []
+    first: dict[str, Identity] = {}
+    for row, (message_id, subaccount, channel, direction) in enumerate(
+        frame[["message_id", "subaccount", "channel", "direction"]].itertuples(
+            index=False, name=None
+        )
+    ):
+        known = stored.get(message_id)
+        if known is not None and not scope.allows(known.subaccount):
+            refused.append(
+                Refusal(
+                    row,
+                    message_id,
+                    "message_id",
+                    f"message {message_id!r} belongs to a subaccount this "
+                    f"{scope.writer} may not write",
+                )
+            )
+            continue
+        if not scope.allows(subaccount):
+            refused.append(
+                Refusal(
+                    row,
+                    message_id,
+                    "subaccount",
+                    f"{scope.writer} may not write subaccount {_describe(subaccount)}",
+                )
+            )
+            continue
+        identity = known or first.get(message_id)
+        if identity is None:
+            first[message_id] = Identity(subaccount, channel, direction)
+            continue
+        where = "stored" if known is not None else "first recorded"
+        for name, had, got in (
+            ("subaccount", identity.subaccount, subaccount),
+            ("channel", identity.channel, channel),
+            ("direction", identity.direction, direction),
+        ):
+            if had != got:
+                refused.append(
+                    Refusal(
+                        row,
+                        message_id,
+                        name,
+                        f"message {message_id!r} was {where} with {name} "
+                        f"{_describe(had)}; a later record cannot change it to {_describe(got)}",
+                    )
+                )
+                break
+    return refused
+
+
+# --------------------------------------------------------------------------- staging
+
+_stage_metadata = MetaData()
+merge_stage = Table(
+    "merge_stage",
+    _stage_metadata,
+    Column("message_id", String(128)),
+    Column("channel", String(16)),
+    Column("direction", String(2)),
+    Column("subaccount", String(200)),
+    Column("user", String(200)),
+    Column("campaign", String(200)),
+    Column("content_type", String(32)),
+    Column("phone", String(16)),
+    Column("contact_name", Text),
+    Column("content", Text),
+    Column("status_rank", Integer),
+    Column("error_code", String(32)),
+    Column("error_description", Text),
+    Column("created_at", DateTime),
+    Column("created_day", Date),
+    Column("sent_at", DateTime),
+    Column("delivered_at", DateTime),
+    Column("read_at", DateTime),
+    Column("correlation_id", String(128)),
+    Column("known", Boolean),
+    prefixes=["TEMPORARY"],
+)
+STAGE_COLUMNS = tuple(c.name for c in merge_stage.columns if c.name != "known")
+
+merge_rows = Table(
+    "merge_rows",
+    _stage_metadata,
+    Column("message_id", String(128)),
+    Column("channel", String(16)),
+    Column("direction", String(2)),
+    Column("subaccount_id", Integer),
+    Column("user_id", Integer),
+    Column("campaign_id", Integer),
+    Column("content_type", String(32)),
+    Column("contact_id", Integer),
+    Column("contact_name", Text),
+    Column("content", Text),
+    Column("status", String(16)),
+    Column("error_code", String(32)),
+    Column("error_description", Text),
+    Column("created_at", DateTime),
+    Column("created_day", Date),
+    Column("sent_at", DateTime),
+    Column("delivered_at", DateTime),
+    Column("read_at", DateTime),
+    Column("correlation_id", String(128)),
+    Column("known", Boolean),
+    prefixes=["TEMPORARY"],
+)
+MESSAGE_COLUMNS = tuple(c.name for c in merge_rows.columns if c.name != "known")
+
+
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _copy_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """Bulk-insert a frame into a (temporary) table: a registered view on DuckDB, COPY on
+    PostgreSQL."""
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "duckdb":
+        raw.register("merge_frame_view", frame)
+        try:
+            raw.execute(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM merge_frame_view"
+            )
+        finally:
+            raw.unregister("merge_frame_view")
+        return
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in frame.itertuples(index=False, name=None):
+            copy.write_row(tuple(None if _is_missing(v) else v for v in row))
+
+
+names_stage = Table(
+    "merge_names",
+    _stage_metadata,
+    Column("name", String(200)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _ensure_names(conn: Connection, table: Table, column: str, values, derived=None) -> None:
+    """Create the names among `values` that the table does not have yet, looking them up by
+    key; `derived` maps further columns to a function of the name's SQL expression."""
+    values = sorted({v for v in values if isinstance(v, str) and v})
+    if not values:
+        return
+    key = table.c[column]
+    if len(values) <= KEYED_LOOKUP_MAX:
+        have: set[str] = set()
+        for chunk in _chunks(values):
+            have.update(conn.execute(select(key).where(key.in_(chunk))).scalars())
+        values = [v for v in values if v not in have]
+        if not values:
+            return
+    names_stage.drop(conn, checkfirst=True)
+    names_stage.create(conn)
+    _copy_frame(conn, names_stage, pd.DataFrame({"name": values}))
+    name = names_stage.c.name
+    derived = derived or {}
+    row = [table.c.id.default.next_value(), name]
+    row += [make(name) for make in derived.values()]
+    missing = select(*row).where(~exists().where(key == name))
+    conn.execute(insert(table).from_select(["id", column, *derived], missing))
+    names_stage.drop(conn)
+
+
+def _rank(column):
+    return case(STATUS_RANK, value=column)
+
+
+def _status_of(rank_column):
+    return case({rank: status for status, rank in STATUS_RANK.items()}, value=rank_column)
+
+
+def _folded_rows():
+    """One row per staged message id, names replaced by ids (the loader's fold)."""
+    s = merge_stage.c
+    folded = (
+        select(
+            s.message_id,
+            func.min(s.channel).label("channel"),
+            func.min(s.direction).label("direction"),
+            func.min(s.subaccount).label("subaccount"),
+            func.max(s.user).label("user"),
+            func.max(s.campaign).label("campaign"),
+            func.min(s.content_type).label("content_type"),
+            func.min(s.phone).label("phone"),
+            func.max(s.contact_name).label("contact_name"),
+            func.max(s.content).label("content"),
+            func.max(s.status_rank).label("status_rank"),
+            func.max(s.error_code).label("error_code"),
+            func.max(s.error_description).label("error_description"),
+            func.min(s.created_at).label("created_at"),
+            func.min(s.created_day).label("created_day"),
+            func.min(s.sent_at).label("sent_at"),
+            func.min(s.delivered_at).label("delivered_at"),
+            func.min(s.read_at).label("read_at"),
+            func.max(s.correlation_id).label("correlation_id"),
+            func.bool_or(s.known).label("known"),
+        )
+        .group_by(s.message_id)
+        .subquery("folded")
+    )
+    f = folded.c
+    return select(
+        f.message_id,
+        f.channel,
+        f.direction,
+        subaccounts.c.id,
+        users.c.id,
+        campaigns.c.id,
+        f.content_type,
+        contacts.c.id,
+        f.contact_name,
+        f.content,
+        _status_of(f.status_rank),
+        f.error_code,
+        f.error_description,
+        f.created_at,
+        f.created_day,
+        f.sent_at,
+        f.delivered_at,
+        f.read_at,
+        f.correlation_id,
+        f.known,
+    ).select_from(
+        folded.join(subaccounts, subaccounts.c.name == f.subaccount)
+        .join(contacts, contacts.c.phone == f.phone)
+        .outerjoin(users, users.c.username == f.user)
+        .outerjoin(campaigns, campaigns.c.name == f.campaign)
+    )
+
+
+def _merged_values(old, new) -> dict:
+    """A stored message's columns after a record, by the merge rules (SQL expressions)."""
+    advances = _rank(new.status) > _rank(old.status)
+    new_error = and_(advances, new.error_code.is_not(None))
+    return {
+        "status": case((advances, new.status), else_=old.status),
+        "error_code": case(
+            (new_error, new.error_code), else_=func.coalesce(old.error_code, new.error_code)
+        ),
+        "error_description": case(
+            (new_error, new.error_description),
+            else_=func.coalesce(old.error_description, new.error_description),
+        ),
+        "sent_at": func.least(old.sent_at, new.sent_at),
+        "delivered_at": func.least(old.delivered_at, new.delivered_at),
+        "read_at": func.least(old.read_at, new.read_at),
+        "user_id": func.coalesce(old.user_id, new.user_id),
+        "campaign_id": func.coalesce(old.campaign_id, new.campaign_id),
+        "contact_name": func.coalesce(old.contact_name, new.contact_name),
+        "content": func.coalesce(old.content, new.content),
+        "correlation_id": func.coalesce(old.correlation_id, new.correlation_id),
+    }
+
+
+def _write(conn: Connection, frame: pd.DataFrame, known_ids: set[str]) -> MergeResult:
+    staged = frame[list(STAGE_COLUMNS)].copy()
+    staged["known"] = staged["message_id"].isin(known_ids)
+    for table in (merge_stage, merge_rows):
+        table.drop(conn, checkfirst=True)
+        table.create(conn)
+    _copy_frame(conn, merge_stage, staged)
+    _ensure_names(conn, subaccounts, "name", staged["subaccount"])
+    _ensure_names(conn, users, "username", staged["user"])
+    _ensure_names(conn, campaigns, "name", staged["campaign"])
+    _ensure_names(conn, contacts, "phone", staged["phone"], {"phone_tail": phone_tail})
+    conn.execute(insert(merge_rows).from_select([*MESSAGE_COLUMNS, "known"], _folded_rows()))
+
+    r = merge_rows.c
+    result = MergeResult()
+    regions: set[tuple] = set()
+    new_rows = select(*(r[c] for c in MESSAGE_COLUMNS)).where(~r.known)
+    inserted = conn.execute(
+        insert(messages)
+        .from_select(list(MESSAGE_COLUMNS), new_rows)
+        .returning(messages.c.created_day, messages.c.channel, messages.c.subaccount_id)
+    ).all()
+    result.created = len(inserted)
+    regions.update(tuple(row) for row in inserted)
+
+    if known_ids:
+        old = messages.c
+        values = _merged_values(old, r)
+        changes = or_(*(expr.is_distinct_from(old[name]) for name, expr in values.items()))
+        condition = [old.message_id == r.message_id, r.known, changes]
+        if len(known_ids) <= KEYED_LOOKUP_MAX:
+            # Naming the ids lets the key's index find the rows instead of a scan of them all.
+            condition.append(old.message_id.in_(sorted(known_ids)))
+        updated = conn.execute(
+            update(messages)
+            .where(*condition)
+            .values(**values)
+            .returning(old.created_day, old.channel, old.subaccount_id)
+        ).all()
+        result.updated = len(updated)
+        result.unchanged = len(known_ids) - len(updated)
+        regions.update(tuple(row) for row in updated)
+    rollup.refresh(conn, regions)
+    for table in (merge_rows, merge_stage):
+        table.drop(conn)
+    return result
+
+
+def merge_records(
+    tx: Transaction,
+    frame: pd.DataFrame,
+    scope: WriteScope,
+    *,
+    all_or_nothing: bool = True,
+) -> MergeResult:
+    """Merge validated rows within the writer's scope.
+
+    With `all_or_nothing` (the API, file loads) any refusal stores nothing of the frame; without
+    it (webhooks) the other rows are merged and the refusals come back to be held.
+    """
+    if frame.empty:
+        return MergeResult()
+    frame = frame.reset_index(drop=True)
+    stored = stored_identities(tx.conn, frame["message_id"])
+    refused = check_records(frame, stored, scope)
+    if refused and all_or_nothing:
+        return MergeResult(refused=refused)
+    if refused:
+        frame = frame.drop(index=[r.row for r in refused])
+    result = MergeResult(refused=refused)
+    if not frame.empty:
+        written = _write(tx.conn, frame, set(stored))
+        result.created, result.updated, result.unchanged = (
+            written.created,
+            written.updated,
+            written.unchanged,
+        )
+    tx.mark_changed(result.changed)
+    return result
+
+
+def known_message(conn: Connection, message_id: str) -> bool:
+    return bool(conn.execute(select(exists().where(messages.c.message_id == message_id))).scalar())
