@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from commands.console import Console
-from ingest.channels import ChannelError, assign, list_numbers, remove
+from ingest.channels import ChannelError, assign, list_numbers, new_callback_token, remove
 from ingest.keys import UnknownNameError
 
 
@@ -23,6 +23,14 @@ def add_parser(subparsers) -> None:
     add.add_argument("--number-id", required=True, metavar="ID")
     add.add_argument("--subaccount", required=True, metavar="NAME")
     add.add_argument("--label", help="a note, e.g. the display number")
+    callback = actions.add_parser(
+        "callback",
+        help="give an SMS number its own Sinch callback URL",
+        description="Prints a Sinch callback URL of the number's own: reports and inbound "
+        "messages posted there are written in the number's subaccount only (a replaced URL "
+        "stops working). The account-wide URL with SINCH_WEBHOOK_TOKEN writes any subaccount.",
+    )
+    callback.add_argument("--number-id", required=True, metavar="NUMBER")
     actions.add_parser("list", help="list the assigned numbers")
     drop = actions.add_parser("remove", help="unassign a number")
     drop.add_argument("--channel", required=True, choices=("whatsapp", "sms"))
@@ -42,6 +50,14 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                     f"The {number.channel} number {number.number_id} now belongs to "
                     f"{number.subaccount!r}."
                 )
+                return 0
+            if args.action == "callback":
+                number, token = new_callback_token(conn, args.number_id)
+                console.out(
+                    f"Sinch callback URL of the sms number {number.number_id} "
+                    f"({number.subaccount!r}), shown only now:"
+                )
+                console.out(f"  https://HOST/webhooks/sinch/sms/{token}")
                 return 0
             if args.action == "remove":
                 remove(conn, args.channel, args.number_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from data_access.domain import CHANNELS
@@ -77,3 +79,42 @@ def list_numbers(conn: Connection) -> list[BusinessNumber]:
         .order_by(channel_numbers.c.channel, channel_numbers.c.number_id)
     )
     return [BusinessNumber(*row) for row in conn.execute(query)]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_callback_token(conn: Connection, number_id: str) -> tuple[BusinessNumber, str]:
+    """Give an assigned SMS number its own Sinch callback token (replacing any earlier one);
+    the plain token is returned only here, the store keeps its SHA-256."""
+    number_id = normalise("sms", number_id)
+    found = [n for n in list_numbers(conn) if n.channel == "sms" and n.number_id == number_id]
+    if not found:
+        raise UnknownNameError(
+            f"The sms number {number_id} is not assigned; assign it first with "
+            f"`python app.py channels add --channel sms --number-id {number_id} "
+            "--subaccount NAME`."
+        )
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        update(channel_numbers)
+        .where(channel_numbers.c.channel == "sms", channel_numbers.c.number_id == number_id)
+        .values(callback_token_hash=_token_hash(token))
+    )
+    return found[0], token
+
+
+def callback_subaccount(conn: Connection, token: str) -> str | None:
+    """The subaccount of the SMS number whose own callback token this is, if any."""
+    query = (
+        select(subaccounts.c.name)
+        .join_from(
+            channel_numbers, subaccounts, subaccounts.c.id == channel_numbers.c.subaccount_id
+        )
+        .where(
+            channel_numbers.c.channel == "sms",
+            channel_numbers.c.callback_token_hash == _token_hash(token),
+        )
+    )
+    return conn.execute(query).scalar()

@@ -169,7 +169,8 @@ def route_scope(source: str, scope: str | None) -> WriteScope | None:
     """The writer of a stored body: its route's subaccount, the whole account for Sinch's
     account-wide callback, or None where each event's business number decides (WhatsApp)."""
     if scope is not None:
-        return WriteScope.subaccount(f"{source} callback of subaccount {scope!r}", scope)
+        name = {"sinch": "Sinch", "whatsapp": "WhatsApp"}.get(source, source)
+        return WriteScope.subaccount(f"{name} callback of subaccount {scope!r}", scope)
     if source == "sinch":
         return WriteScope.account("Sinch account callback")
     return None

@@ -12,6 +12,7 @@ import json
 from flask import Blueprint, Response, current_app, request
 
 from ingest.api import error, read_body
+from ingest.channels import callback_subaccount
 from ingest.whatsapp import SIGNATURE_HEADER, signature_valid
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,7 +24,7 @@ def _not_configured():
     return error(404, "Not found.")
 
 
-def _store(source: str, body: bytes):
+def _store(source: str, body: bytes, scope: str | None = None):
     try:
         text = body.decode("utf-8")
         json.loads(text)
@@ -31,7 +32,7 @@ def _store(source: str, body: bytes):
         return error(400, f"The body is not valid JSON: {exc}")
     ingest = current_app.extensions["ingest"]
     try:
-        ingest.writer.accept(source, text)
+        ingest.writer.accept(source, text, scope)
     except Exception:
         # The channel retries a failed delivery, so nothing is lost by refusing it now.
         current_app.logger.exception("storing a %s webhook body failed", source)
@@ -70,11 +71,17 @@ def whatsapp_receive():
 
 @blueprint.post("/webhooks/sinch/sms/<token>")
 def sinch_receive(token: str):
-    expected = current_app.extensions["ingest"].settings.sinch_webhook_token
+    ingest = current_app.extensions["ingest"]
+    expected = ingest.settings.sinch_webhook_token
     # The path is the credential: a wrong one looks exactly like a page that does not exist.
+    # The account-wide token writes any subaccount; a number's own token only the number's.
+    scope = None
     if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
-        return _not_configured()
+        with ingest.engine.connect() as conn:
+            scope = callback_subaccount(conn, token)
+        if scope is None:
+            return _not_configured()
     body = read_body(MAX_BODY_BYTES)
     if body is None:
         return error(413, "The body is larger than 1 MiB.")
-    return _store("sinch", body)
+    return _store("sinch", body, scope)
