@@ -65,6 +65,41 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "SMS não tem confirmação de leitura: lidas fica vazio (não disponível).",
         "SMS has no read receipts: read is left empty (not available).",
     ),
+    "info.changed": ("Celdas cambiadas", "Células alteradas", "Changed cells"),
+    "info.changed_none": (
+        "Ninguna: cada celda tiene el texto tal como está guardado.",
+        "Nenhuma: cada célula tem o texto tal como está guardado.",
+        "None: every cell holds the text as it is stored.",
+    ),
+    "info.changed_escaped": (
+        "{count} con caracteres que XML no admite (controles, U+FFFE, U+FFFF) o con texto que se"
+        " lee como uno de sus escapes, escritos como escapes _xHHHH_: Excel y LibreOffice"
+        " muestran el texto original; otros programas pueden mostrar los escapes.",
+        "{count} com caracteres que o XML não admite (controles, U+FFFE, U+FFFF) ou com texto"
+        " que se lê como um de seus escapes, escritos como escapes _xHHHH_: Excel e LibreOffice"
+        " mostram o texto original; outros programas podem mostrar os escapes.",
+        "{count} with characters XML cannot carry (controls, U+FFFE, U+FFFF) or with text that"
+        " reads as one of their escapes, written as _xHHHH_ escapes: Excel and LibreOffice show"
+        " the original text; other programs may show the escapes.",
+    ),
+    "info.changed_replaced": (
+        "{count} con el carácter U+0000 (NUL), que no es texto: se muestra como U+FFFD (�).",
+        "{count} com o caractere U+0000 (NUL), que não é texto: aparece como U+FFFD (�).",
+        "{count} with the character U+0000 (NUL), which is not text: shown as U+FFFD (�).",
+    ),
+    "info.changed_cut": (
+        "{count} de más de 32.767 caracteres (el máximo de una celda de Excel), recortadas y"
+        " terminadas en «[…»; la exportación CSV tiene el texto entero.",
+        "{count} com mais de 32.767 caracteres (o máximo de uma célula do Excel), cortadas e"
+        " terminadas em «[…»; a exportação CSV tem o texto inteiro.",
+        "{count} longer than 32,767 characters (the most an Excel cell holds), cut and ending in"
+        " “[…”; the CSV export holds the whole text.",
+    ),
+    "cell.cut": (
+        " […recortado: {length} caracteres en total]",
+        " […cortado: {length} caracteres no total]",
+        " […cut: {length} characters in all]",
+    ),
     "sort.ascending": ("ascendente", "crescente", "ascending"),
     "sort.descending": ("descendente", "decrescente", "descending"),
     "view.consolidated": ("Consolidado", "Consolidado", "Consolidated"),

@@ -1,10 +1,14 @@
-"""Formula-injection neutralising for exported text cells (CSV and XLSX alike).
+"""Formula-injection neutralising for exported text cells.
 
 A spreadsheet treats a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as
-a formula, also when spaces or quotes come first. Such text gets a leading apostrophe, which
-spreadsheets show as text and never evaluate. Two shapes stay as they are because people need
-them intact and they cannot run anything: a phone number as the store holds it, in E.164
+a formula, also when spaces or quotes come first. Two shapes stay as they are because people
+need them intact and they cannot run anything: a phone number as the store holds it, in E.164
 (`+5511987654321`, 6 to 15 digits), and a plain negative number (`-10`, `-2.5`).
+
+CSV has no cell types, so such text gets a leading apostrophe there, which spreadsheets show as
+text and never evaluate (`neutralise`, `neutralise_array`). An XLSX cell is typed text already
+and keeps its value; the writer marks it with the `quotePrefix` style (`formula_like`), which
+keeps it text when someone edits it.
 """
 
 from __future__ import annotations
@@ -63,19 +67,26 @@ def _may_start_with_trigger(values: pa.Array) -> bool:
     return pc.any(pc.is_in(first_bytes, value_set=_FIRST_BYTES)).as_py() is True
 
 
-def neutralise_array(values: pa.Array) -> pa.Array:
-    """neutralise() over a whole Arrow string column, in vectorised compute kernels."""
+def formula_like(values: pa.Array) -> pa.Array | None:
+    """is_dangerous() over a whole Arrow string column (null for a null), or None when no
+    value is, in vectorised compute kernels."""
     if len(values) == 0:
-        return values
+        return None
     # Most columns never start with a trigger or a space or quote: one cheap test of the first
     # bytes spares them the two regular expressions.
     if not _may_start_with_trigger(values):
-        return values
+        return None
     risky = pc.and_(
         pc.match_substring_regex(values, DANGEROUS_PATTERN),
         pc.invert(pc.match_substring_regex(values, SAFE_PATTERN)),
     )
-    if not pc.any(risky).as_py():
+    return risky if pc.any(risky).as_py() else None
+
+
+def neutralise_array(values: pa.Array) -> pa.Array:
+    """neutralise() over a whole Arrow string column, in vectorised compute kernels."""
+    risky = formula_like(values)
+    if risky is None:
         return values
     prefixed = pc.binary_join_element_wise(PREFIX, values, "")
     return pc.if_else(risky, prefixed, values)

@@ -1,9 +1,10 @@
 """Write an export file (CSV or XLSX) from the store, streaming, into a temp file then renamed.
 
 CSV: UTF-8 with a byte-order mark (so spreadsheets pick the encoding), RFC 4180 quoting and
-CRLF line ends, written by pyarrow's CSV writer. XLSX: typed cells, bold frozen header, column
-widths, an info sheet with the filters, and further sheets when the rows pass the sheet limit.
-Text cells are neutralised against formulas.
+CRLF line ends, written by pyarrow's CSV writer; every text goes out whole, and text a
+spreadsheet would read as a formula gets a leading apostrophe. XLSX: typed cells, bold frozen
+header, column widths, an info sheet with the filters and with every cell written otherwise
+than as it is (exports.xlsx), and further sheets when the rows pass the sheet limit.
 
 In both: times in the request's time zone, cut to the whole second (never rounded up into the
 next second, minute or day, so a time stays on the day the consolidated view counts it in);
@@ -31,8 +32,8 @@ from data_access.filters import AccessScope, ReportFilter
 from data_access.tables import subaccounts
 from exports import catalog, source
 from exports.request import ExportRequest
-from exports.safety import neutralise, neutralise_array
-from exports.xlsx import EXCEL_MAX_ROWS, Column, XlsxBook
+from exports.safety import neutralise_array
+from exports.xlsx import EXCEL_MAX_ROWS, Column, TextChanges, XlsxBook
 
 ProgressFn = Callable[[int, int], None]  # (rows written so far, rows expected)
 BOM = "\ufeff".encode()
@@ -42,6 +43,8 @@ XLSX_READ_AHEAD_BYTES = 4 * 2**20
 XLSX_WINDOW_BYTES = 6 * 2**20
 CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_style="needed", batch_size=4096)
 _PCT_STEP = Decimal("0.01")  # percentages to two places
+# The Info sheet lists chosen names up to about this many characters, then says how many more.
+INFO_LIST_CHARS = 2000
 
 DETAIL_WIDTHS = {
     "message_id": 30,
@@ -88,14 +91,20 @@ def e164(phones: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater(pc.binary_length(phones), 0), plus, phones)
 
 
-def _detail_arrays(batch: pa.RecordBatch, timezone: str) -> list[pa.Array]:
+def _detail_arrays(batch: pa.RecordBatch, timezone: str, neutralise_text: bool) -> list[pa.Array]:
+    """The columns of a batch as a file shows them; text neutralised for CSV (XLSX styles its
+    cells instead)."""
     arrays = []
     for name in reports.DETAIL_COLUMNS:
         values = batch.column(name)
         if name in reports.TIME_COLUMNS:
-            arrays.append(_local_times(values, timezone))
+            values = _local_times(values, timezone)
         else:
-            arrays.append(neutralise_array(e164(values) if name == "phone" else values))
+            if name == "phone":
+                values = e164(values)
+            if neutralise_text:
+                values = neutralise_array(values)
+        arrays.append(values)
     return arrays
 
 
@@ -133,7 +142,7 @@ def _info_rows(
     def listed(values, chosen=True) -> str:
         if not chosen:
             return everything
-        return ", ".join(str(v) for v in values) or "—"
+        return _capped_list([str(v) for v in values], lang) or "—"
 
     # The subaccounts the rows can come from: the scope, narrowed by the filter if any.
     visible = [i for i in scope.subaccount_ids if not flt.subaccounts or i in flt.subaccounts]
@@ -193,7 +202,35 @@ def _info_rows(
     rows.append(
         [catalog.text(lang, "info.generated_at"), generated_at.strftime("%Y-%m-%d %H:%M:%S")]
     )
-    return [[neutralise(label), neutralise(value)] for label, value in rows]
+    return rows
+
+
+def _capped_list(names: list[str], language: str) -> str:
+    """The names joined by commas, as many as fit in INFO_LIST_CHARS, then how many more."""
+    shown, length = [], 0
+    for name in names:
+        length += len(name) + 2
+        if length > INFO_LIST_CHARS and shown:
+            more = catalog.text(language, "more", count=len(names) - len(shown))
+            return f"{', '.join(shown)} {more}"
+        shown.append(name)
+    return ", ".join(shown)
+
+
+def _change_rows(changes: TextChanges, language: str) -> list[list[str]]:
+    """What the Info sheet says about cells written otherwise than as they are."""
+    label = catalog.text(language, "info.changed")
+    if not changes:
+        return [[label, catalog.text(language, "info.changed_none")]]
+    return [
+        [label, catalog.text(language, f"info.changed_{how}", count=count)]
+        for how, count in (
+            ("escaped", changes.escaped),
+            ("replaced", changes.replaced),
+            ("cut", changes.cut),
+        )
+        if count
+    ]
 
 
 def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]:
@@ -243,7 +280,7 @@ def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progr
     schema = pa.schema([(name, pa.string()) for name in names])
     with pacsv.CSVWriter(handle, schema, write_options=CSV_OPTIONS) as writer:
         for batch in stream.batches:
-            arrays = _detail_arrays(batch, request.timezone)
+            arrays = _detail_arrays(batch, request.timezone, neutralise_text=True)
             arrays = [
                 _csv_times(values) if column in reports.TIME_COLUMNS else values
                 for column, values in zip(reports.DETAIL_COLUMNS, arrays, strict=True)
@@ -290,7 +327,7 @@ def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progres
     sheet = book.add_sheet(base, columns)
     first_row = 1
     for batch in stream.batches:
-        arrays = _detail_arrays(batch, request.timezone)
+        arrays = _detail_arrays(batch, request.timezone, neutralise_text=False)
         # Small slices: a slice's XML is several times its data, so this bounds memory, also
         # when the rows are long (a template of a thousand characters).
         slices = max(1, -(-batch.nbytes // XLSX_SLICE_BYTES), -(-batch.num_rows // XLSX_SLICE_ROWS))
@@ -411,7 +448,11 @@ def _write_xlsx(
     batch_rows,
     window_rows,
 ):
-    book = XlsxBook(partial, max_rows=max_rows)
+    book = XlsxBook(
+        partial,
+        max_rows=max_rows,
+        cut_marker=lambda length: catalog.text(request.language, "cell.cut", length=length),
+    )
     try:
         if request.view == "detailed":
             with _stream(conn, request, scope, flt, batch_rows, window_rows) as stream:
@@ -435,11 +476,13 @@ def _write_xlsx(
             catalog.text(request.language, "sheet.info"),
             [
                 Column(catalog.text(request.language, "info.title"), "text", 28),
-                Column(neutralise(request.file_name()), "text", 70),
+                Column(request.file_name(), "text", 70),
             ],
             EXCEL_MAX_ROWS - 1,
         )
         info.write_rows(_info_rows(conn, request, scope, flt, result, requested_by, generated_at))
+        # Last, so the count takes in the Info sheet's own cells too (names come from the store).
+        info.write_rows(_change_rows(book.changes, request.language))
         info.close()
         book.close()
     except BaseException:

@@ -7,11 +7,26 @@ compute kernels, rows are joined the same way, and the bytes go straight into th
 so memory holds one batch and time grows with rows at C speed. The package parts mirror what
 xlsxwriter produces: inline strings (no shared-string table to keep in memory), one bold style
 for headers, date and time number formats, a frozen first row and column widths.
+
+Text cells hold the text exactly, with three exceptions, each counted in `XlsxBook.changes` so
+the file can say so:
+- characters XML 1.0 cannot carry (controls other than tab, line feed and carriage return;
+  U+FFFE, U+FFFF) are written in OOXML's `_xHHHH_` escape, which Excel and LibreOffice read
+  back as the character; an underscore that would read as the start of such an escape is
+  escaped itself (`_x005F_`), so a literal `_x0041_` comes back as it was;
+- U+0000 (NUL) becomes U+FFFD: it is not text, PostgreSQL cannot store it, and many programs
+  take it for the end of a text;
+- text longer than a cell holds (32,767 UTF-16 code units in Excel) is cut, whole characters
+  only, and ends with a visible marker.
+Text that a spreadsheet would read as a formula keeps its value and gets the `quotePrefix`
+style (exports.safety).
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
@@ -19,15 +34,19 @@ from xml.sax.saxutils import escape, quoteattr
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from exports.safety import formula_like
+
 EXCEL_MAX_ROWS = 1_048_576  # including the header row
 EXCEL_EPOCH_OFFSET_DAYS = 25_569  # 1970-01-01 as an Excel serial day number
 SHEET_NAME_MAX = 31
+CELL_TEXT_MAX = 32_767  # Excel's limit on a cell's text, in UTF-16 code units
 
 # Cell formats (indexes into cellXfs of styles.xml).
 STYLE_HEADER = 1
 STYLE_DATE = 2
 STYLE_DATETIME = 3
 STYLE_DECIMAL = 4
+STYLE_QUOTED = 5  # text that reads as a formula: kept as text also when someone edits it
 
 KINDS = ("text", "int", "decimal", "date", "datetime")
 
@@ -35,9 +54,55 @@ _XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-# XML 1.0 admits no other control characters; a carriage return would be folded into a line
-# feed by every XML reader, so it travels as a character reference.
-_ILLEGAL_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+# Cells whose text cannot go into the XML as it is (RE2): a character XML 1.0 cannot carry, or
+# text that reads as an `_xHHHH_` escape. A carriage return is legal but every XML reader
+# would fold it into a line feed, so it travels as a character reference.
+_NEEDS_ESCAPE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]|_[xX][0-9A-Fa-f]{4}_"
+_ESCAPED = "\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
+_ESCAPED_CHARACTER = re.compile(f"[{_ESCAPED}]")
+# An underscore a reader would take for the start of an escape: before `xHHHH_`, or before
+# `xHHHH` and a character about to be escaped (whose escape starts with an underscore).
+_ESCAPE_LOOKALIKE = re.compile(f"_(?=[xX][0-9A-Fa-f]{{4}}[_{_ESCAPED}])")
+NUL_REPLACEMENT = "\ufffd"
+
+
+def default_cut_marker(length: int) -> str:
+    return f" […cut: {length} characters in all]"
+
+
+@dataclass
+class TextChanges:
+    """How many text cells were written otherwise than as they are, by how."""
+
+    escaped: int = 0  # characters XML cannot carry, or escape look-alikes, as `_xHHHH_`
+    replaced: int = 0  # U+0000 replaced by U+FFFD
+    cut: int = 0  # longer than CELL_TEXT_MAX: cut and marked
+
+    def __bool__(self) -> bool:
+        return bool(self.escaped or self.replaced or self.cut)
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def cell_text(text: str, cut_marker: Callable[[int], str], changes: TextChanges) -> str:
+    """A text as it goes into a cell before XML's own escaping, its changes counted."""
+    if len(text) > CELL_TEXT_MAX // 2 and utf16_length(text) > CELL_TEXT_MAX:
+        marker = cut_marker(len(text))
+        keep = CELL_TEXT_MAX - utf16_length(marker)
+        # A cut between the two halves of a surrogate pair leaves a lone half, which decoding
+        # drops: only whole characters are kept.
+        text = text.encode("utf-16-le")[: 2 * keep].decode("utf-16-le", "ignore") + marker
+        changes.cut += 1
+    if "\x00" in text:
+        text = text.replace("\x00", NUL_REPLACEMENT)
+        changes.replaced += 1
+    escaped = _ESCAPE_LOOKALIKE.sub("_x005F_", text)
+    escaped = _ESCAPED_CHARACTER.sub(lambda found: f"_x{ord(found[0]):04X}_", escaped)
+    if escaped != text:
+        changes.escaped += 1
+    return escaped
 
 
 @dataclass(frozen=True)
@@ -67,14 +132,25 @@ def sheet_title(name: str) -> str:
     return cleaned[:SHEET_NAME_MAX] or "Sheet"
 
 
-def _escape_text(values: pa.Array) -> pa.Array:
+def _escape_text(
+    values: pa.Array, cut_marker: Callable[[int], str], changes: TextChanges
+) -> pa.Array:
+    # The few cells that are too long (a byte count is never below the UTF-16 length) or hold
+    # what needs an escape are rewritten one by one; the rest stay in the kernels.
+    special = pc.or_(
+        pc.greater(pc.binary_length(values), CELL_TEXT_MAX),
+        pc.match_substring_regex(values, _NEEDS_ESCAPE),
+    )
+    if pc.any(special).as_py():
+        special = pc.fill_null(special, False)
+        rewritten = [
+            cell_text(text, cut_marker, changes) for text in pc.filter(values, special).to_pylist()
+        ]
+        values = pc.replace_with_mask(values, special, pa.array(rewritten, values.type))
     values = pc.replace_substring(values, "&", "&amp;")
     values = pc.replace_substring(values, "<", "&lt;")
     values = pc.replace_substring(values, ">", "&gt;")
-    values = pc.replace_substring(values, "\r", "&#13;")
-    if pc.any(pc.match_substring_regex(values, _ILLEGAL_CONTROL)).as_py():
-        values = pc.replace_substring_regex(values, _ILLEGAL_CONTROL, "")
-    return values
+    return pc.replace_substring(values, "\r", "&#13;")
 
 
 def _concat_bytes(values: pa.Array) -> memoryview:
@@ -97,19 +173,28 @@ def _serial_days(values: pa.Array) -> pa.Array:
     return pc.add(pc.divide(seconds.cast(pa.float64()), 86_400.0), float(EXCEL_EPOCH_OFFSET_DAYS))
 
 
-def _cell_values(values: pa.Array, kind: str) -> tuple[pa.Array, str]:
-    """The text inside each cell element and the attributes that go before it."""
+_TEXT = '" t="inlineStr"><is><t xml:space="preserve">'
+_QUOTED_TEXT = f'" s="{STYLE_QUOTED}" t="inlineStr"><is><t xml:space="preserve">'
+
+
+def _cell_values(values: pa.Array, kind: str, book: XlsxBook) -> tuple[pa.Array, str | pa.Array]:
+    """The text inside each cell element and what goes between its reference and that text
+    (one for the column or one per cell)."""
     if kind == "text":
         values = values.cast(pa.string())
-        return _escape_text(values), ' t="inlineStr"><is><t xml:space="preserve">'
+        formulas = formula_like(values)
+        inner = _escape_text(values, book.cut_marker, book.changes)
+        if formulas is None:
+            return inner, _TEXT
+        return inner, pc.if_else(formulas, _QUOTED_TEXT, _TEXT)
     if kind == "int":
-        return values.cast(pa.int64()).cast(pa.string()), "><v>"
+        return values.cast(pa.int64()).cast(pa.string()), '"><v>'
     if kind == "decimal":
-        return values.cast(pa.float64()).cast(pa.string()), f' s="{STYLE_DECIMAL}"><v>'
+        return values.cast(pa.float64()).cast(pa.string()), f'" s="{STYLE_DECIMAL}"><v>'
     if kind == "date":
         days = pc.add(values.cast(pa.date32()).cast(pa.int32()), EXCEL_EPOCH_OFFSET_DAYS)
-        return days.cast(pa.string()), f' s="{STYLE_DATE}"><v>'
-    return _serial_days(values).cast(pa.string()), f' s="{STYLE_DATETIME}"><v>'
+        return days.cast(pa.string()), f'" s="{STYLE_DATE}"><v>'
+    return _serial_days(values).cast(pa.string()), f'" s="{STYLE_DATETIME}"><v>'
 
 
 _CLOSE = {"text": "</t></is></c>"}
@@ -175,11 +260,11 @@ class Sheet:
         numbers = pa.array(range(first, first + count), pa.int64()).cast(pa.string())
         parts = ['<row r="', numbers, '">']
         for letter, kind, values in zip(self._letters, kinds, arrays, strict=True):
-            inner, opening = _cell_values(values, kind)
+            inner, opening = _cell_values(values, kind, self.book)
             cell = pc.binary_join_element_wise(
                 f'<c r="{letter}',
                 numbers,
-                '"' + opening,
+                opening,
                 inner,
                 _CLOSE.get(kind, "</v></c>"),
                 "",
@@ -214,10 +299,20 @@ class Sheet:
 class XlsxBook:
     """A workbook written part by part into a zip file; sheets are written one at a time."""
 
-    def __init__(self, path, max_rows: int = EXCEL_MAX_ROWS - 1, compresslevel: int = 1) -> None:
+    def __init__(
+        self,
+        path,
+        max_rows: int = EXCEL_MAX_ROWS - 1,
+        compresslevel: int = 1,
+        cut_marker: Callable[[int], str] = default_cut_marker,
+    ) -> None:
+        """`cut_marker(length)` ends a text cut to fit a cell, `length` its whole length in
+        characters."""
         if not 1 <= max_rows <= EXCEL_MAX_ROWS - 1:
             raise ValueError(f"a sheet holds 1 to {EXCEL_MAX_ROWS - 1} data rows")
         self.max_rows = max_rows
+        self.cut_marker = cut_marker
+        self.changes = TextChanges()  # of every text cell written so far
         self.sheets: list[Sheet] = []
         self._order: list[int] | None = None
         self._open = None
@@ -340,11 +435,12 @@ _STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
     '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
     '</cellStyles><dxfs count="0"/><tableStyles count="0"/></styleSheet>'
 )

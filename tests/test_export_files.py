@@ -11,6 +11,7 @@ import pytest
 from data_access import reports
 from exports import writers
 from exports.request import ExportRequest
+from exports.safety import neutralise
 from exports.writers import write_export
 from tests.conftest import TIMEZONE
 from tests.exports_data import DAILY, NEWEST_FIRST, QUOTED, TOTALS, day, load, local, scope_of
@@ -41,9 +42,9 @@ def read_xlsx(path):
     return book, {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in book}
 
 
-def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE):
-    """The data layer's detailed rows as the CSV writes them: times local, phones with their
-    `+`, formulas defused."""
+def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE, csv=True):
+    """The data layer's detailed rows as a file shows them: times local, phones with their `+`,
+    formulas defused by an apostrophe in CSV (XLSX keeps the text and styles the cell)."""
     page = reports.detailed_page(engine, scope, flt, limit=500)
     rows = []
     for record in page.rows.to_dict("records"):
@@ -57,7 +58,8 @@ def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE):
             else:
                 if name == "phone" and value:
                     value = "+" + value
-                value = writers.neutralise(value)
+                if csv:
+                    value = neutralise(value)
             row.append(value)
         rows.append(row)
     return rows
@@ -122,7 +124,7 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
     rows = sheets["Data"]
     assert rows[0][1:3] == ["Time", "Channel"]
     assert [row[0] for row in rows[1:]] == ["e6", "e5", "e2", "e1"]
-    expected = expected_detail_cells(store, scope, req.report_filter())
+    expected = expected_detail_cells(store, scope, req.report_filter(), csv=False)
     for got, want in zip(rows[1:], expected, strict=True):
         for name, cell, value in zip(reports.DETAIL_COLUMNS, got, want, strict=True):
             if name in reports.TIME_COLUMNS:
@@ -131,8 +133,13 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
                 assert (cell if cell is not None else "") == value
     e1 = rows[4]
     assert e1[1] == datetime.fromisoformat(local(2, 10))
-    assert e1[8] == "+5511987654321" and e1[10] == "'=1+1"
+    assert e1[8] == "+5511987654321" and e1[10] == "=1+1"
     assert data["I5"].data_type == "s" and data["B5"].is_date
+    # Formula-like text keeps its value; the quotePrefix style keeps it text. Only those cells
+    # (the contents of e6, e5 and e1, and e1's correlation id) have the style.
+    quoted = [c.coordinate for row in data.iter_rows() for c in row if c.quotePrefix]
+    assert quoted == ["K2", "K3", "K5", "R5"]
+    assert [data[c].value for c in quoted] == ["@SUM(A1)", "\t=1", "=1+1", "=cmd|' /C calc'!A0"]
     assert data["B5"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert all(cell.font.b for cell in data[1])
     assert data.freeze_panes == "A2"
@@ -144,6 +151,7 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
     assert info["Date range"] == f"{day(2)} – {day(1)}"
     assert info["Data rows"] == "4"
     assert info["Data sheets"] == "Data: rows 1 to 4"
+    assert info["Changed cells"] == "None: every cell holds the text as it is stored."
     assert sheets["Info"][0] == ["Exported report", req.file_name()]
 
 
@@ -263,6 +271,44 @@ def test_a_scope_without_subaccounts_writes_only_the_header(store, tmp_path):
 
     write_export(store, request(), AccessScope.of([]), tmp_path / "e.csv", requested_by="x")
     assert read_csv(tmp_path / "e.csv") == [ES_DETAIL_HEADER]
+
+
+def test_special_text_reaches_the_xlsx_cells_from_either_store(store, tmp_path):
+    """The texts of the LibreOffice round trip, as each store hands them over (PostgreSQL's
+    COPY included): the sheet stays valid XML and every escape decodes to the stored text."""
+    from xml.etree import ElementTree
+    from zipfile import ZipFile
+
+    from sqlalchemy import update
+
+    from data_access.tables import messages
+    from tests.test_export_xlsx_text import MAIN, decode
+
+    texts = {"e1": "x\ufffey\uffffz\x01_x0041_", "e2": "ctl\x1f\x0b\x0c" + "😀" * 20_000}
+    with store.begin() as conn:
+        for message_id, text in texts.items():
+            conn.execute(
+                update(messages).where(messages.c.message_id == message_id).values(content=text)
+            )
+    req = request(fmt="xlsx", language="en")
+    write_export(store, req, scope_of(store), tmp_path / "t.xlsx", requested_by="ana")
+    with ZipFile(tmp_path / "t.xlsx") as archive:
+        sheet = ElementTree.fromstring(archive.read("xl/worksheets/sheet1.xml"))
+    cells = {cell.get("r"): "".join(cell.itertext()) for cell in sheet.iter(f"{MAIN}c")}
+    ids = [cells[f"A{row}"] for row in range(2, 9)]
+    content = {message_id: decode(cells[f"K{ids.index(message_id) + 2}"]) for message_id in texts}
+    # 6 + 20,000 characters; 32,767 units less the marker's 32 and the first 6: 16,364 emoji.
+    marker = " […cut: 20006 characters in all]"
+    assert content == {"e1": texts["e1"], "e2": "ctl\x1f\x0b\x0c" + "😀" * 16_364 + marker}
+
+
+def test_the_info_sheet_lists_names_up_to_a_length_then_counts_the_rest():
+    names = [f"Campaign {i:03d}" for i in range(300)]  # 12 characters each, 14 with ", "
+    listed = writers._capped_list(names, "en")
+    kept = writers.INFO_LIST_CHARS // 14
+    assert listed == ", ".join(names[:kept]) + f" and {300 - kept} more"
+    assert writers._capped_list(names[:3], "es") == "Campaign 000, Campaign 001, Campaign 002"
+    assert writers._capped_list(names, "es").endswith(f" y {300 - kept} más")
 
 
 def test_phones_get_their_plus_and_an_empty_one_stays_empty():

@@ -6,6 +6,7 @@ import pytest
 from exports.safety import (
     FIRST_CHARACTERS,
     _may_start_with_trigger,
+    formula_like,
     is_dangerous,
     neutralise,
     neutralise_array,
@@ -87,3 +88,14 @@ def test_a_sliced_column_is_neutralised_within_its_slice():
     values = pa.array(["=0", "a", "=1", "-10", "+5511987654321", "@x"], pa.string())
     assert neutralise_array(values.slice(1, 4)).to_pylist() == ["a", "'=1", "-10", "+5511987654321"]
     assert neutralise_array(values.slice(1, 1)).to_pylist() == ["a"]
+
+
+def test_formula_like_marks_exactly_the_cells_neutralise_would_change():
+    values = [value for value, _ in MATRIX] + [None]
+    marks = formula_like(pa.array(values, pa.string())).to_pylist()
+    assert marks == [value != expected for value, expected in MATRIX] + [None]
+
+
+def test_formula_like_is_none_for_a_column_without_formulas():
+    assert formula_like(pa.array(["+5511987654321", "-10", "a=b", None], pa.string())) is None
+    assert formula_like(pa.array([], pa.string())) is None
