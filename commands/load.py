@@ -7,6 +7,7 @@ from pathlib import Path
 
 from commands.console import Console
 from data_access.loader import LoadError, load_files
+from data_access.writes import StoreBusyError, is_out_of_memory
 
 MAX_PROBLEMS_SHOWN = 200
 
@@ -40,8 +41,26 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             console.err(str(problem))
         if len(error.problems) > MAX_PROBLEMS_SHOWN:
             console.err(f"... and {len(error.problems) - MAX_PROBLEMS_SHOWN} more problems")
-        console.err(f"{len(error.problems)} problem(s) found; nothing was loaded.")
+        if error.loaded:
+            console.err(
+                f"{len(error.problems)} problem(s) found; the {error.loaded:,} rows before them "
+                "were loaded (loading the fixed files again is harmless), nothing after."
+            )
+        else:
+            console.err(f"{len(error.problems)} problem(s) found; nothing was loaded.")
         return 2
+    except StoreBusyError as error:
+        console.err(f"The load stopped: {error}. Rows already merged stay; load again.")
+        return 1
+    except Exception as error:  # the engine's refusal, raised through the driver or not
+        if not is_out_of_memory(error):
+            raise
+        console.err(
+            f"The store ran out of memory (DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}) "
+            "while merging a chunk; that chunk was not written and the chunks before it were. "
+            "Raise DUCKDB_MEMORY_LIMIT and load the same files again (it is harmless)."
+        )
+        return 1
     console.out(
         f"Loaded {report.rows_loaded:,} rows from {len(args.files)} file(s)"
         + (f"; rejected {report.rows_rejected:,}" if report.rows_rejected else "")

@@ -82,16 +82,25 @@ def is_conflict(error: BaseException) -> bool:
     serialization failure, deadlock, or a unique violation from two writers inserting the same
     new message at once (run again, the second finds it stored and updates it).
     """
+    orig = getattr(error, "orig", None) if isinstance(error, DBAPIError) else error
+    code = getattr(orig, "sqlstate", None)
     if isinstance(error, IntegrityError):
-        code = getattr(getattr(error, "orig", None), "sqlstate", None)
         return code == "23505"
-    if not isinstance(error, DBAPIError):
-        return False
-    code = getattr(getattr(error, "orig", None), "sqlstate", None)
     if code in ("40001", "40P01"):
         return True
-    text = str(error.orig if error.orig is not None else error)
-    return "Conflict on" in text or "TransactionContext Error" in text
+    # DuckDB's own exceptions, wrapped by SQLAlchemy or raised by the driver's direct calls.
+    text = str(orig if orig is not None else error)
+    return type(orig).__name__ == "TransactionException" and (
+        "Conflict on" in text or "TransactionContext Error" in text
+    )
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """The engine refused for memory (DuckDB's OutOfMemoryException, PostgreSQL's 53200)."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) == "53200":
+        return True
+    return "out of memory" in str(orig if orig is not None else error).lower()
 
 
 def bump_data_version(conn: Connection) -> None:
@@ -126,7 +135,7 @@ def write(
                 if tx.changed:
                     bump_data_version(conn)
             return result
-        except DBAPIError as error:
+        except Exception as error:
             if not is_conflict(error):
                 raise
             if attempt == tries:
