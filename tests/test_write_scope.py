@@ -11,13 +11,15 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app import create_app
 from data_access import audit
 from data_access.loader import LoadError, RowProblem, load_files
 from data_access.store import data_version
-from data_access.tables import audit_log, daily_rollup, inbox, messages
+from data_access.tables import audit_log, daily_rollup, inbox, messages, subaccounts
 from ingest.channels import assign, new_callback_token
 from ingest.inbox import drain
 from ingest.keys import create_key
@@ -365,3 +367,54 @@ def test_the_data_version_moves_only_when_something_changed(engine, tmp_path):
     assert load_files(engine, [later], TZ).rows_changed == 1
     with engine.connect() as conn:
         assert data_version(conn) == first + 1
+
+
+# --------------------------------------------------------------------------- random posts
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELD_VALUES = {
+    "message_id": st.sampled_from(["A-1", "A-SMS", "A-MO", "B-1", "B-SMS", "N-1", ""]),
+    "channel": st.sampled_from(["whatsapp", "sms", "fax", ""]),
+    "direction": st.sampled_from(["MT", "MO", "xx"]),
+    "subaccount": st.sampled_from(["Brand A", "Brand B", "", None]),
+    "content_type": st.sampled_from(["text", "template", "gif"]),
+    "phone": st.sampled_from(["+5511987654321", "12", ""]),
+    "status": st.sampled_from(["sent", "delivered", "read", "error", "received", "lost"]),
+    "error_code": st.sampled_from(["131026", None, 7]),
+    "created_at": st.sampled_from([CREATED, "2026-11-20", "yesterday", None]),
+    "delivered_at": st.sampled_from(["2026-11-20T14:05:00Z", None]),
+    "read_at": st.sampled_from(["2026-11-20T14:06:00Z", None]),
+}
+RECORDS = st.fixed_dictionaries({}, optional=FIELD_VALUES) | JSON_VALUES
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.lists(RECORDS, max_size=4) | JSON_VALUES)
+def test_random_posts_never_fail_nor_reach_another_subaccount(store, engine, body):
+    client, key_a, _ = store
+    before = brand_b(engine)
+    response = post_api(client, key_a, body)
+    assert response.status_code in (200, 400, 413, 422), response.data
+    assert response.is_json
+    assert brand_b(engine) == before
+    assert_rollup_matches(engine)
+
+
+def brand_b(engine):
+    """Every stored row of Brand B's messages."""
+    m = messages.c
+    with engine.connect() as conn:
+        b_id = conn.execute(
+            select(subaccounts.c.id).where(subaccounts.c.name == "Brand B")
+        ).scalar()
+        return sorted(
+            tuple(r) for r in conn.execute(select(messages).where(m.subaccount_id == b_id))
+        )
