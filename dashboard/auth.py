@@ -23,6 +23,7 @@ from config import resolve_secret_key
 from dashboard.i18n import LANGUAGES, normalize_language
 from dashboard.layouts.login import login_page, sign_out_page, totp_page, tr
 from dashboard.layouts.profile import profile_page
+from dashboard.request_guard import install_request_guards
 from dashboard.security import error_response, install_security, wants_json
 from dashboard.services import Services
 from dashboard.session_cache import ResolvedSession, SessionCache
@@ -162,6 +163,7 @@ def install_auth(app: dash.Dash, services: Services) -> None:
     server.add_url_rule(LOGOUT_PATH, "auth_logout", pages.logout, methods=["GET", "POST"])
     server.add_url_rule(PROFILE_PATH, "auth_profile", pages.profile, methods=["GET", "POST"])
     install_security(app, settings)
+    install_request_guards(app)
 
 
 class _Pages:

@@ -161,6 +161,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Uma página mostra de 1 a {maximum} linhas.",
         "A page shows 1 to {maximum} rows.",
     ),
+    "filter_error.bad_state": (
+        "La vista recibida no es válida; vuelve a aplicar los filtros.",
+        "A visualização recebida não é válida; aplique os filtros novamente.",
+        "The view received is not valid; apply the filters again.",
+    ),
     "filter_error.other": (
         "Estos filtros no se pueden aplicar; revísalos e inténtalo de nuevo.",
         "Estes filtros não podem ser aplicados; revise-os e tente novamente.",
@@ -328,9 +333,11 @@ _INDEX = {language: position for position, language in enumerate(LANGUAGES)}
 
 def normalize_language(language: str | None) -> str:
     """One of LANGUAGES for any code a browser, a profile or a link may carry."""
+    if not isinstance(language, str):
+        return DEFAULT_LANGUAGE
     if language in _INDEX:
         return language
-    lowered = str(language or "").strip().lower().replace("_", "-")
+    lowered = language.strip().lower().replace("_", "-")
     for known in LANGUAGES:
         if lowered == known.lower():
             return known

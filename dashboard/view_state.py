@@ -42,6 +42,8 @@ class ViewState:
     @classmethod
     def from_dict(cls, data: dict | None) -> ViewState:
         """Read a state sent by the browser; anything malformed raises FilterError."""
+        if data is not None and not isinstance(data, dict):
+            raise FilterError("bad_state", "view", "The view is not a set of fields.")
         data = dict(data or {})
         view = data.get("view") or "consolidated"
         if view not in VIEWS:

@@ -241,8 +241,11 @@ def test_forged_callback_posts_that_are_not_json_or_too_big_are_refused(signed_i
             "changedPropIds": [],
         },
     )
-    assert unknown.status_code == 500
-    assert "nope" not in unknown.get_data(as_text=True)
+    assert unknown.status_code == 400
+    assert unknown.get_json() == {
+        "error": "The request could not be understood.",
+        "reason": "unknown output",
+    }
 
 
 def test_an_unknown_component_file_is_a_plain_404(signed_in):

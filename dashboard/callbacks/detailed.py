@@ -145,7 +145,7 @@ def show_detail(
     try:
         state = applied_state(applied)
         flt = state.to_filter(viewer.timezone)
-        row = active_cell.get("row")
+        row = active_cell.get("row") if isinstance(active_cell, dict) else None
         if not isinstance(row, int) or not 0 <= row < detailed.PAGE_SIZE:
             raise FilterError("bad_offset", "offset", "That row is not on this page.")
         offset = _page_number(page_current) * detailed.PAGE_SIZE + row

@@ -106,7 +106,7 @@ def render_page(
 ):
     """(page, applied state dict) for the URL; a URL change that is only the applied view's own
     query string (written by Apply, tabs or search) changes nothing."""
-    path = (pathname or "/").rstrip("/") or "/"
+    path = (pathname if isinstance(pathname, str) else "/").rstrip("/") or "/"
     if path == "/" and triggers == {SEARCH_PROP} and applied is not None:
         try:
             if state_from_search(search) == applied_state(applied):

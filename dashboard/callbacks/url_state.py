@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.view_state import ViewState
+from data_access.filters import FilterError
 
 # query key -> ViewState field, for the fields that hold several values.
 LIST_KEYS = {
@@ -35,6 +36,8 @@ def state_to_search(state: ViewState) -> str:
 
 def state_from_search(search: str | None) -> ViewState:
     """The state a query string describes; a malformed one raises FilterError."""
+    if search is not None and not isinstance(search, str):
+        raise FilterError("url", "search", "The address's query is not text.")
     text = (search or "").lstrip("?")[:MAX_QUERY_LENGTH]
     query = parse_qs(text, keep_blank_values=False)
     data: dict[str, object] = {key: query[key][0] for key in SINGLE_KEYS if key in query}
