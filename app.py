@@ -7,10 +7,11 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from commands import apikeys, channels, demo, export, export_worker, inbox, load, users
+from commands import apikeys, audit, channels, demo, export, export_worker, inbox, load, users
 from commands.console import Console
 from commands.control import ControlServer, delegate, socket_path
 from config import Settings, SettingsError, load_settings
+from data_access.audit import Retention
 from data_access.store import StoreLockedError, create_schema, make_engine
 from exports import standalone
 
@@ -27,6 +28,7 @@ STORE_COMMANDS = {
     "users": users,
     "export": export,
     "export-worker": export_worker,
+    "audit": audit,
 }
 
 
@@ -66,6 +68,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     create_schema(engine, settings.account_timezone)
     app = create_app(settings, engine)
+    # Audit rows past AUDIT_KEEP_DAYS go now and then once a day.
+    retention = Retention(engine, settings.audit_keep_days).start()
     worker = ingest.start_worker(app.server)
     # Exports run in this process for the embedded store (DuckDB admits one process); with
     # PostgreSQL, `export-worker` processes run them unless EXPORT_IN_SERVER is set.
@@ -88,6 +92,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         serve(app.server, host=args.host, port=args.port, threads=args.threads, ident="reports")
     finally:
+        retention.stop()
         worker.stop()
         if export_pool is not None:
             export_pool.stop()

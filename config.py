@@ -138,6 +138,7 @@ class Settings:
     whatsapp_app_secret: str | None = None
     sinch_webhook_token: str | None = None
     inbox_keep_days: int = 14
+    audit_keep_days: int = 365
     extra: dict = field(default_factory=dict)
 
     @property
@@ -201,4 +202,5 @@ def load_settings(env: dict | None = None) -> Settings:
         whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET", "").strip() or None,
         sinch_webhook_token=sinch_token,
         inbox_keep_days=_int(env, "INBOX_KEEP_DAYS", 14),
+        audit_keep_days=_int(env, "AUDIT_KEEP_DAYS", 365),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from commands.console import Console
-from ingest.keys import UnknownNameError, create_key, list_keys, revoke_key
+from data_access import audit
+from ingest.keys import UnknownNameError, create_key, list_keys, revoke_key, subaccount_id
 
 
 def add_parser(subparsers) -> None:
@@ -34,12 +35,29 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
         with engine.begin() as conn:
             if args.action == "add":
                 key, plain = create_key(conn, args.subaccount.strip(), args.label)
+                audit.record(
+                    conn,
+                    actor=audit.command_actor(),
+                    action=audit.KEY_CREATED,
+                    detail=f"key {key.id} ({key.prefix}…) of {key.subaccount}"
+                    + (f", {key.label}" if key.label else ""),
+                    subaccount_id=subaccount_id(conn, key.subaccount)[0],
+                )
                 console.out(f"API key {key.id} for subaccount {key.subaccount!r}:")
                 console.out(plain)
                 console.out("Keep it now: it is not stored and cannot be shown again.")
                 return 0
             if args.action == "revoke":
+                was_live = any(k.id == args.id and k.revoked_at is None for k in list_keys(conn))
                 key = revoke_key(conn, args.id)
+                if was_live:
+                    audit.record(
+                        conn,
+                        actor=audit.command_actor(),
+                        action=audit.KEY_REVOKED,
+                        detail=f"key {key.id} ({key.prefix}…) of {key.subaccount}",
+                        subaccount_id=subaccount_id(conn, key.subaccount)[0],
+                    )
                 console.out(f"API key {key.id} ({key.prefix}…) of {key.subaccount!r} is revoked.")
                 return 0
             keys = list_keys(conn, args.subaccount)

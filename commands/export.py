@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from commands.console import Console
+from data_access import audit
 from data_access.domain import CHANNELS, DIRECTIONS, STATUSES
 from data_access.filters import AccessScope, FilterError
 from data_access.store import make_engine
@@ -98,6 +99,15 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
     except (FilterError, ExportError) as error:
         console.err(str(error))
         return 2
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=audit.command_actor(),
+            action=audit.EXPORT_REQUESTED,
+            detail=f"{request.format} of the {request.view} {request.channel} report, "
+            f"{args.start} to {args.end}, written to {out.resolve()}",
+            subaccount_id=ids[0] if len(ids) == 1 else None,
+        )
     bar = {}
 
     def progress(done: int, total: int) -> None:

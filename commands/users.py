@@ -8,7 +8,7 @@ import sys
 
 from commands.console import Console
 from dashboard.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from data_access import accounts
+from data_access import accounts, audit
 
 
 def add_parser(subparsers) -> None:
@@ -99,8 +99,14 @@ def _describe(listing: accounts.AccountListing) -> str:
 
 def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
     action = args.users_command
+    actor = audit.command_actor()
     try:
         with engine.begin() as conn:
+
+            def record(kind: str, detail: str) -> None:
+                # In the change's own transaction: a refused change leaves no row.
+                audit.record(conn, actor=actor, action=kind, detail=detail)
+
             if action == "add":
                 account = accounts.create_account(
                     conn,
@@ -112,6 +118,9 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                     timezone=args.timezone,
                 )
                 granted = accounts.grant(conn, account.username, args.subaccount)
+                record(audit.ACCOUNT_CHANGED, f"{account.username}: added as {account.role}")
+                if granted:
+                    record(audit.GRANT_CHANGED, f"{account.username}: granted {', '.join(granted)}")
                 console.out(
                     f"Added {account.role} {account.username!r}"
                     + (f" with {', '.join(granted)}" if granted else "")
@@ -119,9 +128,12 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 )
             elif action == "passwd":
                 account = accounts.change_password(conn, args.username, args.password_hash)
+                record(audit.ACCOUNT_CHANGED, f"{account.username}: new password; sessions ended")
                 console.out(f"New password set for {account.username!r}; its sessions ended.")
             elif action == "grant":
                 added = accounts.grant(conn, args.username, args.subaccounts)
+                if added:
+                    record(audit.GRANT_CHANGED, f"{args.username}: granted {', '.join(added)}")
                 console.out(
                     f"{args.username!r} now also sees {', '.join(added)}."
                     if added
@@ -129,6 +141,8 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 )
             elif action == "revoke":
                 removed = accounts.revoke(conn, args.username, args.subaccounts)
+                if removed:
+                    record(audit.GRANT_CHANGED, f"{args.username}: revoked {', '.join(removed)}")
                 console.out(
                     f"{args.username!r} no longer sees {', '.join(removed)}."
                     if removed
@@ -136,6 +150,7 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 )
             elif action in ("disable", "enable"):
                 account = accounts.set_active(conn, args.username, action == "enable")
+                record(audit.ACCOUNT_CHANGED, f"{account.username}: {action}d")
                 console.out(
                     f"{account.username!r} can sign in again."
                     if account.active
@@ -143,6 +158,7 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 )
             elif action == "reset-totp":
                 account = accounts.reset_totp(conn, args.username)
+                record(audit.ACCOUNT_CHANGED, f"{account.username}: two-step verification reset")
                 console.out(
                     f"Two-step verification is off for {account.username!r}; they can set it "
                     "up again from their profile."
@@ -150,7 +166,12 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             elif action == "list":
                 _print_list(console, accounts.list_accounts(conn))
             elif action == "demo":
-                _print_demo(console, accounts.create_demo_accounts(conn))
+                made = accounts.create_demo_accounts(conn)
+                for demo in made:
+                    if demo.created:
+                        detail = f"{demo.username}: added as {demo.role} (demo account)"
+                        record(audit.ACCOUNT_CHANGED, detail)
+                _print_demo(console, made)
     except accounts.AccountError as error:
         console.err(str(error))
         return 2

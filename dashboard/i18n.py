@@ -326,6 +326,81 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "content_type.location": ("Ubicación", "Localização", "Location"),
     "content_type.contacts": ("Contactos", "Contatos", "Contacts"),
     "content_type.interactive": ("Interactivo", "Interativo", "Interactive"),
+    # Audit trail (admins only)
+    "shell.audit": ("Auditoría", "Auditoria", "Audit trail"),
+    "audit.title": ("Registro de auditoría", "Registro de auditoria", "Audit trail"),
+    "audit.intro": (
+        "Inicios de sesión, cambios de cuentas, permisos y claves de API, exportaciones y "
+        "escrituras rechazadas. Se guardan {days} días; nadie puede borrarlos antes.",
+        "Logins, alterações de contas, permissões e chaves de API, exportações e gravações "
+        "recusadas. São mantidos por {days} dias; ninguém pode apagá-los antes.",
+        "Sign-ins, changes to accounts, grants and API keys, exports and refused writes. Kept "
+        "{days} days; no one can erase them sooner.",
+    ),
+    "audit.user": ("Usuario", "Usuário", "User"),
+    "audit.user_hint": ("Todos", "Todos", "Everyone"),
+    "audit.since": ("Desde", "Desde", "Since"),
+    "audit.apply": ("Mostrar", "Mostrar", "Show"),
+    "audit.column.at": ("Fecha y hora", "Data e hora", "When"),
+    "audit.column.actor": ("Quién", "Quem", "Who"),
+    "audit.column.action": ("Qué", "O quê", "What"),
+    "audit.column.detail": ("Detalle", "Detalhe", "Detail"),
+    "audit.column.address": ("Desde la dirección", "Do endereço", "From address"),
+    "audit.column.subaccount": ("Subcuenta", "Subconta", "Subaccount"),
+    "audit.empty": (
+        "No hay registros para estos filtros.",
+        "Não há registros para estes filtros.",
+        "No entries match these filters.",
+    ),
+    "audit.limited": (
+        "Se muestran los {count} más recientes; elige una fecha «Desde» para ver otros.",
+        "Mostrando os {count} mais recentes; escolha uma data em «Desde» para ver outros.",
+        "Showing the newest {count}; pick a “Since” date to see others.",
+    ),
+    "audit.bad_since": (
+        "«{value}» no es una fecha válida.",
+        "«{value}» não é uma data válida.",
+        "“{value}” is not a valid date.",
+    ),
+    "audit.admins_only": (
+        "Solo los administradores ven el registro de auditoría.",
+        "Somente administradores veem o registro de auditoria.",
+        "Only administrators see the audit trail.",
+    ),
+    "audit.action.sign_in": ("Inicio de sesión", "Login", "Sign-in"),
+    "audit.action.sign_in_failed": (
+        "Inicio de sesión fallido",
+        "Login malsucedido",
+        "Failed sign-in",
+    ),
+    "audit.action.account_changed": ("Cuenta modificada", "Conta alterada", "Account changed"),
+    "audit.action.grant_changed": (
+        "Permisos modificados",
+        "Permissões alteradas",
+        "Grants changed",
+    ),
+    "audit.action.key_created": ("Clave de API creada", "Chave de API criada", "API key created"),
+    "audit.action.key_used": ("Clave de API usada", "Chave de API usada", "API key used"),
+    "audit.action.key_revoked": (
+        "Clave de API revocada",
+        "Chave de API revogada",
+        "API key revoked",
+    ),
+    "audit.action.export_requested": (
+        "Exportación solicitada",
+        "Exportação solicitada",
+        "Export requested",
+    ),
+    "audit.action.export_downloaded": (
+        "Exportación descargada",
+        "Exportação baixada",
+        "Export downloaded",
+    ),
+    "audit.action.write_refused": (
+        "Escritura rechazada",
+        "Gravação recusada",
+        "Write refused",
+    ),
 }
 
 _INDEX = {language: position for position, language in enumerate(LANGUAGES)}

@@ -70,6 +70,14 @@ EXPORTS_INTERVAL = "exports-interval"
 EXPORTS_PAGE_NOTICE = "exports-page-notice"
 EXPORT_RERUN = "export-rerun"
 
+# Audit trail (admins only)
+AUDIT_LINK = "audit-link"
+AUDIT_USER = "audit-user"
+AUDIT_SINCE = "audit-since"
+AUDIT_APPLY = "audit-apply"
+AUDIT_MESSAGE = "audit-message"
+AUDIT_TABLE = "audit-table"
+
 # Sign-in
 LOGIN_USERNAME = "login-username"
 LOGIN_PASSWORD = "login-password"

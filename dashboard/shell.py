@@ -7,12 +7,12 @@ from dash import dcc, html
 
 from config import PROJECT_DIR
 from dashboard import ids
-from dashboard.callbacks import consolidated, detailed, exports, filters, routing
+from dashboard.callbacks import audit, consolidated, detailed, exports, filters, routing
 from dashboard.callbacks.common import on_callback_error
 from dashboard.i18n import DEFAULT_LANGUAGE, t
 from dashboard.services import Services
 
-AREAS = (routing, filters, consolidated, detailed, exports)
+AREAS = (routing, filters, consolidated, detailed, exports, audit)
 
 
 def shell_layout() -> html.Div:

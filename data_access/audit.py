@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import getpass
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from data_access.tables import audit_log
+
+log = logging.getLogger(__name__)
 
 # Action names, as stored in audit_log.action (at most 32 characters).
 SIGN_IN = "sign_in"
@@ -64,3 +70,80 @@ def record(
             subaccount_id=subaccount_id,
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+    address: str | None
+    subaccount_id: int | None
+
+
+DEFAULT_LIMIT = 500
+
+
+def entries(
+    conn: Connection,
+    *,
+    actor: str | None = None,
+    since: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[AuditEntry]:
+    """The newest rows first: of one actor (a username, exactly), from `since` (naive UTC)."""
+    query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    if since is not None:
+        query = query.where(audit_log.c.at >= since)
+    return [AuditEntry(**row._mapping) for row in conn.execute(query)]
+
+
+def purge(conn: Connection, keep_days: int, now: datetime | None = None) -> int:
+    """Delete the rows older than `keep_days`: the only way a row ever leaves the trail."""
+    cutoff = (now or _utcnow()) - timedelta(days=keep_days)
+    return conn.execute(delete(audit_log).where(audit_log.c.at < cutoff)).rowcount or 0
+
+
+def command_actor() -> str:
+    """Who runs a command: the system user (a command handed to the running server comes from
+    the same user, as only that user can reach its socket)."""
+    try:
+        return "command line (" + getpass.getuser() + ")"
+    except (KeyError, OSError):
+        return "command line"
+
+
+class Retention:
+    """Purges rows past AUDIT_KEEP_DAYS at start and then once a day, in a daemon thread."""
+
+    INTERVAL_SECONDS = 24 * 3600
+
+    def __init__(self, engine: Engine, keep_days: int) -> None:
+        self.engine = engine
+        self.keep_days = keep_days
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def purge_now(self) -> int:
+        with self.engine.begin() as conn:
+            return purge(conn, self.keep_days)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_SECONDS):
+            try:
+                self.purge_now()
+            except Exception:
+                log.exception("could not purge old audit rows")
+
+    def start(self) -> Retention:
+        self.purge_now()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="audit-retention")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -8,13 +8,14 @@ from urllib.parse import quote
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc
 from dash.exceptions import PreventUpdate
-from flask import abort, send_file
+from flask import abort, has_request_context, request, send_file
 
 from dashboard import ids
 from dashboard.callbacks.common import language_of, logger, viewer_and_language
 from dashboard.i18n import filter_error_text
 from dashboard.layouts import exports as page
 from dashboard.services import NotSignedInError, Services
+from data_access import audit
 from data_access.filters import FilterError
 from exports import jobs
 from exports.catalog import text
@@ -33,6 +34,25 @@ def _notice(message: str, language: str, color: str = "info") -> dbc.Alert:
     )
 
 
+def _audit(services: Services, viewer, action: str, job: jobs.Job) -> None:
+    """One audit row for an export of the viewer's, from the request's client address."""
+    filters = job.filters
+    detail = (
+        f"job {job.id}: {job.format} of the {job.view} {job.channel} report, "
+        f"{filters.get('start')} to {filters.get('end')}"
+    )
+    only = job.subaccount_ids[0] if len(job.subaccount_ids) == 1 else None
+    with services.engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=viewer.username,
+            action=action,
+            detail=detail,
+            address=request.remote_addr if has_request_context() else None,
+            subaccount_id=only,
+        )
+
+
 def _queue(services: Services, viewer, language: str, request_of) -> tuple[dbc.Alert, bool]:
     """Create a job from `request_of()`; the notice to show and whether a job was queued."""
     try:
@@ -44,6 +64,7 @@ def _queue(services: Services, viewer, language: str, request_of) -> tuple[dbc.A
     job, created = jobs.create_job(services.engine, jobs.Requester.of(viewer), request)
     if not created:
         return _notice(text(language, "notice.duplicate"), language), False
+    _audit(services, viewer, audit.EXPORT_REQUESTED, job)
     return _notice(text(language, "notice.queued", format=job.format.upper()), language), True
 
 
@@ -110,6 +131,9 @@ def download(services: Services, job_id: str):
     response.headers["Content-Disposition"] = content_disposition(job.file_name)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    # The whole file sent; a HEAD, a revalidation or a byte range is no download of its own.
+    if request.method == "GET" and response.status_code == 200:
+        _audit(services, viewer, audit.EXPORT_DOWNLOADED, job)
     return response
 
 

@@ -16,6 +16,7 @@ from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
 from dashboard.callbacks.url_state import state_from_search, state_to_search
 from dashboard.i18n import label, normalize_language, t
+from dashboard.layouts import audit as audit_layout
 from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
 from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
@@ -25,7 +26,7 @@ from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError, phone_digits, today_in
 
 # Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
-OTHER_PAGES = {"/exports": exports_layout.layout}
+OTHER_PAGES = {shell.EXPORTS_PATH: exports_layout.layout, shell.AUDIT_PATH: audit_layout.layout}
 SEARCH_PROP = f"{ids.URL}.search"
 URL_PROPS = frozenset({f"{ids.URL}.pathname", SEARCH_PROP})
 URL_CHANGE_PROP = f"{ids.URL_CHANGE}.data"

@@ -11,6 +11,7 @@ from dashboard.services import Viewer
 
 REPORTS_PATH = "/"
 EXPORTS_PATH = "/exports"
+AUDIT_PATH = "/audit"
 PROFILE_PATH = "/profile"
 SIGN_OUT_PATH = "/logout"
 
@@ -19,22 +20,32 @@ def top_bar(
     viewer: Viewer, language: str, pathname: str, reports_href: str = REPORTS_PATH
 ) -> html.Header:
     """`reports_href` leads back to the reports as they were last seen (their query string)."""
-    on_exports = pathname.rstrip("/") == EXPORTS_PATH
-    link = (
+    path = pathname.rstrip("/")
+    on_exports, on_audit = path == EXPORTS_PATH, path == AUDIT_PATH
+    links = [
         dcc.Link(
             t(language, "shell.reports"),
             id=ids.REPORTS_LINK,
             href=reports_href,
             className="nav-link px-0",
         )
-        if on_exports
+        if on_exports or on_audit
         else dcc.Link(
             t(language, "shell.exports"),
             id=ids.EXPORTS_LINK,
             href=EXPORTS_PATH,
             className="nav-link px-0",
         )
-    )
+    ]
+    if viewer.role == "admin" and not on_audit:
+        links.append(
+            dcc.Link(
+                t(language, "shell.audit"),
+                id=ids.AUDIT_LINK,
+                href=AUDIT_PATH,
+                className="nav-link px-0 ms-3",
+            )
+        )
     role = t(language, f"role.{viewer.role}") if viewer.role in ("admin", "user") else viewer.role
     return html.Header(
         dbc.Container(
@@ -44,7 +55,9 @@ def top_bar(
                         t(language, "app.title"), href=REPORTS_PATH, className="brand me-auto"
                     ),
                     html.Nav(
-                        link, className="top-link", **{"aria-label": t(language, "app.title")}
+                        links,
+                        className="top-link d-flex",
+                        **{"aria-label": t(language, "app.title")},
                     ),
                     html.Div(
                         [
