@@ -119,11 +119,11 @@ def test_an_export_that_fails_while_reading_ahead_leaves_no_file_nor_thread(
     calls = []
     real = writers._detail_arrays
 
-    def fails_on_the_second_batch(batch, timezone):
+    def fails_on_the_second_batch(batch, *args, **kwargs):
         calls.append(batch.num_rows)
         if len(calls) == 2:
             raise RuntimeError("disk went away")
-        return real(batch, timezone)
+        return real(batch, *args, **kwargs)
 
     monkeypatch.setattr(writers, "_detail_arrays", fails_on_the_second_batch)
     with pytest.raises(RuntimeError, match="disk went away"):
