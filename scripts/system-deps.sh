@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a job needs when they are missing: `run` needs python3-venv;
-# `test` also needs a PostgreSQL server and Chromium with its driver for the browser tests.
+# `test` also needs a PostgreSQL server, Chromium with its driver for the browser tests and
+# LibreOffice Calc, which opens every kind of export in tests/test_export_libreoffice.py.
 set -euo pipefail
 job="${1:-run}"
 need=()
@@ -9,6 +10,7 @@ if [ "$job" = test ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+  command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
   # Screenshots taken by the browser tests show the emoji of demo messages.
   [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 fi
