@@ -301,6 +301,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "timeline.error": ("Error", "Erro", "Error"),
     "timeline.cancelled": ("Cancelado", "Cancelada", "Cancelled"),
     "timeline.pending": ("Pendiente: {status}", "Pendente: {status}", "Pending: {status}"),
+    "timeline.source.file": ("archivo", "arquivo", "file"),
+    "timeline.source.api": ("API", "API", "API"),
+    "timeline.source.whatsapp": ("WhatsApp", "WhatsApp", "WhatsApp"),
+    "timeline.source.sinch": ("Sinch", "Sinch", "Sinch"),
+    "timeline.source.demo": ("demo", "demo", "demo"),
     "empty_value": ("—", "—", "—"),
     # Exports
     "export.csv": ("Exportar CSV", "Exportar CSV", "Export CSV"),

@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import Engine
 
 from config import Settings
-from data_access import reports
+from data_access import message_events, reports
 from data_access.cache import ReportCache
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.store import data_version
@@ -138,6 +138,10 @@ class Services:
     def top_errors(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
         key = ("top_errors", scope, flt, self.data_version())
         return self._read(key, lambda: reports.top_errors(self.engine, scope, flt)).copy()
+
+    def message_events(self, scope: AccessScope, message_id: str, timezone: str) -> pd.DataFrame:
+        """The timeline of one message (not cached: one message, read by key)."""
+        return message_events.events_of(self.engine, scope, message_id, timezone)
 
     def detailed_page(
         self,

@@ -941,7 +941,12 @@ def build_demo(
     for frame in generate(
         count, days=days, seed=seed, timezone=timezone, now=now, chunk_rows=chunk_rows
     ):
-        write(engine, lambda tx, frame=frame: merge_records(tx, frame, DEMO_SCOPE))
+        write(
+            engine,
+            lambda tx, frame=frame: merge_records(
+                tx, frame, DEMO_SCOPE, source="demo", keep_events=False
+            ),
+        )
         written += len(frame)
         if progress is not None:
             progress(len(frame))

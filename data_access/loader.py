@@ -407,7 +407,7 @@ def load_files(
             result = write(
                 engine,
                 lambda tx, staged=staged: merge_records(
-                    tx, staged, scope, all_or_nothing=not skip_invalid
+                    tx, staged, scope, source="file", all_or_nothing=not skip_invalid
                 ),
             )
             refused = [_refusal_problem(staged, r, path.name) for r in result.refused]

@@ -19,6 +19,7 @@ The cost follows the batch: lookups and updates go by message id, not over the w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import (
@@ -43,8 +44,16 @@ from sqlalchemy import (
 )
 
 from data_access import rollup
-from data_access.domain import STATUS_RANK
-from data_access.tables import campaigns, contacts, messages, phone_tail, subaccounts, users
+from data_access.domain import RANK_STATUS, STATUS_RANK
+from data_access.tables import (
+    campaigns,
+    contacts,
+    message_events,
+    messages,
+    phone_tail,
+    subaccounts,
+    users,
+)
 from data_access.writes import Transaction, WriteScope
 
 # Up to this many ids a lookup names them (the key's index answers); past it, one join.
@@ -67,6 +76,7 @@ class MergeResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    events: int = 0
     refused: list[Refusal] = field(default_factory=list)
 
     @property
@@ -81,6 +91,7 @@ class Identity:
     subaccount: str
     channel: str
     direction: str
+    created_day: date | None = None
 
 
 # --------------------------------------------------------------------------- lookups
@@ -106,20 +117,20 @@ def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
     if not ids:
         return {}
     m = messages.c
-    columns = (m.message_id, subaccounts.c.name, m.channel, m.direction)
+    columns = (m.message_id, subaccounts.c.name, m.channel, m.direction, m.created_day)
     found: dict[str, Identity] = {}
     if len(ids) <= KEYED_LOOKUP_MAX:
         for chunk in _chunks(ids):
             keyed = (
-                select(m.message_id, m.subaccount_id, m.channel, m.direction)
+                select(m.message_id, m.subaccount_id, m.channel, m.direction, m.created_day)
                 .where(m.message_id.in_(chunk))
                 .limit(len(chunk))
                 .subquery("keyed")
             )
             k = keyed.c
-            query = select(k.message_id, subaccounts.c.name, k.channel, k.direction).join_from(
-                keyed, subaccounts, subaccounts.c.id == k.subaccount_id
-            )
+            query = select(
+                k.message_id, subaccounts.c.name, k.channel, k.direction, k.created_day
+            ).join_from(keyed, subaccounts, subaccounts.c.id == k.subaccount_id)
             for row in conn.execute(query):
                 found[row[0]] = Identity(*row[1:])
         return found
@@ -370,8 +381,9 @@ def _folded_rows():
         f.contact_name,
         f.content,
         _status_of(f.status_rank),
-        f.error_code,
-        f.error_description,
+        # The error fields describe the current status only (see _merged_values).
+        case((f.status_rank == STATUS_RANK["error"], f.error_code), else_=None),
+        case((f.status_rank == STATUS_RANK["error"], f.error_description), else_=None),
         f.created_at,
         f.created_day,
         f.sent_at,
@@ -388,15 +400,24 @@ def _folded_rows():
 
 
 def _merged_values(old, new) -> dict:
-    """A stored message's columns after a record, by the merge rules (SQL expressions)."""
+    """A stored message's columns after a record, by the merge rules (SQL expressions).
+
+    The error code and description describe the current status: they are kept while the
+    message is in `error` and cleared once it moves on (the failure stays in its events).
+    """
     advances = _rank(new.status) > _rank(old.status)
+    status = case((advances, new.status), else_=old.status)
     new_error = and_(advances, new.error_code.is_not(None))
+    in_error = status == "error"
     return {
-        "status": case((advances, new.status), else_=old.status),
+        "status": status,
         "error_code": case(
-            (new_error, new.error_code), else_=func.coalesce(old.error_code, new.error_code)
+            (~in_error, None),
+            (new_error, new.error_code),
+            else_=func.coalesce(old.error_code, new.error_code),
         ),
         "error_description": case(
+            (~in_error, None),
             (new_error, new.error_description),
             else_=func.coalesce(old.error_description, new.error_description),
         ),
@@ -459,17 +480,135 @@ def _write(conn: Connection, frame: pd.DataFrame, known_ids: set[str]) -> MergeR
     return result
 
 
+# --------------------------------------------------------------------------- events
+
+EVENT_TIME_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+# Statuses a record gives at the message's creation.
+AT_CREATION = ("scheduled", "queued", "received")
+
+events_stage = Table(
+    "merge_events",
+    _stage_metadata,
+    Column("message_id", String(128)),
+    Column("created_day", Date),
+    Column("source", String(16)),
+    Column("status", String(16)),
+    Column("event_at", DateTime),
+    Column("error_code", String(32)),
+    Column("error_description", Text),
+    Column("raw_status", String(64)),
+    Column("recorded_at", DateTime),
+    prefixes=["TEMPORARY"],
+)
+EVENT_COLUMNS = tuple(c.name for c in events_stage.columns)
+# What makes two events the same: a replayed webhook or a reloaded file repeats all of it.
+EVENT_KEY = ("message_id", "source", "status", "event_at", "error_code")
+
+
+def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -> pd.DataFrame:
+    """The events of a batch: each record's status, and each status its times report.
+
+    A record's own status takes the record's `event_at` where the writer gave one (a
+    webhook's timestamp), else the status's time column, else the creation time for statuses
+    given at creation. A record's sent, delivered and read times are events of those statuses
+    too (a file row delivered at 10:02 and sent at 10:01 tells both), unless a time is only the
+    copy of a later one that the loader filled in.
+    """
+    status = frame["status_rank"].map(RANK_STATUS)
+    given = (
+        frame["event_at"].astype("datetime64[us]")
+        if "event_at" in frame.columns
+        else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+    )
+    own_time = given
+    for name, column in EVENT_TIME_COLUMN.items():
+        own_time = own_time.where(~(own_time.isna() & (status == name)), frame[column])
+    own_time = own_time.where(~(own_time.isna() & status.isin(AT_CREATION)), frame["created_at"])
+    in_error = status == "error"
+    first_day = frame.groupby("message_id")["created_day"].transform("min")
+    known_day = frame["message_id"].map(
+        {mid: i.created_day for mid, i in stored.items() if i.created_day is not None}
+    )
+    base = pd.DataFrame(
+        {
+            "message_id": frame["message_id"],
+            "created_day": known_day.where(known_day.notna(), first_day),
+            "source": source,
+            "raw_status": frame["raw_status"] if "raw_status" in frame.columns else None,
+            "recorded_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+    )
+    parts = [
+        base.assign(
+            status=status,
+            event_at=own_time,
+            error_code=frame["error_code"].where(in_error, None),
+            error_description=frame["error_description"].where(in_error, None),
+        )
+    ]
+    columns = list(EVENT_TIME_COLUMN.items())
+    for index, (name, column) in enumerate(columns):
+        reported = frame[column].notna() & (status != name)
+        # The loader fills an earlier time from a later one (a read message was delivered):
+        # such a copy is not a report of its own.
+        for _, later in columns[index + 1 :]:
+            reported &= ~(frame[column] == frame[later]).fillna(False)
+        parts.append(
+            base[reported].assign(
+                status=name,
+                event_at=frame.loc[reported, column],
+                error_code=None,
+                error_description=None,
+                raw_status=None,
+            )
+        )
+    events = pd.concat(parts, ignore_index=True)
+    return events.drop_duplicates(subset=list(EVENT_KEY)).reset_index(drop=True)
+
+
+def _record_events(conn: Connection, events: pd.DataFrame) -> int:
+    """Add the events not kept yet; returns how many were new."""
+    if events.empty:
+        return 0
+    events_stage.drop(conn, checkfirst=True)
+    events_stage.create(conn)
+    _copy_frame(conn, events_stage, events[list(EVENT_COLUMNS)])
+    s, e = events_stage.c, message_events.c
+    days = sorted(set(events["created_day"]))
+    same = exists().where(
+        # The range lets DuckDB skip the row groups of other days before comparing.
+        e.created_day.between(days[0], days[-1]),
+        e.created_day == s.created_day,
+        e.message_id == s.message_id,
+        e.source == s.source,
+        e.status == s.status,
+        e.event_at.is_not_distinct_from(s.event_at),
+        e.error_code.is_not_distinct_from(s.error_code),
+    )
+    added = conn.execute(
+        insert(message_events)
+        .from_select(list(EVENT_COLUMNS), select(*(s[c] for c in EVENT_COLUMNS)).where(~same))
+        .returning(message_events.c.message_id)
+    ).all()
+    events_stage.drop(conn)
+    return len(added)
+
+
 def merge_records(
     tx: Transaction,
     frame: pd.DataFrame,
     scope: WriteScope,
     *,
+    source: str,
     all_or_nothing: bool = True,
+    keep_events: bool = True,
 ) -> MergeResult:
-    """Merge validated rows within the writer's scope.
+    """Merge validated rows within the writer's scope, and keep each record's status event.
 
-    With `all_or_nothing` (the API, file loads) any refusal stores nothing of the frame; without
-    it (webhooks) the other rows are merged and the refusals come back to be held.
+    `source` names the writer in the events (file, api, whatsapp, sinch). The frame may carry
+    `event_at` (naive UTC) and `raw_status` columns beside the loader's. With `all_or_nothing`
+    (the API, file loads) any refusal stores nothing of the frame; without it (webhooks) the
+    other rows are merged and the refusals come back to be held.
     """
     if frame.empty:
         return MergeResult()
@@ -479,7 +618,7 @@ def merge_records(
     if refused and all_or_nothing:
         return MergeResult(refused=refused)
     if refused:
-        frame = frame.drop(index=[r.row for r in refused])
+        frame = frame.drop(index=[r.row for r in refused]).reset_index(drop=True)
     result = MergeResult(refused=refused)
     if not frame.empty:
         written = _write(tx.conn, frame, set(stored))
@@ -488,7 +627,9 @@ def merge_records(
             written.updated,
             written.unchanged,
         )
-    tx.mark_changed(result.changed)
+        if keep_events:
+            result.events = _record_events(tx.conn, event_frame(frame, stored, source))
+    tx.mark_changed(result.changed or bool(result.events))
     return result
 
 

@@ -146,6 +146,24 @@ messages = Table(
     Column("correlation_id", String(128)),
 )
 
+# Every status a message received, from whichever writer, kept once (a replayed webhook or a
+# reloaded file adds nothing): the message detail's timeline, including a failure that a later
+# status superseded. created_day is the message's, so a batch's duplicate check reads only the
+# days it touches. event_at is naive UTC (empty where the writer gave no time for it).
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("message_id", String(128), nullable=False),
+    Column("created_day", Date, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("event_at", DateTime),
+    Column("error_code", String(32)),
+    Column("error_description", Text),
+    Column("raw_status", String(64)),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
 # The messages counted per local day and every filterable field: a few hundred thousand rows for
 # ten million messages, so the consolidated figures, totals, error reasons, filter choices and
 # detailed counts read this instead of the messages. The loader's merge recomputes the rows of
@@ -176,6 +194,9 @@ POSTGRES_INDEXES = {
     "messages_day_channel": ("created_day", "channel", "subaccount_id"),
     "messages_contact_created": ("contact_id", "created_at"),
     "messages_created": ("created_at",),
+}
+POSTGRES_EVENT_INDEXES = {
+    "message_events_message": ("message_id", "created_day"),
 }
 POSTGRES_ROLLUP_INDEXES = {
     "daily_rollup_day_channel": ("created_day", "channel", "subaccount_id"),

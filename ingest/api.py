@@ -120,7 +120,7 @@ def _store(engine, staged: pd.DataFrame, timezone: str, key: ApiKey, address: st
             detail=f"POST /api/v1/messages: {len(staged)} record(s)",
             address=address,
         )
-        result = merge_records(tx, staged, scope)
+        result = merge_records(tx, staged, scope, source="api")
         if result.refused:
             audit.record(
                 tx.conn,

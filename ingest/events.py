@@ -20,6 +20,8 @@ class StatusEvent:
     error_description: str | None = None
     # The business number that sent it, where the channel says (WhatsApp's phone_number_id).
     number_id: str | None = None
+    # The channel's own word for the status, as it reported it.
+    raw_status: str | None = None
 
 
 @dataclass(frozen=True)

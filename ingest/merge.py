@@ -38,6 +38,10 @@ from ingest.events import BatchSummary, InboundMessage, Mapped, StatusEvent
 # was not stored yet, so nothing of another subaccount could be named. They merge in the scope
 # of the record that came for them, which is the message's own.
 PENDING_SCOPE = WriteScope.account("kept status")
+# Where a status row carries its event's own time and the channel's word for it.
+EVENT_AT, RAW_STATUS = "event_at", "raw_status"
+# The events' source by channel, for statuses.
+CHANNEL_SOURCE = {"whatsapp": "whatsapp", "sms": "sinch"}
 
 TIME_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
 ID_CHUNK = 1_000
@@ -119,7 +123,12 @@ def status_row(message_id: str, stored: Stored, event: StatusEvent) -> dict:
     column = TIME_COLUMN.get(event.status)
     if column and event.event_at is not None:
         row[column] = iso(event.event_at)
-    return row
+    return {**row, **_event_fields(event)}
+
+
+def _event_fields(event: StatusEvent) -> dict:
+    """What the status's event keeps beside the loader's fields (see merge.event_frame)."""
+    return {EVENT_AT: utc_naive(event.event_at), RAW_STATUS: event.raw_status}
 
 
 def inbound_row(message: InboundMessage, subaccount: str) -> dict:
@@ -138,7 +147,7 @@ def inbound_row(message: InboundMessage, subaccount: str) -> dict:
 
 
 def merge_rows(
-    tx: Transaction, rows: list[dict], timezone: str, scope: WriteScope
+    tx: Transaction, rows: list[dict], timezone: str, scope: WriteScope, source: str
 ) -> tuple[int, dict[int, list[str]]]:
     """Validate loader rows and merge the good ones within the scope; returns (merged, problems
     by row index). Rows outside the scope or against a stored message's identity are problems.
@@ -154,7 +163,11 @@ def merge_rows(
     for problem in found:
         problems[problem.line].append(f"{problem.column}: {problem.reason}")
     staged = staged.reset_index(drop=True)
-    result = merge_records(tx, staged, scope, all_or_nothing=False)
+    lines = staged["line"].astype(int)
+    for column in (EVENT_AT, RAW_STATUS):
+        staged[column] = [rows[i].get(column) for i in lines]
+    staged[EVENT_AT] = pd.to_datetime(staged[EVENT_AT]).astype("datetime64[us]")
+    result = merge_records(tx, staged, scope, source=source, all_or_nothing=False)
     for refusal in result.refused:
         problems[int(staged.at[refusal.row, "line"])].append(refusal.reason)
     return len(staged) - len(result.refused), dict(problems)
@@ -245,7 +258,7 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
     if not kept:
         return 0
     stored = stored_messages(conn, (row.message_id for row in kept))
-    groups: dict[WriteScope, list[tuple[tuple[str, str], dict]]] = defaultdict(list)
+    groups: dict[tuple[WriteScope, str], list[tuple[tuple[str, str], dict]]] = defaultdict(list)
     for row in kept:
         message = stored.get(row.message_id)
         if message is None:
@@ -263,14 +276,14 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
             if row.scope is None
             else WriteScope.subaccount("the status's business number", row.scope)
         )
-        groups[scope].append(
+        groups[(scope, CHANNEL_SOURCE[row.channel])].append(
             ((row.message_id, row.status), status_row(row.message_id, message, event))
         )
     applied_count = 0
     applied: set[str] = set()
-    for scope, keyed in groups.items():
+    for (scope, source), keyed in groups.items():
         rows = [row for _, row in keyed]
-        _, problems = merge_rows(tx, rows, timezone, scope)
+        _, problems = merge_rows(tx, rows, timezone, scope, source)
         for index, reasons in problems.items():
             message_id, status = keyed[index][0]
             conn.execute(
@@ -361,7 +374,7 @@ def apply_mapped(
             return number_scope(subaccount, channel, number_id)
         return scope
 
-    groups: dict[WriteScope, list[tuple[int, dict]]] = defaultdict(list)
+    groups: dict[tuple[WriteScope, str], list[tuple[int, dict]]] = defaultdict(list)
     for owner, mapped, route in items:
         for message in mapped.inbound:
             subaccount = numbers.get((message.channel, message.number_id))
@@ -371,7 +384,8 @@ def apply_mapped(
                 )
                 continue
             scope = scope_of(route, message.channel, message.number_id, message.where, owner)
-            groups[scope].append((owner, inbound_row(message, subaccount)))
+            source = CHANNEL_SOURCE[message.channel]
+            groups[(scope, source)].append((owner, inbound_row(message, subaccount)))
     events = [(owner, e, route) for owner, mapped, route in items for e in mapped.statuses]
     stored = stored_messages(conn, (e.message_id for _, e, _ in events))
     waiting: list[tuple[StatusEvent, WriteScope]] = []
@@ -384,11 +398,12 @@ def apply_mapped(
         if message is None:
             waiting.append((event, scope))
             continue
-        groups[scope].append((owner, status_row(event.message_id, message, event)))
+        source = CHANNEL_SOURCE[event.channel]
+        groups[(scope, source)].append((owner, status_row(event.message_id, message, event)))
     merged = 0
-    for scope, owned in groups.items():
+    for (scope, source), owned in groups.items():
         rows = [row for _, row in owned]
-        count, row_problems = merge_rows(tx, rows, timezone, scope)
+        count, row_problems = merge_rows(tx, rows, timezone, scope, source)
         merged += count
         for index, reasons in row_problems.items():
             problems[owned[index][0]].append(

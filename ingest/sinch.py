@@ -52,21 +52,25 @@ def _recipient_report(payload: dict, out: Mapped) -> None:
             f"status {raw_status!r} is not a Sinch delivery status (message {message_id})"
         )
         return
-    event_at = None
-    if status in TIMED:
-        # When the operator reported the state, if given; else when Sinch made the report.
-        stamp = payload.get("operator_status_at") or payload.get("at")
-        try:
-            event_at = iso_time(stamp)
-        except ValueError as error:
+    # When the operator reported the state, if given; else when Sinch made the report. Only
+    # sent and delivered need one (they set the message's times); others keep it as their
+    # event's time where it can be read.
+    stamp = payload.get("operator_status_at") or payload.get("at")
+    try:
+        event_at = iso_time(stamp)
+    except ValueError as error:
+        if status in TIMED:
             out.problems.append(f"{error} (message {message_id})")
             return
+        event_at = None
     code = description = None
     if status == "error":
         code = text(payload.get("code"))
         name = CODE_NAMES.get(code or "")
         description = f"{raw_status.capitalize()}: {name}" if name else raw_status.capitalize()
-    out.statuses.append(StatusEvent(message_id, "sms", status, event_at, code, description))
+    out.statuses.append(
+        StatusEvent(message_id, "sms", status, event_at, code, description, raw_status=raw_status)
+    )
 
 
 def _batch_report(payload: dict, out: Mapped) -> None:

@@ -80,7 +80,9 @@ def _status(item, where: str, number_id: str | None, out: Mapped) -> None:
             code = text(first.get("code"))
             description = error_description(first)
     out.statuses.append(
-        StatusEvent(message_id, "whatsapp", status, event_at, code, description, number_id)
+        StatusEvent(
+            message_id, "whatsapp", status, event_at, code, description, number_id, raw_status
+        )
     )
 
 

@@ -172,9 +172,9 @@ def test_dr108_a_chosen_row_opens_its_full_message_and_timeline(services):
         "Creado",
         " " + format_datetime(at(2, 10), "es"),
         "Enviado al canal",
-        " " + format_datetime(at(2, 10, 1), "es"),
+        " " + format_datetime(at(2, 10, 1), "es") + " (archivo)",
         "Entregado",
-        " " + format_datetime(at(2, 10, 2), "es"),
+        " " + format_datetime(at(2, 10, 2), "es") + " (archivo)",
     ]
 
 
@@ -187,7 +187,7 @@ def test_dr109_an_error_message_shows_why_in_its_timeline(services):
         "Created",
         " " + format_datetime(at(1, 12), "en"),
         "Error",
-        " 131026 · Message undeliverable",
+        " 131026 · Message undeliverable (file)",
     ]
 
 

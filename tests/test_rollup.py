@@ -159,11 +159,11 @@ def test_an_update_recounts_the_stored_day_not_the_one_in_the_file(engine, load_
         (NOV_21, "whatsapp", "MO", "Brand A", None, None, "received", None, 1, 0, 0, 0),
     ]
     assert_rollup_matches(engine)
-    # A status that cannot move the message back (error after delivered) keeps it delivered;
-    # the merge rules still keep the code it brings, so the row moves to that code.
+    # A status that cannot move the message back (error after delivered) keeps it delivered,
+    # and a delivered message has no current error: the code stays in its events only.
     load_rows(engine, [{**FIXTURE[4], "status": "error", "error_code": "UNDELIV"}])
     assert readable(engine)[0] == (
-        NOV_20, "sms", "MT", "Brand B", "bruno", None, "delivered", "UNDELIV", 1, 1, 1, 0
+        NOV_20, "sms", "MT", "Brand B", "bruno", None, "delivered", None, 1, 1, 1, 0
     )  # fmt: skip
     assert_rollup_matches(engine)
 
@@ -173,13 +173,12 @@ def test_events_written_by_ingestion_are_counted(engine, load_rows):
     row = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
     row["delivered_at"] = "2026-11-21T00:10:00-03:00"
     scope = WriteScope.account("test")
-    merged, problems = write(engine, lambda tx: merge_rows(tx, [row], TIMEZONE, scope))
+    merged, problems = write(engine, lambda tx: merge_rows(tx, [row], TIMEZONE, scope, "whatsapp"))
     assert (merged, problems) == (1, {})
     statuses = [(day, status, code, n) for day, *_, status, code, n, _s, _d, _r in readable(engine)]
     assert statuses == [
         (NOV_20, "delivered", None, 1),  # e (sms)
-        (NOV_20, "delivered", "131047", 1),  # c keeps the code it failed with
-        (NOV_20, "delivered", None, 1),  # a
+        (NOV_20, "delivered", None, 2),  # a, and c: delivered now, its failure in its events
         (NOV_20, "read", None, 1),  # b
         (NOV_21, "received", None, 1),  # d
     ]

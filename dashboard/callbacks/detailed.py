@@ -164,7 +164,8 @@ def show_detail(
     if not records or records[0]["message_id"] != active_cell.get("row_id"):
         out["body"] = t(language, "detailed.changed")
         return out
-    out["body"] = detailed.message_detail(records[0], language)
+    events = services.message_events(viewer.scope, records[0]["message_id"], viewer.timezone)
+    out["body"] = detailed.message_detail(records[0], language, events.to_dict("records"))
     return out
 
 

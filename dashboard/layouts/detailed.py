@@ -130,8 +130,43 @@ def count_text(total: int, phone: str | None, language: str) -> str:
     return t(language, "detailed.count", count=format_count(total, language))
 
 
-def timeline(record: dict, language: str) -> list[tuple[str, str]]:
-    """(event, time) pairs of one message in the order they happened."""
+def _event_name(language: str, status: str) -> str:
+    if status in ("scheduled", "queued"):
+        return t(language, "timeline.pending", status=label(language, "status", status))
+    return t(language, f"timeline.{status}")
+
+
+def event_timeline(record: dict, kept: list[dict], language: str) -> list[tuple[str, str]]:
+    """(event, details) pairs from the message's kept events, oldest first: each status as
+    its writer reported it, with its time, source and error, superseded failures included."""
+    events: list[tuple[str, str]] = []
+    if record["direction"] == "MT":
+        events.append(
+            (t(language, "timeline.created"), format_datetime(record["created_at"], language))
+        )
+    for event in kept:
+        status = event["status"]
+        if record["direction"] == "MT" and status == "received":
+            continue
+        when = event["event_at"]
+        parts = [format_datetime(when, language)]
+        if status == "error":
+            parts.append(
+                " · ".join(
+                    v for v in (_text(event["error_code"]), _text(event["error_description"])) if v
+                )
+            )
+        parts.append(f"({t(language, 'timeline.source.' + event['source'])})")
+        events.append((_event_name(language, status), " ".join(p for p in parts if p)))
+    return events
+
+
+def timeline(record: dict, language: str, kept: list[dict] | None = None) -> list[tuple[str, str]]:
+    """(event, time) pairs of one message in the order they happened: its kept events where
+    there are any, else what the message's own times say (messages written before events
+    were kept, and demo data)."""
+    if kept:
+        return event_timeline(record, kept, language)
     events: list[tuple[str, str]] = []
     if record["direction"] == "MO":
         events.append(
@@ -161,7 +196,7 @@ def timeline(record: dict, language: str) -> list[tuple[str, str]]:
     return events
 
 
-def message_detail(record: dict, language: str) -> html.Div:
+def message_detail(record: dict, language: str, kept: list[dict] | None = None) -> html.Div:
     """Every field of one message and its timeline."""
     empty = t(language, "empty_value")
     fields = (
@@ -204,7 +239,7 @@ def message_detail(record: dict, language: str) -> html.Div:
                             html.Span(" " + when if when else ""),
                         ]
                     )
-                    for event, when in timeline(record, language)
+                    for event, when in timeline(record, language, kept)
                 ],
                 className="timeline",
             ),
