@@ -138,6 +138,7 @@ class Settings:
     whatsapp_app_secret: str | None = None
     sinch_webhook_token: str | None = None
     inbox_keep_days: int = 14
+    pending_keep_days: int = 7
     audit_keep_days: int = 365
     extra: dict = field(default_factory=dict)
 
@@ -202,5 +203,6 @@ def load_settings(env: dict | None = None) -> Settings:
         whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET", "").strip() or None,
         sinch_webhook_token=sinch_token,
         inbox_keep_days=_int(env, "INBOX_KEEP_DAYS", 14),
+        pending_keep_days=_int(env, "PENDING_KEEP_DAYS", 7),
         audit_keep_days=_int(env, "AUDIT_KEEP_DAYS", 365),
     )

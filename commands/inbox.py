@@ -8,10 +8,10 @@ import json
 from sqlalchemy import select
 
 from commands.console import Console
-from data_access.tables import inbox
+from data_access.tables import inbox, pending_statuses
 from ingest.inbox import replay, state_counts
 
-STATES = ("failed", "new", "done", "all")
+STATES = ("failed", "new", "done", "all", "expired")
 
 
 def add_parser(subparsers) -> None:
@@ -22,7 +22,11 @@ def add_parser(subparsers) -> None:
         "mapped stays there as failed, with its reasons, until it is replayed.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="counts, then the latest bodies in a state")
+    listing = actions.add_parser(
+        "list",
+        help="counts, then the latest bodies in a state (or, with --state expired, the kept "
+        "statuses whose send record never came)",
+    )
     listing.add_argument("--state", choices=STATES, default="failed")
     listing.add_argument("--limit", type=int, default=50)
     show = actions.add_parser("show", help="one body in full, with its reasons")
@@ -41,7 +45,32 @@ def _first_line(text: str | None) -> str:
     return lines[0][:110] + more
 
 
+def _expired(args, console: Console, engine) -> int:
+    p = pending_statuses.c
+    query = (
+        select(p.message_id, p.channel, p.status, p.received_at, p.expired_at)
+        .where(p.expired_at.is_not(None), p.problem.is_(None))
+        .order_by(p.expired_at.desc(), p.message_id)
+        .limit(max(args.limit, 1))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        console.out("No expired statuses.")
+        return 0
+    console.out("Statuses whose send record did not come in time (applied if it still comes):")
+    console.out(f"{'message id':<40} {'channel':<8} {'status':<9} {'received (UTC)':<19}  expired")
+    for row in rows:
+        console.out(
+            f"{row.message_id:<40} {row.channel:<8} {row.status:<9} "
+            f"{row.received_at:%Y-%m-%d %H:%M:%S}  {row.expired_at:%Y-%m-%d %H:%M:%S}"
+        )
+    return 0
+
+
 def _list(args, console: Console, engine) -> int:
+    if args.state == "expired":
+        return _expired(args, console, engine)
     query = select(
         inbox.c.id,
         inbox.c.source,
@@ -61,6 +90,12 @@ def _list(args, console: Console, engine) -> int:
         + (
             f"; {counts['unfit_statuses']:,} that do not fit their message"
             if counts["unfit_statuses"]
+            else ""
+        )
+        + (
+            f"; {counts['expired_statuses']:,} expired, their send record never came "
+            "(`inbox list --state expired`)"
+            if counts["expired_statuses"]
             else ""
         )
         + "."

@@ -263,6 +263,9 @@ pending_statuses = Table(
     Column("problem", Text),
     # The subaccount the status's writer was limited to; empty: the whole account.
     Column("scope", String(200)),
+    # When it was marked expired: no send record came within PENDING_KEEP_DAYS. It stays
+    # visible (and still applies should the record come after all).
+    Column("expired_at", DateTime),
 )
 
 # Sinch per-batch delivery summaries: counts only, one row per batch, status and code.

@@ -295,13 +295,49 @@ def purge_processed(engine: Engine, keep_days: int) -> int:
     return write(engine, work)
 
 
+def expire_pending(engine: Engine, keep_days: int, now: datetime | None = None) -> int:
+    """Mark kept statuses whose send record has not come within keep_days as expired; they
+    stay, counted and listed, never dropped."""
+    now = now or utcnow()
+    p = pending_statuses.c
+
+    def work(tx: Transaction) -> int:
+        result = tx.conn.execute(
+            update(pending_statuses)
+            .where(
+                p.expired_at.is_(None),
+                p.problem.is_(None),
+                p.received_at < now - timedelta(days=keep_days),
+            )
+            .values(expired_at=now)
+        )
+        return result.rowcount or 0
+
+    expired = write(engine, work)
+    if expired:
+        log.warning(
+            "%s kept status(es) expired: no send record came within %s days "
+            "(`python app.py inbox list` shows them)",
+            expired,
+            keep_days,
+        )
+    return expired
+
+
 def state_counts(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state)).all()
     counts = {"new": 0, "done": 0, "failed": 0}
     counts.update({state: int(n) for state, n in rows})
     p = pending_statuses.c
     counts["pending_statuses"] = int(
-        conn.execute(select(func.count()).where(p.problem.is_(None))).scalar_one()
+        conn.execute(
+            select(func.count()).where(p.problem.is_(None), p.expired_at.is_(None))
+        ).scalar_one()
+    )
+    counts["expired_statuses"] = int(
+        conn.execute(
+            select(func.count()).where(p.problem.is_(None), p.expired_at.is_not(None))
+        ).scalar_one()
     )
     counts["unfit_statuses"] = int(
         conn.execute(select(func.count()).where(p.problem.is_not(None))).scalar_one()
@@ -323,6 +359,7 @@ class Worker:
     engine: Engine
     timezone: str
     keep_days: int
+    pending_keep_days: int = 7
     interval: float = 1.0
     settle: float = SETTLE_SECONDS
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -358,6 +395,7 @@ class Worker:
                 if now - last_purge >= RETENTION_CHECK_SECONDS:
                     last_purge = now
                     purge_processed(self.engine, self.keep_days)
+                    expire_pending(self.engine, self.pending_keep_days)
             except Exception:  # keep the thread alive; the rows stay for the next pass
                 log.exception("inbox worker pass failed")
             if full:

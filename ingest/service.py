@@ -63,6 +63,7 @@ def start_worker(server: Flask) -> Worker:
         engine=ingest.engine,
         timezone=ingest.settings.account_timezone,
         keep_days=ingest.settings.inbox_keep_days,
+        pending_keep_days=ingest.settings.pending_keep_days,
     )
     ingest.worker.start()
     return ingest.worker
