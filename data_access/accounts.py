@@ -519,14 +519,17 @@ def reserve_attempt(engine: Engine, username: str, address: str, now: datetime) 
     the window. Runs its own transaction: the lock must cover its commit.
     """
     name, where = throttle_key(username), (address or "")[:64]
+    expired = login_failures.c.failed_at < now - FAILURE_WINDOW
     with _attempts_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             # Always in the same order, so two reservations never wait on each other in a cycle.
             for key in sorted({_advisory_key("name", name), _advisory_key("address", where)}):
                 conn.execute(select(func.pg_advisory_xact_lock(key)))
-        conn.execute(
-            delete(login_failures).where(login_failures.c.failed_at < now - FAILURE_WINDOW)
-        )
+            # Rows another reservation is deleting right now are left to it, not waited for.
+            expired = login_failures.c.id.in_(
+                select(login_failures.c.id).where(expired).with_for_update(skip_locked=True)
+            )
+        conn.execute(delete(login_failures).where(expired))
         until = blocked_until(conn, username, address, now)
         if until is not None:
             return Attempt(None, until)
