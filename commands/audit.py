@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             row.actor,
             row.action,
             row.address or "-",
-            str(row.subaccount_id) if row.subaccount_id is not None else "-",
+            (row.subaccount or f"#{row.subaccount_id}") if row.subaccount_id is not None else "-",
             row.detail,
         )
         for row in rows

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from data_access.tables import audit_log
+from data_access.tables import audit_log, subaccounts
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class AuditEntry:
     detail: str
     address: str | None
     subaccount_id: int | None
+    subaccount: str | None = None  # its name
 
 
 DEFAULT_LIMIT = 500
@@ -94,7 +95,14 @@ def entries(
     limit: int = DEFAULT_LIMIT,
 ) -> list[AuditEntry]:
     """The newest rows first: of one actor (a username, exactly), from `since` (naive UTC)."""
-    query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+    query = (
+        select(audit_log, subaccounts.c.name.label("subaccount"))
+        .select_from(
+            audit_log.outerjoin(subaccounts, subaccounts.c.id == audit_log.c.subaccount_id)
+        )
+        .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
+        .limit(limit)
+    )
     if actor:
         query = query.where(audit_log.c.actor == actor)
     if since is not None:

@@ -241,7 +241,8 @@ def test_api_key_creation_and_revocation_leave_one_row_each(engine, store_settin
     [(who, action, detail, address)] = counts.new()
     assert (who, action, address) == (actor, "key_created", None)
     assert re.fullmatch(rf"key {key_id} \(\S+…\) of Brand A", detail)
-    assert rows(engine, "key_created")[0].subaccount_id == sub_id
+    created = rows(engine, "key_created")[0]
+    assert (created.subaccount_id, created.subaccount) == (sub_id, "Brand A")
     # The plain key is never in the trail.
     assert made.lines[1] not in detail
     command(engine, store_settings, "apikeys", "revoke", str(key_id))

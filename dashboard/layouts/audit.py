@@ -7,14 +7,12 @@ from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
-from sqlalchemy import select
 
 from dashboard import ids
 from dashboard.formatting import format_datetime
 from dashboard.i18n import t
 from dashboard.services import Services, Viewer
 from data_access import audit
-from data_access.tables import subaccounts
 
 USER_MAX_LENGTH = 200
 COLUMNS = ("at", "actor", "action", "detail", "address", "subaccount")
@@ -40,17 +38,6 @@ def since_utc(value: str | None, timezone: str) -> datetime | None:
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def _subaccount_names(services: Services, rows: list[audit.AuditEntry]) -> dict[int, str]:
-    wanted = sorted({row.subaccount_id for row in rows if row.subaccount_id is not None})
-    if not wanted:
-        return {}
-    with services.engine.connect() as conn:
-        found = conn.execute(
-            select(subaccounts.c.id, subaccounts.c.name).where(subaccounts.c.id.in_(wanted))
-        )
-        return {row.id: row.name for row in found}
-
-
 def _action(language: str, action: str) -> str:
     key = f"audit.action.{action}"
     return t(language, key) if action in audit.ACTIONS else action
@@ -62,7 +49,6 @@ def table_children(
     """The table's header and rows for the filters, and how many rows it holds."""
     with services.engine.connect() as conn:
         rows = audit.entries(conn, actor=user or None, since=since)
-    names = _subaccount_names(services, rows)
     head = html.Thead(
         html.Tr([html.Th(t(language, f"audit.column.{c}"), scope="col") for c in COLUMNS])
     )
@@ -80,7 +66,7 @@ def table_children(
                     html.Td(row.detail, className="small"),
                     html.Td(row.address or "—"),
                     html.Td(
-                        names.get(row.subaccount_id, f"#{row.subaccount_id}")
+                        row.subaccount or f"#{row.subaccount_id}"
                         if row.subaccount_id is not None
                         else "—"
                     ),
