@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -38,8 +39,10 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
+    text,
     update,
 )
 
@@ -134,8 +137,7 @@ def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
             for row in conn.execute(query):
                 found[row[0]] = Identity(*row[1:])
         return found
-    lookup_ids.drop(conn, checkfirst=True)
-    lookup_ids.create(conn)
+    _fresh(conn, lookup_ids)
     _copy_frame(conn, lookup_ids, pd.DataFrame({"message_id": ids}))
     query = (
         select(*columns)
@@ -144,7 +146,7 @@ def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
     )
     for row in conn.execute(query):
         found[row[0]] = Identity(*row[1:])
-    lookup_ids.drop(conn)
+    conn.execute(text(f"DROP TABLE {lookup_ids.name}"))
     return found
 
 
@@ -319,8 +321,7 @@ def _ensure_names(conn: Connection, table: Table, column: str, values, derived=N
         values = [v for v in values if v not in have]
         if not values:
             return
-    names_stage.drop(conn, checkfirst=True)
-    names_stage.create(conn)
+    _fresh(conn, names_stage)
     _copy_frame(conn, names_stage, pd.DataFrame({"name": values}))
     name = names_stage.c.name
     derived = derived or {}
@@ -328,7 +329,7 @@ def _ensure_names(conn: Connection, table: Table, column: str, values, derived=N
     row += [make(name) for make in derived.values()]
     missing = select(*row).where(~exists().where(key == name))
     conn.execute(insert(table).from_select(["id", column, *derived], missing))
-    names_stage.drop(conn)
+    conn.execute(text(f"DROP TABLE {names_stage.name}"))
 
 
 def _rank(column):
@@ -339,8 +340,9 @@ def _status_of(rank_column):
     return case({rank: status for status, rank in STATUS_RANK.items()}, value=rank_column)
 
 
-def _folded_rows():
-    """One row per staged message id, names replaced by ids (the loader's fold)."""
+def _folded_rows(with_contacts: bool):
+    """One row per staged message id, names replaced by ids (the loader's fold). Without
+    contacts (a batch of stored messages only) no contact is read: none is written."""
     s = merge_stage.c
     folded = (
         select(
@@ -369,7 +371,7 @@ def _folded_rows():
         .subquery("folded")
     )
     f = folded.c
-    return select(
+    query = select(
         f.message_id,
         f.channel,
         f.direction,
@@ -377,7 +379,7 @@ def _folded_rows():
         users.c.id,
         campaigns.c.id,
         f.content_type,
-        contacts.c.id,
+        contacts.c.id if with_contacts else literal(None, BigInteger),
         f.contact_name,
         f.content,
         _status_of(f.status_rank),
@@ -391,11 +393,14 @@ def _folded_rows():
         f.read_at,
         f.correlation_id,
         f.known,
-    ).select_from(
-        folded.join(subaccounts, subaccounts.c.name == f.subaccount)
-        .join(contacts, contacts.c.phone == f.phone)
-        .outerjoin(users, users.c.username == f.user)
-        .outerjoin(campaigns, campaigns.c.name == f.campaign)
+    )
+    joined = folded.join(subaccounts, subaccounts.c.name == f.subaccount)
+    if with_contacts:
+        joined = joined.outerjoin(contacts, contacts.c.phone == f.phone)
+    return query.select_from(
+        joined.outerjoin(users, users.c.username == f.user).outerjoin(
+            campaigns, campaigns.c.name == f.campaign
+        )
     )
 
 
@@ -432,18 +437,27 @@ def _merged_values(old, new) -> dict:
     }
 
 
-def _write(conn: Connection, frame: pd.DataFrame, known_ids: set[str]) -> MergeResult:
+def _fresh(conn: Connection, table: Table) -> None:
+    """(Re)create a temporary table of this transaction."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+    table.create(conn)
+
+
+def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) -> MergeResult:
+    known_ids = set(known)
     staged = frame[list(STAGE_COLUMNS)].copy()
     staged["known"] = staged["message_id"].isin(known_ids)
+    new = staged[~staged["known"]]
     for table in (merge_stage, merge_rows):
-        table.drop(conn, checkfirst=True)
-        table.create(conn)
+        _fresh(conn, table)
     _copy_frame(conn, merge_stage, staged)
-    _ensure_names(conn, subaccounts, "name", staged["subaccount"])
+    _ensure_names(conn, subaccounts, "name", new["subaccount"])
     _ensure_names(conn, users, "username", staged["user"])
     _ensure_names(conn, campaigns, "name", staged["campaign"])
-    _ensure_names(conn, contacts, "phone", staged["phone"], {"phone_tail": phone_tail})
-    conn.execute(insert(merge_rows).from_select([*MESSAGE_COLUMNS, "known"], _folded_rows()))
+    # A stored message keeps its contact: only new messages' phones are looked up.
+    _ensure_names(conn, contacts, "phone", new["phone"], {"phone_tail": phone_tail})
+    folded = _folded_rows(with_contacts=not new.empty)
+    conn.execute(insert(merge_rows).from_select([*MESSAGE_COLUMNS, "known"], folded))
 
     r = merge_rows.c
     result = MergeResult()
@@ -462,6 +476,11 @@ def _write(conn: Connection, frame: pd.DataFrame, known_ids: set[str]) -> MergeR
         values = _merged_values(old, r)
         changes = or_(*(expr.is_distinct_from(old[name]) for name, expr in values.items()))
         condition = [old.message_id == r.message_id, r.known, changes]
+        days = sorted({i.created_day for i in known.values() if i.created_day is not None})
+        if days:
+            # Messages are stored in about the order they were created, so the days let DuckDB
+            # skip the row groups of every other day before it compares ids.
+            condition += [old.created_day.between(days[0], days[-1]), old.created_day.in_(days)]
         if len(known_ids) <= KEYED_LOOKUP_MAX:
             # Naming the ids lets the key's index find the rows instead of a scan of them all.
             condition.append(old.message_id.in_(sorted(known_ids)))
@@ -476,7 +495,7 @@ def _write(conn: Connection, frame: pd.DataFrame, known_ids: set[str]) -> MergeR
         regions.update(tuple(row) for row in updated)
     rollup.refresh(conn, regions)
     for table in (merge_rows, merge_stage):
-        table.drop(conn)
+        conn.execute(text(f"DROP TABLE {table.name}"))
     return result
 
 
@@ -570,8 +589,7 @@ def _record_events(conn: Connection, events: pd.DataFrame) -> int:
     """Add the events not kept yet; returns how many were new."""
     if events.empty:
         return 0
-    events_stage.drop(conn, checkfirst=True)
-    events_stage.create(conn)
+    _fresh(conn, events_stage)
     _copy_frame(conn, events_stage, events[list(EVENT_COLUMNS)])
     s, e = events_stage.c, message_events.c
     days = sorted(set(events["created_day"]))
@@ -590,7 +608,7 @@ def _record_events(conn: Connection, events: pd.DataFrame) -> int:
         .from_select(list(EVENT_COLUMNS), select(*(s[c] for c in EVENT_COLUMNS)).where(~same))
         .returning(message_events.c.message_id)
     ).all()
-    events_stage.drop(conn)
+    conn.execute(text(f"DROP TABLE {events_stage.name}"))
     return len(added)
 
 
@@ -621,7 +639,7 @@ def merge_records(
         frame = frame.drop(index=[r.row for r in refused]).reset_index(drop=True)
     result = MergeResult(refused=refused)
     if not frame.empty:
-        written = _write(tx.conn, frame, set(stored))
+        written = _write(tx.conn, frame, stored)
         result.created, result.updated, result.unchanged = (
             written.created,
             written.updated,

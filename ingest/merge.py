@@ -20,9 +20,9 @@ import pandas as pd
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from data_access.domain import MT_STATUSES, STATUS_RANK
 from data_access.loader import LOADER_COLUMNS, validate_chunk
-from data_access.merge import merge_records
-from data_access.reports import rows_by_key
+from data_access.merge import STAGE_COLUMNS, Identity, merge_records, stored_identities
 from data_access.tables import (
     channel_numbers,
     contacts,
@@ -78,27 +78,43 @@ def _chunks(values: list, size: int = ID_CHUNK):
 
 
 def stored_messages(conn: Connection, ids: Iterable[str]) -> dict[str, Stored]:
-    """The stored messages among the ids."""
+    """The stored messages among the ids, each read by its key (and its phone by the
+    contact's), never by a join that would read every contact."""
     found: dict[str, Stored] = {}
     m = messages.c
+    names = dict(conn.execute(select(subaccounts.c.id, subaccounts.c.name)).all())
     for chunk in _chunks(sorted(set(ids))):
-        rows = rows_by_key([messages], m.message_id, chunk, "stored")
-        r = rows.c
-        query = select(
-            r.message_id,
-            r.channel,
-            r.direction,
-            subaccounts.c.name,
-            r.content_type,
-            contacts.c.phone,
-            r.created_at,
-        ).select_from(
-            rows.join(subaccounts, subaccounts.c.id == r.subaccount_id).join(
-                contacts, contacts.c.id == r.contact_id
+        keyed = (
+            select(
+                m.message_id,
+                m.channel,
+                m.direction,
+                m.subaccount_id,
+                m.content_type,
+                m.contact_id,
+                m.created_at,
             )
+            .where(m.message_id.in_(chunk))
+            .limit(len(chunk))
         )
-        for row in conn.execute(query):
-            found[row[0]] = Stored(*row[1:])
+        rows = conn.execute(keyed).all()
+        contact_ids = sorted({row.contact_id for row in rows})
+        phones = dict(
+            conn.execute(
+                select(contacts.c.id, contacts.c.phone)
+                .where(contacts.c.id.in_(contact_ids))
+                .limit(len(contact_ids) or 1)
+            ).all()
+        )
+        for row in rows:
+            found[row.message_id] = Stored(
+                row.channel,
+                row.direction,
+                names[row.subaccount_id],
+                row.content_type,
+                phones[row.contact_id],
+                row.created_at,
+            )
     return found
 
 
@@ -171,6 +187,79 @@ def merge_rows(
     for refusal in result.refused:
         problems[int(staged.at[refusal.row, "line"])].append(refusal.reason)
     return len(staged) - len(result.refused), dict(problems)
+
+
+def status_problem(event: StatusEvent, stored: Identity) -> str | None:
+    """Why a status cannot be a stored message's, as the loader would word it. A status of
+    another channel is left to the merge, which refuses it as a change of identity."""
+    if event.channel != stored.channel:
+        return None
+    if stored.direction == "MO" and event.status != "received":
+        return f"status: {event.status!r} is not an MO message's status (received)"
+    if stored.direction == "MT" and event.status not in MT_STATUSES:
+        return f"status: {event.status!r} is not an MT message's status"
+    if event.channel == "sms" and event.status == "read":
+        return "status: 'read': SMS has no read receipts"
+    return None
+
+
+def status_frame(events: list[tuple[int, StatusEvent]], stored: dict[str, Identity]):
+    """The merge's frame for statuses of stored messages: their identity, the new status and
+    its time; nothing else of the message is needed (nor read) to move it forward."""
+    rows = []
+    for line, event in events:
+        identity = stored[event.message_id]
+        at = utc_naive(event.event_at)
+        column = TIME_COLUMN.get(event.status)
+        rows.append(
+            {
+                "line": line,
+                "message_id": event.message_id,
+                "channel": event.channel,
+                "direction": identity.direction,
+                "subaccount": identity.subaccount,
+                "status_rank": STATUS_RANK[event.status],
+                "error_code": event.error_code,
+                "error_description": event.error_description,
+                "created_day": identity.created_day,
+                "sent_at": at if column == "sent_at" else None,
+                "delivered_at": at if column == "delivered_at" else None,
+                "read_at": at if column == "read_at" else None,
+                EVENT_AT: at,
+                RAW_STATUS: event.raw_status,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["line", *STAGE_COLUMNS, EVENT_AT, RAW_STATUS])
+    for name in ("created_at", "sent_at", "delivered_at", "read_at", EVENT_AT):
+        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
+    frame["status_rank"] = frame["status_rank"].astype("int64")
+    # As the loader reads a record: a read message was delivered, a delivered one was sent.
+    frame["delivered_at"] = frame["delivered_at"].fillna(frame["read_at"])
+    frame["sent_at"] = frame["sent_at"].fillna(frame["delivered_at"])
+    return frame
+
+
+def merge_statuses(
+    tx: Transaction,
+    events: list[StatusEvent],
+    stored: dict[str, Identity],
+    scope: WriteScope,
+    source: str,
+) -> tuple[int, dict[int, list[str]]]:
+    """Merge statuses of stored messages within the scope; (merged, problems by index)."""
+    problems: dict[int, list[str]] = defaultdict(list)
+    fitting = []
+    for index, event in enumerate(events):
+        reason = status_problem(event, stored[event.message_id])
+        if reason is None:
+            fitting.append((index, event))
+        else:
+            problems[index].append(reason)
+    frame = status_frame(fitting, stored)
+    result = merge_records(tx, frame, scope, source=source, all_or_nothing=False)
+    for refusal in result.refused:
+        problems[int(frame.at[refusal.row, "line"])].append(refusal.reason)
+    return len(frame) - len(result.refused), dict(problems)
 
 
 def business_numbers(conn: Connection) -> dict[tuple[str, str], str]:
@@ -257,11 +346,10 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
     kept = [row for query in queries for row in conn.execute(query)]
     if not kept:
         return 0
-    stored = stored_messages(conn, (row.message_id for row in kept))
-    groups: dict[tuple[WriteScope, str], list[tuple[tuple[str, str], dict]]] = defaultdict(list)
+    stored = stored_identities(conn, (row.message_id for row in kept))
+    groups: dict[tuple[WriteScope, str], list[StatusEvent]] = defaultdict(list)
     for row in kept:
-        message = stored.get(row.message_id)
-        if message is None:
+        if row.message_id not in stored:
             continue
         event = StatusEvent(
             row.message_id,
@@ -276,23 +364,19 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
             if row.scope is None
             else WriteScope.subaccount("the status's business number", row.scope)
         )
-        groups[(scope, CHANNEL_SOURCE[row.channel])].append(
-            ((row.message_id, row.status), status_row(row.message_id, message, event))
-        )
+        groups[(scope, CHANNEL_SOURCE[row.channel])].append(event)
     applied_count = 0
     applied: set[str] = set()
-    for (scope, source), keyed in groups.items():
-        rows = [row for _, row in keyed]
-        _, problems = merge_rows(tx, rows, timezone, scope, source)
+    for (scope, source), events in groups.items():
+        _, problems = merge_statuses(tx, events, stored, scope, source)
         for index, reasons in problems.items():
-            message_id, status = keyed[index][0]
             conn.execute(
                 update(pending_statuses)
-                .where(p.message_id == message_id, p.status == status)
+                .where(p.message_id == events[index].message_id, p.status == events[index].status)
                 .values(problem="; ".join(reasons))
             )
-        applied.update(keyed[i][0][0] for i in range(len(keyed)) if i not in problems)
-        applied_count += len(rows) - len(problems)
+        applied.update(e.message_id for i, e in enumerate(events) if i not in problems)
+        applied_count += len(events) - len(problems)
     for chunk in _chunks(sorted(applied)):
         conn.execute(delete(pending_statuses).where(p.message_id.in_(chunk), p.problem.is_(None)))
     return applied_count
@@ -387,19 +471,18 @@ def apply_mapped(
             source = CHANNEL_SOURCE[message.channel]
             groups[(scope, source)].append((owner, inbound_row(message, subaccount)))
     events = [(owner, e, route) for owner, mapped, route in items for e in mapped.statuses]
-    stored = stored_messages(conn, (e.message_id for _, e, _ in events))
+    stored = stored_identities(conn, (e.message_id for _, e, _ in events))
     waiting: list[tuple[StatusEvent, WriteScope]] = []
+    statuses: dict[tuple[WriteScope, str], list[tuple[int, StatusEvent]]] = defaultdict(list)
     for owner, event, route in events:
         where = f"message {event.message_id}"
         scope = scope_of(route, event.channel, event.number_id, where, owner)
         if scope is None:
             continue
-        message = stored.get(event.message_id)
-        if message is None:
+        if event.message_id not in stored:
             waiting.append((event, scope))
             continue
-        source = CHANNEL_SOURCE[event.channel]
-        groups[(scope, source)].append((owner, status_row(event.message_id, message, event)))
+        statuses[(scope, CHANNEL_SOURCE[event.channel])].append((owner, event))
     merged = 0
     for (scope, source), owned in groups.items():
         rows = [row for _, row in owned]
@@ -408,6 +491,14 @@ def apply_mapped(
         for index, reasons in row_problems.items():
             problems[owned[index][0]].append(
                 f"message {rows[index]['message_id']}: {'; '.join(reasons)}"
+            )
+    for (scope, source), owned in statuses.items():
+        batch = [event for _, event in owned]
+        count, row_problems = merge_statuses(tx, batch, stored, scope, source)
+        merged += count
+        for index, reasons in row_problems.items():
+            problems[owned[index][0]].append(
+                f"message {batch[index].message_id}: {'; '.join(reasons)}"
             )
     result = Applied(merged=merged, pending=keep_pending(conn, waiting, now))
     record_summaries(conn, [s for _, mapped, _ in items for s in mapped.summaries], now)
