@@ -225,9 +225,24 @@ def _url_change(values: dict, changed: list[str]) -> dict:
     return {(ids.URL_CHANGE, "data"): {"changed": changed}}
 
 
+def _read_date_boxes(values: dict, changed: list[str]) -> dict:
+    """Apply's read of the period boxes (dashboard/callbacks/filters.py, READ_DATE_BOXES): the
+    boxes show the picker's dates, in ISO here."""
+    return {
+        (ids.DATE_RANGE_TEXT, "data"): {
+            "clicks": values.get((ids.APPLY_FILTERS, "n_clicks")),
+            "start": values.get((ids.DATE_RANGE, "start_date")),
+            "end": values.get((ids.DATE_RANGE, "end_date")),
+        }
+    }
+
+
 # The clientside callbacks whose outputs start server callbacks, by their output, as the
 # browser runs them (the changed component values -> the props they set).
-CLIENTSIDE = {f"{ids.URL_CHANGE}.data": _url_change}
+CLIENTSIDE = {
+    f"{ids.URL_CHANGE}.data": _url_change,
+    f"{ids.DATE_RANGE_TEXT}.data": _read_date_boxes,
+}
 
 
 def _feeds_server(dep: dict, dependencies: list[dict]) -> bool:

@@ -6,6 +6,12 @@ for every message, shuffled so they arrive out of order, several statuses per bo
 batches them) for a fixed time. Then it waits for the inbox to drain, stops the server and
 checks every message against the state its accepted events must give: events lost or doubled
 are counted, not assumed.
+
+With --base-store the run starts from a copy of a big store (the report benchmark's 10M
+DuckDB file, say), as a served store of that size would be. The inbox backlog is read every
+5 s. --apply-probe has a signed-in admin click Apply on the consolidated view over and over
+during the intake (each time another range, so nothing comes from the cache); --load-rows N
+has `python app.py load` merge a file of N new messages while the webhooks arrive.
 """
 
 from __future__ import annotations
@@ -37,7 +43,11 @@ from config import PROJECT_DIR
 from data_access.loader import LOADER_COLUMNS, load_files
 from data_access.store import create_schema, make_engine
 from data_access.tables import inbox, messages
+from ingest.channels import assign
 from ingest.whatsapp import sign
+
+NUMBER_ID = "104857600012345"  # the bodies' business number, assigned to the Bench subaccount
+PREFIX = "wamid.bench"
 
 SECRET = "bench-app-secret"
 KINDS = ("sent", "delivered", "read")
@@ -58,7 +68,7 @@ class Plan:
     base: datetime
 
     def message_id(self, index: int) -> str:
-        return f"wamid.bench{index:08d}"
+        return f"{PREFIX}{index:08d}"
 
     def event_time(self, event: int) -> datetime:
         return self.base + timedelta(seconds=event // 3 * 0.01 + OFFSETS[KINDS[event % 3]])
@@ -85,7 +95,7 @@ class Plan:
                                 "messaging_product": "whatsapp",
                                 "metadata": {
                                     "display_phone_number": "5511930001000",
-                                    "phone_number_id": "104857600012345",
+                                    "phone_number_id": NUMBER_ID,
                                 },
                                 "statuses": statuses,
                             },
@@ -113,7 +123,12 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def seed(data_dir: Path, plan: Plan, timezone: str) -> None:
+def seed(data_dir: Path, plan: Plan, timezone: str, base_store: Path | None = None) -> None:
+    if base_store is not None:
+        shutil.copyfile(base_store, data_dir / "reports.duckdb")
+        wal = base_store.with_name(base_store.name + ".wal")
+        if wal.exists():
+            shutil.copyfile(wal, data_dir / "reports.duckdb.wal")
     path = data_dir / "seed.csv"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=LOADER_COLUMNS)
@@ -135,9 +150,102 @@ def seed(data_dir: Path, plan: Plan, timezone: str) -> None:
     try:
         create_schema(engine, timezone)
         load_files(engine, [path], timezone)
+        with engine.begin() as conn:
+            assign(conn, "whatsapp", NUMBER_ID, "Bench")
+        from bench.e2e import ensure_admin
+
+        ensure_admin(engine)
     finally:
         engine.dispose()
     path.unlink()
+
+
+def load_file(data_dir: Path, rows: int, timezone: str) -> Path:
+    """A file of `rows` new send records (created in the last hour) for --load-rows."""
+    path = data_dir / "load.csv"
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOADER_COLUMNS)
+        writer.writeheader()
+        for index in range(rows):
+            writer.writerow(
+                {
+                    "message_id": f"wamid.load{index:09d}",
+                    "channel": "whatsapp",
+                    "direction": "MT",
+                    "subaccount": "Bench",
+                    "content_type": "template",
+                    "phone": f"+55219{index % 10_000_000:08d}",
+                    "status": "sent",
+                    "created_at": (base + timedelta(seconds=index * 0.003)).isoformat(),
+                }
+            )
+    return path
+
+
+def server_env(data_dir: Path) -> dict:
+    return dict(
+        os.environ,
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=f"duckdb:///{data_dir / 'reports.duckdb'}",
+        WHATSAPP_APP_SECRET=SECRET,
+    )
+
+
+@dataclass
+class Probes:
+    """What was watched beside the senders: backlog samples, Apply times, the file load."""
+
+    backlog: list[tuple[float, int | None]] = field(default_factory=list)
+    apply_seconds: list[float] = field(default_factory=list)
+    apply_errors: list[str] = field(default_factory=list)
+    load: dict = field(default_factory=dict)
+
+
+def watch_backlog(data_dir: Path, started: float, stop: threading.Event, probes: Probes) -> None:
+    while not stop.wait(5.0):
+        probes.backlog.append((time.monotonic() - started, inbox_new(data_dir)))
+
+
+def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> None:
+    """An admin clicking Apply on the consolidated view, each time over another range."""
+    from bench.e2e import Page
+    from dashboard.view_state import ViewState
+    from data_access.filters import today_in
+
+    page = Page(f"http://127.0.0.1:{port}")
+    try:
+        page.sign_in()
+        today = today_in(timezone)
+        page.show(ViewState(start=str(today - timedelta(days=89)), end=str(today)).to_dict())
+        shift = 0
+        while time.monotonic() < deadline:
+            shift = (shift + 1) % 60
+            start = today - timedelta(days=89 - shift // 2)
+            end = today - timedelta(days=(shift + 1) // 2)
+            began = time.perf_counter()
+            page.apply(start, end)
+            probes.apply_seconds.append(time.perf_counter() - began)
+            time.sleep(0.5)
+    except Exception as error:  # reported with the figures, the run goes on
+        probes.apply_errors.append(f"{type(error).__name__}: {error}")
+
+
+def run_load(data_dir: Path, path: Path, delay: float, probes: Probes) -> None:
+    time.sleep(delay)
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "app.py"), "load", str(path)],
+        env=server_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    probes.load = {
+        "seconds": time.monotonic() - began,
+        "code": result.returncode,
+        "said": (result.stdout + result.stderr).strip().splitlines()[-1:],
+    }
 
 
 def free_port() -> int:
@@ -147,12 +255,7 @@ def free_port() -> int:
 
 
 def start_server(data_dir: Path, port: int, threads: int, log) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=f"duckdb:///{data_dir / 'reports.duckdb'}",
-        WHATSAPP_APP_SECRET=SECRET,
-    )
+    env = server_env(data_dir)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -281,16 +384,17 @@ def verify(data_dir: Path, plan: Plan, tally: Tally) -> dict:
             not_done = conn.execute(
                 select(func.count()).where(inbox.c.state != "done")
             ).scalar_one()
-            stored_messages = conn.execute(select(func.count()).select_from(messages)).scalar_one()
             m = messages.c
+            ours = m.message_id.startswith(PREFIX)
+            stored_messages = conn.execute(select(func.count()).where(ours)).scalar_one()
             rows = conn.execute(
-                select(m.message_id, m.status, m.sent_at, m.delivered_at, m.read_at)
+                select(m.message_id, m.status, m.sent_at, m.delivered_at, m.read_at).where(ours)
             ).all()
     finally:
         engine.dispose()
     wrong = 0
     for row in rows:
-        index = int(row.message_id.removeprefix("wamid.bench"))
+        index = int(row.message_id.removeprefix(PREFIX))
         if tuple(row[1:]) != expected_state(plan, accepted.get(index, set()), index):
             wrong += 1
     return {
@@ -317,8 +421,12 @@ def run(args: argparse.Namespace) -> int:
     random.Random(args.seed).shuffle(order)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     plan = Plan(messages=count, batch=args.batch, order=order, base=base)
+    if args.base_store:
+        print(f"Copying {args.base_store} ...", flush=True)
     print(f"Seeding {count:,} send records in {work} ...", flush=True)
-    seed(work, plan, timezone)
+    seed(work, plan, timezone, args.base_store)
+    load_path = load_file(work, args.load_rows, timezone) if args.load_rows else None
+    probes = Probes()
 
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     port = args.port or free_port()
@@ -338,9 +446,21 @@ def run(args: argparse.Namespace) -> int:
         f"server with {args.threads} threads on 127.0.0.1:{port} ...",
         flush=True,
     )
+    stop_watching = threading.Event()
     try:
         started = time.monotonic()
         deadline = started + args.seconds
+        watchers = [
+            threading.Thread(target=watch_backlog, args=(work, started, stop_watching, probes))
+        ]
+        if args.apply_probe:
+            watchers.append(
+                threading.Thread(target=apply_probe, args=(port, timezone, deadline, probes))
+            )
+        if load_path is not None:
+            watchers.append(threading.Thread(target=run_load, args=(work, load_path, 5.0, probes)))
+        for thread in watchers:
+            thread.start()
         # Each sender posts one body every `every` seconds to offer args.rate events a second.
         every = args.senders * args.batch / args.rate if args.rate else None
         threads = [
@@ -358,8 +478,12 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.2)
             left = inbox_new(work)
         drained_after = time.monotonic() - started
+        for thread in watchers[1:]:
+            thread.join()
+        stop_watching.set()
         server_cpu = cpu_seconds(server.pid)
     finally:
+        stop_watching.set()
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(30)
@@ -375,7 +499,8 @@ def run(args: argparse.Namespace) -> int:
     p50, p95, p99 = (percentile(tally.latencies, q) * 1000 for q in (0.5, 0.95, 0.99))
     lost = checked["messages_wrong"] + checked["bodies_lost"] + checked["inbox_not_done"]
     doubled = checked["bodies_doubled"] + max(checked["messages"] - plan.messages, 0)
-    intact = lost == 0 and doubled == 0
+    load_failed = load_path is not None and probes.load.get("code") != 0
+    intact = lost == 0 and doubled == 0 and not load_failed
     met = intact and intake >= TARGET_EVENTS_PER_SECOND and applied >= TARGET_EVENTS_PER_SECOND
     met = met and p95 < TARGET_P95_MS
     print()
@@ -405,6 +530,33 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"| messages in a wrong state | {checked['messages_wrong']} |")
     print(f"| events lost / doubled | {lost} / {doubled} |")
+    if args.base_store:
+        print(f"| store at the start | a copy of {args.base_store.name} plus the seed |")
+    samples = ", ".join(f"{at:.0f} s: {'?' if n is None else f'{n:,}'}" for at, n in probes.backlog)
+    print(f"| inbox backlog (bodies), every 5 s | {samples} |")
+    if args.rate:
+        behind = [n for at, n in probes.backlog if at <= sent_for + 0.1 and n is not None]
+        if behind:
+            seconds_behind = behind[-1] * args.batch / args.rate
+            print(
+                f"| backlog when the senders stopped | {behind[-1]:,} bodies, "
+                f"{seconds_behind:.1f} s of traffic |"
+            )
+    if args.apply_probe:
+        times = probes.apply_seconds
+        if times:
+            a50, a95 = (percentile(times, q) * 1000 for q in (0.5, 0.95))
+            print(f"| Apply during the intake: clicks, p50 / p95 | {len(times)}, "
+                  f"{a50:.0f} / {a95:.0f} ms |")  # fmt: skip
+        for error in probes.apply_errors:
+            print(f"| Apply probe failed | {error} |")
+    if load_path is not None:
+        load = probes.load
+        print(
+            f"| file load of {args.load_rows:,} rows during the intake | "
+            f"exit {load.get('code')}, {load.get('seconds', 0):.1f} s, "
+            f"{' '.join(load.get('said', []))} |"
+        )
     print()
     if not args.rate:
         # Back to back, latency only measures the queue the senders themselves keep full.
@@ -448,6 +600,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--work-dir", type=Path, default=None, help="where the temporary store goes"
     )
     parser.add_argument("--keep", action="store_true", help="keep the store and server log")
+    parser.add_argument(
+        "--base-store",
+        type=Path,
+        default=None,
+        help="start from a copy of this DuckDB store (e.g. bench/data/duckdb-10000000.duckdb)",
+    )
+    parser.add_argument(
+        "--apply-probe", action="store_true", help="time Apply on the dashboard during intake"
+    )
+    parser.add_argument(
+        "--load-rows", type=int, default=0, help="load a file of N new messages during intake"
+    )
     return parser
 
 
