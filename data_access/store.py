@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,23 +17,24 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     literal,
     select,
-    text,
     update,
 )
+from sqlalchemy.schema import CreateIndex
 
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, parse_memory_limit
-from data_access import rollup
+from data_access import migrations, rollup
 from data_access.tables import (
+    POSTGRES_EVENT_INDEXES,
     POSTGRES_INDEXES,
     POSTGRES_ROLLUP_INDEXES,
     SCHEMA_VERSION,
-    contacts,
     daily_rollup,
+    message_events,
     messages,
     metadata,
-    phone_tail,
     store_meta,
 )
 from data_access.writes import Transaction, write
@@ -42,14 +45,20 @@ from data_access.writes import Transaction, write
 _private = MetaData()
 _indexed_messages = messages.to_metadata(_private)
 _indexed_rollup = daily_rollup.to_metadata(_private)
+_indexed_events = message_events.to_metadata(_private)
 _POSTGRES_INDEX_OBJECTS = tuple(
     Index(name, *(table.c[c] for c in columns))
     for table, indexes in (
         (_indexed_messages, POSTGRES_INDEXES),
         (_indexed_rollup, POSTGRES_ROLLUP_INDEXES),
+        (_indexed_events, POSTGRES_EVENT_INDEXES),
     )
     for name, columns in indexes.items()
 )
+
+# pg_advisory_lock's key for creating or upgrading the schema (any number; this one spells
+# "reports" in ASCII).
+_SCHEMA_LOCK_KEY = 0x7265706F727473
 
 
 class StoreLockedError(RuntimeError):
@@ -107,63 +116,79 @@ def make_engine(
 
 
 def create_schema(engine: Engine, account_timezone: str) -> None:
-    """Create every table that is missing, upgrade an older store, and record the schema
-    version and time zone."""
-    metadata.create_all(engine)
+    """Create a new store at the newest schema or upgrade an older one in place, then record
+    the time zone (recounting the days when it changed).
+
+    The schema's history is data_access/migrations: a new store gets every table at once and
+    is stamped with the newest revision; a store of an earlier schema runs the revisions it
+    lacks. Start-up and every command call this, so a store at the newest revision costs
+    only a look at its version.
+    """
+    with _schema_lock(engine):
+        with engine.connect() as conn:
+            revision = legacy_version = None
+            new_store = not inspect(conn).has_table(store_meta.name)
+            if not new_store:
+                revision = migrations.current_revision(conn)
+                if revision is None:
+                    legacy_version = read_meta(conn, "schema_version")
+        if new_store or (revision is None and legacy_version is None):
+            # (store_meta without a version: a first start of the hand-written schema code
+            # stopped after create_all.)
+            _create_new(engine)
+        elif revision is None:
+            _adopt(engine, legacy_version)
+            migrations.upgrade(engine)
+        elif revision != migrations.head():
+            if not migrations.is_known(revision):
+                raise migrations.StoreSchemaError(
+                    f"The store is at schema revision {revision}, which this program does not "
+                    "know: a newer version of it upgraded the store. Run that version."
+                )
+            migrations.upgrade(engine)
+        with engine.begin() as conn:
+            _set_default(conn, "account_timezone", account_timezone)
+            _set_default(conn, "data_version", "0")
+        ensure_timezone(engine, account_timezone)
+
+
+def _create_new(engine: Engine) -> None:
+    """Every table of data_access/tables.py, stamped as the newest revision, in one transaction."""
     with engine.begin() as conn:
+        metadata.create_all(conn)  # checkfirst: a first start cut short may have made some
         if engine.dialect.name == "postgresql":
             for index in _POSTGRES_INDEX_OBJECTS:
-                index.create(conn, checkfirst=True)
+                conn.execute(CreateIndex(index, if_not_exists=True))
         _set_default(conn, "schema_version", SCHEMA_VERSION)
-        _set_default(conn, "account_timezone", account_timezone)
-        _set_default(conn, "data_version", "0")
-    _upgrade(engine)
-    _upgrade_to_3(engine)
-    ensure_timezone(engine, account_timezone)
+        migrations.stamp(conn, migrations.head())
 
 
-def _upgrade(engine: Engine) -> None:
-    """Bring a version 1 store (no phone tails, no roll-up) to version 2.
+def _adopt(engine: Engine, schema_version: str) -> None:
+    """Stamp a store made before the revisions with the revision its schema version matches."""
+    if schema_version not in migrations.LEGACY_REVISIONS:
+        raise migrations.StoreSchemaError(
+            f"The store has schema version {schema_version!r}, which this program does not "
+            "know: a newer version of it made the store. Run that version."
+        )
+    with engine.begin() as conn:
+        migrations.stamp(conn, migrations.LEGACY_REVISIONS[schema_version])
 
-    Three transactions, because DuckDB cannot build an index over rows changed in the same
-    transaction; each step can run again, so a start cut short finishes on the next one.
-    """
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """One process at a time creates or upgrades a PostgreSQL store: a web server and its export
+    workers may start together. (A DuckDB file admits one writing process anyway.)"""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
     with engine.connect() as conn:
-        if read_meta(conn, "schema_version") != "1":
-            return
-    with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE contacts ADD COLUMN IF NOT EXISTS phone_tail VARCHAR(6)"))
-        conn.execute(update(contacts).values(phone_tail=phone_tail(contacts.c.phone)))
-    with engine.begin() as conn:
-        conn.execute(
-            text("CREATE INDEX IF NOT EXISTS contacts_phone_tail ON contacts (phone_tail)")
-        )
-    with engine.begin() as conn:
-        rollup.rebuild(conn)
-        conn.execute(
-            update(store_meta).where(store_meta.c.key == "schema_version").values(value="2")
-        )
-
-
-# Columns added in schema version 3 (create_all makes them in a new store).
-_VERSION_3_COLUMNS = (
-    ("channel_numbers", "callback_token_hash VARCHAR(64)"),
-    ("inbox", "scope VARCHAR(200)"),
-    ("pending_statuses", "scope VARCHAR(200)"),
-)
-
-
-def _upgrade_to_3(engine: Engine) -> None:
-    """Add the webhook writers' scope columns to a version 2 store."""
-    with engine.connect() as conn:
-        if read_meta(conn, "schema_version") != "2":
-            return
-    with engine.begin() as conn:
-        for table, column in _VERSION_3_COLUMNS:
-            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}"))
-        conn.execute(
-            update(store_meta).where(store_meta.c.key == "schema_version").values(value="3")
-        )
+        conn.execute(select(func.pg_advisory_lock(_SCHEMA_LOCK_KEY)))
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(_SCHEMA_LOCK_KEY)))
+            conn.commit()
 
 
 def _local_day(dialect: str, column, timezone: str):
