@@ -139,6 +139,7 @@ class Settings:
     sinch_webhook_token: str | None = None
     inbox_keep_days: int = 14
     pending_keep_days: int = 7
+    retention_days: int = 400
     audit_keep_days: int = 365
     extra: dict = field(default_factory=dict)
 
@@ -204,5 +205,6 @@ def load_settings(env: dict | None = None) -> Settings:
         sinch_webhook_token=sinch_token,
         inbox_keep_days=_int(env, "INBOX_KEEP_DAYS", 14),
         pending_keep_days=_int(env, "PENDING_KEEP_DAYS", 7),
+        retention_days=_int(env, "RETENTION_DAYS", 400, minimum=90),
         audit_keep_days=_int(env, "AUDIT_KEEP_DAYS", 365),
     )

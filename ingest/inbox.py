@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from data_access.filters import today_in
+from data_access.retention import purge_messages
 from data_access.store import data_version
 from data_access.tables import inbox, pending_statuses
 from data_access.writes import Transaction, WriteScope, write
@@ -360,6 +362,7 @@ class Worker:
     timezone: str
     keep_days: int
     pending_keep_days: int = 7
+    retention_days: int = 400
     interval: float = 1.0
     settle: float = SETTLE_SECONDS
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -396,6 +399,7 @@ class Worker:
                     last_purge = now
                     purge_processed(self.engine, self.keep_days)
                     expire_pending(self.engine, self.pending_keep_days)
+                    purge_messages(self.engine, self.retention_days, today_in(self.timezone))
             except Exception:  # keep the thread alive; the rows stay for the next pass
                 log.exception("inbox worker pass failed")
             if full:

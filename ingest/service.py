@@ -64,6 +64,7 @@ def start_worker(server: Flask) -> Worker:
         timezone=ingest.settings.account_timezone,
         keep_days=ingest.settings.inbox_keep_days,
         pending_keep_days=ingest.settings.pending_keep_days,
+        retention_days=ingest.settings.retention_days,
     )
     ingest.worker.start()
     return ingest.worker
