@@ -20,8 +20,9 @@ from sqlalchemy import (
 )
 
 # 2: contacts.phone_tail and daily_rollup. 3: the webhook writers' scopes (channel_numbers.
-# callback_token_hash, inbox.scope, pending_statuses.scope). store.create_schema upgrades.
-SCHEMA_VERSION = "3"
+# callback_token_hash, inbox.scope, pending_statuses.scope). 4: message_events and
+# pending_statuses.expired_at. store.create_schema upgrades (data_access/migrations).
+SCHEMA_VERSION = "4"
 
 # The last digits of a number kept beside it: the shortest search (six digits) always ends
 # with them, so a phone search is an index lookup instead of a suffix scan of every contact.

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from data_access.migrations import set_schema_version
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -45,8 +47,10 @@ def upgrade() -> None:
             if_not_exists=True,
         )
     op.add_column("pending_statuses", sa.Column("expired_at", sa.DateTime), if_not_exists=True)
+    set_schema_version("4")
 
 
 def downgrade() -> None:
     op.drop_column("pending_statuses", "expired_at")
     message_events.drop(op.get_bind())
+    set_schema_version("3")
