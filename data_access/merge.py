@@ -248,28 +248,11 @@ merge_stage = Table(
 )
 STAGE_COLUMNS = tuple(c.name for c in merge_stage.columns if c.name != "known")
 
+# The folded batch: one row per message id, in the messages' own columns.
 merge_rows = Table(
     "merge_rows",
     _stage_metadata,
-    Column("message_id", String(128)),
-    Column("channel", String(16)),
-    Column("direction", String(2)),
-    Column("subaccount_id", Integer),
-    Column("user_id", Integer),
-    Column("campaign_id", Integer),
-    Column("content_type", String(32)),
-    Column("contact_id", Integer),
-    Column("contact_name", Text),
-    Column("content", Text),
-    Column("status", String(16)),
-    Column("error_code", String(32)),
-    Column("error_description", Text),
-    Column("created_at", DateTime),
-    Column("created_day", Date),
-    Column("sent_at", DateTime),
-    Column("delivered_at", DateTime),
-    Column("read_at", DateTime),
-    Column("correlation_id", String(128)),
+    *(Column(c.name, c.type) for c in messages.columns),
     Column("known", Boolean),
     prefixes=["TEMPORARY"],
 )
@@ -508,15 +491,7 @@ AT_CREATION = ("scheduled", "queued", "received")
 events_stage = Table(
     "merge_events",
     _stage_metadata,
-    Column("message_id", String(128)),
-    Column("created_day", Date),
-    Column("source", String(16)),
-    Column("status", String(16)),
-    Column("event_at", DateTime),
-    Column("error_code", String(32)),
-    Column("error_description", Text),
-    Column("raw_status", String(64)),
-    Column("recorded_at", DateTime),
+    *(Column(c.name, c.type) for c in message_events.columns),
     prefixes=["TEMPORARY"],
 )
 EVENT_COLUMNS = tuple(c.name for c in events_stage.columns)
@@ -649,7 +624,3 @@ def merge_records(
             result.events = _record_events(tx.conn, event_frame(frame, stored, source))
     tx.mark_changed(result.changed or bool(result.events))
     return result
-
-
-def known_message(conn: Connection, message_id: str) -> bool:
-    return bool(conn.execute(select(exists().where(messages.c.message_id == message_id))).scalar())
