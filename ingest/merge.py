@@ -20,9 +20,10 @@ import pandas as pd
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from data_access import audit
 from data_access.domain import MT_STATUSES, STATUS_RANK
 from data_access.loader import LOADER_COLUMNS, validate_chunk
-from data_access.merge import STAGE_COLUMNS, Identity, merge_records, stored_identities
+from data_access.merge import STAGE_COLUMNS, Identity, Refusal, merge_records, stored_identities
 from data_access.tables import (
     channel_numbers,
     contacts,
@@ -186,6 +187,7 @@ def merge_rows(
     result = merge_records(tx, staged, scope, source=source, all_or_nothing=False)
     for refusal in result.refused:
         problems[int(staged.at[refusal.row, "line"])].append(refusal.reason)
+    audit_refusals(tx, scope, result.refused)
     return len(staged) - len(result.refused), dict(problems)
 
 
@@ -259,7 +261,19 @@ def merge_statuses(
     result = merge_records(tx, frame, scope, source=source, all_or_nothing=False)
     for refusal in result.refused:
         problems[int(frame.at[refusal.row, "line"])].append(refusal.reason)
+    audit_refusals(tx, scope, result.refused)
     return len(frame) - len(result.refused), dict(problems)
+
+
+def audit_refusals(tx: Transaction, scope: WriteScope, refused: list[Refusal]) -> None:
+    """One audit row for the records a webhook writer was refused in one merge."""
+    if refused:
+        audit.record(
+            tx.conn,
+            actor=scope.writer,
+            action=audit.WRITE_REFUSED,
+            detail="; ".join(r.reason for r in refused)[:2_000],
+        )
 
 
 def business_numbers(conn: Connection) -> dict[tuple[str, str], str]:

@@ -226,6 +226,7 @@ def test_a_whatsapp_status_is_written_in_its_numbers_subaccount_only(store, engi
         "message B-1: message 'B-1' belongs to a subaccount this whatsapp business number "
         f"{NUMBER_A} may not write"
     )
+    assert audit_count(engine, audit.WRITE_REFUSED) == 1
     assert snapshot(engine)[2] == before[2] + 1
     assert_rollup_matches(engine)
 
@@ -273,6 +274,7 @@ def test_a_sinch_report_on_a_numbers_own_callback_stays_in_its_subaccount(store,
         "subaccount 'Brand A' may not write",
     )
     assert snapshot(engine)[2] == before[2] + 1
+    assert audit_count(engine, audit.WRITE_REFUSED) == 1
     # The account-wide callback is the whole account's writer.
     response = client.post(f"/webhooks/sinch/sms/{SINCH_TOKEN}", json=sinch_report("B-SMS"))
     assert response.status_code == 200
