@@ -123,8 +123,10 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def seed(data_dir: Path, plan: Plan, timezone: str, base_store: Path | None = None) -> None:
-    if base_store is not None:
+def seed(
+    data_dir: Path, url: str, plan: Plan, timezone: str, base_store: Path | None = None
+) -> None:
+    if base_store is not None and url.startswith("duckdb"):
         shutil.copyfile(base_store, data_dir / "reports.duckdb")
         wal = base_store.with_name(base_store.name + ".wal")
         if wal.exists():
@@ -146,7 +148,7 @@ def seed(data_dir: Path, plan: Plan, timezone: str, base_store: Path | None = No
                     "created_at": (plan.base + timedelta(seconds=index * 0.01)).isoformat(),
                 }
             )
-    engine = make_engine(f"duckdb:///{data_dir / 'reports.duckdb'}")
+    engine = make_engine(url)
     try:
         create_schema(engine, timezone)
         load_files(engine, [path], timezone)
@@ -183,13 +185,8 @@ def load_file(data_dir: Path, rows: int, timezone: str) -> Path:
     return path
 
 
-def server_env(data_dir: Path) -> dict:
-    return dict(
-        os.environ,
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=f"duckdb:///{data_dir / 'reports.duckdb'}",
-        WHATSAPP_APP_SECRET=SECRET,
-    )
+def server_env(data_dir: Path, url: str) -> dict:
+    return dict(os.environ, DATA_DIR=str(data_dir), DATABASE_URL=url, WHATSAPP_APP_SECRET=SECRET)
 
 
 @dataclass
@@ -202,9 +199,11 @@ class Probes:
     load: dict = field(default_factory=dict)
 
 
-def watch_backlog(data_dir: Path, started: float, stop: threading.Event, probes: Probes) -> None:
+def watch_backlog(
+    data_dir: Path, url: str, started: float, stop: threading.Event, probes: Probes
+) -> None:
     while not stop.wait(5.0):
-        probes.backlog.append((time.monotonic() - started, inbox_new(data_dir)))
+        probes.backlog.append((time.monotonic() - started, inbox_new(data_dir, url)))
 
 
 def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> None:
@@ -231,12 +230,12 @@ def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> No
         probes.apply_errors.append(f"{type(error).__name__}: {error}")
 
 
-def run_load(data_dir: Path, path: Path, delay: float, probes: Probes) -> None:
+def run_load(data_dir: Path, url: str, path: Path, delay: float, probes: Probes) -> None:
     time.sleep(delay)
     began = time.monotonic()
     result = subprocess.run(
         [sys.executable, str(PROJECT_DIR / "app.py"), "load", str(path)],
-        env=server_env(data_dir),
+        env=server_env(data_dir, url),
         capture_output=True,
         text=True,
         timeout=3600,
@@ -254,8 +253,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, threads: int, log) -> subprocess.Popen:
-    env = server_env(data_dir)
+RUN_DATABASE = "webhooks_run"
+
+
+def postgres_store(base: str | None):
+    """The benchmark PostgreSQL cluster (bench/data/postgres) with a database for this run: a
+    copy of `base` (say bench_10000000, built by `python -m bench --store postgres`) or empty."""
+    from bench.stores import DATA_DIR, BenchPostgres
+
+    server = BenchPostgres(DATA_DIR / "postgres")
+    server.start()
+    server.drop_database(RUN_DATABASE)
+    admin = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres")
+    try:
+        with admin.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            template = f" TEMPLATE {base}" if base else ""
+            conn.exec_driver_sql(f"CREATE DATABASE {RUN_DATABASE}{template}")
+    finally:
+        admin.dispose()
+    return server, f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/{RUN_DATABASE}"
+
+
+def start_server(data_dir: Path, url: str, port: int, threads: int, log) -> subprocess.Popen:
+    env = server_env(data_dir, url)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -340,8 +361,16 @@ class Quiet(Console):
     err = out
 
 
-def inbox_new(data_dir: Path) -> int | None:
-    """Rows still new in the running server's inbox, asked through its control socket."""
+def inbox_new(data_dir: Path, url: str) -> int | None:
+    """Rows still new in the running server's inbox: asked through its control socket for the
+    embedded store, read directly from PostgreSQL."""
+    if not url.startswith("duckdb"):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(select(func.count()).where(inbox.c.state == "new")).scalar_one()
+        finally:
+            engine.dispose()
     console = Quiet()
     args = argparse.Namespace(command="inbox", action="list", state="new", limit=1)
     code = delegate(socket_path(data_dir / "reports.duckdb"), args, console)
@@ -373,11 +402,11 @@ def expected_state(plan: Plan, kinds: set[str], index: int) -> tuple:
     return (status, sent_at, delivered_at, read_at)
 
 
-def verify(data_dir: Path, plan: Plan, tally: Tally) -> dict:
+def verify(url: str, plan: Plan, tally: Tally) -> dict:
     accepted: dict[int, set[str]] = {}
     for event in tally.accepted_events:
         accepted.setdefault(event // 3, set()).add(KINDS[event % 3])
-    engine = make_engine(f"duckdb:///{data_dir / 'reports.duckdb'}")
+    engine = make_engine(url)
     try:
         with engine.connect() as conn:
             inbox_rows = conn.execute(select(func.count()).select_from(inbox)).scalar_one()
@@ -421,17 +450,22 @@ def run(args: argparse.Namespace) -> int:
     random.Random(args.seed).shuffle(order)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     plan = Plan(messages=count, batch=args.batch, order=order, base=base)
-    if args.base_store:
-        print(f"Copying {args.base_store} ...", flush=True)
+    postgres = None
+    if args.postgres:
+        postgres, url = postgres_store(args.postgres_base)
+    else:
+        url = f"duckdb:///{work / 'reports.duckdb'}"
+        if args.base_store:
+            print(f"Copying {args.base_store} ...", flush=True)
     print(f"Seeding {count:,} send records in {work} ...", flush=True)
-    seed(work, plan, timezone, args.base_store)
+    seed(work, url, plan, timezone, args.base_store)
     load_path = load_file(work, args.load_rows, timezone) if args.load_rows else None
     probes = Probes()
 
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     port = args.port or free_port()
     log = (work / "server.log").open("w")
-    server = start_server(work, port, args.threads, log)
+    server = start_server(work, url, port, args.threads, log)
     tally = Tally()
     counter = iter(range(plan.bodies))
     counter_lock = threading.Lock()
@@ -451,14 +485,16 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         deadline = started + args.seconds
         watchers = [
-            threading.Thread(target=watch_backlog, args=(work, started, stop_watching, probes))
+            threading.Thread(target=watch_backlog, args=(work, url, started, stop_watching, probes))
         ]
         if args.apply_probe:
             watchers.append(
                 threading.Thread(target=apply_probe, args=(port, timezone, deadline, probes))
             )
         if load_path is not None:
-            watchers.append(threading.Thread(target=run_load, args=(work, load_path, 5.0, probes)))
+            watchers.append(
+                threading.Thread(target=run_load, args=(work, url, load_path, 5.0, probes))
+            )
         for thread in watchers:
             thread.start()
         # Each sender posts one body every `every` seconds to offer args.rate events a second.
@@ -473,10 +509,10 @@ def run(args: argparse.Namespace) -> int:
             thread.join()
         sent_for = time.monotonic() - started
         drain_deadline = time.monotonic() + args.drain_timeout
-        left = inbox_new(work)
+        left = inbox_new(work, url)
         while (left is None or left > 0) and time.monotonic() < drain_deadline:
             time.sleep(0.2)
-            left = inbox_new(work)
+            left = inbox_new(work, url)
         drained_after = time.monotonic() - started
         for thread in watchers[1:]:
             thread.join()
@@ -492,7 +528,10 @@ def run(args: argparse.Namespace) -> int:
             server.wait()
         log.close()
 
-    checked = verify(work, plan, tally)
+    checked = verify(url, plan, tally)
+    if postgres is not None:
+        postgres.drop_database(RUN_DATABASE)
+        postgres.stop()
     events = len(tally.accepted_events)
     intake = events / sent_for
     applied = events / drained_after
@@ -532,6 +571,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"| events lost / doubled | {lost} / {doubled} |")
     if args.base_store:
         print(f"| store at the start | a copy of {args.base_store.name} plus the seed |")
+    if args.postgres:
+        base_name = args.postgres_base or "an empty database"
+        print(f"| store at the start | PostgreSQL: a copy of {base_name} plus the seed |")
     samples = ", ".join(f"{at:.0f} s: {'?' if n is None else f'{n:,}'}" for at, n in probes.backlog)
     print(f"| inbox backlog (bodies), every 5 s | {samples} |")
     if args.rate:
@@ -608,6 +650,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--apply-probe", action="store_true", help="time Apply on the dashboard during intake"
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="serve a PostgreSQL store (the benchmark cluster under bench/data/postgres)",
+    )
+    parser.add_argument(
+        "--postgres-base",
+        default=None,
+        metavar="DATABASE",
+        help="with --postgres: start from a copy of this database (e.g. bench_10000000)",
     )
     parser.add_argument(
         "--load-rows", type=int, default=0, help="load a file of N new messages during intake"

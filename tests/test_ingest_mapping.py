@@ -31,11 +31,28 @@ def test_whatsapp_sent_delivered_read_map_to_timed_statuses():
     sent = whatsapp.map_payload(fixture("whatsapp_sent.json"))
     delivered = whatsapp.map_payload(fixture("whatsapp_delivered.json"))
     read = whatsapp.map_payload(fixture("whatsapp_read.json"))
-    assert sent.statuses == [StatusEvent(WAMID_A, "whatsapp", "sent", utc(2026, 11, 20, 14, 0, 5))]
-    assert delivered.statuses == [
-        StatusEvent(WAMID_A, "whatsapp", "delivered", utc(2026, 11, 20, 14, 0, 9))
+    # Each status keeps the business number it came from and WhatsApp's own word for it.
+    number = {"number_id": "104857600012345"}
+    assert sent.statuses == [
+        StatusEvent(
+            WAMID_A, "whatsapp", "sent", utc(2026, 11, 20, 14, 0, 5), **number, raw_status="sent"
+        )
     ]
-    assert read.statuses == [StatusEvent(WAMID_A, "whatsapp", "read", utc(2026, 11, 20, 14, 2, 30))]
+    assert delivered.statuses == [
+        StatusEvent(
+            WAMID_A,
+            "whatsapp",
+            "delivered",
+            utc(2026, 11, 20, 14, 0, 9),
+            **number,
+            raw_status="delivered",
+        )
+    ]
+    assert read.statuses == [
+        StatusEvent(
+            WAMID_A, "whatsapp", "read", utc(2026, 11, 20, 14, 2, 30), **number, raw_status="read"
+        )
+    ]
     for mapped in (sent, delivered, read):
         assert (mapped.problems, mapped.skipped, mapped.inbound) == ([], [], [])
 
@@ -162,15 +179,38 @@ def test_sinch_recipient_reports():
     failed = sinch.map_payload(fixture("sinch_failed.json"))
     aborted = sinch.map_payload(fixture("sinch_aborted.json"))
     assert dispatched.statuses == [
-        StatusEvent("sms-0101", "sms", "sent", utc(2026, 11, 20, 14, 0, 3, 412000))
+        StatusEvent(
+            "sms-0101", "sms", "sent", utc(2026, 11, 20, 14, 0, 3, 412000), raw_status="Dispatched"
+        )
     ]
-    # The operator's time of the state wins over the time Sinch wrote the report.
+    # The operator's time of the state wins over the time Sinch wrote the report; a failure
+    # keeps its time too, for its event.
     assert delivered.statuses == [
-        StatusEvent("sms-0101", "sms", "delivered", utc(2026, 11, 20, 14, 0, 11))
+        StatusEvent(
+            "sms-0101", "sms", "delivered", utc(2026, 11, 20, 14, 0, 11), raw_status="Delivered"
+        )
     ]
-    assert failed.statuses == [StatusEvent("sms-0102", "sms", "error", None, "11", "Failed")]
+    assert failed.statuses == [
+        StatusEvent(
+            "sms-0102",
+            "sms",
+            "error",
+            utc(2026, 11, 20, 14, 1, 39),
+            "11",
+            "Failed",
+            raw_status="Failed",
+        )
+    ]
     assert aborted.statuses == [
-        StatusEvent("sms-0103", "sms", "error", None, "402", "Aborted: Message unroutable")
+        StatusEvent(
+            "sms-0103",
+            "sms",
+            "error",
+            utc(2026, 11, 20, 14, 2, 5, 31000),
+            "402",
+            "Aborted: Message unroutable",
+            raw_status="Aborted",
+        )
     ]
 
 
