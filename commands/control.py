@@ -3,16 +3,21 @@
 A DuckDB file admits one writing process. While `serve` runs it listens on a Unix socket beside
 the store (mode 0600, so only the same system user reaches it); a command that finds the store
 locked sends its arguments there, the server runs it on its own engine, and the output streams
-back. The running app therefore sees every change at once.
+back. The running app therefore sees every change at once. A socket's path is limited to about
+100 bytes: a store deeper than that gets its socket in a folder of the user's own under the
+temporary directory (mode 0700), named after the store's path.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import socket
 import socketserver
+import stat
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
@@ -23,8 +28,32 @@ from commands.console import Console, StreamConsole
 Runner = Callable[[argparse.Namespace, Console], int]
 
 
+# Linux allows 108 bytes for a socket's path, other systems less.
+MAX_SOCKET_PATH = 100
+
+
 def socket_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + ".sock")
+    beside = store_path.with_name(store_path.name + ".sock")
+    if len(os.fsencode(beside)) <= MAX_SOCKET_PATH:
+        return beside
+    digest = hashlib.sha256(os.fsencode(store_path.resolve())).hexdigest()[:24]
+    return _socket_folder() / f"{digest}.sock"
+
+
+def _socket_folder() -> Path:
+    """Where the sockets of stores with long paths go: a folder of this user's."""
+    return Path(tempfile.gettempdir()) / f"reports-{os.getuid()}"
+
+
+def _private_folder(folder: Path) -> None:
+    """Make the socket's folder, or check that it is this user's alone."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PermissionError(
+            f"{folder} must be a folder of this user's only (mode 0700) to hold the server's "
+            "command socket"
+        )
 
 
 def _namespace_to_json(args: argparse.Namespace) -> dict:
@@ -60,6 +89,8 @@ class ControlServer:
         self._server: socketserver.ThreadingUnixStreamServer | None = None
 
     def start(self) -> None:
+        if self.path.parent == _socket_folder():
+            _private_folder(self.path.parent)
         if self.path.exists():
             self.path.unlink()
         runners = self.runners

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from commands.control import socket_path
 from data_access.store import make_engine
 from data_access.tables import messages
 from tests.conftest import write_csv
@@ -53,7 +54,7 @@ def server(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    sock = tmp_path / "data" / "reports.duckdb.sock"
+    sock = socket_path(tmp_path / "data" / "reports.duckdb")
     deadline = time.monotonic() + 60
     while not sock.exists():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -97,8 +98,16 @@ def test_what_the_server_wrote_is_in_the_store(server):
     assert result.returncode == 0, result.stderr
     process.terminate()
     process.wait(timeout=30)
-    assert not (tmp_path / "data" / "reports.duckdb.sock").exists()
+    assert not socket_path(tmp_path / "data" / "reports.duckdb").exists()
     engine = make_engine(f"duckdb:///{tmp_path / 'data' / 'reports.duckdb'}")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 3
     engine.dispose()
+
+
+def test_a_store_deep_in_folders_gets_its_socket_in_a_private_folder(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "reports.duckdb"
+    path = socket_path(deep)
+    assert path.parent.name == f"reports-{os.getuid()}" and path.suffix == ".sock"
+    assert socket_path(deep) == path  # the server and a command find the same one
+    assert socket_path(tmp_path / "reports.duckdb") == tmp_path / "reports.duckdb.sock"
