@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from commands.console import Console
 from commands.control import delegate, socket_path
@@ -264,10 +264,12 @@ def postgres_store(base: str | None):
     server = BenchPostgres(DATA_DIR / "postgres")
     server.start()
     server.drop_database(RUN_DATABASE)
-    admin = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres")
+    admin = create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres",
+        isolation_level="AUTOCOMMIT",
+    )
     try:
         with admin.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
             template = f" TEMPLATE {base}" if base else ""
             conn.exec_driver_sql(f"CREATE DATABASE {RUN_DATABASE}{template}")
     finally:
