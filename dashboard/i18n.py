@@ -176,6 +176,19 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "O link tinha filtros que não podem ser aplicados; mostramos a visão padrão.",
         "The link had filters that cannot be applied; showing the default view.",
     ),
+    "filter_error.url_sort": (
+        "El enlace pedía ordenar por «{value}», que no existe; se muestra el orden predeterminado.",
+        "O link pedia ordenar por «{value}», que não existe; mostramos a ordem padrão.",
+        "The link asked to sort by “{value}”, which does not exist; showing the default order.",
+    ),
+    "filter_error.url_subaccounts": (
+        "El enlace tenía subcuentas que no puedes ver o que no existen ({values}); "
+        "se muestra la vista sin ellas.",
+        "O link tinha subcontas que você não pode ver ou que não existem ({values}); "
+        "mostramos a visão sem elas.",
+        "The link had subaccounts you cannot see or that do not exist ({values}); "
+        "showing the view without them.",
+    ),
     # Consolidated view
     "kpi.total": ("Total enviados", "Total enviadas", "Total sent"),
     "kpi.sent": ("Entregados al canal", "Entregues ao canal", "Reached the channel"),

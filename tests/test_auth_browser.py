@@ -7,6 +7,7 @@ from selenium.webdriver.common.by import By
 
 from app import create_app
 from dashboard import ids
+from dashboard.layouts.detailed import count_text
 from dashboard.layouts.login import tr
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
@@ -77,6 +78,40 @@ def test_au001_a_restricted_user_signs_in_and_sees_only_their_numbers(
         wait_for(lambda: "signed_out=1" in browser.current_url, what="the signed-out page")
         browser.get(served.url + "/")
         wait_for(lambda: "/login" in browser.current_url, what="the sign-in page again")
+        assert severe_console_messages(browser) == []
+    finally:
+        served.stop()
+
+
+def test_au003_a_link_with_an_unknown_sort_and_a_foreign_subaccount_names_both(
+    browser, duckdb_engine, duckdb_settings, load_rows
+):
+    load_rows(duckdb_engine, two_brand_rows())
+    add_account(duckdb_engine, "bia", "bia-password-1", subaccount_names=("Brand A",))
+    foreign = subaccount_ids(duckdb_engine)["Brand B"]
+    served = ServedApp(create_app(duckdb_settings, duckdb_engine).server).start()
+    try:
+        link = f"/?view=detailed&sort=password_hash&subaccount={foreign}"
+        browser.get(served.url + link)
+        wait_for(lambda: "/login" in browser.current_url, what="the sign-in page")
+        browser.find_element(By.ID, ids.LOGIN_USERNAME).send_keys("bia")
+        browser.find_element(By.ID, ids.LOGIN_PASSWORD).send_keys("bia-password-1")
+        browser.find_element(By.ID, ids.LOGIN_SUBMIT).click()
+        notice = wait_for(
+            lambda: browser.find_element(By.ID, ids.FILTER_MESSAGE).text, 20, "the notice"
+        )
+        assert notice == (
+            "El enlace pedía ordenar por «password_hash», que no existe; se muestra el orden "
+            "predeterminado. El enlace tenía subcuentas que no puedes ver o que no existen "
+            f"({foreign}); se muestra la vista sin ellas."
+        )
+        # The table of the viewer's own messages, in the default order.
+        expected = count_text(ROWS_A, None, "es")
+        wait_for(
+            lambda: browser.find_element(By.ID, ids.DETAILED_COUNT).text == expected,
+            20,
+            "the table's count",
+        )
         assert severe_console_messages(browser) == []
     finally:
         served.stop()

@@ -236,6 +236,67 @@ def test_dr211_ids_outside_the_viewers_scope_are_dropped(duckdb_engine, duckdb_s
     assert find_id(page, ids.FILTER_SUBACCOUNT)["props"]["options"] == [
         {"label": "Brand A", "value": known["Brand A"]}
     ]
+    # The dropped id is named, in the viewer's language.
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        f"El enlace tenía subcuentas que no puedes ver o que no existen ({known['Brand B']}); "
+        "se muestra la vista sin ellas."
+    )
+    # Only ids the viewer cannot have: the view shows every subaccount of theirs, and says so.
+    page, applied = render_page(
+        services, "/", f"?subaccount={known['Brand B']}&subaccount=999999", "pt-BR", None
+    )
+    assert applied == ViewState().to_dict()
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        f"O link tinha subcontas que você não pode ver ou que não existem "
+        f"({known['Brand B']}, 999999); mostramos a visão sem elas."
+    )
+    page, _ = render_page(services, "/", "?subaccount=999999", "en", None)
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        "The link had subaccounts you cannot see or that do not exist (999999); "
+        "showing the view without them."
+    )
+    # A link with only what the viewer can see says nothing.
+    page, _ = render_page(services, "/", f"?subaccount={known['Brand A']}", None, None)
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == ""
+
+
+def test_dr219_a_link_with_an_unknown_sort_opens_in_the_default_order_and_names_it(services):
+    search = "?channel=sms&view=detailed&status=error&sort=password_hash&order=asc"
+    page, applied = render_page(services, "/", search, None, None)
+    # The rest of the link holds; only the order falls back to the newest first.
+    assert applied == {
+        **ViewState().to_dict(),
+        "channel": "sms",
+        "view": "detailed",
+        "statuses": ["error"],
+    }
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        "El enlace pedía ordenar por «password_hash», que no existe; "
+        "se muestra el orden predeterminado."
+    )
+    assert find_id(page, ids.DETAILED_VIEW)["props"]["hidden"] is False
+    # The table is built (before, the page was only "something went wrong").
+    assert find_id(page, ids.DETAILED_COUNT)["props"]["children"] == "1 mensaje"
+    page, _ = render_page(services, "/", search, "pt-BR", None)
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        "O link pedia ordenar por «password_hash», que não existe; mostramos a ordem padrão."
+    )
+    page, _ = render_page(services, "/", "?sort=" + "x" * 60, "en", None)
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        f"The link asked to sort by “{'x' * 39}…”, which does not exist; showing the default order."
+    )
+    # The query string stored for the page leaves the dropped order out.
+    _, applied, stored = page_and_state(
+        services, {"changed": ["url.search"]}, None, "/", search, None, ["url-change.data"]
+    )
+    assert stored == "?channel=sms&view=detailed&status=error"
+    # Both notices at once: the order, then the subaccount.
+    page, _ = render_page(services, "/", "?sort=nope&subaccount=999999", "en", None)
+    assert find_id(page, ids.FILTER_MESSAGE)["props"]["children"] == (
+        "The link asked to sort by “nope”, which does not exist; showing the default order. "
+        "The link had subaccounts you cannot see or that do not exist (999999); "
+        "showing the view without them."
+    )
 
 
 def test_dr212_the_view_own_url_change_does_not_rebuild_the_page(services):

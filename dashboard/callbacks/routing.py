@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -24,12 +26,15 @@ from dashboard.services import Services, Viewer
 from dashboard.view_state import ViewState
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError, phone_digits, today_in
+from data_access.reports import SORT_COLUMNS
 
 # Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
 OTHER_PAGES = {shell.EXPORTS_PATH: exports_layout.layout, shell.AUDIT_PATH: audit_layout.layout}
 SEARCH_PROP = f"{ids.URL}.search"
 URL_PROPS = frozenset({f"{ids.URL}.pathname", SEARCH_PROP})
 URL_CHANGE_PROP = f"{ids.URL_CHANGE}.data"
+# A value from a link is named in a notice; a long one is cut to this many characters.
+NAMED_VALUE_LENGTH = 40
 
 
 def usable_state(state: ViewState, timezone: str) -> tuple[ViewState, bool]:
@@ -44,14 +49,26 @@ def usable_state(state: ViewState, timezone: str) -> tuple[ViewState, bool]:
         return ViewState(channel=channel, view=state.view), False
 
 
-def with_known_choices(state: ViewState, options: dict[str, list[dict]]) -> ViewState:
-    """Drop chosen ids the viewer has no name for (outside their scope or the window)."""
+def with_known_sort(state: ViewState) -> tuple[ViewState, str | None]:
+    """(the state, None) when its order is a known column, else (the state in the default
+    order, the value that was dropped)."""
+    if state.sort in SORT_COLUMNS:
+        return state, None
+    default = ViewState()
+    return replace(state, sort=default.sort, descending=default.descending), state.sort
+
+
+def with_known_choices(
+    state: ViewState, options: dict[str, list[dict]]
+) -> tuple[ViewState, tuple[int, ...]]:
+    """Drop chosen ids the viewer has no name for (outside their scope, the window, or not
+    existing); also returns the subaccount ids dropped, which a notice names."""
     known = {
         field: {option["value"] for option in options[control_id]}
         for control_id, field in STATE_FIELDS.items()
         if field in ("subaccounts", "users", "campaigns")
     }
-    return ViewState.from_dict(
+    kept = ViewState.from_dict(
         {
             **state.to_dict(),
             **{
@@ -60,6 +77,12 @@ def with_known_choices(state: ViewState, options: dict[str, list[dict]]) -> View
             },
         }
     )
+    dropped = tuple(v for v in state.subaccounts if v not in known["subaccounts"])
+    return kept, dropped
+
+
+def _named(value: str) -> str:
+    return value if len(value) <= NAMED_VALUE_LENGTH else value[: NAMED_VALUE_LENGTH - 1] + "…"
 
 
 def reports_page(services: Services, viewer: Viewer, language: str, search: str | None):
@@ -72,11 +95,19 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
         state = ViewState()
         message = t(language, "filter_error.url")
     state, usable = usable_state(state, timezone)
+    notices = []
     if not usable:
         message = t(language, "filter_error.url")
+    state, dropped_sort = with_known_sort(state)
+    if dropped_sort is not None:
+        notices.append(t(language, "filter_error.url_sort", value=_named(dropped_sort)))
     raw_options = services.filter_options(viewer.scope, state.channel, timezone)
     options = dropdown_options(raw_options, language)
-    state = with_known_choices(state, options)
+    state, dropped_subaccounts = with_known_choices(state, options)
+    if dropped_subaccounts:
+        values = ", ".join(str(v) for v in dropped_subaccounts)
+        notices.append(t(language, "filter_error.url_subaccounts", values=values))
+    message = " ".join(text for text in (message, *notices) if text)
     # A chosen status or content type that merely has no messages yet stays choosable.
     for control_id, field, kind, valid in (
         (ids.FILTER_STATUS, "statuses", "status", statuses_for(state.channel)),
