@@ -34,6 +34,8 @@ LOGIN_PATH = "/login"
 TOTP_PATH = "/login/verify"
 LOGOUT_PATH = "/logout"
 PROFILE_PATH = "/profile"
+# The session key of the language the dashboard showed when its profile link was followed.
+PROFILE_LANGUAGE_KEY = "profile_lang"
 
 # Reachable without a session: the sign-in pages, static files, and the machine interfaces,
 # which authenticate each request with an API key or a webhook signature of their own.
@@ -220,6 +222,22 @@ class _Pages:
         return normalize_language(best)
 
     @staticmethod
+    def profile_language(account: accounts.Account) -> str:
+        """The language the dashboard shows, which its profile link passes as `lang`, else the
+        account's. The choice is kept in the session with the account's language of its
+        moment, so a later change of language in the profile wins, as on the dashboard."""
+        chosen = request.args.get("lang")
+        if chosen:
+            session[PROFILE_LANGUAGE_KEY] = {
+                "language": normalize_language(chosen),
+                "profile": account.language,
+            }
+        kept = session.get(PROFILE_LANGUAGE_KEY)
+        if isinstance(kept, dict) and kept.get("profile") == account.language:
+            return normalize_language(kept.get("language"))
+        return normalize_language(account.language)
+
+    @staticmethod
     def html(body: str, status: int = 200, headers: dict | None = None) -> Response:
         return Response(body, status=status, mimetype="text/html", headers=headers)
 
@@ -398,7 +416,7 @@ class _Pages:
     def profile(self) -> Response:
         user: SignedInUser = current_user  # the gate lets only signed-in users through
         account = user.account
-        language = normalize_language(account.language)
+        language = self.profile_language(account)
         if request.method == "POST":
             if not self.csrf_ok():
                 flash(tr(language, "sign_in.form_expired"), "error")
@@ -451,7 +469,7 @@ class _Pages:
     def profile_action(self, user: SignedInUser, action: str) -> None:
         """Carry out one profile form and flash its outcome in the user's language."""
         account = user.account
-        language = normalize_language(account.language)
+        language = self.profile_language(account)
         form = request.form
         if action == "preferences":
             chosen = form.get("language", "")

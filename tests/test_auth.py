@@ -461,6 +461,49 @@ def test_the_profile_changes_language_and_time_zone(client, engine, clock):
     assert (account.language, account.timezone) == ("pt-BR", "America/Manaus")
 
 
+def test_the_profile_speaks_the_language_chosen_in_the_top_bar(client, engine, clock):
+    add_account(engine, "bia", "bia-password-1")
+    sign_in(client, "bia", "bia-password-1")
+    # The top bar's profile link passes the language the dashboard shows.
+    page = client.get("/profile?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in page
+    assert "Visible subaccounts" in page
+    # The language saved in the account stays the one offered in the form.
+    assert '<option value="es" selected>Español</option>' in page
+    assert '<option value="en">English</option>' in page
+    # Kept for the visit: a reload and a form's answer are in English too.
+    page = client.get("/profile").get_data(as_text=True)
+    assert '<html lang="en">' in page
+    client.post(
+        "/profile",
+        data={
+            "csrf_token": csrf_token(page),
+            "action": "preferences",
+            "language": "es",
+            "timezone": "Mars/Olympus_Mons",
+        },
+    )
+    page = client.get("/profile").get_data(as_text=True)
+    assert "Choose a time zone from the list." in page
+    # Another language in the top bar follows; an unknown code is the default language.
+    assert '<html lang="pt-BR">' in client.get("/profile?lang=pt-BR").get_data(as_text=True)
+    assert '<html lang="es">' in client.get("/profile?lang=xx").get_data(as_text=True)
+    # Saving a language in the profile wins over the earlier top bar choice, as on the dashboard.
+    page = client.get("/profile?lang=en").get_data(as_text=True)
+    client.post(
+        "/profile",
+        data={
+            "csrf_token": csrf_token(page),
+            "action": "preferences",
+            "language": "pt-BR",
+            "timezone": "UTC",
+        },
+    )
+    page = client.get("/profile").get_data(as_text=True)
+    assert '<html lang="pt-BR">' in page
+    assert "Alterações salvas." in page
+
+
 @pytest.mark.parametrize(
     ("language", "timezone", "message"),
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from app import create_app
 from dashboard import ids
@@ -78,6 +79,33 @@ def test_au001_a_restricted_user_signs_in_and_sees_only_their_numbers(
         wait_for(lambda: "signed_out=1" in browser.current_url, what="the signed-out page")
         browser.get(served.url + "/")
         wait_for(lambda: "/login" in browser.current_url, what="the sign-in page again")
+        assert severe_console_messages(browser) == []
+    finally:
+        served.stop()
+
+
+def test_au002_the_profile_speaks_the_language_chosen_in_the_top_bar(
+    browser, duckdb_engine, duckdb_settings, load_rows
+):
+    load_rows(duckdb_engine, two_brand_rows())
+    add_account(duckdb_engine, "bia", "bia-password-1", subaccount_names=("Brand A",))
+    served = ServedApp(create_app(duckdb_settings, duckdb_engine).server).start()
+    try:
+        browser.get(served.url + "/")
+        wait_for(lambda: "/login" in browser.current_url, what="the sign-in page")
+        browser.find_element(By.ID, ids.LOGIN_USERNAME).send_keys("bia")
+        browser.find_element(By.ID, ids.LOGIN_PASSWORD).send_keys("bia-password-1")
+        browser.find_element(By.ID, ids.LOGIN_SUBMIT).click()
+        # The account says Spanish; English is chosen in the top bar.
+        wait_for(lambda: browser.find_elements(By.ID, ids.LANGUAGE), 20, "the top bar")
+        Select(browser.find_element(By.ID, ids.LANGUAGE)).select_by_value("en")
+        link = wait_for(
+            lambda: browser.find_element(By.LINK_TEXT, "My profile"), 20, "the English top bar"
+        )
+        link.click()
+        wait_for(lambda: "/profile" in browser.current_url, what="the profile page")
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        assert "Visible subaccounts" in browser.page_source
         assert severe_console_messages(browser) == []
     finally:
         served.stop()

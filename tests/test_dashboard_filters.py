@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -16,6 +18,7 @@ from dashboard.view_state import ViewState
 from data_access.filters import FilterError
 from tests.dashboard_data import (
     FixedViewerServices,
+    as_json,
     day,
     find_id,
     rows,
@@ -356,6 +359,14 @@ def test_dr216_a_signed_in_person_sees_their_name_and_account_links(services):
         "Sign out",
         "Time zone: ",
     ]
+    # The profile is served outside Dash: its link carries the language the page shows.
+    assert profile_links(page) == ["/profile?lang=en"]
+    page, _ = render_page(services, "/", "", {"language": "pt-BR", "profile": "es"}, None)
+    assert profile_links(page) == ["/profile?lang=pt-BR"]
+
+
+def profile_links(page) -> list[str]:
+    return re.findall(r'"href": "(/profile[^"]*)"', json.dumps(as_json(find_id(page, ids.TOP_BAR))))
 
 
 def test_dr217_only_the_view_that_shows_the_state_is_asked_for_it(services):

@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 
 from markupsafe import Markup
 
-from dashboard.i18n import LANGUAGE_NAMES, LANGUAGES
+from dashboard.i18n import LANGUAGE_NAMES, LANGUAGES, normalize_language
 from dashboard.i18n import t as dashboard_text
 from dashboard.layouts.login import render_page, tr
 from data_access.accounts import Account
@@ -32,7 +32,7 @@ PROFILE = """<div class="auth-card">
 <div class="auth-field">
 <label for="{{ ids.PROFILE_LANGUAGE }}">{{ tr('profile.language') }}</label>
 <select id="{{ ids.PROFILE_LANGUAGE }}" name="language">
-{% for code, name in languages %}<option value="{{ code }}"{% if code == language %} selected{% endif %}>{{ name }}</option>
+{% for code, name in languages %}<option value="{{ code }}"{% if code == saved_language %} selected{% endif %}>{{ name }}</option>
 {% endfor %}</select>
 </div>
 <div class="auth-field">
@@ -139,7 +139,8 @@ def profile_page(
     password_minimum: int,
     password_maximum: int,
 ) -> str:
-    """The page; `subaccount_names` None means every subaccount (an admin)."""
+    """The page in `language` (the one the dashboard shows); the language choice offers the
+    account's saved one. `subaccount_names` None means every subaccount (an admin)."""
     if subaccount_names is None:
         subaccounts = tr(language, "profile.all_subaccounts")
     elif subaccount_names:
@@ -158,6 +159,7 @@ def profile_page(
         role=dashboard_text(language, f"role.{account.role}"),
         subaccounts=subaccounts,
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        saved_language=normalize_language(account.language),
         timezones=zones,
         timezone=timezone,
         csrf_token=csrf_token,

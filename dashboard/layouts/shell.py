@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -113,7 +115,12 @@ def account_links(viewer: Viewer, language: str) -> list:
     if viewer.user_id is None:
         return []
     return [
-        html.A(t(language, "shell.profile"), href=PROFILE_PATH, className="ms-2"),
+        # The profile cannot read the browser's stored choice: the link carries the language.
+        html.A(
+            t(language, "shell.profile"),
+            href=f"{PROFILE_PATH}?{urlencode({'lang': language})}",
+            className="ms-2",
+        ),
         html.A(t(language, "shell.sign_out"), href=SIGN_OUT_PATH, className="ms-2"),
     ]
 
