@@ -1,8 +1,10 @@
 """Write mapped webhook events into the store through the write path's merge.
 
-A status for a stored message becomes a loader row with the message's own fields and the new
-status, so merging it can only move the message forward. A status for a message whose send
-record has not arrived is kept in pending_statuses and merged when the record arrives.
+An inbound message becomes a loader row and is validated as a file's would be. A status for a
+stored message is checked against the message's channel and direction and merged with only the
+message's identity beside it (its subaccount, channel, direction and day), so it can only move
+the message forward. A status for a message whose send record has not arrived is kept in
+pending_statuses and merged when the record arrives.
 
 Each event is written in its writer's scope: a WhatsApp event in the subaccount its business
 number is assigned to, a Sinch event in its callback's (see ingest/webhooks.py). Events outside
@@ -26,8 +28,6 @@ from data_access.loader import LOADER_COLUMNS, validate_chunk
 from data_access.merge import STAGE_COLUMNS, Identity, Refusal, merge_records, stored_identities
 from data_access.tables import (
     channel_numbers,
-    contacts,
-    messages,
     pending_statuses,
     sms_batch_reports,
     subaccounts,
@@ -48,18 +48,6 @@ TIME_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"
 ID_CHUNK = 1_000
 
 
-@dataclass(frozen=True)
-class Stored:
-    """The fields of a stored message a status row repeats."""
-
-    channel: str
-    direction: str
-    subaccount: str
-    content_type: str
-    phone: str
-    created_at: datetime
-
-
 def iso(value: datetime) -> str:
     """ISO 8601 with offset; naive values are the store's UTC."""
     if value.tzinfo is None:
@@ -76,76 +64,6 @@ def utc_naive(value: datetime | None) -> datetime | None:
 def _chunks(values: list, size: int = ID_CHUNK):
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def stored_messages(conn: Connection, ids: Iterable[str]) -> dict[str, Stored]:
-    """The stored messages among the ids, each read by its key (and its phone by the
-    contact's), never by a join that would read every contact."""
-    found: dict[str, Stored] = {}
-    m = messages.c
-    names = dict(conn.execute(select(subaccounts.c.id, subaccounts.c.name)).all())
-    for chunk in _chunks(sorted(set(ids))):
-        keyed = (
-            select(
-                m.message_id,
-                m.channel,
-                m.direction,
-                m.subaccount_id,
-                m.content_type,
-                m.contact_id,
-                m.created_at,
-            )
-            .where(m.message_id.in_(chunk))
-            .limit(len(chunk))
-        )
-        rows = conn.execute(keyed).all()
-        contact_ids = sorted({row.contact_id for row in rows})
-        phones = dict(
-            conn.execute(
-                select(contacts.c.id, contacts.c.phone)
-                .where(contacts.c.id.in_(contact_ids))
-                .limit(len(contact_ids) or 1)
-            ).all()
-        )
-        for row in rows:
-            found[row.message_id] = Stored(
-                row.channel,
-                row.direction,
-                names[row.subaccount_id],
-                row.content_type,
-                phones[row.contact_id],
-                row.created_at,
-            )
-    return found
-
-
-def status_row(message_id: str, stored: Stored, event: StatusEvent) -> dict:
-    """A loader row: the stored message's fields with the event's channel, status and times.
-
-    The event's own channel is kept, so a status that names the wrong channel for the stored
-    message is refused by the merge instead of being read as the stored channel's.
-    """
-    row = {
-        "message_id": message_id,
-        "channel": event.channel,
-        "direction": stored.direction,
-        "subaccount": stored.subaccount,
-        "content_type": stored.content_type,
-        "phone": stored.phone,
-        "status": event.status,
-        "created_at": iso(stored.created_at),
-        "error_code": event.error_code or "",
-        "error_description": event.error_description or "",
-    }
-    column = TIME_COLUMN.get(event.status)
-    if column and event.event_at is not None:
-        row[column] = iso(event.event_at)
-    return {**row, **_event_fields(event)}
-
-
-def _event_fields(event: StatusEvent) -> dict:
-    """What the status's event keeps beside the loader's fields (see merge.event_frame)."""
-    return {EVENT_AT: utc_naive(event.event_at), RAW_STATUS: event.raw_status}
 
 
 def inbound_row(message: InboundMessage, subaccount: str) -> dict:
@@ -180,10 +98,6 @@ def merge_rows(
     for problem in found:
         problems[problem.line].append(f"{problem.column}: {problem.reason}")
     staged = staged.reset_index(drop=True)
-    lines = staged["line"].astype(int)
-    for column in (EVENT_AT, RAW_STATUS):
-        staged[column] = [rows[i].get(column) for i in lines]
-    staged[EVENT_AT] = pd.to_datetime(staged[EVENT_AT]).astype("datetime64[us]")
     result = merge_records(tx, staged, scope, source=source, all_or_nothing=False)
     for refusal in result.refused:
         problems[int(staged.at[refusal.row, "line"])].append(refusal.reason)
