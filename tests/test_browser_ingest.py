@@ -73,7 +73,7 @@ def failed_status_body(sent: datetime) -> bytes:
 
 
 def test_in001_replayed_whatsapp_failure_on_the_detailed_view(
-    duckdb_engine, duckdb_settings, load_rows
+    duckdb_engine, duckdb_settings, load_rows, tmp_path
 ):
     sent = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     load_rows(
@@ -130,6 +130,28 @@ def test_in001_replayed_whatsapp_failure_on_the_detailed_view(
         assert cells("error_description") == [
             "Re-engagement message: More than 24 hours have passed since the customer last replied."
         ]
+        # The message's timeline shows its kept events: the send record, then the failure.
+        driver.find_element(
+            By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='phone']"
+        ).click()
+
+        def timeline() -> list[str]:
+            return [item.text for item in driver.find_elements(By.CSS_SELECTOR, ".timeline li")]
+
+        # The dialog fades in: its text is read once every line shows its source.
+        wait_for(
+            lambda: len(timeline()) == 3 and all(")" in line for line in timeline()[1:]),
+            20,
+            "the message's timeline",
+        )
+        created, sent_event, failed = timeline()
+        assert created.startswith("Created ")
+        assert sent_event.startswith("Sent to the channel ") and sent_event.endswith("(file)")
+        assert failed.startswith("Error ") and failed.endswith(
+            "131047 · Re-engagement message: More than 24 hours have passed since the "
+            "customer last replied. (WhatsApp)"
+        )
+        driver.save_screenshot(str(tmp_path / "message-timeline.png"))
         assert severe_console_messages(driver) == []
     finally:
         driver.quit()
