@@ -62,7 +62,10 @@ BAD_ROWS = [
     ({"status": "lost"}, [("status", "'lost' " + MT_STATUS_REASON)]),
     ({"status": "received"}, [("status", "'received' " + MT_STATUS_REASON)]),
     ({"content_type": "gif"}, [("content_type", "'gif' is not a whatsapp content type")]),
-    ({"channel": "sms", "content_type": "image"}, [("content_type", "'image' is not a sms content type")]),
+    (
+        {"channel": "sms", "content_type": "image"},
+        [("content_type", "'image' is not a sms content type")],
+    ),
     (
         {"channel": "sms", "status": "read", "read_at": "2026-11-20T10:05:00-03:00"},
         [("status", "'read': SMS has no read receipts"),
@@ -76,12 +79,27 @@ BAD_ROWS = [
     ({"phone": "55-11-CALL-ME"}, [("phone", "'55-11-CALL-ME' " + PHONE_REASON)]),
     ({"phone": "+12345"}, [("phone", "'+12345' " + PHONE_REASON)]),
     ({"phone": "+1234567890123456"}, [("phone", "'+1234567890123456' " + PHONE_REASON)]),
-    ({"created_at": "2026-11-20T10:00:00"}, [("created_at", "'2026-11-20T10:00:00' " + OFFSET_REASON)]),
-    ({"delivered_at": "2026-11-20 10:00"}, [("delivered_at", "'2026-11-20 10:00' " + OFFSET_REASON)]),
-    ({"created_at": "2026-11-31T10:00:00Z"}, [("created_at", "'2026-11-31T10:00:00Z' is not an ISO 8601 date and time")]),
+    (
+        {"created_at": "2026-11-20T10:00:00"},
+        [("created_at", "'2026-11-20T10:00:00' " + OFFSET_REASON)],
+    ),
+    (
+        {"delivered_at": "2026-11-20 10:00"},
+        [("delivered_at", "'2026-11-20 10:00' " + OFFSET_REASON)],
+    ),
+    (
+        {"created_at": "2026-11-31T10:00:00Z"},
+        [("created_at", "'2026-11-31T10:00:00Z' is not an ISO 8601 date and time")],
+    ),
     ({"sent_at": "yesterday"}, [("sent_at", "'yesterday' is not an ISO 8601 date and time")]),
-    ({"message_id": "x" * 129}, [("message_id", "'" + "x" * 39 + "…' is longer than 128 characters")]),
-    ({"content": "é" * 10_001}, [("content", "'" + "é" * 39 + "…' is longer than 10,000 characters")]),
+    (
+        {"message_id": "x" * 129},
+        [("message_id", "'" + "x" * 39 + "…' is longer than 128 characters")],
+    ),
+    (
+        {"content": "é" * 10_001},
+        [("content", "'" + "é" * 39 + "…' is longer than 10,000 characters")],
+    ),
     ({"error_code": "E" * 33}, [("error_code", "'" + "E" * 33 + "' is longer than 32 characters")]),
 ]  # fmt: skip
 

@@ -127,7 +127,7 @@ def post_whatsapp(client, body):
 def sinch_report(message_id, status="Delivered"):
     return {
         "type": "recipient_delivery_report_sms",
-        "batch_id": "01FC66621XXXXX119Z8PMV1QPQ",
+        "batch_id": "01FC66621VHDBN119Z8PMV1QPQ",
         "recipient": "5511987654321",
         "code": 0,
         "status": status,
