@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from data_access.domain import CHANNELS, CONTENT_TYPES, DIRECTIONS, MT_STATUSES, STATUS_RANK
-from data_access.merge import Refusal, check_records, merge_records, stored_identities
+from data_access.merge import Refusal, check_records, merge_records, quoted, stored_identities
 from data_access.writes import WriteScope, write
 
 LOADER_COLUMNS = (
@@ -76,17 +76,6 @@ class RowProblem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.column}: {self.reason}"
-
-
-QUOTED_MAX = 40
-
-
-def quoted(value) -> str:
-    """A value as a problem quotes it: repr, shortened past QUOTED_MAX characters."""
-    text = str(value)
-    if len(text) > QUOTED_MAX:
-        text = text[: QUOTED_MAX - 1] + "…"
-    return repr(text)
 
 
 class LoadError(ValueError):

@@ -153,8 +153,15 @@ def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
 # --------------------------------------------------------------------------- checks
 
 
-def _describe(value: str) -> str:
-    return repr(value if len(value) <= 60 else value[:57] + "...")
+QUOTED_MAX = 40
+
+
+def quoted(value) -> str:
+    """A value as a problem quotes it: repr, shortened past QUOTED_MAX characters."""
+    text = str(value)
+    if len(text) > QUOTED_MAX:
+        text = text[: QUOTED_MAX - 1] + "…"
+    return repr(text)
 
 
 def check_records(
@@ -190,7 +197,7 @@ def check_records(
                     row,
                     message_id,
                     "subaccount",
-                    f"{scope.writer} may not write subaccount {_describe(subaccount)}",
+                    f"{scope.writer} may not write subaccount {quoted(subaccount)}",
                 )
             )
             continue
@@ -211,7 +218,7 @@ def check_records(
                         message_id,
                         name,
                         f"message {message_id!r} was {where} with {name} "
-                        f"{_describe(had)}; a later record cannot change it to {_describe(got)}",
+                        f"{quoted(had)}; a later record cannot change it to {quoted(got)}",
                     )
                 )
                 break
@@ -595,18 +602,23 @@ def merge_records(
     source: str,
     all_or_nothing: bool = True,
     keep_events: bool = True,
+    stored: dict[str, Identity] | None = None,
 ) -> MergeResult:
     """Merge validated rows within the writer's scope, and keep each record's status event.
 
     `source` names the writer in the events (file, api, whatsapp, sinch). The frame may carry
     `event_at` (naive UTC) and `raw_status` columns beside the loader's. With `all_or_nothing`
     (the API, file loads) any refusal stores nothing of the frame; without it (webhooks) the
-    other rows are merged and the refusals come back to be held.
+    other rows are merged and the refusals come back to be held. `stored` is the batch's
+    identities where the caller has just looked them up in this transaction.
     """
     if frame.empty:
         return MergeResult()
     frame = frame.reset_index(drop=True)
-    stored = stored_identities(tx.conn, frame["message_id"])
+    if stored is None:
+        stored = stored_identities(tx.conn, frame["message_id"])
+    else:
+        stored = {i: stored[i] for i in set(frame["message_id"]) if i in stored}
     refused = check_records(frame, stored, scope)
     if refused and all_or_nothing:
         return MergeResult(refused=refused)

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import BigInteger, Connection, Engine, Text, cast, update
@@ -69,7 +69,6 @@ class Transaction:
 
     conn: Connection
     changed: bool = False
-    notes: list[str] = field(default_factory=list)
 
     def mark_changed(self, changed: bool = True) -> None:
         self.changed = self.changed or bool(changed)

@@ -172,7 +172,7 @@ def merge_statuses(
         else:
             problems[index].append(reason)
     frame = status_frame(fitting, stored)
-    result = merge_records(tx, frame, scope, source=source, all_or_nothing=False)
+    result = merge_records(tx, frame, scope, source=source, all_or_nothing=False, stored=stored)
     for refusal in result.refused:
         problems[int(frame.at[refusal.row, "line"])].append(refusal.reason)
     audit_refusals(tx, scope, result.refused)
