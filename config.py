@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from clock import time_zone
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -132,7 +133,6 @@ class Settings:
     export_workers: int = 2
     export_in_server: bool = False
     xlsx_max_rows: int = 1_048_575
-    cache_entries: int = 256
     duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
     whatsapp_verify_token: str | None = None
     whatsapp_app_secret: str | None = None
@@ -141,7 +141,6 @@ class Settings:
     pending_keep_days: int = 7
     retention_days: int = 400
     audit_keep_days: int = 365
-    extra: dict = field(default_factory=dict)
 
     @property
     def is_duckdb(self) -> bool:
@@ -170,10 +169,8 @@ def load_settings(env: dict | None = None) -> Settings:
             f"got {database_url.split('://')[0]}://..."
         )
     timezone = env.get("ACCOUNT_TIMEZONE", "").strip() or "America/Sao_Paulo"
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"ACCOUNT_TIMEZONE {timezone!r} is not an IANA time zone") from None
+    if time_zone(timezone) is None:
+        raise SettingsError(f"ACCOUNT_TIMEZONE {timezone!r} is not an IANA time zone")
     export_dir = env.get("EXPORT_DIR", "").strip()
     sinch_token = env.get("SINCH_WEBHOOK_TOKEN", "").strip() or None
     # The token is the whole credential of the Sinch webhook (Sinch signs nothing).
@@ -196,7 +193,6 @@ def load_settings(env: dict | None = None) -> Settings:
         export_workers=_int(env, "EXPORT_WORKERS", 2),
         export_in_server=_bool(env, "EXPORT_IN_SERVER"),
         xlsx_max_rows=_int(env, "XLSX_MAX_ROWS", 1_048_575),
-        cache_entries=_int(env, "CACHE_ENTRIES", 256, minimum=0),
         duckdb_memory_limit=parse_memory_limit(
             env.get("DUCKDB_MEMORY_LIMIT", "").strip() or DUCKDB_MEMORY_LIMIT_DEFAULT
         ),

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, update
 
+from clock import time_zone
 from data_access.tables import (
     login_failures,
     subaccounts,
@@ -210,14 +210,12 @@ def _require(conn: Connection, username: str) -> Account:
 
 
 def check_timezone(timezone: str) -> str:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if time_zone(timezone) is None:
         raise AccountError(
             "bad_timezone",
             f"{timezone!r} is not a time zone; use an IANA name such as America/Sao_Paulo.",
             value=timezone,
-        ) from None
+        )
     return timezone
 
 

@@ -6,10 +6,11 @@ import getpass
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from clock import utcnow
 from data_access.tables import audit_log, subaccounts
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,6 @@ _ACTOR_MAX = 200
 _ADDRESS_MAX = 64
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def record(
     conn: Connection,
     *,
@@ -62,7 +59,7 @@ def record(
         raise ValueError(f"unknown audit action: {action!r}")
     conn.execute(
         insert(audit_log).values(
-            at=_utcnow(),
+            at=utcnow(),
             actor=(actor or "?")[:_ACTOR_MAX],
             action=action,
             detail=detail or "",
@@ -112,7 +109,7 @@ def entries(
 
 def purge(conn: Connection, keep_days: int, now: datetime | None = None) -> int:
     """Delete the rows older than `keep_days`: the only way a row ever leaves the trail."""
-    cutoff = (now or _utcnow()) - timedelta(days=keep_days)
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
     return conn.execute(delete(audit_log).where(audit_log.c.at < cutoff)).rowcount or 0
 
 

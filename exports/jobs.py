@@ -13,11 +13,12 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, and_, exists, insert, not_, or_, select, update
 
+from clock import utcnow
 from data_access.filters import AccessScope
 from data_access.tables import export_job_subaccounts, export_jobs, subaccounts
 from exports.request import ExportRequest
@@ -36,10 +37,6 @@ j = export_jobs.c
 js = export_job_subaccounts.c
 # Creating a job reads then writes; one lock per process makes that atomic for the web server.
 _create_lock = threading.Lock()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_job_id() -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from clock import utcnow
 from config import Settings
 from data_access.filters import AccessScope, FilterError
 from exports import jobs
@@ -128,7 +129,7 @@ class ExportPool:
 
     def recover(self) -> tuple[int, int]:
         """Requeue (or give up) jobs cut short, and remove their half-written files."""
-        now = jobs.utcnow()
+        now = utcnow()
         stale_before = now if self.embedded else now - timedelta(seconds=STALE_SECONDS)
         requeued, given_up = jobs.recover_interrupted(self.engine, stale_before, now)
         self._remove_partials(None if self.embedded else time.time() - STALE_SECONDS)
