@@ -5,7 +5,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 DEMO_MESSAGES ?= 200000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean locales locales-extract locales-update
+
+# The words: one gettext domain, keys as msgids, a .po per language (see reporting/i18n.py).
+LOCALE_DIR := reporting/locale
+POT := $(LOCALE_DIR)/messages.pot
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/messages.po))
+KEYWORDS := --no-default-keywords -k t:2 -k tn:2,2 -k N_ -k tr:2
 
 $(VENV)/.run-installed: requirements.txt
 	bash scripts/system-deps.sh run
@@ -19,12 +25,12 @@ $(VENV)/.test-installed: $(VENV)/.run-installed requirements-test.txt
 	$(VENV)/bin/pip install -q -r requirements-test.txt
 	touch $@
 
-run: $(VENV)/.run-installed
+run: $(VENV)/.run-installed locales
 	$(PY) app.py demo --if-empty --messages $(DEMO_MESSAGES)
 	$(PY) app.py users demo
 	$(PY) app.py serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed locales
 	$(PY) -m pytest
 
 lint: $(VENV)/.test-installed
@@ -34,5 +40,21 @@ lint: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(PY) -m bench
 
+# Compiled catalogs are built, not committed: each .mo from its .po when the .po is newer.
+locales: $(MO_FILES)
+
+$(LOCALE_DIR)/%/LC_MESSAGES/messages.mo: $(LOCALE_DIR)/%/LC_MESSAGES/messages.po $(VENV)/.run-installed
+	$(VENV)/bin/pybabel compile -l $* -i $< -o $@
+
+# After changing a message in the code: extract the keys, merge them into each .po, then
+# write the new texts in every language (tests/test_catalog.py fails until they are there).
+locales-extract: $(VENV)/.run-installed
+	PYTHONPATH=. $(VENV)/bin/pybabel extract -F babel.cfg $(KEYWORDS) --add-location=file \
+		--sort-output --project="Delivery reports" --version=0.1.0 -o $(POT) .
+
+locales-update: locales-extract
+	$(VENV)/bin/pybabel update -i $(POT) -d $(LOCALE_DIR) -D messages --no-fuzzy-matching \
+		--ignore-obsolete
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(MO_FILES)

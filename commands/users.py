@@ -7,8 +7,8 @@ import getpass
 import sys
 
 from commands.console import Console
-from dashboard.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from data_access import accounts, audit
+from reporting.languages import DEFAULT_LANGUAGE, LANGUAGES
 
 
 def add_parser(subparsers) -> None:

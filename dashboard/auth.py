@@ -7,6 +7,7 @@ import hmac
 import math
 import re
 import secrets
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -20,7 +21,6 @@ from pyotp.utils import strings_equal
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import resolve_secret_key
-from dashboard.i18n import LANGUAGES, normalize_language
 from dashboard.layouts.login import login_page, sign_out_page, totp_page, tr
 from dashboard.layouts.profile import profile_page
 from dashboard.request_guard import install_request_guards
@@ -29,6 +29,7 @@ from dashboard.services import Services
 from dashboard.session_cache import ResolvedSession, SessionCache
 from data_access import accounts, audit
 from data_access.tables import subaccounts
+from reporting.languages import LANGUAGES, normalize_language
 
 LOGIN_PATH = "/login"
 TOTP_PATH = "/login/verify"
@@ -58,10 +59,25 @@ class SignedInUser(UserMixin):
     """The session's user for one request: the account, its session token and the
     subaccounts it may see."""
 
-    def __init__(self, account: accounts.Account, token: str, scope_ids: list[int]) -> None:
+    def __init__(
+        self,
+        account: accounts.Account,
+        token: str,
+        scope_ids: Sequence[int] | None = (),
+        every_subaccount: Callable[[], list[int]] = list,
+    ) -> None:
         self.account = account
         self.token = token
-        self.scope_ids = scope_ids
+        self._scope_ids = None if scope_ids is None else list(scope_ids)
+        self._every_subaccount = every_subaccount
+
+    @property
+    def scope_ids(self) -> list[int]:
+        """The granted subaccounts; for an admin every subaccount, read once per request when
+        first asked, so one a load has just added is seen at once."""
+        if self._scope_ids is None:
+            self._scope_ids = self._every_subaccount()
+        return self._scope_ids
 
     def get_id(self) -> str:
         return f"{self.account.id}:{self.token}"
@@ -131,7 +147,13 @@ def install_auth(app: dash.Dash, services: Services) -> None:
             account = accounts.session_account(conn, user_id, token, moment)
             if account is None:
                 return None
+            if account.role == "admin":
+                return ResolvedSession(account, None)
             return ResolvedSession(account, tuple(accounts.scope_ids(conn, account)))
+
+    def every_subaccount() -> list[int]:
+        with engine.connect() as conn:
+            return accounts.every_subaccount_id(conn)
 
     @manager.user_loader
     def _load_user(session_id: str) -> SignedInUser | None:
@@ -140,11 +162,11 @@ def install_auth(app: dash.Dash, services: Services) -> None:
             return None
         # Read from the store, or reused for a few seconds (session_cache.py): signing out, a
         # new password or a disabled account ends the session at its next request, copies of
-        # the cookie too, because those writes drop the reused sessions.
+        # the cookie too, because those changes drop the reused sessions.
         resolved = sessions.resolve(int(user_id), token, now(), _lookup)
         if resolved is None:
             return None
-        return SignedInUser(resolved.account, token, list(resolved.scope_ids))
+        return SignedInUser(resolved.account, token, resolved.scope_ids, every_subaccount)
 
     @server.before_request
     def _require_sign_in():
@@ -284,7 +306,7 @@ class _Pages:
             self.audit(conn, account.username, audit.SIGN_IN, how)
         # A fresh session: nothing set before sign-in (a pending step, an old token) survives.
         session.clear()
-        login_user(SignedInUser(account, token, []))
+        login_user(SignedInUser(account, token))
         session.permanent = True
         return redirect(next_path)
 

@@ -9,8 +9,9 @@ from config import PROJECT_DIR
 from dashboard import ids
 from dashboard.callbacks import audit, consolidated, detailed, exports, filters, routing
 from dashboard.callbacks.common import on_callback_error
-from dashboard.i18n import DEFAULT_LANGUAGE, t
 from dashboard.services import Services
+from reporting.i18n import t
+from reporting.languages import DEFAULT_LANGUAGE
 
 AREAS = (routing, filters, consolidated, detailed, exports, audit)
 

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dashboard.view_state import ViewState
 from data_access.filters import FilterError, ReportFilter, today_in
 from data_access.reports import SORT_COLUMNS
-from exports import catalog
+from reporting.i18n import t
+from reporting.languages import normalize_language
 
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {
@@ -66,7 +67,7 @@ class ExportRequest:
         if state.sort not in SORT_COLUMNS:
             raise FilterError("unknown_sort", "sort", f"Cannot sort by {state.sort!r}.")
         today = today or today_in(timezone)
-        draft = cls(state, format, catalog.normalize_language(language), timezone, today)
+        draft = cls(state, format, normalize_language(language), timezone, today)
         flt = draft.report_filter()
         resolved = ViewState(
             channel=flt.channel,
@@ -115,7 +116,7 @@ class ExportRequest:
         """The name a person sees: report, channel, dates and the time zone of its times."""
         zone = re.sub(r"[^A-Za-z0-9_+-]+", "-", self.timezone).strip("-")
         words = (
-            catalog.text(self.language, f"file.{self.view}"),
+            t(self.language, f"file.{self.view}"),
             self.channel,
             self.state.start,
             self.state.end,

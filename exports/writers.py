@@ -30,10 +30,11 @@ from sqlalchemy import Connection, Engine, select
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
 from data_access.tables import subaccounts
-from exports import catalog, source
+from exports import source
 from exports.request import ExportRequest
 from exports.safety import neutralise_array
 from exports.xlsx import EXCEL_MAX_ROWS, Column, TextChanges, XlsxBook
+from reporting.i18n import N_, t
 
 ProgressFn = Callable[[int, int], None]  # (rows written so far, rows expected)
 BOM = "\ufeff".encode()
@@ -68,6 +69,11 @@ DETAIL_WIDTHS = {
 }
 COUNT_COLUMNS = reports.COUNT_COLUMNS
 PCT_COLUMNS = reports.PCT_COLUMNS
+
+
+def header(language: str, column: str) -> str:
+    """The header of an exported column: the screen's name of that column."""
+    return t(language, f"column.{column}")
 
 
 @dataclass
@@ -137,7 +143,7 @@ def _info_rows(
 ) -> list[list[str]]:
     lang = request.language
     state = request.state
-    everything = catalog.text(lang, "info.all")
+    everything = t(lang, "info.all")
 
     def listed(values, chosen=True) -> str:
         if not chosen:
@@ -154,54 +160,52 @@ def _info_rows(
         else {"users": [], "campaigns": []}
     )
     rows = [
-        [catalog.text(lang, "info.channel"), catalog.text(lang, f"channel.{flt.channel}")],
-        [catalog.text(lang, "info.view"), catalog.text(lang, f"view.{request.view}")],
-        [catalog.text(lang, "info.period"), f"{flt.start.isoformat()} – {flt.end.isoformat()}"],
-        [catalog.text(lang, "info.timezone"), request.timezone],
-        [catalog.text(lang, "info.direction"), flt.direction or everything],
+        [t(lang, "info.channel"), t(lang, f"channel.{flt.channel}")],
+        [t(lang, "info.view"), t(lang, f"view.{request.view}")],
+        [t(lang, "info.period"), f"{flt.start.isoformat()} – {flt.end.isoformat()}"],
+        [t(lang, "info.timezone"), request.timezone],
+        [t(lang, "info.direction"), flt.direction or everything],
         [
-            catalog.text(lang, "info.subaccounts"),
+            t(lang, "info.subaccounts"),
             listed(_names(conn, subaccounts, subaccounts.c.name, visible)),
         ],
         [
-            catalog.text(lang, "info.users"),
+            t(lang, "info.users"),
             listed(_chosen_names(options["users"], flt.users), bool(flt.users)),
         ],
         [
-            catalog.text(lang, "info.campaigns"),
+            t(lang, "info.campaigns"),
             listed(_chosen_names(options["campaigns"], flt.campaigns), bool(flt.campaigns)),
         ],
         [
-            catalog.text(lang, "info.content_types"),
+            t(lang, "info.content_types"),
             listed(flt.content_types, bool(flt.content_types)),
         ],
-        [catalog.text(lang, "info.statuses"), listed(flt.statuses, bool(flt.statuses))],
+        [t(lang, "info.statuses"), listed(flt.statuses, bool(flt.statuses))],
     ]
     if request.view == "detailed":
-        order = "sort.descending" if state.descending else "sort.ascending"
-        rows.append([catalog.text(lang, "info.phone"), state.phone or everything])
+        order = N_("sort.descending") if state.descending else N_("sort.ascending")
+        rows.append([t(lang, "info.phone"), state.phone or everything])
         rows.append(
             [
-                catalog.text(lang, "info.sort"),
-                f"{catalog.header(lang, state.sort)} ({catalog.text(lang, order)})",
+                t(lang, "info.sort"),
+                f"{header(lang, state.sort)} ({t(lang, order)})",
             ]
         )
-    rows.append([catalog.text(lang, "info.rows"), f"{result.rows}"])
+    rows.append([t(lang, "info.rows"), f"{result.rows}"])
     for title, first, last in result.sheets:
         rows.append(
             [
-                catalog.text(lang, "info.sheets"),
-                catalog.text(lang, "info.sheet_range", sheet=title, first=first, last=last),
+                t(lang, "info.sheets"),
+                t(lang, "info.sheet_range", sheet=title, first=first, last=last),
             ]
         )
     if len(result.sheets) > 1:
-        rows.append([catalog.text(lang, "info.sheets"), catalog.text(lang, "info.continued")])
+        rows.append([t(lang, "info.sheets"), t(lang, "info.continued")])
     if request.view == "consolidated" and flt.channel == "sms":
-        rows.append([catalog.text(lang, "column.read"), catalog.text(lang, "info.sms_read")])
-    rows.append([catalog.text(lang, "info.requested_by"), requested_by])
-    rows.append(
-        [catalog.text(lang, "info.generated_at"), generated_at.strftime("%Y-%m-%d %H:%M:%S")]
-    )
+        rows.append([t(lang, "column.read"), t(lang, "info.sms_read")])
+    rows.append([t(lang, "info.requested_by"), requested_by])
+    rows.append([t(lang, "info.generated_at"), generated_at.strftime("%Y-%m-%d %H:%M:%S")])
     return rows
 
 
@@ -211,7 +215,7 @@ def _capped_list(names: list[str], language: str) -> str:
     for name in names:
         length += len(name) + 2
         if length > INFO_LIST_CHARS and shown:
-            more = catalog.text(language, "more", count=len(names) - len(shown))
+            more = t(language, "more", count=len(names) - len(shown))
             return f"{', '.join(shown)} {more}"
         shown.append(name)
     return ", ".join(shown)
@@ -219,11 +223,11 @@ def _capped_list(names: list[str], language: str) -> str:
 
 def _change_rows(changes: TextChanges, language: str) -> list[list[str]]:
     """What the Info sheet says about cells written otherwise than as they are."""
-    label = catalog.text(language, "info.changed")
+    label = t(language, "info.changed")
     if not changes:
-        return [[label, catalog.text(language, "info.changed_none")]]
+        return [[label, t(language, "info.changed_none")]]
     return [
-        [label, catalog.text(language, f"info.changed_{how}", count=count)]
+        [label, t(language, f"info.changed_{how}", count=count)]
         for how, count in (
             ("escaped", changes.escaped),
             ("replaced", changes.replaced),
@@ -245,7 +249,7 @@ def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]
         for name in PCT_COLUMNS:
             row.append(_percentage(getattr(record, name)))
         daily_rows.append(row)
-    total_row = [catalog.text(language, "row.total")]
+    total_row = [t(language, "row.total")]
     total_row += [totals[name] for name in COUNT_COLUMNS]
     total_row += [_percentage(totals[name]) for name in PCT_COLUMNS]
     return daily_rows, total_row
@@ -276,7 +280,7 @@ class _Progress:
 
 
 def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progress) -> int:
-    names = [catalog.header(request.language, c) for c in reports.DETAIL_COLUMNS]
+    names = [header(request.language, c) for c in reports.DETAIL_COLUMNS]
     schema = pa.schema([(name, pa.string()) for name in names])
     with pacsv.CSVWriter(handle, schema, write_options=CSV_OPTIONS) as writer:
         for batch in stream.batches:
@@ -291,7 +295,7 @@ def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progr
 
 
 def _write_csv_consolidated(handle, daily_rows, total_row, request: ExportRequest) -> int:
-    names = [catalog.header(request.language, c) for c in reports.DAILY_COLUMNS]
+    names = [header(request.language, c) for c in reports.DAILY_COLUMNS]
     rows = [[row[0].isoformat(), *row[1:]] for row in daily_rows] + [total_row]
     columns = list(zip(*rows, strict=True))
     arrays = [pa.array(list(columns[0]), pa.string())]
@@ -305,7 +309,7 @@ def _write_csv_consolidated(handle, daily_rows, total_row, request: ExportReques
 def _detail_columns(language: str) -> list[Column]:
     return [
         Column(
-            catalog.header(language, name),
+            header(language, name),
             "datetime" if name in reports.TIME_COLUMNS else "text",
             DETAIL_WIDTHS[name],
         )
@@ -314,15 +318,15 @@ def _detail_columns(language: str) -> list[Column]:
 
 
 def _consolidated_columns(language: str) -> list[Column]:
-    columns = [Column(catalog.header(language, "date"), "date", 12)]
-    columns += [Column(catalog.header(language, n), "int", 12) for n in COUNT_COLUMNS]
-    columns += [Column(catalog.header(language, n), "decimal", 13) for n in PCT_COLUMNS]
+    columns = [Column(header(language, "date"), "date", 12)]
+    columns += [Column(header(language, n), "int", 12) for n in COUNT_COLUMNS]
+    columns += [Column(header(language, n), "decimal", 13) for n in PCT_COLUMNS]
     return columns
 
 
 def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progress: _Progress):
     columns = _detail_columns(request.language)
-    base = catalog.text(request.language, "sheet.data")
+    base = t(request.language, "sheet.data")
     sheets: list[tuple[str, int, int]] = []
     sheet = book.add_sheet(base, columns)
     first_row = 1
@@ -451,7 +455,7 @@ def _write_xlsx(
     book = XlsxBook(
         partial,
         max_rows=max_rows,
-        cut_marker=lambda length: catalog.text(request.language, "cell.cut", length=length),
+        cut_marker=lambda length: t(request.language, "cell.cut", length=length),
     )
     try:
         if request.view == "detailed":
@@ -463,9 +467,7 @@ def _write_xlsx(
             daily, totals = source.consolidated_rows(conn, scope, flt)
             daily_rows, total_row = _consolidated_table(daily, totals, request.language)
             columns = _consolidated_columns(request.language)
-            sheet = book.add_sheet(
-                catalog.text(request.language, "sheet.data"), columns, EXCEL_MAX_ROWS - 1
-            )
+            sheet = book.add_sheet(t(request.language, "sheet.data"), columns, EXCEL_MAX_ROWS - 1)
             sheet.write_rows(daily_rows)
             sheet.write_rows([total_row], ["text"] + [c.kind for c in columns[1:]])
             sheet.close()
@@ -473,9 +475,9 @@ def _write_xlsx(
             if progress is not None:
                 progress(result.rows, result.rows)
         info = book.add_sheet(
-            catalog.text(request.language, "sheet.info"),
+            t(request.language, "sheet.info"),
             [
-                Column(catalog.text(request.language, "info.title"), "text", 28),
+                Column(t(request.language, "info.title"), "text", 28),
                 Column(request.file_name(), "text", 70),
             ],
             EXCEL_MAX_ROWS - 1,

@@ -9,9 +9,9 @@ from dash.exceptions import PreventUpdate
 from dashboard import ids
 from dashboard.callbacks.detailed import show_detail, update_table
 from dashboard.callbacks.filters import update_view
-from dashboard.formatting import format_datetime
 from dashboard.layouts import detailed
 from dashboard.view_state import ViewState
+from reporting.formatting import format_datetime
 from tests.dashboard_data import (
     LONG_CONTENT,
     PHONE_ANA,

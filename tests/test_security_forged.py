@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from app import create_app
 from dashboard import ids
-from dashboard.i18n import t
 from dashboard.layouts.detailed import PAGE_SIZE
 from data_access.filters import today_in
 from data_access.tables import export_jobs, messages
 from exports.worker import ExportPool
+from reporting.i18n import t
 from tests.auth_helpers import (
     ROWS_A,
     ROWS_B,

@@ -7,9 +7,9 @@ from dash import Input, Output, State
 
 from dashboard import ids
 from dashboard.callbacks.common import viewer_and_language
-from dashboard.i18n import t
 from dashboard.layouts import audit as page
 from dashboard.services import Services
+from reporting.i18n import t
 
 
 def show_entries(services: Services, user, since, stored_language):

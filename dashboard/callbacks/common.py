@@ -7,9 +7,9 @@ import logging
 from dash import set_props
 
 from dashboard import ids
-from dashboard.i18n import normalize_language
 from dashboard.services import Services, Viewer
 from dashboard.view_state import ViewState
+from reporting.languages import normalize_language
 
 logger = logging.getLogger("dashboard")
 

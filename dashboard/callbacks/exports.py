@@ -12,14 +12,13 @@ from flask import abort, has_request_context, request, send_file
 
 from dashboard import ids
 from dashboard.callbacks.common import language_of, logger, viewer_and_language
-from dashboard.i18n import filter_error_text
 from dashboard.layouts import exports as page
 from dashboard.services import NotSignedInError, Services
 from data_access import audit
 from data_access.filters import FilterError
 from exports import jobs
-from exports.catalog import text
 from exports.request import MEDIA_TYPES, ExportError, ExportRequest
+from reporting.i18n import filter_error_text, t
 
 DOWNLOAD_RULE = page.DOWNLOAD_PATH + "<job_id>"
 FORMAT_OF_BUTTON = {ids.EXPORT_CSV: "csv", ids.EXPORT_XLSX: "xlsx"}
@@ -27,7 +26,7 @@ FORMAT_OF_BUTTON = {ids.EXPORT_CSV: "csv", ids.EXPORT_XLSX: "xlsx"}
 
 def _notice(message: str, language: str, color: str = "info") -> dbc.Alert:
     return dbc.Alert(
-        [message, " ", dcc.Link(text(language, "notice.open_exports"), href="/exports")],
+        [message, " ", dcc.Link(t(language, "notice.open_exports"), href="/exports")],
         color=color,
         dismissable=True,
         className="py-2 mb-0",
@@ -60,12 +59,12 @@ def _queue(services: Services, viewer, language: str, request_of) -> tuple[dbc.A
     except FilterError as error:
         return dbc.Alert(filter_error_text(language, error), color="warning"), False
     except ExportError:
-        return dbc.Alert(text(language, "notice.failed"), color="warning"), False
+        return dbc.Alert(t(language, "notice.failed"), color="warning"), False
     job, created = jobs.create_job(services.engine, jobs.Requester.of(viewer), request)
     if not created:
-        return _notice(text(language, "notice.duplicate"), language), False
+        return _notice(t(language, "notice.duplicate"), language), False
     _audit(services, viewer, audit.EXPORT_REQUESTED, job)
-    return _notice(text(language, "notice.queued", format=job.format.upper()), language), True
+    return _notice(t(language, "notice.queued", format=job.format.upper()), language), True
 
 
 def request_export(services: Services, fmt: str, applied: dict | None, stored_language):
@@ -92,7 +91,7 @@ def run_again(services: Services, job_id: str, stored_language):
     viewer, language = viewer_and_language(services, stored_language)
     job = jobs.visible_job(services.engine, job_id, jobs.Requester.of(viewer))
     if job is None:
-        notice = dbc.Alert(text(language, "notice.not_allowed"), color="warning")
+        notice = dbc.Alert(t(language, "notice.not_allowed"), color="warning")
     else:
         notice, _ = _queue(
             services,
@@ -150,7 +149,7 @@ def _on_export_click(services: Services):
             logger.exception("export request failed")
             viewer = services.current_viewer()
             return dbc.Alert(
-                text(language_of(stored_language, viewer), "notice.failed"), color="danger"
+                t(language_of(stored_language, viewer), "notice.failed"), color="danger"
             )
 
     return callback

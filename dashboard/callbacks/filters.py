@@ -17,8 +17,6 @@ from dashboard import ids
 from dashboard.callbacks import consolidated, detailed
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.callbacks.url_state import state_to_search
-from dashboard.formatting import PICKER_FORMAT
-from dashboard.i18n import filter_error_text, normalize_language
 from dashboard.layouts.detailed import SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_options
 from dashboard.layouts.reports import control_values, sort_by_of
@@ -26,6 +24,9 @@ from dashboard.services import Services
 from dashboard.view_state import ViewState
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError
+from reporting.formatting import PICKER_FORMAT
+from reporting.i18n import filter_error_text
+from reporting.languages import normalize_language
 
 # Where a FilterError's field is shown; anything else goes under the filter bar.
 FIELD_CONTROLS = {

@@ -17,7 +17,6 @@ from dashboard.callbacks.common import (
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
 from dashboard.callbacks.url_state import state_from_search, state_to_search
-from dashboard.i18n import label, normalize_language, t
 from dashboard.layouts import audit as audit_layout
 from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
@@ -27,6 +26,8 @@ from dashboard.view_state import ViewState
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError, phone_digits, today_in
 from data_access.reports import SORT_COLUMNS
+from reporting.i18n import N_, label, t
+from reporting.languages import normalize_language
 
 # Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
 OTHER_PAGES = {shell.EXPORTS_PATH: exports_layout.layout, shell.AUDIT_PATH: audit_layout.layout}
@@ -160,11 +161,11 @@ def render_page(
             body = OTHER_PAGES[path](services, viewer, language)
             back = shell.REPORTS_PATH + _search_of(applied)
             return shell.frame(viewer, language, path, body, back), no_update
-        body = shell.notice_page(language, "page.not_found")
+        body = shell.notice_page(language, N_("page.not_found"))
     except Exception:
         # Logged here with the cause; the page only says that something went wrong.
         logger.exception("page %s could not be built", path)
-        body = shell.notice_page(language, "error.generic")
+        body = shell.notice_page(language, N_("error.generic"))
     return shell.frame(viewer, language, path, body), no_update
 
 

@@ -9,10 +9,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.formatting import format_datetime
-from dashboard.i18n import t
 from dashboard.services import Services, Viewer
 from data_access import audit
+from reporting.formatting import format_datetime
+from reporting.i18n import t, tn
 
 USER_MAX_LENGTH = 200
 COLUMNS = ("at", "actor", "action", "detail", "address", "subaccount")
@@ -95,7 +95,12 @@ def layout(services: Services, viewer: Viewer, language: str) -> html.Div:
         [
             html.H1(t(language, "audit.title"), className="h3 mt-3"),
             html.P(
-                t(language, "audit.intro", days=services.settings.audit_keep_days),
+                tn(
+                    language,
+                    "audit.intro",
+                    services.settings.audit_keep_days,
+                    days=services.settings.audit_keep_days,
+                ),
                 className="muted",
             ),
             dbc.Row(

@@ -10,14 +10,14 @@ from babel.numbers import format_percent, get_decimal_symbol, get_group_symbol
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.formatting import (
+from reporting.formatting import (
     babel_locale,
     format_axis_day,
     format_count,
     format_date,
     format_pct,
 )
-from dashboard.i18n import t
+from reporting.i18n import N_, t
 
 # Okabe-Ito colours: told apart with every common colour-vision deficiency.
 DELIVERED_COLOUR = "#0072B2"
@@ -30,12 +30,12 @@ GRID_COLOUR = "#e9ecef"
 
 # kpi id -> (totals key, catalog key, accent colour)
 KPI_CARDS = (
-    (ids.KPI_TOTAL, "total", "kpi.total", TOTAL_COLOUR),
-    (ids.KPI_SENT, "sent", "kpi.sent", SENT_COLOUR),
-    (ids.KPI_DELIVERED, "delivered", "kpi.delivered", DELIVERED_COLOUR),
-    (ids.KPI_READ, "read", "kpi.read", READ_COLOUR),
-    (ids.KPI_ERRORS, "errors", "kpi.errors", ERROR_COLOUR),
-    (ids.KPI_RECEIVED, "received", "kpi.received", RECEIVED_COLOUR),
+    (ids.KPI_TOTAL, "total", N_("kpi.total"), TOTAL_COLOUR),
+    (ids.KPI_SENT, "sent", N_("kpi.sent"), SENT_COLOUR),
+    (ids.KPI_DELIVERED, "delivered", N_("kpi.delivered"), DELIVERED_COLOUR),
+    (ids.KPI_READ, "read", N_("kpi.read"), READ_COLOUR),
+    (ids.KPI_ERRORS, "errors", N_("kpi.errors"), ERROR_COLOUR),
+    (ids.KPI_RECEIVED, "received", N_("kpi.received"), RECEIVED_COLOUR),
 )
 MAX_AXIS_LABELS = 12
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}

@@ -9,8 +9,8 @@ import pandas as pd
 from dash import dash_table, dcc, html
 
 from dashboard import ids
-from dashboard.formatting import format_count, format_datetime
-from dashboard.i18n import label, t
+from reporting.formatting import format_count, format_datetime
+from reporting.i18n import label, t
 
 PAGE_SIZE = 25
 CONTENT_PREVIEW = 60

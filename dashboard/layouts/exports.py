@@ -7,10 +7,10 @@ from babel.numbers import format_decimal
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.formatting import babel_locale, format_count, format_datetime
 from dashboard.services import Services, Viewer
 from exports import jobs
-from exports.catalog import text
+from reporting.formatting import babel_locale, format_count, format_datetime
+from reporting.i18n import N_, t, tn
 
 DOWNLOAD_PATH = "/exports/download/"
 REFRESH_MS = 1500
@@ -48,7 +48,7 @@ def _names(job: jobs.Job, names: dict[int, str], language: str) -> str:
         return "—"
     shown = ", ".join(listed[:NAMES_SHOWN])
     if len(listed) > NAMES_SHOWN:
-        shown += " " + text(language, "more", count=len(listed) - NAMES_SHOWN)
+        shown += " " + t(language, "more", count=len(listed) - NAMES_SHOWN)
     return shown
 
 
@@ -57,13 +57,13 @@ def filter_summary(job: jobs.Job, language: str) -> str:
     filters = job.filters
     parts = [f"{filters.get('start')} – {filters.get('end')}"]
     if filters.get("direction"):
-        parts.append(text(language, f"direction.{filters['direction']}"))
+        parts.append(t(language, f"direction.{filters['direction']}"))
     for key, label in (
-        ("subaccounts", "filters.subaccount"),
-        ("users", "filters.user"),
-        ("campaigns", "filters.campaign"),
-        ("content_types", "filters.content_type"),
-        ("statuses", "filters.status"),
+        ("subaccounts", N_("filters.subaccount")),
+        ("users", N_("filters.user")),
+        ("campaigns", N_("filters.campaign")),
+        ("content_types", N_("filters.content_type")),
+        ("statuses", N_("filters.status")),
     ):
         values = filters.get(key) or []
         if values:
@@ -72,16 +72,16 @@ def filter_summary(job: jobs.Job, language: str) -> str:
                 if key in ("content_types", "statuses")
                 else str(len(values))
             )
-            parts.append(f"{text(language, label)}: {shown}")
+            parts.append(f"{t(language, label)}: {shown}")
     if filters.get("phone"):
-        parts.append(f"{text(language, 'column.phone')}: {filters['phone']}")
+        parts.append(f"{t(language, 'column.phone')}: {filters['phone']}")
     return " · ".join(parts)
 
 
 def status_cell(job: jobs.Job, language: str) -> list:
     cell = [
         dbc.Badge(
-            text(language, f"status.{job.status}"),
+            t(language, f"export_status.{job.status}"),
             color=STATUS_COLORS[job.status],
             text_color="dark" if job.status == jobs.EXPIRED else None,
             className="export-status",
@@ -95,13 +95,13 @@ def status_cell(job: jobs.Job, language: str) -> list:
             done = format_count(job.rows_written, language)
             cell.append(
                 html.Div(
-                    text(language, "progress.rows", done=done, total=format_count(total, language)),
+                    t(language, "progress.rows", done=done, total=format_count(total, language)),
                     className="small muted",
                 )
             )
     if job.status == jobs.ERROR and job.error:
         code = job.error if job.error in jobs.ERROR_CODES else "failed"
-        cell.append(html.Div(text(language, f"error.{code}"), className="small text-danger"))
+        cell.append(html.Div(t(language, f"error.{code}"), className="small text-danger"))
     return cell
 
 
@@ -110,7 +110,7 @@ def actions_cell(job: jobs.Job, language: str) -> list:
     if job.status == jobs.READY:
         cell.append(
             html.A(
-                text(language, "action.download"),
+                t(language, "action.download"),
                 href=download_href(job.id),
                 className="btn btn-sm btn-primary me-1",
                 title=job.file_name,
@@ -119,7 +119,7 @@ def actions_cell(job: jobs.Job, language: str) -> list:
     if job.status not in jobs.RUNNING:
         cell.append(
             dbc.Button(
-                text(language, "action.run_again"),
+                t(language, "action.run_again"),
                 id=ids.export_rerun(job.id),
                 size="sm",
                 color="secondary",
@@ -132,8 +132,8 @@ def actions_cell(job: jobs.Job, language: str) -> list:
 def job_row(job: jobs.Job, names: dict[int, str], language: str, timezone: str) -> html.Tr:
     report = " · ".join(
         (
-            text(language, f"channel.{job.channel}"),
-            text(language, f"view.{job.view}"),
+            t(language, f"channel.{job.channel}"),
+            t(language, f"view.{job.view}"),
             job.format.upper(),
         )
     )
@@ -169,17 +169,17 @@ def table_children(services: Services, viewer: Viewer, language: str) -> tuple[l
     head = html.Thead(
         html.Tr(
             [
-                html.Th(text(language, key), scope="col")
+                html.Th(t(language, key), scope="col")
                 for key in (
-                    "table.requested",
-                    "table.requester",
-                    "table.report",
-                    "table.filters",
-                    "table.status",
-                    "table.rows",
-                    "table.size",
-                    "table.expires",
-                    "table.actions",
+                    N_("table.requested"),
+                    N_("table.requester"),
+                    N_("table.report"),
+                    N_("table.filters"),
+                    N_("table.status"),
+                    N_("table.rows"),
+                    N_("table.size"),
+                    N_("table.expires"),
+                    N_("table.actions"),
                 )
             ]
         )
@@ -187,7 +187,7 @@ def table_children(services: Services, viewer: Viewer, language: str) -> tuple[l
     if job_list:
         body = [job_row(job, names, language, viewer.timezone) for job in job_list]
     else:
-        body = [html.Tr(html.Td(text(language, "page.empty"), colSpan=9, className="muted"))]
+        body = [html.Tr(html.Td(t(language, "page.empty"), colSpan=9, className="muted"))]
     return [head, html.Tbody(body)], any_running(job_list)
 
 
@@ -195,9 +195,14 @@ def layout(services: Services, viewer: Viewer, language: str) -> html.Div:
     children, running = table_children(services, viewer, language)
     return html.Div(
         [
-            html.H1(text(language, "page.title"), className="h3 mt-3"),
+            html.H1(t(language, "page.title"), className="h3 mt-3"),
             html.P(
-                text(language, "page.intro", days=services.settings.export_expiry_days),
+                tn(
+                    language,
+                    "page.intro",
+                    services.settings.export_expiry_days,
+                    days=services.settings.export_expiry_days,
+                ),
                 className="muted",
             ),
             html.Div(id=ids.EXPORTS_PAGE_NOTICE, role="status"),
@@ -214,7 +219,7 @@ def layout(services: Services, viewer: Viewer, language: str) -> html.Div:
                 ),
                 className="table-responsive",
             ),
-            dcc.Link(text(language, "page.back"), href="/"),
+            dcc.Link(t(language, "page.back"), href="/"),
         ],
         className="exports-page",
     )

@@ -8,9 +8,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.formatting import PICKER_FORMAT
-from dashboard.i18n import label, normalize_language, t
 from data_access.filters import MAX_DAYS_BACK
+from reporting.formatting import PICKER_FORMAT
+from reporting.i18n import label, t
+from reporting.languages import normalize_language
 
 # The multi-selects in the order shown: (control id, catalog key of its label).
 MULTI_SELECTS = (

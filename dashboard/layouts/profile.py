@@ -7,10 +7,10 @@ from zoneinfo import available_timezones
 
 from markupsafe import Markup
 
-from dashboard.i18n import LANGUAGE_NAMES, LANGUAGES, normalize_language
-from dashboard.i18n import t as dashboard_text
 from dashboard.layouts.login import render_page, tr
 from data_access.accounts import Account
+from reporting.i18n import t as dashboard_text
+from reporting.languages import LANGUAGE_NAMES, LANGUAGES, normalize_language
 
 PROFILE = """<div class="auth-card">
 <a class="auth-brand" href="/">{{ product }}</a>

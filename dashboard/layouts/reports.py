@@ -8,12 +8,12 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from dashboard import ids
-from dashboard.i18n import t
 from dashboard.layouts import consolidated, detailed
 from dashboard.layouts.filters import STATE_FIELDS, filter_bar
 from dashboard.view_state import VIEWS, ViewState
 from data_access.domain import CHANNELS
 from data_access.filters import ReportFilter
+from reporting.i18n import t
 
 
 def control_values(state: ViewState, flt: ReportFilter) -> dict:

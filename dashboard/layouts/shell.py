@@ -8,8 +8,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from dashboard.services import Viewer
+from reporting.i18n import t
+from reporting.languages import LANGUAGE_NAMES, LANGUAGES
 
 REPORTS_PATH = "/"
 EXPORTS_PATH = "/exports"

@@ -1,4 +1,4 @@
-"""Numbers, percentages, dates and times written the way each dashboard language writes them."""
+"""Numbers, percentages, dates and times written the way each language writes them."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from babel.numbers import (
     parse_pattern,
 )
 
-from dashboard.i18n import normalize_language
+from reporting.languages import LOCALES, normalize_language
 
-BABEL_LOCALES = {"es": "es", "pt-BR": "pt_BR", "en": "en"}
+BABEL_LOCALES = LOCALES
 # Day labels on chart axes: short, and the same width for every day of a range.
 AXIS_DAY_FORMAT = {"es": "d MMM", "pt-BR": "d MMM", "en": "MMM d"}
 # The date picker's display format (moment-style tokens), in each language's day order.
