@@ -46,7 +46,7 @@ from sqlalchemy import (
     update,
 )
 
-from data_access import rollup
+from data_access import message_keys, rollup
 from data_access.domain import RANK_STATUS, STATUS_RANK
 from data_access.tables import (
     campaigns,
@@ -119,6 +119,8 @@ def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
     ids = sorted(set(ids))
     if not ids:
         return {}
+    if message_keys.in_use(conn):
+        return _located_identities(conn, ids)
     m = messages.c
     columns = (m.message_id, subaccounts.c.name, m.channel, m.direction, m.created_day)
     found: dict[str, Identity] = {}
@@ -150,6 +152,29 @@ def stored_identities(conn: Connection, ids) -> dict[str, Identity]:
     return found
 
 
+def _located_identities(conn: Connection, ids: list[str]) -> dict[str, Identity]:
+    """stored_identities on DuckDB: through the key tables (data_access/message_keys.py)."""
+    if len(ids) <= message_keys.LITERAL_MAX:
+        located = message_keys.locate(conn, ids)
+    else:
+        _fresh(conn, lookup_ids)
+        _copy_frame(conn, lookup_ids, pd.DataFrame({"message_id": ids}))
+        located = message_keys.locate(conn, ids, staged=lookup_ids.name)
+        conn.execute(text(f"DROP TABLE {lookup_ids.name}"))
+    if not located:
+        return {}
+    wanted = sorted({row[1] for row in located.values()})
+    names = dict(
+        conn.execute(
+            select(subaccounts.c.id, subaccounts.c.name).where(subaccounts.c.id.in_(wanted))
+        ).all()
+    )
+    return {
+        message_id: Identity(names[subaccount_id], channel, direction, day)
+        for message_id, (day, subaccount_id, channel, direction) in located.items()
+    }
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -174,10 +199,16 @@ def check_records(
     """
     refused: list[Refusal] = []
     first: dict[str, Identity] = {}
-    for row, (message_id, subaccount, channel, direction) in enumerate(
-        frame[["message_id", "subaccount", "channel", "direction"]].itertuples(
-            index=False, name=None
-        )
+    # Only rows of stored or repeated ids, or outside the scope, can be refused: the others
+    # are a message's first and only record.
+    ids = frame["message_id"]
+    suspect = ids.isin(stored.keys()) | ids.duplicated(keep=False)
+    if scope.subaccounts is not None:
+        suspect |= ~frame["subaccount"].map(scope.allows).astype(bool)
+    rows = suspect.to_numpy().nonzero()[0]
+    columns = frame.iloc[rows][["message_id", "subaccount", "channel", "direction"]]
+    for row, (message_id, subaccount, channel, direction) in zip(
+        rows.tolist(), columns.itertuples(index=False, name=None), strict=True
     ):
         known = stored.get(message_id)
         if known is not None and not scope.allows(known.subaccount):
@@ -460,6 +491,8 @@ def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) ->
     ).all()
     result.created = len(inserted)
     regions.update(tuple(row) for row in inserted)
+    if inserted and message_keys.in_use(conn):
+        message_keys.add(conn, merge_rows.name, "NOT known")
 
     if known_ids:
         old = messages.c
@@ -506,6 +539,19 @@ EVENT_COLUMNS = tuple(c.name for c in events_stage.columns)
 EVENT_KEY = ("message_id", "source", "status", "event_at", "error_code")
 
 
+def _first_day(frame: pd.DataFrame) -> pd.Series:
+    """Each row's message's earliest created_day in the batch (grouping only repeated ids:
+    a grouped min over Python dates runs row by row)."""
+    days = frame["created_day"].copy()
+    repeated = frame["message_id"].duplicated(keep=False)
+    if repeated.any():
+        subset = frame.loc[repeated, ["message_id", "created_day"]]
+        as_time = pd.to_datetime(subset["created_day"])
+        earliest = as_time.groupby(subset["message_id"]).transform("min")
+        days.loc[repeated] = earliest.dt.date
+    return days
+
+
 def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -> pd.DataFrame:
     """The events of a batch: each record's status, and each status its times report.
 
@@ -526,7 +572,7 @@ def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -
         own_time = own_time.where(~(own_time.isna() & (status == name)), frame[column])
     own_time = own_time.where(~(own_time.isna() & status.isin(AT_CREATION)), frame["created_at"])
     in_error = status == "error"
-    first_day = frame.groupby("message_id")["created_day"].transform("min")
+    first_day = _first_day(frame)
     known_day = frame["message_id"].map(
         {mid: i.created_day for mid, i in stored.items() if i.created_day is not None}
     )

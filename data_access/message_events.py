@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
+from data_access import message_keys
 from data_access.filters import AccessScope
 from data_access.reports import _connection
 from data_access.tables import message_events, messages
@@ -20,14 +21,18 @@ def events_of(
     m, e = messages.c, message_events.c
     with _connection(bind) as conn:
         # The message by its key first: its day lets the events' read skip other days.
-        found = conn.execute(
-            select(m.created_day, m.subaccount_id).where(m.message_id == message_id).limit(1)
-        ).first()
-        if found is None or found.subaccount_id not in scope.subaccount_ids:
+        if message_keys.in_use(conn):
+            located = message_keys.locate(conn, [message_id]).get(message_id)
+            found = located and (located[0], located[1])
+        else:
+            found = conn.execute(
+                select(m.created_day, m.subaccount_id).where(m.message_id == message_id).limit(1)
+            ).first()
+        if not found or found[1] not in scope.subaccount_ids:
             return pd.DataFrame(columns=list(EVENT_COLUMNS))
         query = (
             select(*(e[c] for c in EVENT_COLUMNS))
-            .where(e.created_day == found.created_day, e.message_id == message_id)
+            .where(e.created_day == found[0], e.message_id == message_id)
             .order_by(e.event_at.is_(None), e.event_at, e.recorded_at)
         )
         rows = conn.execute(query).all()

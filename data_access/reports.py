@@ -401,7 +401,7 @@ def _page_ids_select(
         on = key.table.c.id == foreign_key
         source = messages.outerjoin(key.table, on) if outer else messages.join(key.table, on)
     return (
-        select(m.message_id, m.contact_id)
+        select(m.message_id, m.contact_id, m.created_day)
         .select_from(source)
         .where(*_conditions(scope, flt))
         .order_by(*_order_by(sort, descending))
@@ -466,7 +466,7 @@ def _grouped_page_ids(
             take = min(rows - start, end - position - start)
             same = m[column].is_(None) if value is None else m[column] == value
             cut = (
-                select(m.message_id, m.contact_id)
+                select(m.message_id, m.contact_id, m.created_day)
                 .where(*_conditions(scope, flt), same)
                 .order_by(identity)
                 .offset(start)
@@ -535,9 +535,20 @@ def detailed_rows(
                 ids = _page_ids_select(scope, flt, sort, descending, offset, limit)
                 found = conn.execute(ids).all()
             if found:
-                page_ids = [message_id for message_id, _ in found]
-                contact_ids = sorted({contact_id for _, contact_id in found})
-                page = rows_by_key([messages], m.message_id, page_ids, "page")
+                page_ids = [message_id for message_id, _, _ in found]
+                contact_ids = sorted({contact_id for _, contact_id, _ in found})
+                days = sorted({day for _, _, day in found})
+                # The page's days let DuckDB (no key index there) read only their row groups.
+                page = (
+                    select(messages)
+                    .where(
+                        m.created_day.between(days[0], days[-1]),
+                        m.created_day.in_(days),
+                        m.message_id.in_(page_ids),
+                    )
+                    .limit(len(page_ids))
+                    .subquery("page")
+                )
                 phones = rows_by_key(
                     [contacts.c.id, contacts.c.phone], contacts.c.id, contact_ids, "phones"
                 )

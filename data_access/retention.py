@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Engine, delete
 
+from data_access import message_keys
 from data_access.tables import message_events, messages
 from data_access.writes import Transaction, write
 
@@ -27,6 +28,10 @@ def purge_messages(engine: Engine, keep_days: int, today: date) -> int:
         tx.conn.execute(delete(message_events).where(message_events.c.created_day < first_kept))
         gone = tx.conn.execute(delete(messages).where(messages.c.created_day < first_kept))
         count = gone.rowcount or 0
+        if message_keys.in_use(tx.conn):
+            message_keys.forget_days_before(tx.conn, first_kept)
+            # The recent index holds the last few days only (its memory follows the window).
+            message_keys.forget_old(tx.conn, today)
         tx.mark_changed(count > 0)
         return count
 

@@ -20,13 +20,15 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.schema import CreateIndex
 
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, parse_memory_limit
-from data_access import migrations, rollup
+from data_access import message_keys, migrations, rollup
 from data_access.tables import (
+    MESSAGES_PRIMARY_KEY,
     POSTGRES_EVENT_INDEXES,
     POSTGRES_INDEXES,
     POSTGRES_ROLLUP_INDEXES,
@@ -157,10 +159,18 @@ def _create_new(engine: Engine) -> None:
     with engine.begin() as conn:
         metadata.create_all(conn)  # checkfirst: a first start cut short may have made some
         if engine.dialect.name == "postgresql":
+            if not _has_primary_key(conn):
+                conn.execute(text(MESSAGES_PRIMARY_KEY))
             for index in _POSTGRES_INDEX_OBJECTS:
                 conn.execute(CreateIndex(index, if_not_exists=True))
+        else:
+            message_keys.create(conn)
         _set_default(conn, "schema_version", SCHEMA_VERSION)
         migrations.stamp(conn, migrations.head())
+
+
+def _has_primary_key(conn: Connection) -> bool:
+    return bool(inspect(conn).get_pk_constraint(messages.name).get("constrained_columns"))
 
 
 def _adopt(engine: Engine, schema_version: str) -> None:
@@ -227,6 +237,8 @@ def _recount_days(tx: Transaction, timezone: str) -> None:
         )
     )
     rollup.rebuild(conn)
+    if message_keys.in_use(conn):
+        message_keys.rebuild(conn)
     if stored is None:
         conn.execute(store_meta.insert().values(key="account_timezone", value=timezone))
     else:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 # 2: contacts.phone_tail and daily_rollup. 3: the webhook writers' scopes (channel_numbers.
 # callback_token_hash, inbox.scope, pending_statuses.scope). 4: message_events and
 # pending_statuses.expired_at. store.create_schema upgrades (data_access/migrations).
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 # The last digits of a number kept beside it: the shortest search (six digits) always ends
 # with them, so a phone search is an index lookup instead of a suffix scan of every contact.
@@ -122,11 +122,13 @@ contacts = Table(
 )
 
 # Timestamps are UTC without zone; created_day is the local day in the account time zone,
-# kept at load time so day buckets need no per-row zone conversion.
+# kept at load time so day buckets need no per-row zone conversion. message_id is unique: on
+# PostgreSQL its primary key (MESSAGES_PRIMARY_KEY) keeps it so; on DuckDB, whose key index
+# would live in memory, the write path does, through data_access/message_keys.py.
 messages = Table(
     "messages",
     metadata,
-    Column("message_id", String(128), primary_key=True),
+    Column("message_id", String(128), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("direction", String(2), nullable=False),
     Column("subaccount_id", Integer, nullable=False),
@@ -188,6 +190,8 @@ daily_rollup = Table(
     Column("delivered_count", BigInteger, nullable=False),
     Column("read_count", BigInteger, nullable=False),
 )
+
+MESSAGES_PRIMARY_KEY = "ALTER TABLE messages ADD CONSTRAINT messages_pkey PRIMARY KEY (message_id)"
 
 # DuckDB prunes by zone maps over insertion order (by created_at); PostgreSQL needs B-trees.
 # Declared by name and bound only on PostgreSQL (see store.create_schema).

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from data_access import reports
+from data_access import message_keys, reports
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.loader import load_files
@@ -197,9 +197,12 @@ def request_strategy(draw, outside_scope: bool = False) -> dict:
 def load_only(store, rows: list[dict]) -> None:
     engine, _, folder = store
     with engine.begin() as conn:
-        # Removing messages is not a product operation: the roll-up goes with them by hand.
+        # Removing messages is not a product operation: the roll-up and the keys go with them
+        # by hand.
         conn.execute(delete(messages))
         conn.execute(delete(daily_rollup))
+        if message_keys.in_use(conn):
+            message_keys.forget_all(conn)
     if rows:
         load_files(engine, [write_csv(folder / "example.csv", rows)], TIMEZONE)
 

@@ -215,7 +215,7 @@ def test_a_version_1_store_is_upgraded_at_start(store_settings, load_rows):
         create_schema(engine, TIMEZONE)
         assert assert_rollup_matches(engine) == expected
         with engine.connect() as conn:
-            assert read_meta(conn, "schema_version") == SCHEMA_VERSION == "4"
+            assert read_meta(conn, "schema_version") == SCHEMA_VERSION == "5"
             tails = conn.execute(select(contacts.c.phone, contacts.c.phone_tail)).all()
         assert sorted(tails) == [("5491187654321", "654321"), ("5511987654321", "654321")]
     finally:

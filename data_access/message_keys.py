@@ -1,0 +1,229 @@
+"""Finding stored messages by id in the embedded store without an index over every message.
+
+DuckDB keeps an ART index wholly in memory, about 60 bytes a message: a primary key on
+`messages` ran the store out of memory before 10 million messages. So on DuckDB `messages`
+has no key index, and two small tables answer "is this id stored, and on which day":
+
+- `recent_keys`: the identity (day, subaccount, channel, direction) of every message created
+  in the last KEY_WINDOW_DAYS days, indexed by a 64-bit hash of the id. Statuses arrive within
+  hours of the send, so nearly every lookup ends here, at a cost that follows the batch and the
+  window, not the store. Days leave it as they age (`forget_old`).
+- `message_keys`: the hash and day of every stored message, no index, 10 bytes a message on
+  disk. An id not found among the recent ones is looked for here (one scan of an 8-byte column,
+  Bloom-filtered by DuckDB's join), and a hit is confirmed in `messages` on that day only, whose
+  row groups DuckDB skips by their min/max day.
+
+Both are exact: a hash only proposes a day; the message's own row decides. Every writer that
+inserts or deletes messages keeps them in step (data_access/merge.py, retention.py, store.py).
+PostgreSQL keeps its primary key on `messages` and needs neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, MetaData, PrimaryKeyConstraint, Table, bindparam, text
+
+from data_access.tables import messages
+
+# Days of messages (by creation day) whose identity the recent index holds.
+KEY_WINDOW_DAYS = 3
+# Up to this many ids a lookup names their hashes (the index answers); past it, one join.
+LITERAL_MAX = 2_000
+
+# The tables' columns, by name (the tests compare a store's tables with the declared ones).
+TABLE_COLUMNS = {
+    "message_keys": {"key_hash", "created_day"},
+    "recent_keys": {
+        "key_hash",
+        "message_id",
+        "created_day",
+        "subaccount_id",
+        "channel",
+        "direction",
+    },
+}
+CREATE_STATEMENTS = (
+    "CREATE TABLE IF NOT EXISTS message_keys "
+    "(key_hash UBIGINT NOT NULL, created_day DATE NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS recent_keys (key_hash UBIGINT NOT NULL, "
+    "message_id VARCHAR NOT NULL, created_day DATE NOT NULL, subaccount_id INTEGER NOT NULL, "
+    "channel VARCHAR NOT NULL, direction VARCHAR NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS recent_keys_hash ON recent_keys (key_hash)",
+)
+
+
+def in_use(conn: Connection) -> bool:
+    return conn.dialect.name == "duckdb"
+
+
+def key_hash(message_id: str) -> int:
+    """The id's hash as DuckDB's md5_number_lower computes it."""
+    return int.from_bytes(hashlib.md5(message_id.encode()).digest()[8:], "little")
+
+
+def window_start(today: date | None = None) -> date:
+    """The first creation day the recent index holds (a day of slack for zones ahead of UTC)."""
+    today = today or datetime.now(UTC).date()
+    return today - timedelta(days=KEY_WINDOW_DAYS)
+
+
+def create(conn: Connection) -> None:
+    for statement in CREATE_STATEMENTS:
+        conn.execute(text(statement))
+
+
+def copy_messages(conn: Connection, keyed: bool) -> None:
+    """Replace `messages` by a copy in creation order, with or without its primary key (the
+    schema revision that took the key away, and its downgrade)."""
+    name = "messages_copy"
+    columns = ", ".join(c.name for c in messages.columns)
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    key = [PrimaryKeyConstraint("message_id")] if keyed else []
+    Table(name, MetaData(), *(c._copy() for c in messages.columns), *key).create(conn)
+    conn.execute(
+        text(
+            f"INSERT INTO {name} ({columns}) SELECT {columns} FROM messages "
+            "ORDER BY created_day, created_at"
+        )
+    )
+    conn.execute(text("DROP TABLE messages"))
+    conn.execute(text(f"ALTER TABLE {name} RENAME TO messages"))
+
+
+def rebuild(conn: Connection) -> None:
+    """Both tables again from the messages (a new schema, a changed time zone)."""
+    conn.execute(text("DELETE FROM message_keys"))
+    conn.execute(text("DELETE FROM recent_keys"))
+    conn.execute(
+        text(
+            "INSERT INTO message_keys SELECT md5_number_lower(message_id), created_day "
+            "FROM messages ORDER BY created_day"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO recent_keys SELECT md5_number_lower(message_id), message_id, "
+            "created_day, subaccount_id, channel, direction FROM messages "
+            "WHERE created_day >= :start"
+        ),
+        {"start": window_start()},
+    )
+
+
+def add(conn: Connection, source: str, where: str = "TRUE") -> None:
+    """Record the keys of newly inserted messages, read from `source` (a table or subquery in
+    the messages' columns) where `where` holds."""
+    conn.execute(
+        text(
+            f"INSERT INTO message_keys SELECT md5_number_lower(message_id), created_day "
+            f"FROM {source} WHERE {where}"
+        )
+    )
+    conn.execute(
+        text(
+            f"INSERT INTO recent_keys SELECT md5_number_lower(message_id), message_id, "
+            f"created_day, subaccount_id, channel, direction FROM {source} "
+            f"WHERE ({where}) AND created_day >= :start"
+        ),
+        {"start": window_start()},
+    )
+
+
+def forget_days_before(conn: Connection, first_kept: date) -> None:
+    """Drop the keys of messages deleted by whole days (retention)."""
+    for table in ("message_keys", "recent_keys"):
+        conn.execute(text(f"DELETE FROM {table} WHERE created_day < :day"), {"day": first_kept})
+
+
+def forget_old(conn: Connection, today: date | None = None) -> int:
+    """Take the days that left the window out of the recent index; returns how many keys."""
+    gone = conn.execute(
+        text("DELETE FROM recent_keys WHERE created_day < :start"),
+        {"start": window_start(today)},
+    )
+    return gone.rowcount or 0
+
+
+def forget_all(conn: Connection) -> None:
+    conn.execute(text("DELETE FROM message_keys"))
+    conn.execute(text("DELETE FROM recent_keys"))
+
+
+def _hash_list(ids: list[str]) -> str:
+    return ", ".join(str(key_hash(i)) for i in ids)
+
+
+def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[str, tuple]:
+    """The stored messages among `ids`: id -> (day, subaccount id, channel, direction).
+
+    `staged` names a temporary table holding the ids (column message_id), for big batches.
+    """
+    found: dict[str, tuple] = {}
+    if not ids:
+        return found
+    columns = "message_id, created_day, subaccount_id, channel, direction"
+    if staged is None:
+        recent = conn.execute(
+            text(
+                f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)}) "
+                "AND message_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        )
+    else:
+        recent = conn.execute(
+            text(
+                f"SELECT {_prefixed(columns, 'r')} FROM recent_keys r "
+                f"JOIN {staged} s ON r.key_hash = md5_number_lower(s.message_id) "
+                "AND r.message_id = s.message_id"
+            )
+        )
+    for row in recent:
+        found[row[0]] = tuple(row[1:])
+    rest = [i for i in ids if i not in found]
+    if not rest:
+        return found
+    # Older messages: their hash proposes a day, the message's own row confirms it.
+    if staged is None:
+        days = conn.execute(
+            text(
+                "SELECT DISTINCT created_day FROM message_keys "
+                f"WHERE key_hash IN ({_hash_list(rest)})"
+            )
+        ).scalars()
+    else:
+        days = conn.execute(
+            text(
+                "SELECT DISTINCT k.created_day FROM message_keys k "
+                f"WHERE k.key_hash IN (SELECT md5_number_lower(message_id) FROM {staged})"
+            )
+        ).scalars()
+    days = sorted(days)
+    if not days:
+        return found
+    on_days = "m.created_day BETWEEN :first AND :last AND m.created_day IN :days"
+    if staged is None:
+        older = conn.execute(
+            text(
+                f"SELECT {_prefixed(columns)} FROM messages m WHERE {on_days} "
+                "AND m.message_id IN :ids"
+            ).bindparams(bindparam("days", expanding=True), bindparam("ids", expanding=True)),
+            {"first": days[0], "last": days[-1], "days": days, "ids": rest},
+        )
+    else:
+        older = conn.execute(
+            text(
+                f"SELECT {_prefixed(columns)} FROM messages m "
+                f"JOIN {staged} s ON m.message_id = s.message_id WHERE {on_days}"
+            ).bindparams(bindparam("days", expanding=True)),
+            {"first": days[0], "last": days[-1], "days": days},
+        )
+    for row in older:
+        found.setdefault(row[0], tuple(row[1:]))
+    return found
+
+
+def _prefixed(columns: str, alias: str = "m") -> str:
+    return ", ".join(f"{alias}.{c}" for c in columns.split(", "))
