@@ -130,6 +130,21 @@ def _account(row) -> Account:
     )
 
 
+# A transaction that changes an account, a session, a grant or two-step verification marks its
+# connection; whoever keeps signed-in sessions (dashboard/session_cache.py) takes the mark when
+# the connection returns to the pool, after the commit, and drops what it kept.
+_CHANGE_MARK = "accounts_changed"
+
+
+def _mark_changed(conn: Connection) -> None:
+    conn.info[_CHANGE_MARK] = True
+
+
+def take_change_mark(info: dict) -> bool:
+    """Whether the connection whose `info` this is changed accounts; clears the mark."""
+    return bool(info.pop(_CHANGE_MARK, False))
+
+
 # ---- passwords ----
 
 
@@ -255,11 +270,13 @@ def create_account(
         conn.execute(update(users).where(users.c.id == existing.id).values(**values))
     else:
         conn.execute(insert(users).values(username=username, **values))
+    _mark_changed(conn)
     return find_account(conn, username)  # type: ignore[return-value]
 
 
 def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+    _mark_changed(conn)
 
 
 def change_password(conn: Connection, username: str, password_hash: str) -> Account:
@@ -273,6 +290,7 @@ def change_password(conn: Connection, username: str, password_hash: str) -> Acco
 def set_active(conn: Connection, username: str, active: bool) -> Account:
     account = _require(conn, username)
     conn.execute(update(users).where(users.c.id == account.id).values(active=active))
+    _mark_changed(conn)
     if not active:
         close_all_sessions(conn, account.id)
     return get_account(conn, account.id)  # type: ignore[return-value]
@@ -295,6 +313,7 @@ def update_profile(
         values["timezone"] = check_timezone(timezone)
     if values:
         conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        _mark_changed(conn)
 
 
 def _subaccount_ids_by_name(conn: Connection, names: list[str]) -> dict[str, int]:
@@ -328,6 +347,8 @@ def grant(conn: Connection, username: str, subaccount_names: list[str]) -> list[
                 insert(user_subaccounts).values(user_id=account.id, subaccount_id=subaccount_id)
             )
             added.append(name)
+    if added:
+        _mark_changed(conn)
     return added
 
 
@@ -345,18 +366,21 @@ def revoke(conn: Connection, username: str, subaccount_names: list[str]) -> list
         )
         if result.rowcount:
             removed.append(name)
+    if removed:
+        _mark_changed(conn)
     return removed
 
 
 def scope_ids(conn: Connection, account: Account) -> list[int]:
     """The subaccounts the account may see: all of them for an admin, the granted ones else."""
     if account.role == "admin":
-        query = select(subaccounts.c.id)
-    else:
-        query = select(user_subaccounts.c.subaccount_id).where(
-            user_subaccounts.c.user_id == account.id
-        )
+        return every_subaccount_id(conn)
+    query = select(user_subaccounts.c.subaccount_id).where(user_subaccounts.c.user_id == account.id)
     return sorted(int(i) for i in conn.execute(query).scalars())
+
+
+def every_subaccount_id(conn: Connection) -> list[int]:
+    return sorted(int(i) for i in conn.execute(select(subaccounts.c.id)).scalars())
 
 
 def list_accounts(conn: Connection) -> list[AccountListing]:
@@ -422,10 +446,12 @@ def session_account(conn: Connection, user_id: int, token: str, now: datetime) -
 
 def close_session(conn: Connection, token: str) -> None:
     conn.execute(delete(user_sessions).where(user_sessions.c.token_hash == _token_hash(token)))
+    _mark_changed(conn)
 
 
 def close_all_sessions(conn: Connection, user_id: int) -> None:
     conn.execute(delete(user_sessions).where(user_sessions.c.user_id == user_id))
+    _mark_changed(conn)
 
 
 def session_count(conn: Connection, user_id: int) -> int:
@@ -444,6 +470,7 @@ def session_count(conn: Connection, user_id: int) -> int:
 def set_totp_secret(conn: Connection, user_id: int, secret: str | None) -> None:
     """Turn two-step verification on with a new secret, or off with None."""
     conn.execute(update(users).where(users.c.id == user_id).values(totp_secret=secret))
+    _mark_changed(conn)
     conn.execute(delete(totp_steps).where(totp_steps.c.user_id == user_id))
     if secret is not None:
         # The row exists from the start, so claiming a step is one conditional UPDATE that

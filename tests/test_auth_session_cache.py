@@ -192,11 +192,11 @@ def test_the_reused_sessions_stay_within_their_capacity(engine, monkeypatch):
     for token in ("a", "b", "a", "b"):
         cache.resolve(1, token, T0, lookup)
     assert looked_up == ["a", "b"]
-    # Full of live sessions: a new one starts the cache afresh.
+    # Full: a new one pushes out the least recently used ("a"), which is read again.
     cache.resolve(1, "c", T0, lookup)
     cache.resolve(1, "a", T0, lookup)
     assert looked_up == ["a", "b", "c", "a"]
-    # Full again, "c" and "a" now out of their window: only they are dropped for "d".
+    # "c" and "a" now out of their window: read again, and never served in place of "d".
     later = T0 + timedelta(seconds=SESSION_CACHE_SECONDS)
     cache.resolve(1, "d", later, lookup)
     cache.resolve(1, "e", later, lookup)
