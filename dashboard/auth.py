@@ -20,6 +20,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from pyotp.utils import strings_equal
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from clock import utcnow as now
 from config import resolve_secret_key
 from dashboard.layouts.login import login_page, sign_out_page, totp_page, tr
 from dashboard.layouts.profile import profile_page
@@ -48,11 +49,6 @@ TOTP_ISSUER = "Delivery reports"
 TOTP_PENDING_SECONDS = 300
 TOTP_SETUP_SECONDS = 900
 _CODE = re.compile(r"\d{6}")
-
-
-def now() -> datetime:
-    """The current time, naive UTC like every time in the store."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class SignedInUser(UserMixin):
