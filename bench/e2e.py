@@ -19,9 +19,7 @@ import os
 import random
 import re
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -37,15 +35,15 @@ from sqlalchemy import Engine, select
 from bench.arguments import positive
 from bench.harness import DAYS, capture_statements, p95, raw_runner
 from bench.stores import DATA_DIR, OpenStore, Plan, open_duckdb, open_postgres
-from config import PROJECT_DIR
 from dashboard import ids
 from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import PAGE_SIZE, SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS
-from dashboard.view_state import ViewState
 from data_access import accounts, reports
 from data_access.filters import AccessScope, today_in
 from data_access.tables import contacts, messages, subaccounts
+from reporting.view_state import ViewState
+from servertools.served import ServedApp, ServerError
 
 DEFAULT_MESSAGES = 10_000_000
 CHANNEL = "whatsapp"
@@ -69,10 +67,6 @@ TARGETS = {
 }
 USERS_P95_MS = 1000.0
 PEAK_MEMORY_MB = 1536.0
-
-
-class ServerError(RuntimeError):
-    """The served dashboard did not start or answered a request with an error."""
 
 
 @dataclass
@@ -134,18 +128,10 @@ class E2EReport:
 # -- the served app -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
+class Server(ServedApp):
     """`python app.py serve` on a loopback port, on the given store, until stop()."""
 
     def __init__(self, database_url: str, data_dir: Path, timezone: str, threads: int) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(
             os.environ,
@@ -154,24 +140,15 @@ class Server:
             SECRET_KEY=secrets.token_hex(32),
             ACCOUNT_TIMEZONE=timezone,
         )
-        self.command = [sys.executable, "app.py", "serve", "--port", str(self.port)]
-        self.command += ["--threads", str(threads)]
         self._log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            self.command, cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        super().__init__(env, threads=threads, output=self._log)
+        self.base = self.url
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerError(f"The server stopped at start; see {self._log.name}.")
-            try:
-                requests.get(self.base + "/login", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise ServerError(f"The server did not answer within {timeout:.0f} s.")
+    def wait_ready(self, timeout: float = 120.0, ready=None) -> Server:
+        try:
+            return super().wait_ready(timeout, ready)
+        except ServerError as error:
+            raise ServerError(f"{error} See {self._log.name}.") from None
 
     def memory_mb(self, key: str) -> float:
         """VmRSS (now) or VmHWM (peak so far) of the server process, in MB."""
@@ -180,14 +157,10 @@ class Server:
                 return int(line.split()[1]) / 1024.0
         raise ServerError(f"/proc has no {key} for the server process.")
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def stop(self) -> str:
+        super().stop()
         self._log.close()
+        return ""
 
 
 def ensure_admin(engine: Engine) -> None:

@@ -74,7 +74,7 @@ def _store_url(store) -> str:
 
 def build_postgres(messages: int):
     """A throwaway PostgreSQL cluster holding `messages` demo messages: (server, URL)."""
-    from tests.pg_server import PostgresServer
+    from servertools.postgres import PostgresServer
 
     server = PostgresServer()
     server.start()

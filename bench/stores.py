@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, text
 
-from data_access.demo_data import build_demo
+from demo.generator import build_demo
 from data_access.store import create_schema, make_engine
 from data_access.tables import SCHEMA_VERSION
-from tests.pg_server import PostgresServer
+from servertools.postgres import PostgresServer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED = 20_260_101

@@ -45,6 +45,7 @@ from data_access.store import create_schema, make_engine
 from data_access.tables import inbox, messages
 from ingest.channels import assign
 from ingest.whatsapp import sign
+from servertools.served import ServedApp, ServerError
 
 NUMBER_ID = "104857600012345"  # the bodies' business number, assigned to the Bench subaccount
 PREFIX = "wamid.bench"
@@ -209,8 +210,8 @@ def watch_backlog(
 def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> None:
     """An admin clicking Apply on the consolidated view, each time over another range."""
     from bench.e2e import Page
-    from dashboard.view_state import ViewState
     from data_access.filters import today_in
+    from reporting.view_state import ViewState
 
     page = Page(f"http://127.0.0.1:{port}")
     try:
@@ -278,32 +279,12 @@ def postgres_store(base: str | None):
 
 
 def start_server(data_dir: Path, url: str, port: int, threads: int, log) -> subprocess.Popen:
-    env = server_env(data_dir, url)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "app.py"),
-            "serve",
-            "--port",
-            str(port),
-            "--threads",
-            str(threads),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"The server stopped at start; see {data_dir / 'server.log'}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("The server did not start listening within 60 s.")
+    served = ServedApp(server_env(data_dir, url), port=port, threads=threads, output=log)
+    try:
+        served.wait_ready(60)
+    except ServerError as error:
+        raise SystemExit(f"{error} See {data_dir / 'server.log'}") from None
+    return served.process
 
 
 def sender(

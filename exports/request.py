@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dashboard.view_state import ViewState
 from data_access.filters import FilterError, ReportFilter, today_in
 from data_access.reports import SORT_COLUMNS
 from reporting.i18n import t
 from reporting.languages import normalize_language
+from reporting.view_state import ViewState
 
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {

@@ -12,7 +12,7 @@ import pytest
 from config import load_settings
 from data_access.loader import LOADER_COLUMNS, load_files
 from data_access.store import create_schema, make_engine
-from tests.pg_server import PostgresServer
+from servertools.postgres import PostgresServer
 
 TIMEZONE = "America/Sao_Paulo"
 _database_names = itertools.count(1)

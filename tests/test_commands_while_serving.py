@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from sqlalchemy import func, select
 from commands.control import socket_path
 from data_access.store import make_engine
 from data_access.tables import messages
+from servertools.served import ServedApp
 from tests.conftest import write_csv
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -35,36 +34,14 @@ ROWS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
     env.pop("DATABASE_URL", None)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "serve", "--port", str(port)],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     sock = socket_path(tmp_path / "data" / "reports.duckdb")
-    deadline = time.monotonic() + 60
-    while not sock.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"server did not start: {process.stdout.read()}")
-        time.sleep(0.2)
-    yield env, port, tmp_path, process
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=30)
+    served = ServedApp(env).wait_ready(60, ready=sock.exists)
+    yield env, served.port, tmp_path, served.process
+    served.stop()
 
 
 def _app(env, *args):

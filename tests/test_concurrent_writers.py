@@ -21,7 +21,7 @@ import requests
 from sqlalchemy import func, select
 
 from app import create_app
-from config import load_settings
+from config import PROJECT_DIR, load_settings
 from data_access.loader import load_files
 from data_access.store import create_schema, make_engine
 from data_access.tables import inbox, messages, pending_statuses
@@ -31,8 +31,8 @@ from ingest.inbox import drain
 from ingest.keys import create_key
 from ingest.merge import apply_pending
 from ingest.whatsapp import sign
+from servertools.served import ServedApp
 from tests.conftest import write_csv
-from tests.test_commands_while_serving import PROJECT, _free_port
 from tests.test_rollup import assert_rollup_matches
 
 SECONDS = float(os.environ.get("WRITERS_SECONDS", "30"))
@@ -170,33 +170,17 @@ def test_loads_api_and_webhooks_at_once_equal_one_at_a_time(tmp_path):
         assign(conn, "whatsapp", NUMBER, "Brand A")
     engine.dispose()
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "serve", "--port", str(port)],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = ServedApp(env)
+    base = server.url
     errors: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/login", timeout=2)
-                break
-            except requests.ConnectionError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not start: {server.stdout.read()}") from None
-                time.sleep(0.2)
+        server.wait_ready(60)
         session = requests.Session()
 
         def load(path: Path) -> None:
             result = subprocess.run(
                 [sys.executable, "app.py", "load", str(path)],
-                cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120,
+                cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
             )  # fmt: skip
             if result.returncode != 0 or "Traceback" in result.stderr:
                 raise AssertionError(result.stderr)
@@ -226,8 +210,7 @@ def test_loads_api_and_webhooks_at_once_equal_one_at_a_time(tmp_path):
         for thread in writers:
             thread.join(timeout=SECONDS + 300)
     finally:
-        server.terminate()
-        log = server.communicate(timeout=60)[0]
+        log = server.stop()
     assert errors == []
     assert "Traceback" not in log, log
 

@@ -7,8 +7,8 @@ from dash import no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.callbacks.consolidated import update_consolidated
-from dashboard.view_state import ViewState
 from reporting.formatting import format_date
+from reporting.view_state import ViewState
 from tests.dashboard_data import (
     WHATSAPP_DAILY,
     FixedViewerServices,

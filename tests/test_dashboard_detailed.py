@@ -10,8 +10,8 @@ from dashboard import ids
 from dashboard.callbacks.detailed import show_detail, update_table
 from dashboard.callbacks.filters import update_view
 from dashboard.layouts import detailed
-from dashboard.view_state import ViewState
 from reporting.formatting import format_datetime
+from reporting.view_state import ViewState
 from tests.dashboard_data import (
     LONG_CONTENT,
     PHONE_ANA,

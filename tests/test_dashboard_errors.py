@@ -6,7 +6,7 @@ import pytest
 
 from dashboard import ids
 from dashboard.shell import build_app
-from dashboard.view_state import ViewState
+from reporting.view_state import ViewState
 from tests.dashboard_data import FixedViewerServices, texts
 
 SECRET = "relation messages_secret does not exist"

@@ -14,8 +14,8 @@ from dashboard import ids
 from dashboard.callbacks.filters import update_view
 from dashboard.callbacks.routing import choose_language, page_and_state, render_page
 from dashboard.callbacks.url_state import state_from_search, state_to_search
-from dashboard.view_state import ViewState
 from data_access.filters import FilterError
+from reporting.view_state import ViewState
 from tests.dashboard_data import (
     FixedViewerServices,
     as_json,

@@ -49,7 +49,7 @@ def test_dr302_every_filter_error_code_raised_has_a_catalog_sentence():
     sources = [
         PROJECT_DIR / "data_access" / "filters.py",
         PROJECT_DIR / "data_access" / "reports.py",
-        PROJECT_DIR / "dashboard" / "view_state.py",
+        PROJECT_DIR / "reporting" / "view_state.py",
         PROJECT_DIR / "dashboard" / "callbacks" / "filters.py",
         PROJECT_DIR / "dashboard" / "callbacks" / "detailed.py",
     ]

@@ -10,10 +10,10 @@ from selenium.webdriver.common.keys import Keys
 from dashboard import ids
 from dashboard.callbacks.filters import box_date, update_view
 from dashboard.shell import build_app
-from dashboard.view_state import ViewState
 from data_access import reports
 from data_access.filters import FilterError, ReportFilter
 from reporting.formatting import format_count
+from reporting.view_state import ViewState
 from tests.browser import ServedApp, chromium, severe_console_messages, wait_for
 from tests.conftest import TIMEZONE
 from tests.dashboard_data import FixedViewerServices, day, rows, viewer_for

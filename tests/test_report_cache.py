@@ -12,8 +12,8 @@ import pandas as pd
 from dashboard import services as services_module
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.services import Services
-from dashboard.view_state import ViewState
 from data_access.filters import AccessScope, ReportFilter, today_in
+from reporting.view_state import ViewState
 from tests.auth_helpers import ROWS_A, ROWS_B, subaccount_ids, two_brand_rows
 from tests.conftest import TIMEZONE
 from tests.dashboard_data import texts, viewer_for

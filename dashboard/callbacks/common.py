@@ -8,8 +8,8 @@ from dash import set_props
 
 from dashboard import ids
 from dashboard.services import Services, Viewer
-from dashboard.view_state import ViewState
 from reporting.languages import normalize_language
+from reporting.view_state import ViewState
 
 logger = logging.getLogger("dashboard")
 

@@ -9,10 +9,10 @@ from dashboard import ids
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.layouts import consolidated
 from dashboard.services import Services, Viewer
-from dashboard.view_state import ViewState
 from data_access import reports as report_data
 from data_access.filters import FilterError
 from reporting.i18n import filter_error_text
+from reporting.view_state import ViewState
 
 OUTPUTS = {
     **{f"kpi_{key}": Output(card_id, "children") for card_id, key, *_ in consolidated.KPI_CARDS},

@@ -11,9 +11,9 @@ from dashboard import ids
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.layouts import detailed
 from dashboard.services import Services, Viewer
-from dashboard.view_state import ViewState
 from data_access.filters import FilterError
 from reporting.i18n import filter_error_text, t
+from reporting.view_state import ViewState
 
 TABLE_OUTPUTS = {
     "data": Output(ids.DETAILED_TABLE, "data"),

@@ -21,12 +21,12 @@ from dashboard.layouts.detailed import SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_options
 from dashboard.layouts.reports import control_values, sort_by_of
 from dashboard.services import Services
-from dashboard.view_state import ViewState
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError
 from reporting.formatting import PICKER_FORMAT
 from reporting.i18n import filter_error_text
 from reporting.languages import normalize_language
+from reporting.view_state import ViewState
 
 # Where a FilterError's field is shown; anything else goes under the filter bar.
 FIELD_CONTROLS = {

@@ -22,12 +22,12 @@ from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
 from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
 from dashboard.services import Services, Viewer
-from dashboard.view_state import ViewState
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError, phone_digits, today_in
 from data_access.reports import SORT_COLUMNS
 from reporting.i18n import N_, label, t
 from reporting.languages import normalize_language
+from reporting.view_state import ViewState
 
 # Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
 OTHER_PAGES = {shell.EXPORTS_PATH: exports_layout.layout, shell.AUDIT_PATH: audit_layout.layout}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode
 
-from dashboard.view_state import ViewState
 from data_access.filters import FilterError
+from reporting.view_state import ViewState
 
 # query key -> ViewState field, for the fields that hold several values.
 LIST_KEYS = {

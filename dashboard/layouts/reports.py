@@ -10,10 +10,10 @@ from dash import html
 from dashboard import ids
 from dashboard.layouts import consolidated, detailed
 from dashboard.layouts.filters import STATE_FIELDS, filter_bar
-from dashboard.view_state import VIEWS, ViewState
 from data_access.domain import CHANNELS
 from data_access.filters import ReportFilter
 from reporting.i18n import t
+from reporting.view_state import VIEWS, ViewState
 
 
 def control_values(state: ViewState, flt: ReportFilter) -> dict:

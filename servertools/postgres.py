@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the test suite: initdb in a temp dir, a free port."""
+"""A throwaway PostgreSQL cluster for tests and benchmarks: initdb in a temp dir, a free port."""
 
 from __future__ import annotations
 
@@ -11,16 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from servertools.served import free_port
+
 
 def _postgres_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:
@@ -34,7 +30,7 @@ class PostgresServer:
             )
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="reports-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]

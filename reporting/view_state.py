@@ -1,4 +1,4 @@
-"""The state of one view of the reports screen, as kept in the page and in the URL.
+"""The state of one view of the reports screen, as kept in the page, the URL and export jobs.
 
 The dashboard stores the applied state in a dcc.Store (ids.APPLIED_FILTERS) as `to_dict()`;
 exports read the same dict to run the view the user sees.
