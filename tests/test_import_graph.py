@@ -15,13 +15,13 @@ LAYERS = (
     ("bench",),
     ("app",),
     ("dashboard", "commands"),
-    ("exports", "ingest"),
+    ("exports", "ingest", "demo"),
     ("reporting",),
     ("data_access", "servertools"),
     ("config",),
     ("clock",),
 )
-BELOW_THE_UI = ("reporting", "data_access", "exports", "ingest", "commands", "servertools")
+BELOW_THE_UI = ("reporting", "data_access", "exports", "ingest", "demo", "commands", "servertools")
 SKIPPED = {".venv", ".git", "data", "node_modules"}
 
 
