@@ -27,9 +27,9 @@ import pandas as pd
 from bench.arguments import positive
 from bench.stores import DATA_DIR, SEED
 from config import PROJECT_DIR
-from data_access.demo_data import generate
 from data_access.domain import RANK_STATUS
 from data_access.loader import LOADER_COLUMNS
+from demo.generator import generate
 
 TIMEZONE = "America/Sao_Paulo"
 TIMES = ("created_at", "sent_at", "delivered_at", "read_at")

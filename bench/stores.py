@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, text
 
-from demo.generator import build_demo
 from data_access.store import create_schema, make_engine
 from data_access.tables import SCHEMA_VERSION
+from demo.generator import build_demo
 from servertools.postgres import PostgresServer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from commands.console import Console
-from data_access.demo_data import (
+from demo.generator import (
     MAX_DAYS,
     DemoError,
     build_demo,

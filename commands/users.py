@@ -8,6 +8,7 @@ import sys
 
 from commands.console import Console
 from data_access import accounts, audit
+from demo.accounts import DemoAccount, create_demo_accounts
 from reporting.languages import DEFAULT_LANGUAGE, LANGUAGES
 
 
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             elif action == "list":
                 _print_list(console, accounts.list_accounts(conn))
             elif action == "demo":
-                made = accounts.create_demo_accounts(conn)
+                made = create_demo_accounts(conn)
                 for demo in made:
                     if demo.created:
                         detail = f"{demo.username}: added as {demo.role} (demo account)"
@@ -204,7 +205,7 @@ def _print_list(console: Console, listings: list[accounts.AccountListing]) -> No
         console.out("  ".join([*cells, row[-1]]))
 
 
-def _print_demo(console: Console, made: list[accounts.DemoAccount]) -> None:
+def _print_demo(console: Console, made: list[DemoAccount]) -> None:
     if not made:
         console.out(
             "This store already has sign-in accounts of its own; no demo accounts were added."

@@ -18,6 +18,7 @@ from commands.control import _namespace_to_json
 from config import SettingsError, load_settings, resolve_secret_key
 from data_access import accounts
 from data_access.tables import subaccounts, users
+from demo.accounts import create_demo_accounts
 from tests.auth_helpers import add_account, subaccount_ids
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)
@@ -165,13 +166,13 @@ def test_sessions_end_on_sign_out_new_password_disable_and_expiry(engine):
 def test_demo_accounts_are_made_once_and_only_on_a_store_without_accounts(engine):
     _subaccounts(engine, "Zeta Shop", "Alpha Bank", "Mid Clinic")
     with engine.begin() as conn:
-        made = accounts.create_demo_accounts(conn)
+        made = create_demo_accounts(conn)
     assert [(d.username, d.role, d.subaccounts, d.created) for d in made] == [
         ("admin", "admin", (), True),
         ("support", "user", ("Alpha Bank", "Mid Clinic"), True),
     ]
     with engine.begin() as conn:
-        again = accounts.create_demo_accounts(conn)
+        again = create_demo_accounts(conn)
         assert [(d.username, d.subaccounts, d.created) for d in again] == [
             ("admin", (), False),
             ("support", ("Alpha Bank", "Mid Clinic"), False),
@@ -183,7 +184,7 @@ def test_demo_accounts_are_made_once_and_only_on_a_store_without_accounts(engine
 def test_demo_accounts_are_not_added_beside_real_ones(engine):
     add_account(engine, "owner", "owner-password-1", role="admin")
     with engine.begin() as conn:
-        assert accounts.create_demo_accounts(conn) == []
+        assert create_demo_accounts(conn) == []
         assert accounts.find_account(conn, "admin") is None
 
 

@@ -20,9 +20,9 @@ from config import PROJECT_DIR
 from dashboard import ids
 from dashboard.shell import build_app
 from data_access import reports
-from data_access.demo_data import build_demo
 from data_access.filters import ReportFilter
 from data_access.tables import contacts, messages
+from demo.generator import build_demo
 from reporting.formatting import format_count, format_date, format_pct
 from tests.browser import (
     ServedApp,

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 import app
-from data_access import demo_data, reports
-from data_access.demo_data import DemoError, build_demo, generate
+from data_access import reports
 from data_access.domain import RANK_STATUS
 from data_access.filters import AccessScope, ReportFilter
 from data_access.tables import campaigns, contacts, messages, subaccounts, user_subaccounts, users
+from demo import generator as demo_data
+from demo.generator import DemoError, build_demo, generate
 from tests.conftest import TIMEZONE
 
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=ZoneInfo(TIMEZONE))

@@ -9,9 +9,11 @@ by (seed, chunk number), so a seed always yields the same messages.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -32,6 +34,10 @@ class DemoError(ValueError):
 
 
 # --------------------------------------------------------------------------- the account
+# The account's brands, senders, campaigns and texts are data, read from demo/data.json.
+
+DATA_FILE = Path(__file__).with_name("data.json")
+_DATA = json.loads(DATA_FILE.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -45,14 +51,10 @@ class Country:
 
 
 COUNTRIES = {
-    "BR": Country(
-        "55", ("119", "219", "319", "419", "519", "619", "719", "819", "859"), 8, "pt", 0.34
-    ),
-    "MX": Country("52", ("55", "33", "81"), 8, "es", 0.20),
-    "AR": Country("54", ("911",), 8, "es", 0.12),
-    "CO": Country("57", ("300", "310", "311", "312", "315", "316", "320", "321"), 7, "es", 0.13),
-    "CL": Country("56", ("9",), 8, "es", 0.10),
-    "PE": Country("51", ("9",), 8, "es", 0.11),
+    code: Country(
+        c["calling_code"], tuple(c["prefixes"]), c["digits"], c["language"], c["contact_share"]
+    )
+    for code, c in _DATA["countries"].items()
 }
 COUNTRY_CODES = tuple(COUNTRIES)
 
@@ -69,372 +71,47 @@ class DemoSubaccount:
     correlation_prefix: str
 
 
-SUBACCOUNTS = (
-    DemoSubaccount("Aurora Varejo Brasil", "BR", 0.30, 0.80, 0.035, 0.050, 0.74, "AVB"),
-    DemoSubaccount("Aurora Tiendas México", "MX", 0.18, 0.72, 0.040, 0.060, 0.68, "ATM"),
-    DemoSubaccount("Banco Pampa Argentina", "AR", 0.12, 0.55, 0.025, 0.045, 0.61, "BPA"),
-    DemoSubaccount("Clínica Andina Colombia", "CO", 0.14, 0.76, 0.030, 0.070, 0.70, "CAC"),
-    DemoSubaccount("Seguros Austral Chile", "CL", 0.12, 0.60, 0.045, 0.055, 0.57, "SAC"),
-    DemoSubaccount("Envíos Inca Perú", "PE", 0.14, 0.78, 0.050, 0.080, 0.66, "EIP"),
-)
+SUBACCOUNTS = tuple(DemoSubaccount(**s) for s in _DATA["subaccounts"])
 
 # Senders: (username, index of their subaccount).
-USERS = (
-    ("ana.souza", 0),
-    ("joao.pereira", 0),
-    ("marcia.conceicao", 0),
-    ("luis.hernandez", 1),
-    ("sofia.ramirez", 1),
-    ("diego.fernandez", 2),
-    ("martina.gonzalez", 2),
-    ("valentina.lopez", 3),
-    ("andres.munoz", 3),
-    ("camila.rojas", 4),
-    ("matias.soto", 4),
-    ("rosa.quispe", 5),
-    ("jorge.huaman", 5),
-    ("beatriz.araujo", 0),
-    ("alejandro.nunez", 1),
-)
+USERS = tuple((u["username"], u["subaccount"]) for u in _DATA["users"])
 
 # Campaigns: (name, subaccount index, channel, template). `{name}` becomes the contact's first
 # name and `{num}` an order, invoice or appointment number; `{name}` always comes first.
-CAMPAIGNS = (
-    (
-        "Black Friday 🇧🇷",
-        0,
-        "whatsapp",
-        "Oi {name}! 🛍️ A Black Friday chegou: até 60% de desconto em eletrônicos. Cupom BF{num} 🔥",
-    ),
-    (
-        "Pedido a caminho",
-        0,
-        "whatsapp",
-        "Olá {name}, seu pedido nº {num} saiu para entrega 🚚 Acompanhe pelo app.",
-    ),
-    (
-        "Carrinho abandonado",
-        0,
-        "whatsapp",
-        "{name}, você esqueceu itens no carrinho 🛒 Finalize com frete grátis até amanhã!",
-    ),
-    (
-        "Lembrete de boleto",
-        0,
-        "sms",
-        "Aurora: o boleto do pedido {num} vence amanhã. Pague pelo app e evite a suspensão.",
-    ),
-    (
-        "Código de verificação",
-        0,
-        "sms",
-        "Aurora: seu código de verificação é {num}. Não compartilhe com ninguém.",
-    ),
-    (
-        "Hot Sale México",
-        1,
-        "whatsapp",
-        "¡Hola {name}! 🔥 Hot Sale: meses sin intereses y envío gratis. Código HS{num}",
-    ),
-    (
-        "Confirmación de pedido",
-        1,
-        "whatsapp",
-        "Hola {name}, recibimos tu pedido #{num} ✅ Te avisaremos cuando salga.",
-    ),
-    (
-        "Encuesta de satisfacción",
-        1,
-        "whatsapp",
-        "{name}, ¿cómo fue tu compra? Califícanos del 1 al 5 ⭐",
-    ),
-    (
-        "Recordatorio de pago MX",
-        1,
-        "sms",
-        "Aurora Tiendas: tu pago de la orden {num} vence hoy. Evita recargos.",
-    ),
-    (
-        "Promoción Buen Fin",
-        1,
-        "sms",
-        "Aurora Tiendas: El Buen Fin ya empezó. Hasta 40% de descuento con el código {num}.",
-    ),
-    (
-        "Aviso de vencimiento de tarjeta",
-        2,
-        "whatsapp",
-        "Hola {name}, tu tarjeta Pampa vence este mes 💳 Pedí la nueva desde la app.",
-    ),
-    (
-        "Préstamo preaprobado",
-        2,
-        "whatsapp",
-        "{name}, tenés un préstamo preaprobado 💰 Consultá las condiciones: ref. {num}",
-    ),
-    (
-        "Alerta de consumo",
-        2,
-        "whatsapp",
-        "Pampa: se registró un consumo con tu tarjeta terminada en {num}. ¿Fuiste vos?",
-    ),
-    (
-        "Token de seguridad",
-        2,
-        "sms",
-        "Banco Pampa: tu token es {num}. Vence en 5 minutos. No lo compartas.",
-    ),
-    (
-        "Resumen de cuenta",
-        2,
-        "sms",
-        "Banco Pampa: tu resumen de cuenta ya está disponible. Nro. de cliente {num}.",
-    ),
-    (
-        "Recordatorio de cita",
-        3,
-        "whatsapp",
-        "Hola {name} 👋 Te recordamos tu cita médica, radicado {num}. Responde SÍ para confirmar.",
-    ),
-    (
-        "Resultados de laboratorio",
-        3,
-        "whatsapp",
-        "{name}, tus resultados de laboratorio ya están listos 🧪 Orden {num}",
-    ),
-    (
-        "Campaña de vacunación",
-        3,
-        "whatsapp",
-        "¡{name}, vacúnate contra la influenza! 💉 Agenda sin costo esta semana.",
-    ),
-    (
-        "Confirmación de cita SMS",
-        3,
-        "sms",
-        "Clínica Andina: su cita {num} fue confirmada. Llegue 15 minutos antes.",
-    ),
-    (
-        "Orden de autorización",
-        3,
-        "sms",
-        "Clínica Andina: su autorización {num} fue aprobada por la EPS.",
-    ),
-    (
-        "Renovación de póliza",
-        4,
-        "whatsapp",
-        "Hola {name}, tu póliza de auto vence pronto 🚗 Renueva con 15% de descuento.",
-    ),
-    (
-        "Siniestro en revisión",
-        4,
-        "whatsapp",
-        "{name}, recibimos tu denuncia de siniestro N° {num} 📄 Un liquidador te contactará.",
-    ),
-    (
-        "Pago de prima",
-        4,
-        "whatsapp",
-        "Seguros Austral: registramos el pago de tu prima, comprobante {num} ✅",
-    ),
-    (
-        "Cuota impaga",
-        4,
-        "sms",
-        "Seguros Austral: la cuota de su póliza {num} está impaga. Regularice su cobertura.",
-    ),
-    ("Clave dinámica", 4, "sms", "Seguros Austral: su clave dinámica es {num}."),
-    (
-        "Tu envío está en ruta",
-        5,
-        "whatsapp",
-        "¡Hola {name}! 📦 Tu envío {num} está en ruta y llega hoy.",
-    ),
-    (
-        "Intento de entrega fallido",
-        5,
-        "whatsapp",
-        "{name}, no pudimos entregar tu paquete {num} 😕 Reprograma aquí.",
-    ),
-    (
-        "Cyber Wow Perú",
-        5,
-        "whatsapp",
-        "¡{name}, llegó el Cyber Wow! 🎉 Envíos a S/ 1 en todo Lima.",
-    ),
-    (
-        "Código de recojo",
-        5,
-        "sms",
-        "Envíos Inca: su código de recojo es {num}. Preséntelo en agencia.",
-    ),
-    (
-        "Encuesta de entrega",
-        5,
-        "sms",
-        "Envíos Inca: ¿cómo calificaría su entrega {num}? Responda del 1 al 5.",
-    ),
+CAMPAIGNS = tuple(
+    (c["name"], c["subaccount"], c["channel"], c["template"]) for c in _DATA["campaigns"]
 )
 
-# Messages sent outside any campaign, by language and channel.
-TRANSACTIONAL = {
-    ("pt", "whatsapp"): (
-        "Olá {name}, aqui é do atendimento Aurora 😊 Como posso ajudar?",
-        "{name}, sua troca foi aprovada. Protocolo {num}",
-        "Segue a nota fiscal do pedido {num} 📎",
-        "Obrigado pelo contato, {name}! Seu chamado {num} foi encerrado ✅",
-        "Sua assinatura foi renovada com sucesso 🎉",
-    ),
-    ("es", "whatsapp"): (
-        "Hola {name}, te saluda el equipo de atención 😊 ¿En qué podemos ayudarte?",
-        "{name}, tu solicitud {num} fue aprobada ✅",
-        "Adjuntamos el comprobante de la operación {num} 📎",
-        "¡Gracias por escribirnos, {name}! Tu caso {num} quedó resuelto 🙌",
-        "Tu dirección de entrega fue actualizada correctamente 📍",
-    ),
-    ("pt", "sms"): (
-        "Aurora: sua senha foi alterada. Se não foi você, ligue para 0800 {num}.",
-        "Aurora: pedido {num} entregue. Obrigado pela preferência!",
-    ),
-    ("es", "sms"): (
-        "Su código de acceso es {num}. Válido por 10 minutos.",
-        "Su pedido {num} fue entregado. ¡Gracias por su preferencia!",
-        "Aviso: su número de atención es {num}.",
-    ),
-}
+# Messages sent outside any campaign, by (language, channel).
+TRANSACTIONAL = {(t["language"], t["channel"]): tuple(t["texts"]) for t in _DATA["transactional"]}
 
-REPLIES = {
-    "pt": (
-        "Sim, pode entregar amanhã 😊",
-        "Não recebi o código 😕",
-        "Qual o horário de atendimento?",
-        "Obrigado!! 🙏",
-        "Quero cancelar minha assinatura",
-        "Já paguei o boleto, segue o comprovante",
-        "Vocês entregam em São João del-Rei?",
-        "SAIR",
-        "👍",
-        "Pode me ligar depois das 18h?",
-    ),
-    "es": (
-        "Sí, confirmo la cita 👍",
-        "No me llegó el código 😕",
-        "¿Cuál es el horario de atención?",
-        "¡Gracias! 🙌",
-        "Quiero darme de baja",
-        "Ya pagué, adjunto el comprobante",
-        "¿Hacen envíos a Córdoba?",
-        "STOP",
-        "❤️",
-        "¿Me pueden llamar después de las 6?",
-        "Necesito reprogramar, ¿tienen turno el miércoles?",
-    ),
-}
+REPLIES = {language: tuple(texts) for language, texts in _DATA["replies"].items()}
 
 # Captions, file names and the like of WhatsApp messages that are not plain text, by language
-# and content type; None where such a message carries no text (audio, sticker).
+# and content type; a type not listed (audio, sticker) carries no text.
 MEDIA_TEXT = {
-    "pt": {
-        "image": ("📷 Catálogo de ofertas", "Foto do produto", "Comprovante de pagamento"),
-        "video": ("🎬 Como usar o app", "Vídeo de boas-vindas"),
-        "document": ("Nota_fiscal_Aurora.pdf", "Boleto_novembro.pdf"),
-        "location": ("Av. Paulista, 1578 – São Paulo", "Praça da Liberdade, Belo Horizonte"),
-        "contacts": ("Central de Atendimento Aurora",),
-        "interactive": ("Avalie nosso atendimento: [😀] [😐] [😞]", "Confirma a entrega? [Sim]"),
-    },
-    "es": {
-        "image": ("📷 Catálogo de ofertas", "Foto del producto", "Comprobante de pago"),
-        "video": ("🎬 Tutorial de uso", "Video de bienvenida"),
-        "document": ("Factura_noviembre.pdf", "Póliza_vehículo.pdf", "Resultados_laboratorio.pdf"),
-        "location": (
-            "Av. Corrientes 1234, CABA",
-            "Jr. de la Unión 456, Lima",
-            "Calle 93 #11-26, Bogotá",
-        ),
-        "contacts": ("Atención al cliente",),
-        "interactive": ("¿Confirmas tu pedido? [Sí] [No]", "¿Cómo te atendimos? [😀] [😐] [😞]"),
-    },
+    language: {kind: tuple(texts) for kind, texts in by_kind.items()}
+    for language, by_kind in _DATA["media_text"].items()
 }
+
+
+def _errors(rows: list[dict]) -> tuple[tuple[str, str, int, bool], ...]:
+    return tuple((e["code"], e["description"], e["weight"], e["taken"]) for e in rows)
+
 
 # (code, description as the channel gives it, weight, whether the channel had taken it).
-WHATSAPP_ERRORS = (
-    ("131026", "Message undeliverable", 30, True),
-    ("131047", "Re-engagement message", 20, False),
-    (
-        "131049",
-        "This message was not delivered to maintain healthy ecosystem engagement.",
-        16,
-        True,
-    ),
-    ("131051", "Unsupported message type", 3, False),
-    ("131053", "Media upload error", 5, False),
-    ("130472", "User's number is part of an experiment", 6, True),
-    ("131000", "Something went wrong", 6, False),
-    ("132000", "Number of parameters does not match the expected number of params", 5, False),
-    ("132001", "Template name does not exist in the translation", 4, False),
-    ("368", "Temporarily blocked for policies violations", 5, False),
-)
-SMS_ERRORS = (
-    ("EXPIRED", "Message validity period has expired", 30, True),
-    ("UNDELIV", "Message is undeliverable", 34, True),
-    ("REJECTD", "Message was rejected by the carrier", 18, True),
-    ("DELETED", "Message was deleted before delivery", 6, True),
-    ("UNKNOWN", "Message is in an unknown state", 12, True),
-)
+WHATSAPP_ERRORS = _errors(_DATA["whatsapp_errors"])
+SMS_ERRORS = _errors(_DATA["sms_errors"])
 
-FIRST_NAMES = {
-    "pt": tuple(
-        "João Maria José Ana Antônio Francisca Luís Conceição Márcio Fábio Letícia Júlia "
-        "Sebastião Mônica Vinícius Cecília Thaís Rafael Bruna Gustavo".split()
-    ),
-    "es": tuple(
-        "María José Sofía Martín Lucía Matías Valentina Sebastián Camila Andrés Ximena Iñaki "
-        "Begoña Joaquín Mónica Raúl Inés Tomás Renata Ángel".split()
-    ),
-}
-LAST_NAMES = {
-    "pt": tuple(
-        "Silva Santos Oliveira Souza Conceição Araújo Gonçalves Magalhães Brandão Simões "
-        "Loureiro Assunção".split()
-    ),
-    "es": tuple(
-        "González Rodríguez Pérez Muñoz Sánchez Núñez Peña Ibáñez Quispe Huamán Fernández "
-        "Gómez Domínguez Catalán".split()
-    ),
-}
+FIRST_NAMES = {language: tuple(names) for language, names in _DATA["first_names"].items()}
+LAST_NAMES = {language: tuple(names) for language, names in _DATA["last_names"].items()}
 
-WHATSAPP_CONTENT = {
-    # content type -> weight, for MT in a campaign, MT outside campaigns, and MO replies
-    "campaign": {"template": 78, "image": 14, "video": 4, "document": 4},
-    "direct": {
-        "text": 42,
-        "template": 22,
-        "image": 10,
-        "document": 9,
-        "interactive": 7,
-        "audio": 3,
-        "location": 3,
-        "contacts": 2,
-        "video": 2,
-    },
-    "reply": {
-        "text": 74,
-        "image": 9,
-        "audio": 8,
-        "sticker": 4,
-        "location": 2,
-        "document": 1,
-        "video": 1,
-        "contacts": 1,
-    },
-}
+# content type -> weight, for MT in a campaign ("campaign"), MT outside campaigns ("direct") and
+# MO replies ("reply")
+WHATSAPP_CONTENT: dict[str, dict[str, int]] = _DATA["whatsapp_content"]
 
-WEEKDAY_WEIGHT = np.array([1.10, 1.05, 1.05, 1.00, 1.08, 0.62, 0.38])  # Monday first
-HOUR_WEIGHT = np.array(
-    [0.12, 0.07, 0.05, 0.04, 0.05, 0.10, 0.30, 0.65, 1.10, 1.50, 1.70, 1.65,
-     1.35, 1.30, 1.45, 1.55, 1.50, 1.35, 1.20, 1.10, 1.00, 0.80, 0.50, 0.25]
-)  # fmt: skip
+WEEKDAY_WEIGHT = np.array(_DATA["weekday_weight"])  # Monday first
+HOUR_WEIGHT = np.array(_DATA["hour_weight"])
 
 
 # --------------------------------------------------------------------------- helpers
