@@ -6,8 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from clock import time_zone
 from data_access.filters import FilterError, ReportFilter, today_in
 from data_access.reports import SORT_COLUMNS
 from reporting.i18n import t
@@ -26,12 +26,8 @@ class ExportError(ValueError):
 
 
 def check_timezone(timezone: str) -> str:
-    try:
-        ZoneInfo(str(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ExportError(
-            f"{timezone!r} is not an IANA time zone (for example America/Sao_Paulo)."
-        ) from None
+    if time_zone(timezone) is None:
+        raise ExportError(f"{timezone!r} is not an IANA time zone (for example America/Sao_Paulo).")
     return str(timezone)
 
 
