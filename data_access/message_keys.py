@@ -23,9 +23,17 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, MetaData, PrimaryKeyConstraint, Table, bindparam, text
+from sqlalchemy import (
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    text,
+)
 
-from data_access.tables import messages
+from data_access.tables import contacts, messages
 
 # Days of messages (by creation day) whose identity the recent index holds.
 KEY_WINDOW_DAYS = 3
@@ -74,22 +82,31 @@ def create(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def copy_messages(conn: Connection, keyed: bool) -> None:
-    """Replace `messages` by a copy in creation order, with or without its primary key (the
-    schema revision that took the key away, and its downgrade)."""
-    name = "messages_copy"
-    columns = ", ".join(c.name for c in messages.columns)
+def copy_unkeyed(conn: Connection, keyed: bool) -> None:
+    """Messages and contacts copied, in order, without their keys and indexes (the schema
+    revision that took them away), or with them (its downgrade)."""
+    if keyed:
+        _copy(conn, messages, "created_day, created_at", PrimaryKeyConstraint("message_id"))
+        _copy(conn, contacts, "id", PrimaryKeyConstraint("id"), UniqueConstraint("phone"))
+        conn.execute(text("CREATE INDEX contacts_phone_tail ON contacts (phone_tail)"))
+    else:
+        conn.execute(text("DROP INDEX IF EXISTS contacts_phone_tail"))
+        _copy(conn, messages, "created_day, created_at")
+        _copy(conn, contacts, "id")
+
+
+def _copy(conn: Connection, table: Table, order: str, *constraints) -> None:
+    name = f"{table.name}_copy"
+    columns = ", ".join(c.name for c in table.columns)
     conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    key = [PrimaryKeyConstraint("message_id")] if keyed else []
-    Table(name, MetaData(), *(c._copy() for c in messages.columns), *key).create(conn)
-    conn.execute(
-        text(
-            f"INSERT INTO {name} ({columns}) SELECT {columns} FROM messages "
-            "ORDER BY created_day, created_at"
-        )
+    Table(name, MetaData(), *(c._copy() for c in table.columns), *constraints).create(
+        conn, checkfirst=True
     )
-    conn.execute(text("DROP TABLE messages"))
-    conn.execute(text(f"ALTER TABLE {name} RENAME TO messages"))
+    conn.execute(
+        text(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {table.name} ORDER BY {order}")
+    )
+    conn.execute(text(f"DROP TABLE {table.name}"))
+    conn.execute(text(f"ALTER TABLE {name} RENAME TO {table.name}"))
 
 
 def rebuild(conn: Connection) -> None:

@@ -28,11 +28,13 @@ from sqlalchemy.schema import CreateIndex
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, parse_memory_limit
 from data_access import message_keys, migrations, rollup
 from data_access.tables import (
-    MESSAGES_PRIMARY_KEY,
+    POSTGRES_CONSTRAINTS,
+    POSTGRES_CONTACT_INDEXES,
     POSTGRES_EVENT_INDEXES,
     POSTGRES_INDEXES,
     POSTGRES_ROLLUP_INDEXES,
     SCHEMA_VERSION,
+    contacts,
     daily_rollup,
     message_events,
     messages,
@@ -48,12 +50,14 @@ _private = MetaData()
 _indexed_messages = messages.to_metadata(_private)
 _indexed_rollup = daily_rollup.to_metadata(_private)
 _indexed_events = message_events.to_metadata(_private)
+_indexed_contacts = contacts.to_metadata(_private)
 _POSTGRES_INDEX_OBJECTS = tuple(
     Index(name, *(table.c[c] for c in columns))
     for table, indexes in (
         (_indexed_messages, POSTGRES_INDEXES),
         (_indexed_rollup, POSTGRES_ROLLUP_INDEXES),
         (_indexed_events, POSTGRES_EVENT_INDEXES),
+        (_indexed_contacts, POSTGRES_CONTACT_INDEXES),
     )
     for name, columns in indexes.items()
 )
@@ -159,8 +163,7 @@ def _create_new(engine: Engine) -> None:
     with engine.begin() as conn:
         metadata.create_all(conn)  # checkfirst: a first start cut short may have made some
         if engine.dialect.name == "postgresql":
-            if not _has_primary_key(conn):
-                conn.execute(text(MESSAGES_PRIMARY_KEY))
+            _add_constraints(conn)
             for index in _POSTGRES_INDEX_OBJECTS:
                 conn.execute(CreateIndex(index, if_not_exists=True))
         else:
@@ -169,8 +172,19 @@ def _create_new(engine: Engine) -> None:
         migrations.stamp(conn, migrations.head())
 
 
-def _has_primary_key(conn: Connection) -> bool:
-    return bool(inspect(conn).get_pk_constraint(messages.name).get("constrained_columns"))
+def _add_constraints(conn: Connection) -> None:
+    """PostgreSQL's keys of the tables DuckDB keeps without (tables.POSTGRES_CONSTRAINTS)."""
+    have = set(
+        conn.execute(
+            text(
+                "SELECT conname FROM pg_constraint "
+                "WHERE connamespace = current_schema()::regnamespace"
+            )
+        ).scalars()
+    )
+    for table, name, definition in POSTGRES_CONSTRAINTS:
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
 
 
 def _adopt(engine: Engine, schema_version: str) -> None:

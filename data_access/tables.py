@@ -112,13 +112,15 @@ campaigns = Table(
 )
 
 # One row per phone number; phone search looks here first, then reads the contact's messages.
+# id and phone are unique: PostgreSQL keeps them so by its constraints (POSTGRES_CONSTRAINTS);
+# DuckDB, whose indexes live in memory (one about 140 bytes a contact), by the write path, and
+# it finds ids without an index: they grow with the table, so its row groups are in id order.
 contacts = Table(
     "contacts",
     metadata,
-    Column("id", BigInteger, Sequence("contacts_id_seq"), primary_key=True),
-    Column("phone", String(16), nullable=False, unique=True),
+    Column("id", BigInteger, Sequence("contacts_id_seq"), nullable=False),
+    Column("phone", String(16), nullable=False),
     Column("phone_tail", String(PHONE_TAIL_DIGITS)),
-    Index("contacts_phone_tail", "phone_tail"),
 )
 
 # Timestamps are UTC without zone; created_day is the local day in the account time zone,
@@ -191,7 +193,12 @@ daily_rollup = Table(
     Column("read_count", BigInteger, nullable=False),
 )
 
-MESSAGES_PRIMARY_KEY = "ALTER TABLE messages ADD CONSTRAINT messages_pkey PRIMARY KEY (message_id)"
+# PostgreSQL's keys of the tables that have none on DuckDB: (table, constraint, its DDL).
+POSTGRES_CONSTRAINTS = (
+    ("messages", "messages_pkey", "PRIMARY KEY (message_id)"),
+    ("contacts", "contacts_pkey", "PRIMARY KEY (id)"),
+    ("contacts", "contacts_phone_key", "UNIQUE (phone)"),
+)
 
 # DuckDB prunes by zone maps over insertion order (by created_at); PostgreSQL needs B-trees.
 # Declared by name and bound only on PostgreSQL (see store.create_schema).
@@ -199,6 +206,9 @@ POSTGRES_INDEXES = {
     "messages_day_channel": ("created_day", "channel", "subaccount_id"),
     "messages_contact_created": ("contact_id", "created_at"),
     "messages_created": ("created_at",),
+}
+POSTGRES_CONTACT_INDEXES = {
+    "contacts_phone_tail": ("phone_tail",),
 }
 POSTGRES_EVENT_INDEXES = {
     "message_events_message": ("message_id", "created_day"),

@@ -219,12 +219,12 @@ def _without_later_tables_of_1(engine: Engine) -> None:
 
 
 def _keyed_messages(engine: Engine) -> None:
-    """Schema 4 on DuckDB: the messages' primary key, no key tables."""
+    """Schema 4 on DuckDB: the keys of messages and contacts, no key tables."""
     if engine.dialect.name == "duckdb":
         with engine.begin() as conn:
             for table in message_keys.TABLE_COLUMNS:
                 conn.execute(text(f"DROP TABLE {table}"))
-            message_keys.copy_messages(conn, keyed=True)
+            message_keys.copy_unkeyed(conn, keyed=True)
 
 
 # What each store made before the revisions lacks of the newest shape, newest change first.

@@ -1,13 +1,14 @@
-"""The embedded store without an in-memory key index over every message.
+"""The embedded store without in-memory key indexes over every message and contact.
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-05
 
-DuckDB keeps a primary key's ART index wholly in memory (about 60 bytes a message). On DuckDB
-the messages are copied, in creation order, into a table without it, and the keys the write
-path looks ids up by (data_access/message_keys.py) are built from them. PostgreSQL keeps its
-primary key: nothing changes there.
+DuckDB keeps a key's ART index wholly in memory: about 60 bytes a message for the messages'
+primary key, about 140 bytes a contact for the contacts' key, unique phone and phone-tail
+index. On DuckDB the messages (in creation order) and the contacts (in id order) are copied
+into tables without them, and the keys the write path looks ids up by
+(data_access/message_keys.py) are built. PostgreSQL keeps its keys: nothing changes there.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ depends_on = None
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "duckdb":
-        message_keys.copy_messages(bind, keyed=False)
+        message_keys.copy_unkeyed(bind, keyed=False)
         message_keys.create(bind)
         message_keys.rebuild(bind)
     set_schema_version("5")
@@ -38,5 +39,5 @@ def downgrade() -> None:
     if bind.dialect.name == "duckdb":
         bind.execute(text("DROP TABLE IF EXISTS recent_keys"))
         bind.execute(text("DROP TABLE IF EXISTS message_keys"))
-        message_keys.copy_messages(bind, keyed=True)
+        message_keys.copy_unkeyed(bind, keyed=True)
     set_schema_version("4")
