@@ -69,6 +69,29 @@ def write_files(folder: Path, messages: int, file_rows: int, days: int) -> list[
     return paths
 
 
+# Past this many messages a build loads copies of the files of a build this size, each copy's
+# ids prefixed: writing and keeping 100 files of new messages would take longer than loading
+# them and more disk than the store.
+BASE_MESSAGES = 10_000_000
+
+
+def prefixed_copy(path: Path, copy: int, folder: Path) -> Path:
+    """The file with every message id prefixed by the copy's number (the header kept)."""
+    target = folder / f"{path.stem}-copy{copy:02d}.csv"
+    with path.open("rb") as source, target.open("wb") as out:
+        out.write(source.readline())
+        prefix = f"c{copy:02d}-".encode()
+        for line in source:
+            # A quoted field may hold a line break: only lines starting a row get the prefix,
+            # and every row starts with its message id, never quoted by the generator.
+            out.write(prefix + line if _starts_row(line) else line)
+    return target
+
+
+def _starts_row(line: bytes) -> bool:
+    return line.startswith((b"wamid.", b"sms-"))
+
+
 def load(store: Path, path: Path, memory_limit: str | None) -> float:
     env = {**os.environ, "DATABASE_URL": f"duckdb:///{store}", "DATA_DIR": str(store.parent)}
     if memory_limit:
@@ -102,29 +125,43 @@ def main(argv: list[str] | None = None) -> int:
     if marker.exists():
         print(f"Reusing {store}: {marker.read_text().strip()}")
         return 0
+    copies = 1
+    base = args.messages
+    if args.messages > BASE_MESSAGES:
+        if args.messages % BASE_MESSAGES:
+            parser.error(f"past {BASE_MESSAGES:,} messages, give a multiple of it")
+        copies, base = args.messages // BASE_MESSAGES, BASE_MESSAGES
     print(f"Writing loader files of {args.file_rows:,} rows ...", flush=True)
-    paths = write_files(
-        DATA_DIR / f"files-{args.messages}", args.messages, args.file_rows, args.days
-    )
+    paths = write_files(DATA_DIR / f"files-{base}", base, args.file_rows, args.days)
     done = set(progress.read_text().split()) if progress.exists() else set()
     seconds = []
+    # File by file, each file's copies one after another: the store stays in about day order.
     for path in paths:
-        if path.name in done:
-            continue
-        took = load(store, path, args.memory_limit)
-        seconds.append(took)
-        with progress.open("a") as handle:
-            handle.write(path.name + "\n")
-        rows = min(args.file_rows, args.messages - paths.index(path) * args.file_rows)
-        print(f"{path.name}: {rows:,} rows in {took:.1f} s ({rows / took:,.0f} rows/s)", flush=True)
+        for copy in range(copies):
+            name = path.name if copies == 1 else f"{path.stem}-copy{copy:02d}"
+            if name in done:
+                continue
+            loaded = path if copies == 1 else prefixed_copy(path, copy, DATA_DIR)
+            try:
+                took = load(store, loaded, args.memory_limit)
+            finally:
+                if loaded != path:
+                    loaded.unlink()
+            seconds.append(took)
+            with progress.open("a") as handle:
+                handle.write(name + "\n")
+            rows = min(args.file_rows, base - paths.index(path) * args.file_rows)
+            print(f"{name}: {rows:,} rows in {took:.1f} s ({rows / took:,.0f} rows/s)", flush=True)
     total = sum(seconds)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     size = store.stat().st_size
     summary = {
         "messages": args.messages,
-        "files": len(paths),
+        "files": len(paths) * copies,
         "seconds_this_run": round(total, 1),
-        "rows_per_second": round(args.messages / total) if len(seconds) == len(paths) else None,
+        "rows_per_second": (
+            round(args.messages / total) if len(seconds) == len(paths) * copies else None
+        ),
         "median_file_seconds": round(statistics.median(seconds), 1) if seconds else None,
         "peak_load_process_mb": round(peak),
         "store_bytes": size,
