@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 DEMO_MESSAGES ?= 200000
 
-.PHONY: run test lint bench clean locales locales-extract locales-update
+.PHONY: run test screenshots lint bench clean locales locales-extract locales-update
 
 # The words: one gettext domain, keys as msgids, a .po per language (see reporting/i18n.py).
 LOCALE_DIR := reporting/locale
@@ -32,6 +32,11 @@ run: $(VENV)/.run-installed locales
 
 test: $(VENV)/.test-installed locales
 	$(PY) -m pytest
+
+# The README's pictures (docs/screenshots/*.png), taken by the browser test on the demo data;
+# `make test` takes them too but keeps them in its own temporary directory.
+screenshots: $(VENV)/.test-installed locales
+	SCREENSHOTS=1 $(PY) -m pytest -n 0 tests/test_browser_dashboard.py -k dr402
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import itertools
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
+from sqlalchemy import create_engine, make_url, text
 
 from config import load_settings
+from data_access.accounts import passwords
 from data_access.loader import LOADER_COLUMNS, load_files
 from data_access.store import create_schema, make_engine
 from servertools.postgres import PostgresServer
@@ -18,12 +23,67 @@ TIMEZONE = "America/Sao_Paulo"
 _database_names = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """argon2's cheapest profile for the tests' hashes (a hash takes microseconds, not 64 MiB
+    and a quarter of a second); the code under test keeps RFC 9106's profile."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(CHEAPEST))
+        passwords._unknown_user_hash.cache_clear()
+        yield
+    passwords._unknown_user_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     server = PostgresServer()
     server.start()
     yield server
     server.stop()
+
+
+TEMPLATE_DATABASE = "reports_template"
+
+
+@pytest.fixture(scope="session")
+def duckdb_template(tmp_path_factory) -> Path:
+    """A DuckDB store with the schema created once per test process, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "reports.duckdb"
+    engine = make_engine(f"duckdb:///{path}")
+    create_schema(engine, TIMEZONE)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server) -> str:
+    """A PostgreSQL database with the schema created once per test process, the template of
+    each test's database; returns the server's maintenance database URL."""
+    url = postgres_server.create_database(TEMPLATE_DATABASE)
+    engine = make_engine(url)
+    create_schema(engine, TIMEZONE)
+    # No session may stay on a template while CREATE DATABASE ... TEMPLATE copies it.
+    engine.dispose()
+    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+def _schemad_store(request, settings) -> None:
+    """Put a copy of the schema'd template where `settings` points (its store is empty)."""
+    if settings.is_duckdb:
+        template = request.getfixturevalue("duckdb_template")
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, settings.duckdb_path)
+        return
+    maintenance = create_engine(
+        request.getfixturevalue("postgres_template"), isolation_level="AUTOCOMMIT"
+    )
+    name = make_url(settings.database_url).database
+    try:
+        with maintenance.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"'))
+    finally:
+        maintenance.dispose()
 
 
 def _settings(tmp_path: Path, database_url: str, **extra: str):
@@ -47,10 +107,10 @@ def store_settings(request, tmp_path):
 
 
 @pytest.fixture
-def engine(store_settings):
-    """An engine on a fresh, empty store with the schema created."""
+def engine(request, store_settings):
+    """An engine on a fresh, empty store with the schema created (a copy of the template)."""
+    _schemad_store(request, store_settings)
     engine = make_engine(store_settings.database_url)
-    create_schema(engine, store_settings.account_timezone)
     yield engine
     engine.dispose()
 
@@ -61,9 +121,9 @@ def duckdb_settings(tmp_path):
 
 
 @pytest.fixture
-def duckdb_engine(duckdb_settings):
+def duckdb_engine(request, duckdb_settings):
+    _schemad_store(request, duckdb_settings)
     engine = make_engine(duckdb_settings.database_url)
-    create_schema(engine, duckdb_settings.account_timezone)
     yield engine
     engine.dispose()
 
@@ -108,23 +168,3 @@ def load_rows(tmp_path):
         return load_files(engine, [path], TIMEZONE)
 
     return load
-
-
-_exit_status = {"code": 0}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _exit_status["code"] = int(exitstatus)
-
-
-def pytest_unconfigure(config):
-    # DuckDB's bindings report "leaked instances" at interpreter exit (objects still held
-    # by library caches), burying pytest's closing summary. Everything is written by now,
-    # so leave without the interpreter's teardown, keeping pytest's exit status.
-    import os
-    import sys
-
-    if os.environ.get("REPORTS_TEST_FULL_EXIT") != "1":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status["code"])

@@ -1,12 +1,15 @@
 """The dashboard in headless Chromium: tabs, filters, chart hover, phone search, languages.
 
-The second test runs on 200,000 demo messages: it measures load and Apply times and saves the
-README's screenshots to docs/screenshots/.
+The second test runs on 200,000 demo messages: it measures load and Apply times and takes the
+README's screenshots, which it saves to docs/screenshots/ only when SCREENSHOTS=1 (`make
+screenshots`).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from flask import request
@@ -36,7 +39,7 @@ from tests.dashboard_data import FixedViewerServices, day, rows, viewer_for
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
+README_SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
 DEMO_MESSAGES = 200_000
 
 # The page is usable: every control drawn, the charts and cards filled, nothing pending.
@@ -383,14 +386,22 @@ def busiest_phone(engine) -> str:
         ).scalar_one()
 
 
-def full_page_screenshot(driver, name: str, width: int) -> None:
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where the README's pictures go: docs/screenshots/ with SCREENSHOTS=1 (`make
+    screenshots`), else the test's own directory, so a test run leaves docs/ as it was."""
+    folder = README_SCREENSHOTS if os.environ.get("SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def full_page_screenshot(driver, path: Path, width: int) -> None:
     height = driver.execute_script("return document.documentElement.scrollHeight")
     set_viewport(driver, width, height)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SCREENSHOTS / name))
+    driver.save_screenshot(str(path))
 
 
-def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_settings):
+def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_settings, tmp_path):
+    screenshots = screenshot_dir(tmp_path)
     build_demo(duckdb_engine, DEMO_MESSAGES, timezone=TIMEZONE)
     served = serve(duckdb_engine, duckdb_settings)
     try:
@@ -437,7 +448,7 @@ def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_s
             browser.find_element(By.CLASS_NAME, "brand")
         ).perform()
         browser.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
-        full_page_screenshot(browser, "consolidated.png", 1366)
+        full_page_screenshot(browser, screenshots / "consolidated.png", 1366)
 
         set_viewport(browser, 1366, 768)
         click_tab(browser, ids.REPORT_TABS, "Detailed")
@@ -450,7 +461,7 @@ def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_s
         wait_for(lambda: set(table_column(browser, "phone")) == {phone}, 15, "the phone's rows")
         wait_ready(browser)
         browser.execute_script("document.activeElement.blur()")
-        browser.save_screenshot(str(SCREENSHOTS / "detailed.png"))
+        browser.save_screenshot(str(screenshots / "detailed.png"))
         # The detail of a read message shows the longest timeline.
         statuses = table_column(browser, "status")
         chosen = statuses.index("Read") if "Read" in statuses else 0
@@ -464,7 +475,7 @@ def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_s
         )
         wait_for(lambda: browser.execute_script(SLID_IN_JS), 10, "the detail to slide in")
         wait_ready(browser)
-        browser.save_screenshot(str(SCREENSHOTS / "message-detail.png"))
+        browser.save_screenshot(str(screenshots / "message-detail.png"))
 
         # Phone width, in Portuguese (the choice is kept in the browser).
         Select(browser.find_element(By.ID, ids.LANGUAGE)).select_by_value("pt-BR")
@@ -483,7 +494,7 @@ def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_s
         browser.execute_script(
             "document.querySelector('.view-toolbar').scrollIntoView({behavior: 'instant'})"
         )
-        browser.save_screenshot(str(SCREENSHOTS / "phone.png"))
+        browser.save_screenshot(str(screenshots / "phone.png"))
 
         assert severe_console_messages(browser) == []
     finally:
