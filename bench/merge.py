@@ -17,12 +17,15 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
 from bench.arguments import positive
 from bench.stores import DATA_DIR, Plan, open_duckdb
 from data_access.merge import stored_identities
+from data_access.store import create_schema, make_engine
 from data_access.tables import messages
 from data_access.writes import Transaction, WriteScope
 from ingest.events import StatusEvent
@@ -74,9 +77,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=positive, default=10_000_000, metavar="N")
     parser.add_argument("--repeat", type=positive, default=7, metavar="R")
     parser.add_argument("--days", type=positive, default=2, help="statuses of the last D days")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="an existing embedded store to time (e.g. one of python -m bench.build)",
+    )
     args = parser.parse_args(argv)
     plan = Plan(messages=args.messages, days=90, timezone="America/Sao_Paulo")
-    store = open_duckdb(plan, DATA_DIR, rebuild=False)
+    if args.store:
+        engine = make_engine(f"duckdb:///{args.store}")
+        create_schema(engine, plan.timezone)
+        store = SimpleNamespace(engine=engine, close=engine.dispose)
+        with engine.connect() as conn:
+            args.messages = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+    else:
+        store = open_duckdb(plan, DATA_DIR, rebuild=False)
     try:
         with store.engine.connect() as conn:
             pool = sample_ids(conn, max(SIZES) * args.repeat, 7, args.days)

@@ -182,13 +182,16 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
         return found
     columns = "message_id, created_day, subaccount_id, channel, direction"
     if staged is None:
-        recent = conn.execute(
-            text(
-                f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)}) "
-                "AND message_id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
-        )
+        # The hashes alone: DuckDB reads an index only for a filter on the indexed column,
+        # so the ids are compared here (a hash may be another id's).
+        wanted = set(ids)
+        recent = [
+            row
+            for row in conn.execute(
+                text(f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)})")
+            )
+            if row[0] in wanted
+        ]
     else:
         recent = conn.execute(
             text(
