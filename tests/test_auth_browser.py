@@ -9,9 +9,9 @@ from selenium.webdriver.support.ui import Select
 from app import create_app
 from dashboard import ids
 from dashboard.layouts.detailed import count_text
-from dashboard.layouts.login import tr
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
+from reporting.i18n import t as tr
 from tests.auth_helpers import ROWS_A, add_account, subaccount_ids, two_brand_rows
 from tests.browser import ServedApp, chromium, severe_console_messages, wait_for
 from tests.conftest import TIMEZONE
