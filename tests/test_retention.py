@@ -6,9 +6,10 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from config import SettingsError, load_settings
+from data_access import message_keys
 from data_access.filters import today_in
 from data_access.loader import load_files
 from data_access.retention import purge_messages
@@ -74,6 +75,39 @@ def test_retention_never_reaches_into_the_reports_window(engine, tmp_path):
     assert purge_messages(engine, 30, TODAY) == 1
     with engine.connect() as conn:
         assert conn.execute(select(messages.c.message_id)).scalars().all() == ["r-1"]
+
+
+def test_the_keys_of_removed_days_go_with_them_and_the_recent_ones_stay(engine, tmp_path):
+    """On DuckDB the write path finds messages by its key tables (data_access/message_keys.py):
+    a purge takes the removed days' keys, and the recent index keeps only its window."""
+    rows = [send(f"k-{back}-{n}", back) for back in (500, 10, 1, 0) for n in range(2)]
+    load_files(engine, [write_csv(tmp_path / "keys.csv", rows)], TIMEZONE)
+    assert purge_messages(engine, 400, TODAY) == 2
+    if engine.dialect.name == "duckdb":
+        with engine.connect() as conn:
+            keyed, recent = (
+                dict(
+                    conn.execute(
+                        text(f"SELECT created_day, count(*) FROM {table} GROUP BY created_day")
+                    ).all()
+                )
+                for table in message_keys.TABLE_COLUMNS
+            )
+        assert sorted(keyed.items()) == [(TODAY - timedelta(days=back), 2) for back in (10, 1, 0)]
+        assert sorted(recent) == [TODAY - timedelta(days=back) for back in (1, 0)]
+    # A message of a removed day sent again is a new message; the kept ones are found.
+    again = [send("k-500-0", 500), {**send("k-10-0", 10), "status": "read"}]
+    report = load_files(engine, [write_csv(tmp_path / "again.csv", again)], TIMEZONE)
+    assert report.rows_changed == 2
+    with engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                select(messages.c.message_id, messages.c.status).where(
+                    messages.c.message_id.in_(["k-500-0", "k-10-0"])
+                )
+            ).all()
+        )
+    assert stored == {"k-500-0": "delivered", "k-10-0": "read"}
 
 
 def test_the_setting_is_at_least_90_days(tmp_path):
