@@ -8,6 +8,7 @@ same files again.
 from __future__ import annotations
 
 import csv
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,6 +363,57 @@ def chunk_rows_for(engine: Engine, most: int = CHUNK_ROWS) -> int:
     return max(CHUNK_ROWS_MIN, min(most, int(limit / CHUNK_BYTES_PER_ROW)))
 
 
+def _check_files(
+    engine: Engine,
+    paths: list[Path],
+    timezone: str,
+    scope: WriteScope,
+    chunk_rows: int,
+    report: LoadReport,
+    spool: Path | None,
+) -> dict[Path, list[tuple[int, Path]]]:
+    """Validate every file and check its rows against the stored messages' identity; raise
+    LoadError when a load must stop. With a spool folder, each validated chunk is kept there
+    (as Parquet) for the merge: returns them per file."""
+    problems: list[RowProblem] = []
+    spooled: dict[Path, list[tuple[int, Path]]] = {}
+    # A missing file, header column or unreadable file stops even a --skip-invalid load.
+    # (Row numbers cannot tell them apart: a Parquet file's first row is line 1.)
+    whole_file_problem = False
+    for path in paths:
+        if not path.is_file():
+            problems.append(RowProblem(str(path), 0, "-", "file not found"))
+            whole_file_problem = True
+            continue
+        try:
+            for first, raw in _read_chunks(path, chunk_rows):
+                staged, found = validate_chunk(raw, first, path.name, timezone)
+                report.rows_read += len(raw)
+                problems.extend(found)
+                with engine.connect() as conn:
+                    problems.extend(identity_problems(conn, staged, scope, path.name))
+                if spool is not None and not problems:
+                    part = spool / f"{len(list(spool.iterdir())):06d}.parquet"
+                    staged.reset_index(drop=True).to_parquet(part, index=False)
+                    spooled.setdefault(path, []).append((first, part))
+        except LoadError as error:
+            problems.extend(error.problems)
+            whole_file_problem = True
+        except (ValueError, OSError, UnicodeDecodeError) as error:
+            problems.append(RowProblem(path.name, 0, "-", f"cannot be read: {error}"))
+            whole_file_problem = True
+    if problems and (spool is not None or whole_file_problem):
+        raise LoadError(problems)
+    return spooled
+
+
+def _revalidated(path: Path, chunk_rows: int, timezone: str):
+    """The chunks of a file read and validated again: (first line, raw, staged, problems)."""
+    for first, raw in _read_chunks(path, chunk_rows):
+        staged, found = validate_chunk(raw, first, path.name, timezone)
+        yield first, raw, staged, found
+
+
 def load_files(
     engine: Engine,
     paths: list[Path],
@@ -381,57 +433,43 @@ def load_files(
     """
     scope = scope or WriteScope.account("file load")
     chunk_rows = chunk_rows or chunk_rows_for(engine)
-    report = LoadReport()
-    problems: list[RowProblem] = []
-    # A missing file, header column or unreadable file stops even a --skip-invalid load.
-    # (Row numbers cannot tell them apart: a Parquet file's first row is line 1.)
-    whole_file_problem = False
-    for path in paths:
-        if not path.is_file():
-            problems.append(RowProblem(str(path), 0, "-", "file not found"))
-            whole_file_problem = True
-            continue
-        try:
-            for first, raw in _read_chunks(path, chunk_rows):
-                staged, found = validate_chunk(raw, first, path.name, timezone)
-                report.rows_read += len(raw)
-                problems.extend(found)
-                with engine.connect() as conn:
-                    problems.extend(identity_problems(conn, staged, scope, path.name))
-        except LoadError as error:
-            problems.extend(error.problems)
-            whole_file_problem = True
-        except (ValueError, OSError, UnicodeDecodeError) as error:
-            problems.append(RowProblem(path.name, 0, "-", f"cannot be read: {error}"))
-            whole_file_problem = True
-    if problems and (not skip_invalid or whole_file_problem):
-        raise LoadError(problems)
-
-    advance = progress(report.rows_read) if progress else (lambda _n: None)
-    for path in paths:
-        rejected_path = path.with_name(path.name + ".rejected.csv")
-        wrote_header = False
-        for first, raw in _read_chunks(path, chunk_rows):
-            staged, found = validate_chunk(raw, first, path.name, timezone)
-            staged = staged.reset_index(drop=True)
-            result = write(
-                engine,
-                lambda tx, staged=staged: merge_records(
-                    tx, staged, scope, source="file", all_or_nothing=not skip_invalid
-                ),
-            )
-            refused = [_refusal_problem(staged, r, path.name) for r in result.refused]
-            if refused and not skip_invalid:
-                # Another writer stored a contradicting record since the check above.
-                raise LoadError(refused, loaded=report.rows_loaded)
-            found = found + refused
-            if found:
-                _write_rejected(rejected_path, raw, found, first, header=not wrote_header)
-                wrote_header = True
-                report.rows_rejected += len({p.line for p in found})
-            report.rows_loaded += len(staged) - len(refused)
-            report.rows_changed += result.created + result.updated
-            advance(len(raw))
-        if wrote_header:
-            report.rejected_files.append(rejected_path)
+    with tempfile.TemporaryDirectory(prefix="load-") as spool_dir:
+        # Without skip_invalid the validated chunks are kept on disk between the check and
+        # the merge, so a file is read and validated once (in memory: one chunk at a time).
+        spool = None if skip_invalid else Path(spool_dir)
+        report = LoadReport()
+        spooled = _check_files(engine, paths, timezone, scope, chunk_rows, report, spool)
+        advance = progress(report.rows_read) if progress else (lambda _n: None)
+        for path in paths:
+            rejected_path = path.with_name(path.name + ".rejected.csv")
+            wrote_header = False
+            if spool is None:
+                chunks = _revalidated(path, chunk_rows, timezone)
+            else:
+                chunks = (
+                    (first, None, pd.read_parquet(part), [])
+                    for first, part in spooled.get(path, [])
+                )
+            for first, raw, staged, found in chunks:
+                staged = staged.reset_index(drop=True)
+                result = write(
+                    engine,
+                    lambda tx, staged=staged: merge_records(
+                        tx, staged, scope, source="file", all_or_nothing=not skip_invalid
+                    ),
+                )
+                refused = [_refusal_problem(staged, r, path.name) for r in result.refused]
+                if refused and not skip_invalid:
+                    # Another writer stored a contradicting record since the check above.
+                    raise LoadError(refused, loaded=report.rows_loaded)
+                found = found + refused
+                if found:
+                    _write_rejected(rejected_path, raw, found, first, header=not wrote_header)
+                    wrote_header = True
+                    report.rows_rejected += len({p.line for p in found})
+                report.rows_loaded += len(staged) - len(refused)
+                report.rows_changed += result.created + result.updated
+                advance(len(raw) if raw is not None else len(staged))
+            if wrote_header:
+                report.rejected_files.append(rejected_path)
     return report

@@ -331,7 +331,8 @@ names_stage = Table(
 def _ensure_names(conn: Connection, table: Table, column: str, values, derived=None) -> None:
     """Create the names among `values` that the table does not have yet, looking them up by
     key; `derived` maps further columns to a function of the name's SQL expression."""
-    values = sorted({v for v in values if isinstance(v, str) and v})
+    values = pd.Series(values, dtype=object)
+    values = sorted(v for v in values.dropna().unique() if isinstance(v, str) and v)
     if not values:
         return
     key = table.c[column]
@@ -484,15 +485,18 @@ def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) ->
     result = MergeResult()
     regions: set[tuple] = set()
     new_rows = select(*(r[c] for c in MESSAGE_COLUMNS)).where(~r.known)
-    inserted = conn.execute(
-        insert(messages)
-        .from_select(list(MESSAGE_COLUMNS), new_rows)
-        .returning(messages.c.created_day, messages.c.channel, messages.c.subaccount_id)
-    ).all()
-    result.created = len(inserted)
-    regions.update(tuple(row) for row in inserted)
-    if inserted and message_keys.in_use(conn):
-        message_keys.add(conn, merge_rows.name, "NOT known")
+    conn.execute(insert(messages).from_select(list(MESSAGE_COLUMNS), new_rows))
+    # Every row of the batch not stored was inserted (counted in the engine, not a row each
+    # returned to Python).
+    result.created = conn.execute(
+        select(func.count()).select_from(merge_rows).where(~r.known)
+    ).scalar_one()
+    if result.created:
+        # The regions of the new rows, counted in the engine (not a row each to Python).
+        touched = select(r.created_day, r.channel, r.subaccount_id).where(~r.known).distinct()
+        regions.update(tuple(row) for row in conn.execute(touched))
+        if message_keys.in_use(conn):
+            message_keys.add(conn, merge_rows.name, "NOT known")
 
     if known_ids:
         old = messages.c
@@ -631,13 +635,16 @@ def _record_events(conn: Connection, events: pd.DataFrame) -> int:
         e.event_at.is_not_distinct_from(s.event_at),
         e.error_code.is_not_distinct_from(s.error_code),
     )
-    added = conn.execute(
-        insert(message_events)
-        .from_select(list(EVENT_COLUMNS), select(*(s[c] for c in EVENT_COLUMNS)).where(~same))
-        .returning(message_events.c.message_id)
-    ).all()
+    statement = insert(message_events).from_select(
+        list(EVENT_COLUMNS), select(*(s[c] for c in EVENT_COLUMNS)).where(~same)
+    )
+    if conn.dialect.name == "duckdb":
+        # DuckDB counts the rows it inserted; returning them costs a row each in Python.
+        added = conn.execute(statement).rowcount
+    else:
+        added = len(conn.execute(statement.returning(message_events.c.message_id)).all())
     conn.execute(text(f"DROP TABLE {events_stage.name}"))
-    return len(added)
+    return added
 
 
 def merge_records(
