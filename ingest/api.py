@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from data_access import audit
 from data_access.loader import LOADER_COLUMNS, validate_chunk
 from data_access.merge import merge_records
-from data_access.writes import StoreBusyError, Transaction, WriteScope, write
+from data_access.writes import StoreBusyError, Transaction, WriteScope, is_out_of_memory, write
 from ingest.keys import ApiKey, find_key
 from ingest.merge import apply_pending
 
@@ -202,4 +202,14 @@ def post_messages():
     except StoreBusyError:
         response = error(503, "The store is busy; nothing was stored. Try again shortly.")
         response.headers["Retry-After"] = "2"
+        return response
+    except Exception as failure:  # the engine's refusal for memory, raised through the driver
+        if not is_out_of_memory(failure):
+            raise
+        response = error(
+            503,
+            "The store ran out of memory for this batch; nothing was stored. Send fewer "
+            "records at once, or ask the operator to raise DUCKDB_MEMORY_LIMIT.",
+        )
+        response.headers["Retry-After"] = "5"
         return response

@@ -179,6 +179,26 @@ def test_bodies_over_the_limits_are_413(client, engine, key, monkeypatch):
     assert count_messages(engine) == 0
 
 
+def test_a_store_out_of_memory_answers_503_in_a_sentence_and_stores_nothing(
+    client, engine, key, monkeypatch
+):
+    real = api.merge_records
+
+    def merge_then_run_out(tx, staged, *args, **kwargs):
+        real(tx, staged, *args, **kwargs)  # written in the transaction, then the engine refuses
+        raise MemoryError("Out of Memory Error: could not allocate block of size 256.0 KiB")
+
+    monkeypatch.setattr(api, "merge_records", merge_then_run_out)
+    response = post(client, key, [record("m-1"), record("m-2")])
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json == {
+        "error": "The store ran out of memory for this batch; nothing was stored. Send fewer "
+        "records at once, or ask the operator to raise DUCKDB_MEMORY_LIMIT."
+    }
+    assert count_messages(engine) == 0
+
+
 def test_malformed_bodies_are_400(client, key):
     response = post(client, key, None, data=b"[{", content_type="application/json")
     assert response.status_code == 400
