@@ -8,12 +8,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from data_access.domain import CHANNELS, CONTENT_TYPES, DIRECTIONS, statuses_for
+from data_access.phones import PhoneError, PhoneSearch, parse_phone
 
 MAX_SPAN_DAYS = 90
 MAX_DAYS_BACK = 90
 DEFAULT_DAYS = 7
-PHONE_MIN_DIGITS = 6
-PHONE_MAX_DIGITS = 15
+# A message id or correlation id is at most this long (the loader and the API keep ids short).
+SEARCH_ID_MAX = 200
 
 
 class FilterError(ValueError):
@@ -44,31 +45,28 @@ def today_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
 
-def phone_digits(raw: str) -> str:
-    """Keep only the digits of a phone number as people type it, and check its length."""
-    text = str(raw)
-    if len(text) > 64:
+def phone_search(raw: str, timezone: str | None = None) -> PhoneSearch:
+    """The numbers a phone typed the way people type it matches (data_access.phones); a text
+    that is no phone number raises FilterError naming why."""
+    try:
+        return parse_phone(raw, timezone)
+    except PhoneError as error:
+        raise FilterError(error.code, "phone", str(error), **error.params) from None
+
+
+def search_id(value, field_name: str) -> str | None:
+    """A message id or correlation id as typed, without the blanks around it."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if len(text) > SEARCH_ID_MAX:
         raise FilterError(
-            "phone_length",
-            "phone",
-            f"A phone number has {PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS} digits.",
-            minimum=PHONE_MIN_DIGITS,
-            maximum=PHONE_MAX_DIGITS,
+            "search_id_length",
+            field_name,
+            f"An id has at most {SEARCH_ID_MAX} characters.",
+            maximum=SEARCH_ID_MAX,
         )
-    # No international number starts with 0: leading zeros are a trunk or international
-    # prefix (011 ..., 0055 ...), so they are dropped before matching.
-    digits = re.sub(r"\D", "", text).lstrip("0")
-    if not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
-        raise FilterError(
-            "phone_length",
-            "phone",
-            f"A phone number has {PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS} digits; "
-            f"{len(digits)} were given.",
-            minimum=PHONE_MIN_DIGITS,
-            maximum=PHONE_MAX_DIGITS,
-            given=len(digits),
-        )
-    return digits
+    return text or None
 
 
 def _ids(values) -> tuple[int, ...]:
@@ -111,8 +109,16 @@ class ReportFilter:
     campaigns: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
-    phone: str | None = None
+    phone: PhoneSearch | None = None
+    message_id: str | None = None
+    correlation_id: str | None = None
     timezone: str = field(default="America/Sao_Paulo", compare=True)
+
+    @property
+    def searches_messages(self) -> bool:
+        """Whether the filter names what only the messages hold (a phone, an id), so the daily
+        roll-up cannot answer it."""
+        return bool(self.phone or self.message_id or self.correlation_id)
 
     @property
     def days(self) -> list[date]:
@@ -132,14 +138,23 @@ class ReportFilter:
         content_types=(),
         statuses=(),
         phone: str | None = None,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
         timezone: str = "America/Sao_Paulo",
         today: date | None = None,
     ) -> ReportFilter:
+        """A checked filter. A message id or correlation id is looked for over the whole
+        reachable window (the last MAX_SPAN_DAYS days), whatever the range: a person who has
+        an id seldom knows its day."""
         if channel not in CHANNELS:
             raise FilterError(
                 "unknown_channel", "channel", f"Unknown channel {channel!r}.", value=str(channel)
             )
         today = today or today_in(timezone)
+        message_id = search_id(message_id, "message_id")
+        correlation_id = search_id(correlation_id, "correlation_id")
+        if message_id or correlation_id:
+            start, end = today - timedelta(days=MAX_SPAN_DAYS - 1), today
         end_day = _as_date(end, "end") if end else today
         start_day = (
             _as_date(start, "start") if start else end_day - timedelta(days=DEFAULT_DAYS - 1)
@@ -199,6 +214,8 @@ class ReportFilter:
             campaigns=_ids(campaigns),
             content_types=content_types,
             statuses=statuses,
-            phone=phone_digits(phone) if phone not in (None, "") else None,
+            phone=phone_search(phone, timezone) if phone not in (None, "") else None,
+            message_id=message_id,
+            correlation_id=correlation_id,
             timezone=timezone,
         )

@@ -7,15 +7,17 @@ engine (GROUP BY), and pandas carries only the results.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, literal, select
+from sqlalchemy import Connection, Engine, func, literal, or_, select, union_all
 
+from data_access import message_keys
 from data_access.domain import STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
+from data_access.phones import PhoneSearch
 from data_access.tables import (
     PHONE_TAIL_DIGITS,
     campaigns,
@@ -79,8 +81,9 @@ def _connection(bind: Engine | Connection):
 
 
 def _source(flt: ReportFilter):
-    """The roll-up answers every count unless the filter names a phone (it has no contacts)."""
-    return messages if flt.phone else daily_rollup
+    """The roll-up answers every count unless the filter names a phone or an id (it holds
+    neither)."""
+    return messages if flt.searches_messages else daily_rollup
 
 
 def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
@@ -104,24 +107,51 @@ def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
         conds.append(c.status.in_(flt.statuses))
     if flt.phone:
         conds.append(c.contact_id.in_(matching_contacts(flt.phone)))
+    if flt.message_id:
+        conds.append(c.message_id == flt.message_id)
+    if flt.correlation_id:
+        conds.append(c.correlation_id == flt.correlation_id)
     return conds
 
 
-def matching_contacts(digits: str):
-    """Contacts whose stored number equals the digits or ends with them (local number)."""
-    # Every search has at least PHONE_TAIL_DIGITS digits, so a match ends with the same tail:
-    # the indexed equality finds the few candidates, the suffix test keeps the true matches.
+def located(conn: Connection, flt: ReportFilter) -> ReportFilter | None:
+    """The filter narrowed to the day of the message it names by id, or None when no such
+    message is stored in its range.
+
+    DuckDB keeps no key index over the messages (data_access.message_keys): an id compared
+    over the whole range would read every day's ids, where its key names the one day to read.
+    PostgreSQL finds the id by its primary key.
+    """
+    if not flt.message_id or not message_keys.in_use(conn):
+        return flt
+    found = message_keys.locate(conn, [flt.message_id]).get(flt.message_id)
+    if found is None or not flt.start <= found[0] <= flt.end:
+        return None
+    return replace(flt, start=found[0], end=found[0])
+
+
+def matching_contacts(search: PhoneSearch):
+    """Contacts whose stored number is one of the search's whole numbers or ends with its
+    ending (a local number typed without its country code)."""
+    # Every number searched has at least PHONE_TAIL_DIGITS digits, so a match ends with the same
+    # tail: the indexed equality finds the few candidates, the exact test keeps the true matches.
     # Validated digits need no LIKE escaping, and DuckDB scans a LIKE with ESCAPE far slower.
-    # MATERIALIZED keeps the suffix test out of the candidates' scan: DuckDB looks a column up
-    # in its index only when that equality is the scan's one filter.
-    candidates = (
-        select(contacts.c.id, contacts.c.phone)
-        .where(contacts.c.phone_tail == digits[-PHONE_TAIL_DIGITS:])
-        .cte("phone_candidates")
-        .prefix_with("MATERIALIZED")
-    )
-    pattern = candidates.c.phone.endswith(digits, autoescape=not digits.isdigit())
-    return select(candidates.c.id).where(pattern)
+    # MATERIALIZED keeps the exact test out of the candidates' scan: DuckDB looks a column up
+    # in its index only when that equality is the scan's one filter, so each tail (nearly
+    # always one) has its own step.
+    found = []
+    for index, tail in enumerate(dict.fromkeys(n[-PHONE_TAIL_DIGITS:] for n in search.numbers)):
+        candidates = (
+            select(contacts.c.id, contacts.c.phone)
+            .where(contacts.c.phone_tail == tail)
+            .cte(f"phone_candidates_{index}")
+            .prefix_with("MATERIALIZED")
+        )
+        tests = [candidates.c.phone == number for number in search.whole if number.endswith(tail)]
+        if search.ending and search.ending.endswith(tail):
+            tests.append(candidates.c.phone.endswith(search.ending, autoescape=False))
+        found.append(select(candidates.c.id).where(or_(*tests)))
+    return found[0] if len(found) == 1 else union_all(*found)
 
 
 def _message_count(table):
@@ -529,10 +559,13 @@ def detailed_rows(
     rows = []
     if scope.subaccount_ids:
         with _connection(bind) as conn:
-            if sort in _GROUPED_SORTS and not flt.phone:
+            narrowed = located(conn, flt)
+            if narrowed is None:
+                found = []
+            elif sort in _GROUPED_SORTS and not flt.searches_messages:
                 found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
             else:
-                ids = _page_ids_select(scope, flt, sort, descending, offset, limit)
+                ids = _page_ids_select(scope, narrowed, sort, descending, offset, limit)
                 found = conn.execute(ids).all()
             if found:
                 page_ids = [message_id for message_id, _, _ in found]
@@ -564,7 +597,12 @@ def detailed_count(bind: Engine | Connection, scope: AccessScope, flt: ReportFil
     table = _source(flt)
     count = select(_message_count(table)).select_from(table)
     with _connection(bind) as conn:
-        return int(conn.execute(count.where(*_conditions(scope, flt, table))).scalar_one() or 0)
+        narrowed = located(conn, flt)
+        if narrowed is None:
+            return 0
+        return int(
+            conn.execute(count.where(*_conditions(scope, narrowed, table))).scalar_one() or 0
+        )
 
 
 def detailed_page(

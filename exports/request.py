@@ -77,6 +77,8 @@ class ExportRequest:
             content_types=flt.content_types,
             statuses=flt.statuses,
             phone=state.phone if state.view == "detailed" and flt.phone else None,
+            message_id=flt.message_id,
+            correlation_id=flt.correlation_id,
             sort=state.sort if state.view == "detailed" else "created_at",
             descending=state.descending if state.view == "detailed" else True,
         )

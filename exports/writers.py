@@ -186,6 +186,12 @@ def _info_rows(
     if request.view == "detailed":
         order = N_("sort.descending") if state.descending else N_("sort.ascending")
         rows.append([t(lang, "info.phone"), state.phone or everything])
+        for key, value in (
+            (N_("info.message_id"), flt.message_id),
+            (N_("info.correlation_id"), flt.correlation_id),
+        ):
+            if value:
+                rows.append([t(lang, key), value])
         rows.append(
             [
                 t(lang, "info.sort"),

@@ -27,6 +27,10 @@ class ViewState:
     content_types: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     phone: str | None = None
+    # The detailed view's other searches: one message by its id, or the messages a sender
+    # tagged with a correlation id (each over the whole reachable window).
+    message_id: str | None = None
+    correlation_id: str | None = None
     sort: str = "created_at"
     descending: bool = True
     extra: dict = field(default_factory=dict, compare=False)
@@ -74,6 +78,8 @@ class ViewState:
             content_types=many("content_types"),
             statuses=many("statuses"),
             phone=text("phone"),
+            message_id=text("message_id"),
+            correlation_id=text("correlation_id"),
             sort=str(data.get("sort") or "created_at"),
             descending=bool(data.get("descending", True)),
         )
@@ -93,6 +99,8 @@ class ViewState:
             content_types=self.content_types,
             statuses=self.statuses,
             phone=self.phone if self.view == "detailed" else None,
+            message_id=self.message_id if self.view == "detailed" else None,
+            correlation_id=self.correlation_id if self.view == "detailed" else None,
             timezone=timezone,
             today=today,
         )

@@ -48,6 +48,7 @@ def test_dr301_every_message_has_the_same_parameters_in_every_language():
 def test_dr302_every_filter_error_code_raised_has_a_catalog_sentence():
     sources = [
         PROJECT_DIR / "data_access" / "filters.py",
+        PROJECT_DIR / "data_access" / "phones.py",
         PROJECT_DIR / "data_access" / "reports.py",
         PROJECT_DIR / "reporting" / "view_state.py",
         PROJECT_DIR / "dashboard" / "callbacks" / "filters.py",
@@ -55,12 +56,16 @@ def test_dr302_every_filter_error_code_raised_has_a_catalog_sentence():
     ]
     codes = set()
     for path in sources:
-        codes |= set(re.findall(r'FilterError\(\s*"(\w+)"', Path(path).read_text()))
+        # A phone's reasons are PhoneErrors, raised again as FilterErrors with their code.
+        codes |= set(re.findall(r'(?:Filter|Phone)Error\(\s*"(\w+)"', Path(path).read_text()))
     assert {
         "bad_date",
         "end_before_start",
         "start_too_old",
         "phone_length",
+        "phone_character",
+        "phone_invalid",
+        "search_id_length",
         "unknown_sort",
     } <= codes
     for code in codes:

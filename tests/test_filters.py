@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from data_access import reports
-from data_access.filters import AccessScope, FilterError, ReportFilter, phone_digits, today_in
+from data_access.filters import AccessScope, FilterError, ReportFilter, today_in
+from data_access.phones import PhoneSearch
 from tests.conftest import TIMEZONE
 
 TODAY = date(2026, 11, 25)
@@ -133,26 +134,50 @@ def test_choices_are_normalised():
 
 
 @pytest.mark.parametrize(
-    ("typed", "digits"),
+    ("typed", "search"),
     [
-        ("+55 (11) 98765-4321", "5511987654321"),
-        ("011 98765 4321", "11987654321"),
-        ("0055 11 98765-4321", "5511987654321"),
-        ("98765-4321", "987654321"),
-        ("654321", "654321"),
-        ("123456789012345", "123456789012345"),
-        ("5511987654321'; DROP TABLE messages; --", "5511987654321"),
-        ("%98765_4321%", "987654321"),
+        ("+55 (11) 98765-4321", PhoneSearch(("5511987654321",), None, "+55 11 98765-4321")),
+        ("011 98765 4321", PhoneSearch(("5511987654321",), "011987654321", "+55 11 98765-4321")),
+        ("0055 11 98765-4321", PhoneSearch(("5511987654321",), None, "+55 11 98765-4321")),
+        ("98765-4321", PhoneSearch((), "987654321", "987654321")),
+        ("654321", PhoneSearch((), "654321", "654321")),
+        ("123456789012345", PhoneSearch((), "123456789012345", "123456789012345")),
     ],
 )
-def test_phone_keeps_only_digits(typed, digits):
-    assert phone_digits(typed) == digits
-    assert build(phone=typed).phone == digits
+def test_phone_is_read_into_the_numbers_it_matches(typed, search):
+    assert build(phone=typed, timezone=TIMEZONE).phone == search
+
+
+@pytest.mark.parametrize(
+    ("typed", "character"),
+    [
+        ("5511987654321'; DROP TABLE messages; --", "'"),
+        ("%98765_4321%", "%"),
+        ("98765-432l", "l"),
+        ("+55 11 +98765", "+"),
+    ],
+)
+def test_a_character_no_phone_has_is_named_not_dropped(typed, character):
+    error = error_of(phone=typed)
+    assert (error.code, error.field, error.params) == (
+        "phone_character",
+        "phone",
+        {"value": character},
+    )
+
+
+def test_a_number_with_its_country_code_that_cannot_exist_is_refused():
+    error = error_of(phone="+999 1234567")
+    assert (error.code, error.field, error.params) == (
+        "phone_invalid",
+        "phone",
+        {"value": "+9991234567"},
+    )
 
 
 @pytest.mark.parametrize(
     ("typed", "given"),
-    [("12345", 5), ("+1 (234) 5", 5), ("1234567890123456", 16), ("%%%___", 0), ("%_%_%_", 0)],
+    [("12345", 5), ("+1 (234) 5", 5), ("1234567890123456", 16), ("() - ", 0), ("+", 0)],
 )
 def test_phone_with_too_few_or_too_many_digits(typed, given):
     error = error_of(phone=typed)

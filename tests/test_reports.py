@@ -489,8 +489,17 @@ PHONE_SEARCHES = [
     ("98765-4321", ["wa-01", "wa-03", "wa-09", "wa-11"]),
     ("654321", ["wa-01", "wa-03", "wa-09", "wa-11"]),
     ("011 98765 4321", ["wa-01", "wa-03", "wa-09", "wa-11"]),
-    ("%98765_4321%", ["wa-01", "wa-03", "wa-09", "wa-11"]),
     ("+54 9 11 2345-6789", ["wa-02", "wa-06"]),
+    # Argentina's mobile 9 left out, and its national form with trunk 0 and 15.
+    ("+54 11 2345-6789", ["wa-02", "wa-06"]),
+    ("011 15 2345-6789", ["wa-02", "wa-06"]),
+    # Mexico's retired mobile 1 after the country code, and the national 044.
+    ("+52 1 55 1234 5678", ["wa-04", "wa-07", "wa-10"]),
+    ("044 55 1234 5678", ["wa-04", "wa-07", "wa-10"]),
+    ("55 1234 5678", ["wa-04", "wa-07", "wa-10"]),
+    # A leading zero is a digit of the number searched, not a prefix to drop: "01234567" no
+    # longer finds the numbers ending in 1234567 (P3).
+    ("01234567", []),
     # Ends both the visible P3 and the hidden P5: only P3's messages come back.
     ("12345678", ["wa-04", "wa-07", "wa-10"]),
     (P5, []),
@@ -627,3 +636,37 @@ def test_filter_options(store):
         "content_types": ["image", "template", "text"],
         "statuses": ["scheduled", "sent", "delivered", "read", "error", "received"],
     }
+
+
+# --------------------------------------------------------------------------- search by id
+
+
+def test_search_by_message_id_over_the_whole_window(store):
+    engine, ids = store
+    scope = scope_of(ids, A, B)
+
+    def by_id(message_id, channel="whatsapp", **kwargs):
+        # The range asked for is today only: an id is looked for over the whole window.
+        report_filter = ReportFilter.build(
+            channel, TODAY, TODAY, message_id=message_id, timezone=TIMEZONE, today=TODAY, **kwargs
+        )
+        return page_ids(engine, scope, report_filter)
+
+    assert by_id("wa-03") == (["wa-03"], 1)
+    assert by_id("  sms-02 ", "sms") == (["sms-02"], 1)
+    # Another channel, a filter that leaves it out, another scope, no such id: nothing.
+    assert by_id("sms-02") == ([], 0)
+    assert by_id("wa-03", statuses=["read"]) == ([], 0)
+    assert page_ids(engine, scope_of(ids, HIDDEN), flt(message_id="wa-03")) == ([], 0)
+    assert by_id("wa-99") == ([], 0)
+
+
+def test_search_by_correlation_id(store):
+    engine, ids = store
+    scope = scope_of(ids, A, B)
+    report_filter = ReportFilter.build(
+        "whatsapp", TODAY, TODAY, correlation_id="bf-0001", timezone=TIMEZONE, today=TODAY
+    )
+    assert (report_filter.start, report_filter.end) == (TODAY - timedelta(days=89), TODAY)
+    assert page_ids(engine, scope, report_filter) == (["wa-01"], 1)
+    assert page_ids(engine, scope, flt(correlation_id="bf-9999")) == ([], 0)

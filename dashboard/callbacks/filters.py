@@ -20,6 +20,7 @@ from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_options
 from dashboard.layouts.reports import control_values, sort_by_of
+from dashboard.layouts.search import DEFAULT_KIND, searched_with
 from dashboard.services import Services
 from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import FilterError
@@ -58,6 +59,9 @@ OUTPUTS = {
     **{f"value_{field}": Output(control, "value") for control, field in STATE_FIELDS.items()},
     **{f"options_{field}": Output(control, "options") for control, field in STATE_FIELDS.items()},
     "phone": Output(ids.PHONE_SEARCH, "value"),
+    "search_kind": Output(ids.SEARCH_KIND, "value"),
+    # A search that cannot run hides the rows of the one before (SEARCH_INVALID).
+    "detailed_class": Output(ids.DETAILED_VIEW, "className"),
     "sort_by": Output(ids.DETAILED_TABLE, "sort_by"),
     # The open view's own trigger: only the view that shows the state runs a callback.
     "consolidated_request": Output(ids.CONSOLIDATED_REQUEST, "data"),
@@ -77,6 +81,7 @@ INPUTS = {
     "direction": State(ids.FILTER_DIRECTION, "value"),
     **{f"value_{field}": State(control, "value") for control, field in STATE_FIELDS.items()},
     "phone": State(ids.PHONE_SEARCH, "value"),
+    "search_kind": State(ids.SEARCH_KIND, "value"),
     "applied": State(ids.APPLIED_FILTERS, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
     "consolidated_shown": State(ids.CONSOLIDATED_SHOWN, "data"),
@@ -94,6 +99,16 @@ READ_DATE_BOXES = """function(clicks) {
     }
     return shown;
 }""".replace("BOXES", json.dumps({"start": ids.DATE_RANGE_START, "end": ids.DATE_RANGE_END}))
+# The detailed view's class while its search box holds a search that cannot run.
+DETAILED_CLASS = "view-panel"
+SEARCH_INVALID = "view-panel search-invalid"
+SEARCH_TRIGGERS = (ids.PHONE_SEARCH, ids.PHONE_SEARCH_BUTTON)
+# The search box follows the kind of search chosen: its example, its keyboard, its hint.
+SEARCH_KIND_CHANGED = """function(kind, placeholders) {
+    const known = placeholders && kind in placeholders;
+    return [known ? placeholders[kind] : window.dash_clientside.no_update,
+            kind === 'phone' ? 'tel' : 'text', kind === 'phone'];
+}"""
 # The picker's display format (moment tokens) as a strptime pattern.
 PICKER_TOKENS = {"YYYY": "%Y", "MMM": "%b", "MM": "%m", "DD": "%d", "D": "%d"}
 
@@ -218,7 +233,7 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
         elif trigger == ids.RESET_FILTERS:
             state = ViewState(channel=base.channel, view=base.view)
             set_controls = True
-            on_success = {"phone": "", "sort_by": []}
+            on_success = {"phone": "", "search_kind": DEFAULT_KIND, "sort_by": []}
         elif trigger == ids.CHANNEL_TABS:
             channel = inputs.get("channel")
             if channel not in CONTENT_TYPES:
@@ -239,12 +254,8 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
             if view == base.view:
                 raise PreventUpdate
             state = ViewState.from_dict({**base.to_dict(), "view": view})
-        elif trigger in (ids.PHONE_SEARCH, ids.PHONE_SEARCH_BUTTON):
-            phone = (inputs.get("phone") or "").strip()
-            # A contact's messages read newest first, whatever order the table had.
-            state = ViewState.from_dict(
-                {**base.to_dict(), "phone": phone or None, "sort": "created_at", "descending": True}
-            )
+        elif trigger in SEARCH_TRIGGERS:
+            state = searched_with(base, inputs.get("search_kind"), inputs.get("phone"))
             on_success = {"sort_by": []}
         elif trigger == ids.DETAILED_TABLE:
             state = _sorted(base, inputs.get("sort_by"))
@@ -259,8 +270,12 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
         if trigger == ids.DETAILED_TABLE and base is not None:
             # The arrows go back to the order the rows are really in.
             out["sort_by"] = sort_by_of(base)
+        if trigger in SEARCH_TRIGGERS:
+            # The rows under the box are not the answer to what it holds now.
+            out["detailed_class"] = SEARCH_INVALID
         return out
     _clear_errors(out)
+    out["detailed_class"] = DETAILED_CLASS
     out.update(on_success)
     out["applied"] = state.to_dict()
     out["search"] = out["applied_search"] = state_to_search(state)
@@ -294,6 +309,15 @@ def register_callbacks(app, services: Services) -> None:
     )
     app.callback(output=OUTPUTS, inputs=INPUTS, prevent_initial_call=True)(
         lambda **inputs: update_view(services, _trigger(), **inputs)
+    )
+    app.clientside_callback(
+        SEARCH_KIND_CHANGED,
+        Output(ids.PHONE_SEARCH, "placeholder"),
+        Output(ids.PHONE_SEARCH, "inputmode"),
+        Output(ids.SEARCH_ID_HINT, "hidden"),
+        Input(ids.SEARCH_KIND, "value"),
+        State(ids.SEARCH_PLACEHOLDERS, "data"),
+        prevent_initial_call=True,
     )
     # Switching report tabs shows the other view at once, before its data arrives.
     app.clientside_callback(

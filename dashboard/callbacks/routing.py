@@ -23,7 +23,7 @@ from dashboard.layouts import reports, shell
 from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
 from dashboard.services import Services, Viewer
 from data_access.domain import CONTENT_TYPES, statuses_for
-from data_access.filters import FilterError, phone_digits, today_in
+from data_access.filters import FilterError, phone_search, today_in
 from data_access.reports import SORT_COLUMNS
 from reporting.i18n import N_, label, t
 from reporting.languages import normalize_language
@@ -42,7 +42,7 @@ def usable_state(state: ViewState, timezone: str) -> tuple[ViewState, bool]:
     """(the state, True) when it can run, else (the default view of its channel, False)."""
     try:
         if state.phone:
-            phone_digits(state.phone)
+            phone_search(state.phone, timezone)
         state.to_filter(timezone)
         return state, True
     except FilterError:

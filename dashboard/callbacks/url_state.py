@@ -15,7 +15,17 @@ LIST_KEYS = {
     "content_type": "content_types",
     "status": "statuses",
 }
-SINGLE_KEYS = ("channel", "view", "start", "end", "direction", "phone", "sort")
+SINGLE_KEYS = (
+    "channel",
+    "view",
+    "start",
+    "end",
+    "direction",
+    "phone",
+    "message_id",
+    "correlation_id",
+    "sort",
+)
 MAX_QUERY_LENGTH = 4096
 
 

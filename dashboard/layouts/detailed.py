@@ -247,42 +247,11 @@ def message_detail(record: dict, language: str, kept: list[dict] | None = None) 
     )
 
 
-def view(
-    language: str, phone: str | None, sort_by: list[dict], content: dict | None = None
-) -> html.Div:
-    """The detailed view; `content` (the table callback's outputs) fills its first page when
-    the page is built for this view, otherwise its callback does when the view is opened."""
+def view(language: str, search, sort_by: list[dict], content: dict | None = None) -> html.Div:
+    """The detailed view under its search box (`search`, layouts.search); `content` (the table
+    callback's outputs) fills its first page when the page is built for this view, otherwise
+    its callback does when the view is opened."""
     content = content or {}
-    search = html.Div(
-        [
-            html.Label(
-                t(language, "detailed.phone_search"),
-                htmlFor=ids.PHONE_SEARCH,
-                className="form-label",
-            ),
-            dbc.InputGroup(
-                [
-                    dbc.Input(
-                        id=ids.PHONE_SEARCH,
-                        type="search",
-                        value=phone or "",
-                        placeholder=t(language, "detailed.phone_placeholder"),
-                        inputmode="tel",
-                        autocomplete="off",
-                        maxlength=64,
-                    ),
-                    dbc.Button(
-                        t(language, "detailed.search"),
-                        id=ids.PHONE_SEARCH_BUTTON,
-                        color="primary",
-                        outline=True,
-                    ),
-                ]
-            ),
-            html.Div(id=ids.error_for(ids.PHONE_SEARCH), className="field-error", role="alert"),
-        ],
-        className="phone-search mb-2",
-    )
     table = dash_table.DataTable(
         id=ids.DETAILED_TABLE,
         columns=columns(language),

@@ -10,6 +10,7 @@ from dash import html
 from dashboard import ids
 from dashboard.layouts import consolidated, detailed
 from dashboard.layouts.filters import STATE_FIELDS, filter_bar
+from dashboard.layouts.search import search_box
 from data_access.domain import CHANNELS
 from data_access.filters import ReportFilter
 from reporting.i18n import t
@@ -118,7 +119,7 @@ def page(
             html.Section(
                 detailed.view(
                     language,
-                    state.phone,
+                    search_box(language, state),
                     sort_by_of(state),
                     content if state.view == "detailed" else None,
                 ),
