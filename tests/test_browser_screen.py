@@ -1,0 +1,151 @@
+"""The reports screen as people use it, in headless Chromium: searches, presets, lists, words.
+
+Each test serves the dashboard on the hand-built rows of tests/dashboard_data.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+from dashboard import ids
+from dashboard.shell import build_app
+from tests.browser import ServedApp, chromium, severe_console_messages, wait_for
+from tests.dashboard_data import FixedViewerServices, at, day, rows, viewer_for
+
+pytestmark = pytest.mark.browser
+
+IDLE_JS = """
+return !document.querySelector('[data-dash-is-loading="true"]')
+    && !document.querySelector('._dash-loading-callback');
+"""
+# A Mexican customer, stored without the retired mobile 1.
+MEXICO_ROW = {
+    "message_id": "mx1",
+    "channel": "whatsapp",
+    "direction": "MT",
+    "content_type": "text",
+    "subaccount": "Brand B",
+    "phone": "+528152322984",
+    "content": "Hola desde Monterrey",
+    "status": "delivered",
+    "created_at": at(1, 16),
+    "sent_at": at(1, 16, 1),
+    "delivered_at": at(1, 16, 2),
+}
+
+
+@pytest.fixture
+def browser():
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def served(duckdb_engine, duckdb_settings, load_rows):
+    load_rows(duckdb_engine, rows() + [MEXICO_ROW])
+    services = FixedViewerServices(duckdb_settings, duckdb_engine, viewer_for(duckdb_engine))
+    app = ServedApp(build_app(services).server).start()
+    yield app
+    app.stop()
+
+
+def text_of(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def wait_text(driver, element_id: str, expected: str, timeout: float = 15.0) -> None:
+    wait_for(
+        lambda: text_of(driver, element_id) == expected, timeout, f"#{element_id} = {expected!r}"
+    )
+
+
+def idle(driver) -> None:
+    wait_for(lambda: driver.execute_script(IDLE_JS), 15, "the page to be idle")
+
+
+def table_column(driver, column: str) -> list[str]:
+    cells = driver.find_elements(
+        By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='{column}']"
+    )
+    return [cell.text for cell in cells]
+
+
+def search(driver, typed: str, kind: str | None = None) -> None:
+    if kind is not None:
+        Select(driver.find_element(By.ID, ids.SEARCH_KIND)).select_by_value(kind)
+    box = driver.find_element(By.ID, ids.PHONE_SEARCH)
+    box.clear()
+    box.send_keys(typed, Keys.ENTER)
+
+
+def test_dr501_phone_search_reads_national_forms_names_bad_characters_and_hides_old_rows(
+    browser, served
+):
+    browser.get(served.url + "/?view=detailed")
+    wait_text(browser, ids.DETAILED_COUNT, "10 mensajes")
+
+    # Mexico's old mobile 1 finds the number stored without it, and says what was searched.
+    search(browser, "+52 1 81 5232 2984")
+    wait_text(browser, ids.DETAILED_COUNT, "1 mensaje del número +52 81 5232 2984")
+    assert table_column(browser, "phone") == ["+528152322984"]
+
+    # A letter typed by mistake is named, and the rows above no longer show.
+    search(browser, "81 5232 29a4")
+    wait_text(
+        browser,
+        ids.error_for(ids.PHONE_SEARCH),
+        "«a» no forma parte de un número de teléfono: escribe solo dígitos (espacios, "
+        "guiones y paréntesis valen, y un + al inicio).",
+    )
+    table = browser.find_element(By.ID, ids.DETAILED_TABLE)
+    assert not table.is_displayed()
+    assert not browser.find_element(By.ID, ids.DETAILED_COUNT).is_displayed()
+    # The address still holds the search that ran.
+    assert "phone=%2B52+1+81+5232+2984" in browser.current_url
+
+    # A trunk prefix: Brazil's 0 before the area code, read as the whole number.
+    search(browser, "011 98765 4321")
+    wait_text(browser, ids.DETAILED_COUNT, "5 mensajes del número +55 11 98765-4321")
+    assert table.is_displayed()
+    assert browser.find_element(By.ID, ids.error_for(ids.PHONE_SEARCH)).text == ""
+    assert severe_console_messages(browser) == []
+
+
+def test_dr502_search_by_message_id_and_correlation_id(browser, served):
+    # A range of today only: an id is looked for over the last 90 days all the same.
+    today = day(0).isoformat()
+    browser.get(served.url + f"/?view=detailed&start={today}&end={today}")
+    wait_text(browser, ids.DETAILED_COUNT, "1 mensaje")
+    hint = browser.find_element(By.ID, ids.SEARCH_ID_HINT)
+    assert not hint.is_displayed()
+
+    search(browser, "w3", kind="message_id")
+    wait_for(lambda: table_column(browser, "error_code") == ["131026"], 15, "message w3")
+    assert text_of(browser, ids.DETAILED_COUNT) == "1 mensaje"
+    assert "message_id=w3" in browser.current_url
+    assert hint.text == "Un id se busca en los últimos 90 días, sea cual sea el período."
+    assert browser.find_element(By.ID, ids.PHONE_SEARCH).get_attribute("inputmode") == "text"
+
+    search(browser, "order-4312", kind="correlation_id")
+    wait_for(
+        lambda: [c[:8] for c in table_column(browser, "content")] == ["Olá Ana!"],
+        15,
+        "message w1",
+    )
+    assert "correlation_id=order-4312" in browser.current_url
+    assert "message_id" not in browser.current_url
+
+    # The link reopens the same search, its kind chosen in the box.
+    browser.refresh()
+    wait_text(browser, ids.DETAILED_COUNT, "1 mensaje")
+    kind = Select(browser.find_element(By.ID, ids.SEARCH_KIND))
+    assert kind.first_selected_option.get_attribute("value") == "correlation_id"
+    assert browser.find_element(By.ID, ids.PHONE_SEARCH).get_attribute("value") == "order-4312"
+
+    search(browser, "no-such-id", kind="message_id")
+    wait_text(browser, ids.DETAILED_COUNT, "Ningún mensaje coincide con la búsqueda.")
+    assert severe_console_messages(browser) == []
