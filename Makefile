@@ -38,9 +38,11 @@ test: $(VENV)/.test-installed locales
 screenshots: $(VENV)/.test-installed locales
 	SCREENSHOTS=1 $(PY) -m pytest -n 0 tests/test_browser_dashboard.py -k dr402
 
+# Ruff, then mypy over the package code (the files and settings are in pyproject.toml).
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.test-installed
 	$(PY) -m bench
