@@ -125,9 +125,17 @@ class Tally:
 
 
 def seed(
-    data_dir: Path, url: str, plan: Plan, timezone: str, base_store: Path | None = None
+    data_dir: Path,
+    url: str,
+    plan: Plan,
+    timezone: str,
+    base_store: Path | None = None,
+    in_place: bool = False,
 ) -> None:
-    if base_store is not None and url.startswith("duckdb"):
+    if base_store is not None and in_place:
+        # Too big to copy (100M): served where it is; the run adds its seed and statuses.
+        (data_dir / "reports.duckdb").symlink_to(base_store.resolve())
+    elif base_store is not None and url.startswith("duckdb"):
         shutil.copyfile(base_store, data_dir / "reports.duckdb")
         wal = base_store.with_name(base_store.name + ".wal")
         if wal.exists():
@@ -438,10 +446,10 @@ def run(args: argparse.Namespace) -> int:
         postgres, url = postgres_store(args.postgres_base)
     else:
         url = f"duckdb:///{work / 'reports.duckdb'}"
-        if args.base_store:
+        if args.base_store and not args.in_place:
             print(f"Copying {args.base_store} ...", flush=True)
     print(f"Seeding {count:,} send records in {work} ...", flush=True)
-    seed(work, url, plan, timezone, args.base_store)
+    seed(work, url, plan, timezone, args.base_store, args.in_place)
     load_path = load_file(work, args.load_rows, timezone) if args.load_rows else None
     probes = Probes()
 
@@ -630,6 +638,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="start from a copy of this DuckDB store (e.g. bench/data/duckdb-10000000.duckdb)",
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="with --base-store: serve that store itself, not a copy (it keeps the run's seed)",
     )
     parser.add_argument(
         "--apply-probe", action="store_true", help="time Apply on the dashboard during intake"
