@@ -149,3 +149,49 @@ def test_dr502_search_by_message_id_and_correlation_id(browser, served):
     search(browser, "no-such-id", kind="message_id")
     wait_text(browser, ids.DETAILED_COUNT, "Ningún mensaje coincide con la búsqueda.")
     assert severe_console_messages(browser) == []
+
+
+def kpi_texts(driver, card_id: str) -> list[str]:
+    """A card's title, value and note as written (the title is shown in capitals)."""
+    return driver.execute_script(
+        "return Array.from(document.getElementById(arguments[0]).children)"
+        ".map(e => e.textContent);",
+        card_id,
+    )
+
+
+def test_dr503_direction_mo_shows_received_messages_per_day(browser, served):
+    browser.get(served.url + "/")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    Select(browser.find_element(By.ID, ids.FILTER_DIRECTION)).select_by_value("MO")
+    browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+    wait_for(
+        lambda: (
+            kpi_texts(browser, ids.KPI_TOTAL) == ["Recibidos", "1", "mensajes de clientes (MO)"]
+        ),
+        15,
+        "the received cards",
+    )
+    idle(browser)
+    assert kpi_texts(browser, ids.KPI_SENT) == ["Promedio por día", "0,1", "en 7 días"]
+    assert kpi_texts(browser, ids.KPI_READ) == ["Días con mensajes", "1", "de 7 días"]
+    # Delivery and errors mean nothing for received messages: their cards and charts go.
+    for hidden in (ids.KPI_ERRORS, ids.KPI_RECEIVED, ids.DAILY_PCT_CHART, ids.TOP_ERRORS):
+        assert not browser.find_element(By.ID, hidden).is_displayed(), hidden
+    figure = browser.execute_script(
+        "return document.querySelector('#daily-chart .js-plotly-plot').data[0];"
+    )
+    assert (figure["name"], figure["y"]) == ("Recibidos", [0, 0, 0, 0, 0, 1, 0])
+    assert browser.find_element(By.CSS_SELECTOR, "#daily-chart .gtitle").text == (
+        "Mensajes recibidos por día"
+    )
+
+    # In English, from the link, and back to both directions.
+    Select(browser.find_element(By.ID, ids.LANGUAGE)).select_by_value("en")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[0] == "Received", 15, "the English cards")
+    assert "direction=MO" in browser.current_url
+    Select(browser.find_element(By.ID, ids.FILTER_DIRECTION)).select_by_value("all")
+    browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[0] == "Total sent", 15, "both directions")
+    assert browser.find_element(By.ID, ids.DAILY_PCT_CHART).is_displayed()
+    assert severe_console_messages(browser) == []

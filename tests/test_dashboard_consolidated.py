@@ -155,3 +155,39 @@ def test_dr009_the_view_the_page_was_built_with_is_not_queried_again(loaded):
     assert out["shown"] == state
     with pytest.raises(PreventUpdate):
         update_consolidated(services_for(loaded), state, None, shown=out["shown"])
+
+
+def test_dr010_received_messages_per_day_and_their_cards(loaded):
+    state = ViewState(direction="MO")
+    out = update_consolidated(services_for(loaded), state.to_dict(), None)
+    # w9, yesterday, is the one WhatsApp MO message of the last 7 days.
+    assert [texts(out[f"kpi_{key}"]) for key in ("total", "sent", "delivered", "read")] == [
+        ["Recibidos", "1", "mensajes de clientes (MO)"],
+        ["Promedio por día", "0,1", "en 7 días"],
+        ["Día con más", "1", format_date(day(1), "es")],
+        ["Días con mensajes", "1", "de 7 días"],
+    ]
+    assert (out["kpi_errors"], out["kpi_received"]) == ([], [])
+    (bars,) = out["daily"]["data"]
+    assert bars["name"] == "Recibidos"
+    assert bars["y"] == [0, 0, 0, 0, 0, 1, 0]
+    assert bars["customdata"][5] == [format_date(day(1), "es"), "1"]
+    assert out["daily"]["layout"]["title"]["text"] == "Mensajes recibidos por día"
+    assert out["body_class"] == "consolidated-body received-only"
+    assert (out["body_hidden"], out["top_errors"]) == (False, [])
+
+
+def test_dr011_received_cards_in_english_over_a_longer_range(loaded):
+    state = ViewState(
+        direction="MO", channel="sms", start=day(9).isoformat(), end=day(0).isoformat()
+    )
+    out = update_consolidated(services_for(loaded, language="en"), state.to_dict(), "en")
+    # s3, yesterday: one message over 10 days.
+    assert [texts(out[f"kpi_{key}"])[1:] for key in ("total", "sent", "delivered", "read")] == [
+        ["1", "messages from customers (MO)"],
+        ["0.1", "over 10 days"],
+        ["1", format_date(day(1), "en")],
+        ["1", "of 10 days"],
+    ]
+    both = update_consolidated(services_for(loaded), ViewState().to_dict(), None)
+    assert both["body_class"] == "consolidated-body"

@@ -20,6 +20,7 @@ OUTPUTS = {
     "pct": Output(ids.DAILY_PCT_CHART, "figure"),
     "top_errors": Output(ids.TOP_ERRORS, "children"),
     "body_hidden": Output(ids.CONSOLIDATED_BODY, "hidden"),
+    "body_class": Output(ids.CONSOLIDATED_BODY, "className"),
     "empty_hidden": Output(ids.CONSOLIDATED_EMPTY, "hidden"),
     "empty": Output(ids.CONSOLIDATED_EMPTY, "children"),
     "message": Output(ids.CONSOLIDATED_MESSAGE, "children"),
@@ -46,16 +47,30 @@ def consolidated_content(
     flt = state.to_filter(viewer.timezone)
     daily = services.daily_series(viewer.scope, flt)
     totals = report_data.range_totals(daily, flt.channel)
-    top = services.top_errors(viewer.scope, flt)
-    content = {
-        f"kpi_{key}": consolidated.kpi_content(key, totals, flt.channel, language)
-        for _card_id, key, _title, _colour in consolidated.KPI_CARDS
-    }
     empty = totals["total"] == 0 and totals["received"] == 0
+    if flt.direction == "MO":
+        # Received messages are neither delivered nor failed: their own cards and chart.
+        cards = consolidated.mo_kpis(daily, language)
+        content = {f"kpi_{key}": cards[card_id] for card_id, key, *_ in consolidated.KPI_CARDS}
+        content.update(
+            daily=consolidated.received_figure(daily, language),
+            pct=consolidated.EMPTY_FIGURE,
+            top_errors=[],
+            body_class=consolidated.MO_BODY_CLASS,
+        )
+    else:
+        top = services.top_errors(viewer.scope, flt)
+        content = {
+            f"kpi_{key}": consolidated.kpi_content(key, totals, flt.channel, language)
+            for _card_id, key, _title, _colour in consolidated.KPI_CARDS
+        }
+        content.update(
+            daily=consolidated.daily_figure(daily, language),
+            pct=consolidated.pct_figure(daily, language),
+            top_errors=consolidated.top_errors_table(top, language),
+            body_class=consolidated.BODY_CLASS,
+        )
     content.update(
-        daily=consolidated.daily_figure(daily, language),
-        pct=consolidated.pct_figure(daily, language),
-        top_errors=consolidated.top_errors_table(top, language),
         body_hidden=empty,
         empty_hidden=not empty,
         empty=consolidated.empty_state(language) if empty else [],

@@ -6,7 +6,7 @@ import math
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from babel.numbers import format_percent, get_decimal_symbol, get_group_symbol
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 from dash import dcc, html
 
 from dashboard import ids
@@ -37,6 +37,16 @@ KPI_CARDS = (
     (ids.KPI_ERRORS, "errors", N_("kpi.errors"), ERROR_COLOUR),
     (ids.KPI_RECEIVED, "received", N_("kpi.received"), RECEIVED_COLOUR),
 )
+# With direction MO, the first cards tell the received messages: (card id, catalog key).
+MO_CARDS = (
+    (ids.KPI_TOTAL, N_("kpi.mo.received")),
+    (ids.KPI_SENT, N_("kpi.mo.per_day")),
+    (ids.KPI_DELIVERED, N_("kpi.mo.busiest_day")),
+    (ids.KPI_READ, N_("kpi.mo.active_days")),
+)
+# The consolidated body's class for each kind of view: received messages have no delivery.
+BODY_CLASS = "consolidated-body"
+MO_BODY_CLASS = "consolidated-body received-only"
 MAX_AXIS_LABELS = 12
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 # What a chart shows before its data arrives: no axes, no "undefined" title.
@@ -67,6 +77,74 @@ def kpi_content(key: str, totals: dict, channel: str, language: str) -> list:
         html.Div(format_count(count, language), className="kpi-value"),
         html.Div(sub, className="kpi-sub"),
     ]
+
+
+def mo_kpis(daily: pd.DataFrame, language: str) -> dict[str, list]:
+    """The cards of received (MO) messages, by card id: how many, per day on average, the
+    busiest day and on how many days any arrived; the other cards are left empty."""
+    received = [int(v) for v in daily["received"]]
+    days = list(daily["date"])
+    total = sum(received)
+    busiest = max(range(len(days)), key=lambda i: (received[i], days[i])) if days else None
+    active = sum(1 for count in received if count)
+    per_day = total / len(days) if days else 0.0
+    values = {
+        "kpi.mo.received": (format_count(total, language), t(language, "kpi.inbound")),
+        "kpi.mo.per_day": (
+            format_decimal(round(per_day, 1), format="#,##0.0", locale=babel_locale(language)),
+            t(language, "kpi.mo.per_day_sub", days=format_count(len(days), language)),
+        ),
+        "kpi.mo.busiest_day": (
+            format_count(received[busiest], language) if total else t(language, "empty_value"),
+            format_date(days[busiest], language) if total else t(language, "empty_value"),
+        ),
+        "kpi.mo.active_days": (
+            format_count(active, language),
+            t(language, "kpi.mo.active_days_sub", days=format_count(len(days), language)),
+        ),
+    }
+    content = {card_id: [] for card_id, *_ in KPI_CARDS}
+    for card_id, key in MO_CARDS:
+        value, sub = values[key]
+        content[card_id] = [
+            html.Div(t(language, key), className="kpi-title"),
+            html.Div(value, className="kpi-value"),
+            html.Div(sub, className="kpi-sub"),
+        ]
+    return content
+
+
+def received_figure(daily: pd.DataFrame, language: str) -> dict:
+    """Received (MO) messages per day; hovering a day shows it and its count."""
+    days = list(daily["date"])
+    customdata = [
+        [format_date(day, language), format_count(count, language)]
+        for day, count in zip(days, daily["received"], strict=True)
+    ]
+    bars = {
+        "type": "bar",
+        "name": t(language, "chart.received"),
+        "x": [day.isoformat() for day in days],
+        "y": [int(v) for v in daily["received"]],
+        "marker": {"color": RECEIVED_COLOUR},
+        "customdata": customdata,
+        "hovertemplate": "<b>%{customdata[0]}</b><br>"
+        + t(language, "chart.received")
+        + ": %{customdata[1]}<extra></extra>",
+    }
+    layout = {
+        **_base_layout(t(language, "chart.received_title"), language),
+        "showlegend": False,
+        "xaxis": _axis(days, language),
+        "yaxis": {
+            "title": {"text": t(language, "chart.messages")},
+            "rangemode": "tozero",
+            "fixedrange": True,
+            "gridcolor": GRID_COLOUR,
+            "zerolinecolor": "#adb5bd",
+        },
+    }
+    return {"data": [bars], "layout": layout}
 
 
 def kpi_row(language: str, content: dict) -> dbc.Row:
@@ -313,8 +391,18 @@ def view(language: str, content: dict | None = None) -> html.Div:
             kpi_row(language, content),
             dbc.Row(
                 [
-                    dbc.Col(graph_card(ids.DAILY_CHART, content.get("daily")), xs=12, lg=7),
-                    dbc.Col(graph_card(ids.DAILY_PCT_CHART, content.get("pct")), xs=12, lg=5),
+                    dbc.Col(
+                        graph_card(ids.DAILY_CHART, content.get("daily")),
+                        xs=12,
+                        lg=7,
+                        className="daily-col",
+                    ),
+                    dbc.Col(
+                        graph_card(ids.DAILY_PCT_CHART, content.get("pct")),
+                        xs=12,
+                        lg=5,
+                        className="pct-col",
+                    ),
                 ],
                 className="g-3",
             ),
@@ -323,10 +411,11 @@ def view(language: str, content: dict | None = None) -> html.Div:
                     dbc.CardHeader(html.H2(t(language, "top_errors.title"), className="h6 mb-0")),
                     dbc.CardBody(html.Div(content.get("top_errors"), id=ids.TOP_ERRORS)),
                 ],
-                className="mb-3",
+                className="mb-3 top-errors-card",
             ),
         ],
         id=ids.CONSOLIDATED_BODY,
+        className=content.get("body_class", BODY_CLASS),
         hidden=content.get("body_hidden", False),
     )
     return html.Div(
