@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from functools import partial
 from typing import TYPE_CHECKING
 
 from commands import apikeys, audit, channels, demo, export, export_worker, inbox, load, users
 from commands.console import Console
-from commands.control import ControlServer, delegate, socket_path
+from commands.control import ControlServer, Runner, delegate, socket_path
 from config import Settings, SettingsError, load_settings
 from data_access.audit import Retention
 from data_access.store import StoreLockedError, create_schema, make_engine
@@ -80,8 +81,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         export_pool = ExportPool(engine, settings).start()
     control = None
     if settings.duckdb_path is not None:
-        runners = {
-            name: (lambda a, c, m=module: m.run(a, c, engine, settings))
+        runners: dict[str, Runner] = {
+            name: partial(module.run, engine=engine, settings=settings)
             for name, module in STORE_COMMANDS.items()
         }
         control = ControlServer(socket_path(settings.duckdb_path), runners)
@@ -126,6 +127,7 @@ def _run_store_command(args: argparse.Namespace, settings: Settings) -> int:
         engine = _open_store(module, settings)
     except StoreLockedError:
         # The server holds the embedded store: hand the command to it.
+        assert settings.duckdb_path is not None  # only the embedded store is ever locked
         code = delegate(socket_path(settings.duckdb_path), args, console)
         if code is None:
             console.err(

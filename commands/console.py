@@ -33,7 +33,7 @@ class Console:
 class StreamConsole(Console):
     """Sends each line as JSON to a client; used when the running server does the work."""
 
-    def __init__(self, write: Callable[[bytes], None]) -> None:
+    def __init__(self, write: Callable[[bytes], object]) -> None:
         self._write = write
 
     def _send(self, **message) -> None:

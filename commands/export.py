@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -108,13 +109,15 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             f"{args.start} to {args.end}, written to {out.resolve()}",
             subaccount_id=ids[0] if len(ids) == 1 else None,
         )
-    bar = {}
+    advance: Callable[[int], None] | None = None
+    shown = 0
 
     def progress(done: int, total: int) -> None:
-        if "advance" not in bar:
-            bar["advance"], bar["shown"] = console.progress(total), 0
-        bar["advance"](done - bar["shown"])
-        bar["shown"] = done
+        nonlocal advance, shown
+        if advance is None:
+            advance, shown = console.progress(total), 0
+        advance(done - shown)
+        shown = done
 
     def write(store) -> ExportResult:
         return write_export(
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 f"({standalone.MEMORY_LIMIT}); writing it again under DUCKDB_MEMORY_LIMIT "
                 f"({settings.duckdb_memory_limit})."
             )
-            bar.clear()
+            advance = None  # the second try draws a bar of its own
             roomier = make_engine(settings.database_url, settings.duckdb_memory_limit)
             try:
                 result = write(roomier)
