@@ -10,7 +10,7 @@ import dash
 from dash.exceptions import DependencyException
 from flask import Response, jsonify, request
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from config import Settings
 
@@ -134,7 +134,7 @@ def install_security(app: dash.Dash, settings: Settings) -> None:
     def _http_error(error: HTTPException):
         # Only the status and a fixed sentence: werkzeug's descriptions can echo request parts.
         response = error_response(error.code or 500)
-        if error.code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 

@@ -7,13 +7,21 @@ from dash import dcc, html
 
 from config import PROJECT_DIR
 from dashboard import ids
-from dashboard.callbacks import audit, consolidated, detailed, exports, filters, routing
+from dashboard.callbacks import (
+    audit,
+    consolidated,
+    detailed,
+    exports,
+    filters,
+    presets,
+    routing,
+)
 from dashboard.callbacks.common import on_callback_error
 from dashboard.services import Services
 from reporting.i18n import t
 from reporting.languages import DEFAULT_LANGUAGE
 
-AREAS = (routing, filters, consolidated, detailed, exports, audit)
+AREAS = (routing, filters, presets, consolidated, detailed, exports, audit)
 
 
 def shell_layout() -> html.Div:
@@ -42,7 +50,7 @@ def build_app(services: Services) -> dash.Dash:
     app = dash.Dash(
         __name__,
         title=t(DEFAULT_LANGUAGE, "app.title"),
-        update_title=None,
+        update_title="",  # the tab keeps its title while a callback runs
         suppress_callback_exceptions=True,
         assets_folder=str(PROJECT_DIR / "assets"),
         on_error=on_callback_error,

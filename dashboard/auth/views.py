@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from functools import cache
+from typing import cast
 from urllib.parse import quote
 from zoneinfo import available_timezones
 
@@ -24,6 +25,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from dashboard import auth, ids
 from data_access import accounts
@@ -146,7 +148,7 @@ def login_form(
     )
 
 
-def signed_in(outcome: Outcome, next_path: str) -> Response:
+def signed_in(outcome: Outcome, next_path: str) -> BaseResponse:
     """Start the browser's session of a flow that opened one."""
     assert outcome.account is not None and outcome.token is not None
     # A fresh session: nothing set before sign-in (a pending step, an old token) survives.
@@ -160,7 +162,7 @@ def signed_in(outcome: Outcome, next_path: str) -> Response:
 
 
 @blueprint.route(auth.LOGIN_PATH, methods=["GET", "POST"])
-def login() -> Response:
+def login() -> BaseResponse:
     language = page_language()
     next_path = auth.safe_next(request.args.get("next"))
     if current_user.is_authenticated:
@@ -201,7 +203,7 @@ def login() -> Response:
 
 
 @blueprint.route(auth.TOTP_PATH, methods=["GET", "POST"])
-def totp() -> Response:
+def totp() -> BaseResponse:
     language = page_language()
     if current_user.is_authenticated:
         return redirect("/")
@@ -240,7 +242,7 @@ def totp() -> Response:
 
 
 @blueprint.route(auth.LOGOUT_PATH, methods=["GET", "POST"])
-def logout() -> Response:
+def logout() -> BaseResponse:
     if not current_user.is_authenticated:
         return redirect(auth.LOGIN_PATH)
     language = page_language()
@@ -264,7 +266,7 @@ def timezone_choices() -> tuple[str, ...]:
 
 
 @blueprint.route(auth.PROFILE_PATH, methods=["GET", "POST"])
-def profile() -> Response:
+def profile() -> BaseResponse:
     user: auth.SignedInUser = current_user  # the gate lets only signed-in users through
     account = user.account
     language = profile_language(account)
@@ -314,9 +316,12 @@ def profile() -> Response:
         timezone=timezone,
         action=auth.PROFILE_PATH,
         logout_action=auth.LOGOUT_PATH,
+        # with_categories=True gives (category, text) pairs; Flask's annotation covers both forms.
         messages=[
             (kind if kind in ("error", "info") else "info", text)
-            for kind, text in get_flashed_messages(with_categories=True)
+            for kind, text in cast(
+                list[tuple[str, str]], get_flashed_messages(with_categories=True)
+            )
         ],
         setup_qr=Markup(qr_svg) if qr_svg else None,
         setup_key=setup["secret"] if setup else None,

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.layouts.aria import aria
 from dashboard.services import Viewer
 from reporting.i18n import t
 from reporting.languages import LANGUAGE_NAMES, LANGUAGES
@@ -60,7 +61,7 @@ def top_bar(
                     html.Nav(
                         links,
                         className="top-link d-flex",
-                        **{"aria-label": t(language, "app.title")},
+                        **aria(label=t(language, "app.title")),
                     ),
                     html.Div(
                         [
