@@ -21,7 +21,7 @@ view shows. How they are streamed depends on the store:
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +44,7 @@ from sqlalchemy import (
 
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
+from data_access.sql import raw_connection
 from data_access.tables import contacts, messages
 from exports.read_ahead import ReadAhead
 
@@ -95,7 +96,7 @@ def _to_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def rows_to_batch(rows) -> pa.RecordBatch:
     """Result rows (tuples in DETAIL_COLUMNS order) as one Arrow batch of DETAIL_SCHEMA."""
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in DETAIL_SCHEMA]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in DETAIL_SCHEMA]
     return pa.RecordBatch.from_arrays(
         [
             pa.array(list(values), field.type)
@@ -105,7 +106,7 @@ def rows_to_batch(rows) -> pa.RecordBatch:
     )
 
 
-def _converted(batches: Iterator[pa.RecordBatch], convert) -> Iterator[pa.RecordBatch]:
+def _converted(batches: Generator[pa.RecordBatch, None, None], convert) -> Iterator[pa.RecordBatch]:
     """The batches through convert; closing this closes the batches (and DuckDB's result)."""
     try:
         for batch in batches:
@@ -118,7 +119,7 @@ def _duckdb_result(conn: Connection, statement):
     """A statement run by DuckDB itself on this connection's transaction (its relation)."""
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = [compiled.params[key] for key in compiled.positiontup or ()]
-    return conn.connection.dbapi_connection.sql(compiled.string, params=params)
+    return raw_connection(conn).sql(compiled.string, params=params)
 
 
 def _duckdb_table(conn: Connection, statement) -> pa.Table:
@@ -320,7 +321,7 @@ class _Phones:
     def of_contacts(cls, conn: Connection, contact_ids: list[pa.Array]) -> _Phones:
         """The phones of the given contacts (DuckDB scans the ids as an Arrow table)."""
         wanted = pa.table({"id": pc.unique(pa.chunked_array(contact_ids, pa.int64()))})
-        raw = conn.connection.dbapi_connection
+        raw = raw_connection(conn)
         raw.register(_WANTED_CONTACTS, wanted)
         try:
             by_id = select(contacts.c.id, contacts.c.phone).join(
@@ -439,7 +440,7 @@ def _parse_piece(piece: bytes | bytearray, batch_rows: int) -> Iterator[pa.Recor
 def _copy_stream(conn: Connection, statement, batch_rows: int) -> DetailStream:
     total = _count(conn, statement.whereclause)
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    raw = conn.connection.dbapi_connection
+    raw = raw_connection(conn)
     # Times leave as ISO text in UTC (the stored naive values), whatever the server's defaults;
     # LOCAL ends with the export's transaction.
     raw.execute("SET LOCAL datestyle = 'ISO, YMD'")

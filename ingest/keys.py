@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from data_access.sql import next_id
 from data_access.tables import api_keys, subaccounts
 
 KEY_PREFIX = "drk_"
@@ -40,7 +41,7 @@ def subaccount_id(conn: Connection, name: str, create: bool = False) -> tuple[in
         return int(found), False
     if not create:
         raise UnknownNameError(f"There is no subaccount named {name!r}.")
-    new_id = conn.execute(select(subaccounts.c.id.default.next_value())).scalar_one()
+    new_id = conn.execute(select(next_id(subaccounts))).scalar_one()
     conn.execute(insert(subaccounts).values(id=new_id, name=name))
     return int(new_id), True
 
@@ -51,7 +52,7 @@ def create_key(conn: Connection, subaccount: str, label: str | None = None) -> t
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     prefix = key[: len(KEY_PREFIX) + 6]
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    key_id = conn.execute(select(api_keys.c.id.default.next_value())).scalar_one()
+    key_id = conn.execute(select(next_id(api_keys))).scalar_one()
     conn.execute(
         insert(api_keys).values(
             id=key_id,

@@ -64,5 +64,5 @@ def session_count(conn: Connection, user_id: int) -> int:
             select(func.count())
             .select_from(user_sessions)
             .where(user_sessions.c.user_id == user_id)
-        ).scalar()
+        ).scalar_one()
     )

@@ -140,4 +140,4 @@ def blocked_until(conn: Connection, username: str, address: str, now: datetime) 
 
 
 def failure_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(login_failures)).scalar())
+    return int(conn.execute(select(func.count()).select_from(login_failures)).scalar_one())
