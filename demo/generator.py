@@ -10,9 +10,10 @@ by (seed, chunk number), so a seed always yields the same messages.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, func, insert, select
 from data_access.domain import STATUS_RANK
 from data_access.merge import STAGE_COLUMNS, merge_records
 from data_access.tables import messages, subaccounts, user_subaccounts, users
-from data_access.writes import WriteScope, write
+from data_access.writes import Transaction, WriteScope, write
 
 CHUNK_ROWS = 250_000
 MAX_DAYS = 3_650
@@ -191,7 +192,7 @@ class _Templates:
         return self.head[which] + name_part + self.middle[which] + num_part + self.tail[which]
 
 
-def _catalogue(groups: list[tuple]) -> tuple[np.ndarray, np.ndarray, list]:
+def _catalogue(groups: Sequence[Sequence]) -> tuple[np.ndarray, np.ndarray, list]:
     """Flatten lists of items into one list with each group's offset and size."""
     sizes = np.array([len(items) for items in groups], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -278,15 +279,15 @@ _SUB_LANGUAGE_PT = np.array([COUNTRIES[s.country].language == "pt" for s in SUBA
 _SUB_NAMES = np.array([s.name for s in SUBACCOUNTS], dtype=object)
 _SUB_CORRELATION = np.array([s.correlation_prefix + "-" for s in SUBACCOUNTS], dtype=object)
 _USERS_BY_SUB = [[name for name, sub in USERS if sub == i] for i in range(len(SUBACCOUNTS))]
-_USER_OFFSETS, _USER_SIZES, _USER_NAMES = _catalogue(_USERS_BY_SUB)
-_USER_NAMES = np.array(_USER_NAMES, dtype=object)
+_USER_OFFSETS, _USER_SIZES, _user_names = _catalogue(_USERS_BY_SUB)
+_USER_NAMES = np.array(_user_names, dtype=object)
 _CAMPAIGN_GROUPS = [
     [i for i, (_n, sub, channel, _t) in enumerate(CAMPAIGNS) if sub == s and channel == ch]
     for s in range(len(SUBACCOUNTS))
     for ch in ("whatsapp", "sms")
 ]  # group = subaccount * 2 + (channel is sms)
-_CAMPAIGN_OFFSETS, _CAMPAIGN_SIZES, _CAMPAIGN_FLAT = _catalogue(_CAMPAIGN_GROUPS)
-_CAMPAIGN_FLAT = np.array(_CAMPAIGN_FLAT, dtype=np.int64)
+_CAMPAIGN_OFFSETS, _CAMPAIGN_SIZES, _campaign_flat = _catalogue(_CAMPAIGN_GROUPS)
+_CAMPAIGN_FLAT = np.array(_campaign_flat, dtype=np.int64)
 _CAMPAIGN_NAMES = np.array([c[0] for c in CAMPAIGNS], dtype=object)
 _CAMPAIGN_TEMPLATES = _Templates.of(c[3] for c in CAMPAIGNS)
 _DIRECT_KEYS = [("pt", "whatsapp"), ("pt", "sms"), ("es", "whatsapp"), ("es", "sms")]
@@ -347,7 +348,7 @@ def _contact_names(contact: np.ndarray, country: np.ndarray) -> tuple[np.ndarray
     # About one contact in twelve never gave a name; templates then greet a generic customer.
     named = (hashed >> np.uint64(40)) % np.uint64(12) != 0
     greeting = np.where(named, first, "cliente")
-    return greeting, np.where(named, first + " " + last, None)
+    return greeting, np.where(named, first + " " + last, np.array(None, dtype=object))
 
 
 def _as_timestamps(values_us: np.ndarray, present: np.ndarray) -> pd.Series:
@@ -599,6 +600,10 @@ def _add_memberships(engine: Engine) -> None:
 DEMO_SCOPE = WriteScope.account("demo data")
 
 
+def _merge_chunk(frame: pd.DataFrame, tx: Transaction) -> None:
+    merge_records(tx, frame, DEMO_SCOPE, source="demo", keep_events=False)
+
+
 def build_demo(
     engine: Engine,
     count: int,
@@ -618,12 +623,7 @@ def build_demo(
     for frame in generate(
         count, days=days, seed=seed, timezone=timezone, now=now, chunk_rows=chunk_rows
     ):
-        write(
-            engine,
-            lambda tx, frame=frame: merge_records(
-                tx, frame, DEMO_SCOPE, source="demo", keep_events=False
-            ),
-        )
+        write(engine, partial(_merge_chunk, frame))
         written += len(frame)
         if progress is not None:
             progress(len(frame))
