@@ -8,6 +8,7 @@ bounded by its size, so memory stays bounded however wide the rows are.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ class ReadAhead(Iterator[T]):
         self,
         source: Iterator[T],
         max_size: int,
-        size: Callable[[T], int] = lambda item: item.nbytes,
+        size: Callable[[T], int] = operator.attrgetter("nbytes"),
         name: str = "export-reader",
     ) -> None:
         self._source = source

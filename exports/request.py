@@ -113,6 +113,7 @@ class ExportRequest:
     def file_name(self) -> str:
         """The name a person sees: report, channel, dates and the time zone of its times."""
         zone = re.sub(r"[^A-Za-z0-9_+-]+", "-", self.timezone).strip("-")
+        assert self.state.start and self.state.end  # build() names both dates
         words = (
             t(self.language, f"file.{self.view}"),
             self.channel,

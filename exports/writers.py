@@ -217,7 +217,8 @@ def _info_rows(
 
 def _capped_list(names: list[str], language: str) -> str:
     """The names joined by commas, as many as fit in INFO_LIST_CHARS, then how many more."""
-    shown, length = [], 0
+    shown: list[str] = []
+    length = 0
     for name in names:
         length += len(name) + 2
         if length > INFO_LIST_CHARS and shown:
@@ -255,7 +256,7 @@ def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]
         for name in PCT_COLUMNS:
             row.append(_percentage(getattr(record, name)))
         daily_rows.append(row)
-    total_row = [t(language, "row.total")]
+    total_row: list = [t(language, "row.total")]
     total_row += [totals[name] for name in COUNT_COLUMNS]
     total_row += [_percentage(totals[name]) for name in PCT_COLUMNS]
     return daily_rows, total_row

@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 import pyarrow as pa
@@ -315,12 +316,12 @@ class XlsxBook:
         self.changes = TextChanges()  # of every text cell written so far
         self.sheets: list[Sheet] = []
         self._order: list[int] | None = None
-        self._open = None
+        self._open: IO[bytes] | None = None
         self._zip = zipfile.ZipFile(
             path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
 
-    def open_part(self, name: str):
+    def open_part(self, name: str) -> IO[bytes]:
         # force_zip64: a sheet of a million rows passes the 2 GiB of a plain zip member.
         self._open = self._zip.open(name, "w", force_zip64=True)
         return self._open
@@ -340,7 +341,7 @@ class XlsxBook:
         self._order = order
 
     def close(self, created: datetime | None = None) -> None:
-        created = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         order = self._order or list(range(len(self.sheets)))
         count = len(self.sheets)
         sheets_xml = "".join(
@@ -381,8 +382,8 @@ class XlsxBook:
             'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/"'
             ' xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/'
             'XMLSchema-instance"><dc:creator>Delivery reports</dc:creator>'
-            f'<dcterms:created xsi:type="dcterms:W3CDTF">{created}</dcterms:created>'
-            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{created}</dcterms:modified>'
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified>'
             "</cp:coreProperties>",
         )
         self._write(
