@@ -135,7 +135,7 @@ def _store(engine, staged: pd.DataFrame, timezone: str, key: ApiKey, address: st
     result, applied = write(engine, work)
     if result.refused:
         problems = [
-            {"index": int(staged.at[r.row, "line"]), "field": r.field, "reason": r.reason}
+            {"index": int(staged["line"].loc[r.row]), "field": r.field, "reason": r.reason}
             for r in result.refused
         ]
         return error(

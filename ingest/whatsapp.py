@@ -109,7 +109,7 @@ def _content(kind: str, item: dict) -> tuple[str, str | None] | None:
     if kind == "location":
         return "location", _location(body)
     if kind == "contacts":
-        cards = item.get("contacts") if isinstance(item.get("contacts"), list) else []
+        cards = contacts if isinstance(contacts := item.get("contacts"), list) else []
         names = [
             text(card.get("name", {}).get("formatted_name"))
             for card in cards
@@ -181,7 +181,7 @@ def _change(change, where: str, out: Mapped) -> None:
     if not isinstance(value, dict):
         out.problems.append(f"{where}.value: is missing")
         return
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    metadata = found if isinstance(found := value.get("metadata"), dict) else {}
     number_id = text(metadata.get("phone_number_id"))
     names = {}
     for contact in value.get("contacts") or []:

@@ -9,6 +9,7 @@ Texts take str.format parameters by name.
 from __future__ import annotations
 
 import gettext
+from datetime import date
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -96,8 +97,8 @@ def filter_error_text(language: str, error: FilterError) -> str:
     if not has(key):
         return t(language, "filter_error.other")
     params = dict(error.params)
-    if "earliest" in params:
-        params["earliest"] = format_date(params["earliest"], language)
+    if isinstance(earliest := params.get("earliest"), date):
+        params["earliest"] = format_date(earliest, language)
     try:
         return t(language, key, **params)
     except (KeyError, IndexError):
