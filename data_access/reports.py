@@ -9,10 +9,21 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    FromClause,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from data_access import message_keys
 from data_access.domain import STATUSES
@@ -163,6 +174,9 @@ def _daily_select(scope: AccessScope, flt: ReportFilter):
     # times faster than one FILTER clause per figure over a single group per day.
     table = _source(flt)
     c = table.c
+    sent: ColumnElement[Any]
+    delivered: ColumnElement[Any]
+    read: ColumnElement[Any]
     if table is messages:
         sent, delivered, read = (
             func.count(c.sent_at),
@@ -425,7 +439,7 @@ def _page_ids_select(
     whole table (a phone search).
     """
     key = SORT_COLUMNS[sort]
-    source = messages
+    source: FromClause = messages
     if key.table is not messages:
         foreign_key, outer = _SORT_JOINS[key.table]
         on = key.table.c.id == foreign_key
@@ -632,7 +646,13 @@ def filter_options(
     Returns lists of (id, name) for subaccounts, users and campaigns and plain values for
     content types and statuses, each sorted by name.
     """
-    empty = {"subaccounts": [], "users": [], "campaigns": [], "content_types": [], "statuses": []}
+    empty: dict[str, list] = {
+        "subaccounts": [],
+        "users": [],
+        "campaigns": [],
+        "content_types": [],
+        "statuses": [],
+    }
     if not scope.subaccount_ids:
         return empty
     since = today_in(timezone) - timedelta(days=MAX_DAYS_BACK)
