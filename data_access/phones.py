@@ -110,8 +110,10 @@ def _digits_of(text: str) -> tuple[str, bool]:
     return digits, international
 
 
-def _variants(country_code: int, national: str) -> list[str]:
+def _variants(parsed: phonenumbers.PhoneNumber) -> list[str]:
     """The stored forms of one number: Mexico's and Argentina's mobiles have two."""
+    country_code, national = parsed.country_code, _national_digits(parsed)
+    assert country_code is not None  # a parsed number always has one
     number = f"{country_code}{national}"
     if country_code == MEXICO and len(national) == 10:
         return [number, f"{MEXICO}1{national}"]
@@ -153,9 +155,7 @@ def _international(digits: str) -> PhoneSearch:
             "phone_invalid", f"+{digits} is not a possible phone number.", value=f"+{digits}"
         )
     shown = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
-    return PhoneSearch(
-        whole=tuple(_variants(number.country_code, _national_digits(number))), shown=shown
-    )
+    return PhoneSearch(whole=tuple(_variants(number)), shown=shown)
 
 
 def _reading_in(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -188,7 +188,7 @@ def _regions_with_prefixes() -> tuple[str, ...]:
 
 
 def _national(digits: str, home: str | None) -> PhoneSearch:
-    readings = [number for number in [_reading_in(digits, home)] if home and number]
+    readings = [number] if home and (number := _reading_in(digits, home)) else []
     if not readings and digits.startswith("0"):
         readings = [
             number
@@ -198,7 +198,7 @@ def _national(digits: str, home: str | None) -> PhoneSearch:
     whole: list[str] = []
     shown: list[str] = []
     for number in readings:
-        for form in _variants(number.country_code, _national_digits(number)):
+        for form in _variants(number):
             if form not in whole:
                 whole.append(form)
         text = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
