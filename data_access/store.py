@@ -143,6 +143,7 @@ def create_schema(engine: Engine, account_timezone: str) -> None:
             # stopped after create_all.)
             _create_new(engine)
         elif revision is None:
+            assert legacy_version is not None  # the branch above took the store without one
             _adopt(engine, legacy_version)
             migrations.upgrade(engine)
         elif revision != migrations.head():
