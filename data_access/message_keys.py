@@ -21,12 +21,14 @@ PostgreSQL keeps its primary key on `messages` and needs neither.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Connection,
     MetaData,
     PrimaryKeyConstraint,
+    Row,
     Table,
     UniqueConstraint,
     bindparam,
@@ -185,7 +187,7 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
         # The hashes alone: DuckDB reads an index only for a filter on the indexed column,
         # so the ids are compared here (a hash may be another id's).
         wanted = set(ids)
-        recent = [
+        recent: Iterable[Row] = [
             row
             for row in conn.execute(
                 text(f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)})")
@@ -207,20 +209,20 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
         return found
     # Older messages: their hash proposes a day, the message's own row confirms it.
     if staged is None:
-        days = conn.execute(
+        proposed = conn.execute(
             text(
                 "SELECT DISTINCT created_day FROM message_keys "
                 f"WHERE key_hash IN ({_hash_list(rest)})"
             )
         ).scalars()
     else:
-        days = conn.execute(
+        proposed = conn.execute(
             text(
                 "SELECT DISTINCT k.created_day FROM message_keys k "
                 f"WHERE k.key_hash IN (SELECT md5_number_lower(message_id) FROM {staged})"
             )
         ).scalars()
-    days = sorted(days)
+    days = sorted(proposed)
     if not days:
         return found
     on_days = "m.created_day BETWEEN :first AND :last AND m.created_day IN :days"
