@@ -11,6 +11,7 @@ import csv
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -346,7 +347,7 @@ def identity_problems(
 
 
 def _refusal_problem(frame: pd.DataFrame, refusal: Refusal, file: str) -> RowProblem:
-    return RowProblem(file, int(frame.at[refusal.row, "line"]), refusal.field, refusal.reason)
+    return RowProblem(file, int(frame["line"].iloc[refusal.row]), refusal.field, refusal.reason)
 
 
 def chunk_rows_for(engine: Engine, most: int = CHUNK_ROWS) -> int:
@@ -452,12 +453,14 @@ def load_files(
                 )
             for first, raw, staged, found in chunks:
                 staged = staged.reset_index(drop=True)
-                result = write(
-                    engine,
-                    lambda tx, staged=staged: merge_records(
-                        tx, staged, scope, source="file", all_or_nothing=not skip_invalid
-                    ),
+                merge = partial(
+                    merge_records,
+                    frame=staged,
+                    scope=scope,
+                    source="file",
+                    all_or_nothing=not skip_invalid,
                 )
+                result = write(engine, merge)
                 refused = [_refusal_problem(staged, r, path.name) for r in result.refused]
                 if refused and not skip_invalid:
                     # Another writer stored a contradicting record since the check above.
