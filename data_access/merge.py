@@ -48,6 +48,7 @@ from sqlalchemy import (
 
 from data_access import message_keys, rollup
 from data_access.domain import RANK_STATUS, STATUS_RANK
+from data_access.sql import next_id, raw_connection
 from data_access.tables import (
     campaigns,
     contacts,
@@ -305,7 +306,7 @@ def _copy_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     """Bulk-insert a frame into a (temporary) table: a registered view on DuckDB, COPY on
     PostgreSQL."""
     columns = ", ".join(f'"{c}"' for c in frame.columns)
-    raw = conn.connection.dbapi_connection
+    raw = raw_connection(conn)
     if conn.dialect.name == "duckdb":
         raw.register("merge_frame_view", frame)
         try:
@@ -347,7 +348,7 @@ def _ensure_names(conn: Connection, table: Table, column: str, values, derived=N
     _copy_frame(conn, names_stage, pd.DataFrame({"name": values}))
     name = names_stage.c.name
     derived = derived or {}
-    row = [table.c.id.default.next_value(), name]
+    row = [next_id(table), name]
     row += [make(name) for make in derived.values()]
     missing = select(*row).where(~exists().where(key == name))
     conn.execute(insert(table).from_select(["id", column, *derived], missing))
