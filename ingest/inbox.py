@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from data_access.filters import today_in
 from data_access.retention import purge_messages
+from data_access.sql import raw_connection
 from data_access.store import data_version
 from data_access.tables import inbox, pending_statuses
 from data_access.writes import Transaction, WriteScope, write
@@ -112,7 +113,7 @@ class InboxWriter:
                 if conn.dialect.name == "duckdb":
                     # Every webhook waits for this insert. duckdb-engine does not cache compiled
                     # statements, so the driver's own executemany saves a third of its cost.
-                    conn.connection.dbapi_connection.executemany(
+                    raw_connection(conn).executemany(
                         DUCKDB_INSERT, [(a.source, now, a.body, now, a.scope) for a in batch]
                     )
                 else:
