@@ -30,6 +30,7 @@ APPLIED_SEARCH = "applied-search"
 DATE_RANGE_START = "date-range-start"
 DATE_RANGE_END = "date-range-end"
 DATE_RANGE_TEXT = "date-range-text"  # what the period boxes show, read on Apply
+DATE_PRESET = "date-preset"  # quick periods: today, last 30 days, last month, ...
 
 # Consolidated view
 KPI_TOTAL = "kpi-total"

@@ -5,6 +5,8 @@ Each test serves the dashboard on the hand-built rows of tests/dashboard_data.py
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -194,4 +196,43 @@ def test_dr503_direction_mo_shows_received_messages_per_day(browser, served):
     browser.find_element(By.ID, ids.APPLY_FILTERS).click()
     wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[0] == "Total sent", 15, "both directions")
     assert browser.find_element(By.ID, ids.DAILY_PCT_CHART).is_displayed()
+    assert severe_console_messages(browser) == []
+
+
+def test_dr504_each_quick_period_applies_its_days(browser, served):
+    browser.get(served.url + "/")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    today = day(0)
+    first_of_month = today.replace(day=1)
+    last_month_end = first_of_month - timedelta(days=1)
+    expected = {
+        "today": (today, today, "1"),
+        "yesterday": (day(1), day(1), "5"),
+        "last_7": (day(6), today, "9"),
+        "last_30": (day(29), today, "9"),
+        "last_90": (day(89), today, "9"),
+        "this_month": (first_of_month, today, None),
+        "last_month": (last_month_end.replace(day=1), last_month_end, None),
+    }
+    for preset, (start, end, total) in expected.items():
+        Select(browser.find_element(By.ID, ids.DATE_PRESET)).select_by_value(preset)
+        query = f"start={start.isoformat()}&end={end.isoformat()}"
+        wait_for(
+            lambda query=query: query in browser.current_url,
+            15,
+            f"{preset} in the address",
+        )
+        idle(browser)
+        # The boxes show the days applied, and the chooser is ready for another period.
+        assert browser.find_element(By.ID, ids.DATE_RANGE_START).get_attribute("value") == (
+            start.strftime("%d/%m/%Y")
+        ), preset
+        assert browser.find_element(By.ID, ids.DATE_RANGE_END).get_attribute("value") == (
+            end.strftime("%d/%m/%Y")
+        ), preset
+        if total is not None:
+            wait_for(lambda total=total: kpi_texts(browser, ids.KPI_TOTAL)[1] == total, 15, preset)
+        assert Select(browser.find_element(By.ID, ids.DATE_PRESET)).first_selected_option.text == (
+            "Períodos rápidos…"
+        )
     assert severe_console_messages(browser) == []

@@ -12,6 +12,7 @@ from data_access.filters import MAX_DAYS_BACK
 from reporting.formatting import PICKER_FORMAT
 from reporting.i18n import label, t
 from reporting.languages import normalize_language
+from reporting.periods import PRESETS
 
 # The multi-selects in the order shown: (control id, catalog key of its label).
 MULTI_SELECTS = (
@@ -134,6 +135,19 @@ def filter_bar(
                 first_day_of_week=0 if language == "en" else 1,
                 updatemode="bothdates",
                 className="date-range",
+            ),
+            html.Label(
+                t(language, "filters.preset"), htmlFor=ids.DATE_PRESET, className="visually-hidden"
+            ),
+            dbc.Select(
+                id=ids.DATE_PRESET,
+                options=[
+                    {"label": t(language, key), "value": name} for name, key in PRESETS.items()
+                ],
+                value="",
+                placeholder=t(language, "filters.preset"),
+                size="sm",
+                className="date-preset mt-1",
             ),
             html.Small(
                 t(language, "filters.range_hint", days=MAX_DAYS_BACK),
