@@ -100,7 +100,7 @@ def merge_rows(
     staged = staged.reset_index(drop=True)
     result = merge_records(tx, staged, scope, source=source, all_or_nothing=False)
     for refusal in result.refused:
-        problems[int(staged.at[refusal.row, "line"])].append(refusal.reason)
+        problems[int(staged["line"].iloc[refusal.row])].append(refusal.reason)
     audit_refusals(tx, scope, result.refused)
     return len(staged) - len(result.refused), dict(problems)
 
@@ -379,12 +379,12 @@ def apply_mapped(
     def scope_of(scope, channel, number_id, where, owner) -> WriteScope | None:
         """The event's writer: the route's scope, narrowed to its number's subaccount."""
         subaccount = numbers.get((channel, number_id)) if number_id is not None else None
-        if scope is None and subaccount is None:
+        if scope is not None:
+            return scope
+        if subaccount is None:
             problems[owner].append(_number_problem(channel, number_id, where))
             return None
-        if scope is None:
-            return number_scope(subaccount, channel, number_id)
-        return scope
+        return number_scope(subaccount, channel, number_id)
 
     groups: dict[tuple[WriteScope, str], list[tuple[int, dict]]] = defaultdict(list)
     for owner, mapped, route in items:
@@ -396,6 +396,7 @@ def apply_mapped(
                 )
                 continue
             scope = scope_of(route, message.channel, message.number_id, message.where, owner)
+            assert scope is not None  # the number has a subaccount, checked just above
             source = CHANNEL_SOURCE[message.channel]
             groups[(scope, source)].append((owner, inbound_row(message, subaccount)))
     events = [(owner, e, route) for owner, mapped, route in items for e in mapped.statuses]
@@ -420,12 +421,12 @@ def apply_mapped(
             problems[owned[index][0]].append(
                 f"message {rows[index]['message_id']}: {'; '.join(reasons)}"
             )
-    for (scope, source), owned in statuses.items():
-        batch = [event for _, event in owned]
+    for (scope, source), owned_events in statuses.items():
+        batch = [event for _, event in owned_events]
         count, row_problems = merge_statuses(tx, batch, stored, scope, source)
         merged += count
         for index, reasons in row_problems.items():
-            problems[owned[index][0]].append(
+            problems[owned_events[index][0]].append(
                 f"message {batch[index].message_id}: {'; '.join(reasons)}"
             )
     result = Applied(merged=merged, pending=keep_pending(conn, waiting, now))
