@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
@@ -51,7 +53,9 @@ def consolidated_content(
     if flt.direction == "MO":
         # Received messages are neither delivered nor failed: their own cards and chart.
         cards = consolidated.mo_kpis(daily, language)
-        content = {f"kpi_{key}": cards[card_id] for card_id, key, *_ in consolidated.KPI_CARDS}
+        content: dict[str, Any] = {
+            f"kpi_{key}": cards[card_id] for card_id, key, *_ in consolidated.KPI_CARDS
+        }
         content.update(
             daily=consolidated.received_figure(daily, language),
             pct=consolidated.EMPTY_FIGURE,
@@ -97,7 +101,7 @@ def update_consolidated(
             raise PreventUpdate
         return consolidated_content(services, viewer, language, state)
     except FilterError as error:
-        out = {key: no_update for key in OUTPUTS}
+        out: dict[str, Any] = {key: no_update for key in OUTPUTS}
         out["message"] = filter_error_text(language, error)
         return out
 

@@ -10,6 +10,7 @@ from babel.numbers import format_decimal, format_percent, get_decimal_symbol, ge
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.layouts.aria import aria
 from reporting.formatting import (
     babel_locale,
     format_axis_day,
@@ -48,7 +49,7 @@ MO_CARDS = (
 BODY_CLASS = "consolidated-body"
 MO_BODY_CLASS = "consolidated-body received-only"
 MAX_AXIS_LABELS = 12
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "responsive": True}
 # What a chart shows before its data arrives: no axes, no "undefined" title.
 EMPTY_FIGURE = {
     "data": [],
@@ -85,7 +86,7 @@ def mo_kpis(daily: pd.DataFrame, language: str) -> dict[str, list]:
     received = [int(v) for v in daily["received"]]
     days = list(daily["date"])
     total = sum(received)
-    busiest = max(range(len(days)), key=lambda i: (received[i], days[i])) if days else None
+    busiest = max(range(len(days)), key=lambda i: (received[i], days[i]), default=0)
     active = sum(1 for count in received if count)
     per_day = total / len(days) if days else 0.0
     values = {
@@ -103,7 +104,7 @@ def mo_kpis(daily: pd.DataFrame, language: str) -> dict[str, list]:
             t(language, "kpi.mo.active_days_sub", days=format_count(len(days), language)),
         ),
     }
-    content = {card_id: [] for card_id, *_ in KPI_CARDS}
+    content: dict[str, list] = {card_id: [] for card_id, *_ in KPI_CARDS}
     for card_id, key in MO_CARDS:
         value, sub = values[key]
         content[card_id] = [
@@ -158,7 +159,7 @@ def kpi_row(language: str, content: dict) -> dbc.Row:
                     className="kpi-card",
                     style={"borderTopColor": colour},
                     role="group",
-                    **{"aria-live": "polite"},
+                    **aria(live="polite"),
                 ),
                 xs=6,
                 md=4,
@@ -346,9 +347,11 @@ def top_errors_table(frame: pd.DataFrame, language: str):
         html.Tr(
             [
                 html.Td(
-                    row.error_code if row.error_code is not None else t(language, "empty_value")
+                    str(row.error_code)
+                    if row.error_code is not None
+                    else t(language, "empty_value")
                 ),
-                html.Td(row.error_description or t(language, "top_errors.no_description")),
+                html.Td(str(row.error_description or t(language, "top_errors.no_description"))),
                 html.Td(format_count(row.count, language), className="text-end"),
                 html.Td(format_pct(row.share, language), className="text-end"),
             ]
@@ -366,7 +369,7 @@ def top_errors_table(frame: pd.DataFrame, language: str):
 
 def empty_state(language: str) -> list:
     return [
-        html.Div("∅", className="empty-icon", **{"aria-hidden": "true"}),
+        html.Div("∅", className="empty-icon", **aria(hidden="true")),
         html.H3(t(language, "empty.title"), className="h5"),
         html.P(t(language, "empty.hint"), className="text-muted mb-0"),
     ]
