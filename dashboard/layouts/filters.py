@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import cast
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.layouts.aria import aria
 from data_access.filters import MAX_DAYS_BACK
 from reporting.formatting import PICKER_FORMAT
 from reporting.i18n import label, t
@@ -62,7 +64,7 @@ def direction_options(language: str) -> list[dict]:
     ]
 
 
-def dropdown_labels(language: str) -> dict:
+def dropdown_labels(language: str) -> dcc.Dropdown.Labels:
     keys = (
         "select_all",
         "deselect_all",
@@ -72,13 +74,15 @@ def dropdown_labels(language: str) -> dict:
         "clear_selection",
         "no_options_found",
     )
-    # Dash fills {num_selected} itself, so the catalog text keeps the placeholder.
-    return {
+    # Dash fills {num_selected} itself, so the catalog text keeps the placeholder. The keys
+    # are the Labels' own (a comprehension is not inferred as the TypedDict, hence the cast).
+    labels = {
         key: t(language, f"dropdown.{key}", num_selected="{num_selected}")
         if key == "selected_count"
         else t(language, f"dropdown.{key}")
         for key in keys
     }
+    return cast(dcc.Dropdown.Labels, labels)
 
 
 def field_error(control_id: str) -> html.Div:
@@ -86,7 +90,7 @@ def field_error(control_id: str) -> html.Div:
         id=ids.error_for(control_id),
         className="field-error",
         role="alert",
-        **{"aria-live": "polite"},
+        **aria(live="polite"),
     )
 
 
@@ -224,5 +228,5 @@ def filter_bar(
             html.Div(message, id=ids.FILTER_MESSAGE, className="field-error", role="alert"),
         ],
         className="filter-bar card card-body mb-3",
-        **{"aria-label": t(language, "filters.title")},
+        **aria(label=t(language, "filters.title")),
     )
