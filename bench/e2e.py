@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TextIO
 
 import requests
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from bench.arguments import positive
 from bench.harness import DAYS, capture_statements, p95, raw_runner
@@ -41,7 +42,9 @@ from dashboard.layouts.detailed import PAGE_SIZE, SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS
 from data_access import accounts, reports
 from data_access.filters import AccessScope, today_in
+from data_access.store import create_schema, make_engine
 from data_access.tables import contacts, messages, subaccounts
+from data_access.tables import messages as msgs
 from reporting.view_state import ViewState
 from servertools.served import ServedApp, ServerError
 
@@ -210,11 +213,22 @@ def _read_date_boxes(values: dict, changed: list[str]) -> dict:
     }
 
 
+def _sort_request(values: dict, changed: list[str]) -> dict:
+    """The grid header's order passed on to the filter bar (dashboard/callbacks/detailed.py,
+    SORT_REQUEST): here the header's sort is set as the order asked for."""
+    if f"{ids.DETAILED_TABLE}.columnState" not in changed:
+        return {}
+    sorted_columns = [c for c in values.get((ids.DETAILED_TABLE, "columnState")) or [] if c["sort"]]
+    asked = [{"column_id": c["colId"], "direction": c["sort"]} for c in sorted_columns]
+    return {(ids.DETAILED_SORT, "data"): asked}
+
+
 # The clientside callbacks whose outputs start server callbacks, by their output, as the
 # browser runs them (the changed component values -> the props they set).
 CLIENTSIDE = {
     f"{ids.URL_CHANGE}.data": _url_change,
     f"{ids.DATE_RANGE_TEXT}.data": _read_date_boxes,
+    f"{ids.DETAILED_SORT}.data": _sort_request,
 }
 
 
@@ -287,11 +301,10 @@ class Page:
             (ids.DATE_RANGE, "end_date"): state.end,
             (ids.FILTER_DIRECTION, "value"): state.direction or ALL_DIRECTIONS,
             (ids.PHONE_SEARCH, "value"): state.phone or "",
-            (ids.DETAILED_TABLE, "sort_by"): [],
-            (ids.DETAILED_TABLE, "page_current"): 0,
+            (ids.DETAILED_TABLE, "columnState"): [],
             (ids.CONSOLIDATED_SHOWN, "data"): applied if state.view == "consolidated" else None,
             (ids.DETAILED_SHOWN, "data"): (
-                {"applied": applied, "page": 0} if state.view == "detailed" else None
+                {"applied": applied, "page": 0, "pages": 1} if state.view == "detailed" else None
             ),
         }
         for control, name in STATE_FIELDS.items():
@@ -366,12 +379,17 @@ class Page:
         )
 
     def page(self, number: int) -> tuple[int, int]:
-        return self.act({(ids.DETAILED_TABLE, "page_current"): number})
+        """Page `number` (from 0), reached by the Next button from the page before it."""
+        self.clicks += 1
+        shown = dict(self.values.get((ids.DETAILED_SHOWN, "data")) or {})
+        shown.update(page=number - 1, pages=max(shown.get("pages") or 1, number + 1))
+        self.values[(ids.DETAILED_SHOWN, "data")] = shown
+        return self.act({(ids.DETAILED_PAGE_NEXT, "n_clicks"): self.clicks})
 
     def sort(self, column: str, descending: bool) -> tuple[int, int]:
         direction = "desc" if descending else "asc"
         return self.act(
-            {(ids.DETAILED_TABLE, "sort_by"): [{"column_id": column, "direction": direction}]}
+            {(ids.DETAILED_TABLE, "columnState"): [{"colId": column, "sort": direction}]}
         )
 
     def phone(self, typed: str) -> tuple[int, int]:
@@ -696,13 +714,22 @@ def run(
     timezone: str = "America/Sao_Paulo",
     out: TextIO = sys.stdout,
     progress=None,
+    path: Path | None = None,
 ) -> E2EReport:
     """Open (or build) the store, time the raw queries, serve it, measure; print and return."""
-    opener = {"duckdb": open_duckdb, "postgres": open_postgres}[store]
-    opened: OpenStore = opener(
-        Plan(messages=messages, days=DAYS, timezone=timezone), data_dir, rebuild=False,
-        progress=progress,
-    )  # fmt: skip
+    if path is not None:
+        # An embedded store made elsewhere (bench.build, bench.scale), timed as it is.
+        engine = make_engine(f"duckdb:///{path}")
+        create_schema(engine, timezone)
+        with engine.connect() as conn:
+            messages = conn.execute(select(func.count()).select_from(msgs)).scalar_one()
+        opened: OpenStore | SimpleNamespace = SimpleNamespace(engine=engine, close=engine.dispose)
+    else:
+        opener = {"duckdb": open_duckdb, "postgres": open_postgres}[store]
+        opened = opener(
+            Plan(messages=messages, days=DAYS, timezone=timezone), data_dir, rebuild=False,
+            progress=progress,
+        )  # fmt: skip
     try:
         engine = opened.engine
         url = engine.url.render_as_string(hide_password=False)
@@ -749,6 +776,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=positive, default=8, help="waitress threads")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--path", type=Path, help="time this embedded store as it is (e.g. one of bench.scale)"
+    )
     args = parser.parse_args(argv)
     try:
         timezone = load_settings().account_timezone
@@ -766,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             timezone=timezone,
             progress=lambda total: Console().progress(total, unit="messages"),
+            path=args.path,
         )
     except ServerError as error:
         print(f"Benchmark failed: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     FromClause,
+    case,
     func,
     literal,
     or_,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 
 from data_access import message_keys
-from data_access.domain import STATUSES
+from data_access.domain import STATUS_LIFECYCLE, STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
 from data_access.phones import PhoneSearch
 from data_access.tables import (
@@ -341,7 +342,20 @@ _NEVER_NULL_SORTS = frozenset(
 )
 
 
+# Statuses sort by their place in a message's life (domain.STATUS_LIFECYCLE), not by name.
+STATUS_PLACE = {status: place for place, status in enumerate(STATUS_LIFECYCLE)}
+
+
+def sort_value(column, sort: str):
+    """What rows are ordered by for a sort key: the column itself, or for the status its place
+    in the lifecycle. Exports compare a page's last row with it (exports.source)."""
+    if sort == "status":
+        return case(STATUS_PLACE, value=column, else_=len(STATUS_PLACE))
+    return column
+
+
 def _ordered(column, sort: str, descending: bool):
+    column = sort_value(column, sort)
     ordered = column.desc() if descending else column.asc()
     return ordered if sort in _NEVER_NULL_SORTS else ordered.nulls_last()
 
@@ -445,7 +459,7 @@ def _page_ids_select(
         on = key.table.c.id == foreign_key
         source = messages.outerjoin(key.table, on) if outer else messages.join(key.table, on)
     return (
-        select(m.message_id, m.contact_id, m.created_day)
+        select(m.message_id, m.contact_id, m.created_day, m.created_at)
         .select_from(source)
         .where(*_conditions(scope, flt))
         .order_by(*_order_by(sort, descending))
@@ -510,7 +524,7 @@ def _grouped_page_ids(
             take = min(rows - start, end - position - start)
             same = m[column].is_(None) if value is None else m[column] == value
             cut = (
-                select(m.message_id, m.contact_id, m.created_day)
+                select(m.message_id, m.contact_id, m.created_day, m.created_at)
                 .where(*_conditions(scope, flt), same)
                 .order_by(identity)
                 .offset(start)
@@ -534,6 +548,26 @@ def _page_order(page, phones, sort: str, descending: bool):
         column = key
     identity = page.c.message_id.desc() if descending else page.c.message_id.asc()
     return (_ordered(column, sort, descending), identity)
+
+
+def _page_rows(found):
+    """The messages of a page, from their (id, contact, day, creation time), as a subquery.
+
+    DuckDB has no key index on the messages: the rows are read day by day, each day's by its
+    ids and creation times, constants it checks against every row group's min and max, so
+    only the row groups holding the page are read. (One list over all the days becomes a join
+    that reads every message of those days.)
+    """
+    by_day: dict = {}
+    for key, _contact, day, created in found:
+        ids, times = by_day.setdefault(day, ([], []))
+        ids.append(key)
+        times.append(created)
+    parts = [
+        select(messages).where(m.created_day == day, m.created_at.in_(times), m.message_id.in_(ids))
+        for day, (ids, times) in sorted(by_day.items())
+    ]
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("page")
 
 
 def rows_by_key(columns, key, values: list, name: str):
@@ -582,20 +616,8 @@ def detailed_rows(
                 ids = _page_ids_select(scope, narrowed, sort, descending, offset, limit)
                 found = conn.execute(ids).all()
             if found:
-                page_ids = [message_id for message_id, _, _ in found]
-                contact_ids = sorted({contact_id for _, contact_id, _ in found})
-                days = sorted({day for _, _, day in found})
-                # The page's days let DuckDB (no key index there) read only their row groups.
-                page = (
-                    select(messages)
-                    .where(
-                        m.created_day.between(days[0], days[-1]),
-                        m.created_day.in_(days),
-                        m.message_id.in_(page_ids),
-                    )
-                    .limit(len(page_ids))
-                    .subquery("page")
-                )
+                contact_ids = sorted({row[1] for row in found})
+                page = _page_rows(found)
                 phones = rows_by_key(
                     [contacts.c.id, contacts.c.phone], contacts.c.id, contact_ids, "phones"
                 )
