@@ -1,51 +1,20 @@
-/* Keyboard and mouse use of the message table.
-   - Tab moves on past the table instead of being kept inside it.
-   - Enter chooses the first row when no cell is chosen, or opens the chosen row again.
-   - Clicking the already chosen cell opens its row again (the table reports only changes). */
+/* Keyboard use of the message grid (dash-ag-grid).
+   - The grid moves between cells with the arrow keys; Tab leaves it (its tabToNextCell).
+   - Enter on a cell opens its row's message, as a click does: the grid reports every click
+     on a cell (cellClicked), the same cell again included, and a click on a cell is what
+     Enter sends here. */
 (function () {
-  function reopen(table) {
-    const area = table.closest(".detailed-area");
-    const button = area && area.querySelector(".reopen-detail");
-    if (button) {
-      button.click();
-    }
-  }
-
   document.addEventListener(
     "keydown",
     function (event) {
-      const table = event.target.closest && event.target.closest(".dash-spreadsheet-container");
-      if (!table) {
+      if (event.key !== "Enter" || !event.target.closest) {
         return;
       }
-      if (event.key === "Tab") {
-        event.stopImmediatePropagation();
-        return;
-      }
-      if (event.key === "Enter") {
-        // The table would move its cell down on Enter; here Enter means "open".
+      const cell = event.target.closest(".detailed-grid .ag-cell");
+      if (cell) {
         event.preventDefault();
-        event.stopImmediatePropagation();
-        if (table.querySelector("td.focused")) {
-          reopen(table);
-        } else {
-          const first = table.querySelector("td.dash-cell");
-          if (first) {
-            first.click();
-          }
-        }
-      }
-    },
-    true
-  );
-
-  document.addEventListener(
-    "click",
-    function (event) {
-      const cell = event.target.closest && event.target.closest("td.dash-cell.focused");
-      const table = cell && cell.closest(".dash-spreadsheet-container");
-      if (table) {
-        reopen(table);
+        event.stopPropagation();
+        cell.click();
       }
     },
     true

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from config import Settings
 from data_access import message_events, reports
+from data_access.accounts import preferences
 from data_access.cache import ReportCache
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.store import data_version
@@ -172,6 +173,19 @@ class Services:
             lambda: reports.detailed_count(self.engine, scope, flt),
         )
         return reports.DetailedPage(rows.copy(), total, offset, limit)
+
+    def table_columns(self, viewer: Viewer) -> tuple[str, ...] | None:
+        """The detailed table's columns the viewer chose (None: never chosen)."""
+        if viewer.user_id is None:
+            return None
+        with self.engine.connect() as conn:
+            return preferences.table_columns(conn, viewer.user_id)
+
+    def save_table_columns(self, viewer: Viewer, columns: tuple[str, ...]) -> None:
+        if viewer.user_id is None:
+            return
+        with self.engine.begin() as conn:
+            preferences.set_table_columns(conn, viewer.user_id, columns)
 
     def filter_options(self, scope: AccessScope, channel: str, timezone: str) -> dict[str, list]:
         # The window of choices ends today in the zone, so the day is part of the key.

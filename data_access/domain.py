@@ -23,6 +23,19 @@ STATUS_RANK = {
     "read": 7,
 }
 RANK_STATUS = {rank: status for status, rank in STATUS_RANK.items()}
+# The order a list sorted by status shows: a message's way from scheduled to read (the progress
+# order above), then the two statuses off that way: cancelled before it was sent, and received
+# (a customer's message).
+STATUS_LIFECYCLE = (
+    "scheduled",
+    "queued",
+    "sent",
+    "error",
+    "delivered",
+    "read",
+    "cancelled",
+    "received",
+)
 
 CONTENT_TYPES = {
     "whatsapp": (

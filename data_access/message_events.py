@@ -10,7 +10,15 @@ from data_access.filters import AccessScope
 from data_access.reports import _connection
 from data_access.tables import message_events, messages
 
-EVENT_COLUMNS = ("status", "event_at", "source", "error_code", "error_description", "raw_status")
+EVENT_COLUMNS = (
+    "status",
+    "event_at",
+    "source",
+    "error_code",
+    "error_description",
+    "raw_status",
+    "recorded_at",
+)
 
 
 def events_of(
@@ -39,6 +47,9 @@ def events_of(
     frame = pd.DataFrame(
         {c: pd.Series([r[i] for r in rows], dtype=object) for i, c in enumerate(EVENT_COLUMNS)}
     )
-    times = pd.to_datetime(frame["event_at"])
-    frame["event_at"] = times.dt.tz_localize("UTC").dt.tz_convert(timezone)
+    # recorded_at: when the platform learned of the status, for a status that came without
+    # its own time (a failure in a file).
+    for column in ("event_at", "recorded_at"):
+        times = pd.to_datetime(frame[column])
+        frame[column] = times.dt.tz_localize("UTC").dt.tz_convert(timezone)
     return frame

@@ -65,6 +65,16 @@ users = Table(
     Column("totp_secret", String(64)),
 )
 
+# What a person chose for their screen beyond language and time zone, one row per account
+# (a table apart: DuckDB cannot alter a table other tables' keys point to, like users).
+user_preferences = Table(
+    "user_preferences",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=False),
+    # The detailed table's columns the person chose, comma-separated (NULL: the defaults).
+    Column("table_columns", String(400)),
+)
+
 user_subaccounts = Table(
     "user_subaccounts",
     metadata,

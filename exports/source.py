@@ -373,7 +373,7 @@ def _pages(
     """The rows of an ordered statement, page_rows at a time (WHERE (key, id) beyond the last
     row of the previous page ... LIMIT page_rows), a page's batches at once: the page's result
     is closed by then, so the connection can run another statement."""
-    key = reports.SORT_COLUMNS[sort]
+    key = reports.sort_value(reports.SORT_COLUMNS[sort], sort)
     ident = m.message_id
 
     def after(last_key, last_id):
@@ -396,6 +396,8 @@ def _pages(
             return
         last = batches[-1]
         last_key = last.column(sort)[-1].as_py()
+        if sort == "status":
+            last_key = reports.STATUS_PLACE.get(last_key, len(reports.STATUS_PLACE))
         page = statement.where(after(last_key, last.column("message_id")[-1].as_py()))
 
 

@@ -86,3 +86,35 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str =
     raise AssertionError(
         f"timed out waiting for {what}" + (f": {last_error}" if last_error else "")
     )
+
+
+# The message grid (dash-ag-grid): rows in their order, cells by column id.
+GRID_COLUMN_JS = """
+const grid = document.getElementById(arguments[0]);
+const rows = Array.from(grid.querySelectorAll('.ag-center-cols-container [role=row][row-index]'));
+rows.sort((a, b) => Number(a.getAttribute('row-index')) - Number(b.getAttribute('row-index')));
+return rows.map((row) => {
+    const cell = row.querySelector('.ag-cell[col-id="' + arguments[1] + '"]');
+    return cell ? cell.innerText.trim() : null;
+});
+"""
+
+
+def grid_column(driver: webdriver.Chrome, grid_id: str, column: str) -> list[str | None]:
+    """The texts of one column of a grid, top row first (None where the column is hidden)."""
+    return driver.execute_script(GRID_COLUMN_JS, grid_id, column)
+
+
+def grid_cell(driver: webdriver.Chrome, grid_id: str, column: str, row: int):
+    """The cell of `column` in the grid's row `row` (from 0), to click or focus."""
+    return driver.find_element(
+        "css selector",
+        f"#{grid_id} .ag-center-cols-container [row-index='{row}'] .ag-cell[col-id='{column}']",
+    )
+
+
+def grid_header(driver: webdriver.Chrome, grid_id: str, column: str):
+    """The header cell of `column`: a click sorts by it (when it can be sorted)."""
+    return driver.find_element(
+        "css selector", f"#{grid_id} .ag-header-cell[col-id='{column}'] .ag-header-cell-label"
+    )

@@ -30,6 +30,9 @@ from reporting.formatting import format_count, format_date, format_pct
 from tests.browser import (
     ServedApp,
     chromium,
+    grid_cell,
+    grid_column,
+    grid_header,
     set_viewport,
     severe_console_messages,
     wait_for,
@@ -145,10 +148,7 @@ def hover_text(driver, graph_id: str, trace: int, point: int) -> list[str]:
 
 
 def table_column(driver, column: str) -> list[str]:
-    cells = driver.find_elements(
-        By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='{column}']"
-    )
-    return [cell.text for cell in cells]
+    return grid_column(driver, ids.DETAILED_TABLE, column)
 
 
 def test_dr401_the_reports_screen_in_a_real_browser(
@@ -225,9 +225,7 @@ def test_dr401_the_reports_screen_in_a_real_browser(
 
         # Choosing a row opens the whole message with its timeline.
         wait_ready(browser)
-        browser.find_elements(
-            By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='content']"
-        )[3].click()
+        grid_cell(browser, ids.DETAILED_TABLE, "content", 3).click()
         wait_for(
             lambda: "Oferta especial" in browser.find_element(By.ID, ids.MESSAGE_DETAIL_BODY).text,
             10,
@@ -236,7 +234,7 @@ def test_dr401_the_reports_screen_in_a_real_browser(
         detail = browser.find_element(By.ID, ids.MESSAGE_DETAIL_BODY).text
         assert "Recorrido" in detail and "Leído" in detail
         wait_for(lambda: browser.execute_script(SLID_IN_JS), 10, "the detail to slide in")
-        # By keyboard: Escape closes, the arrow key opens the next row.
+        # By keyboard: Escape closes, the arrow key moves to the next row and Enter opens it.
         ActionChains(browser).send_keys(Keys.ESCAPE).perform()
         wait_for(
             lambda: not browser.find_elements(By.CSS_SELECTOR, ".offcanvas.show"),
@@ -245,12 +243,12 @@ def test_dr401_the_reports_screen_in_a_real_browser(
         )
         wait_for(
             lambda: browser.execute_script(
-                "return !!document.activeElement.closest('.dash-spreadsheet-container')"
+                "return !!document.activeElement.closest('.detailed-grid .ag-cell')"
             ),
             10,
             "the focus to return to the table",
         )
-        ActionChains(browser).send_keys(Keys.ARROW_DOWN).perform()
+        ActionChains(browser).send_keys(Keys.ARROW_DOWN, Keys.ENTER).perform()
         wait_for(
             lambda: "order-4312" in browser.find_element(By.ID, ids.MESSAGE_DETAIL_BODY).text,
             10,
@@ -338,10 +336,7 @@ def test_dr403_each_action_asks_the_server_once_per_view_and_the_url_keeps_worki
         click_tab(browser, ids.REPORT_TABS, "Detallado")
         wait_text(browser, f"#{ids.DETAILED_COUNT}", "1 mensaje")
         assert settled() == [bar, ids.DETAILED_TABLE]
-        browser.find_element(
-            By.CSS_SELECTOR,
-            f"#{ids.DETAILED_TABLE} th[data-dash-column='status'] .column-header--sort",
-        ).click()
+        grid_header(browser, ids.DETAILED_TABLE, "status").click()
         wait_for(lambda: "sort=status" in browser.current_url, 10, "the sort in the URL")
         assert settled() == [bar, ids.DETAILED_TABLE]
 
@@ -465,9 +460,7 @@ def test_dr402_demo_data_timing_and_screenshots(browser, duckdb_engine, duckdb_s
         # The detail of a read message shows the longest timeline.
         statuses = table_column(browser, "status")
         chosen = statuses.index("Read") if "Read" in statuses else 0
-        browser.find_elements(
-            By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='content']"
-        )[chosen].click()
+        grid_cell(browser, ids.DETAILED_TABLE, "content", chosen).click()
         wait_for(
             lambda: browser.find_elements(By.CSS_SELECTOR, ".offcanvas.show .timeline"),
             10,

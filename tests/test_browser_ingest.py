@@ -15,7 +15,14 @@ from dashboard.shell import build_app
 from ingest.channels import assign
 from ingest.inbox import drain
 from ingest.whatsapp import sign
-from tests.browser import ServedApp, chromium, severe_console_messages, wait_for
+from tests.browser import (
+    ServedApp,
+    chromium,
+    grid_cell,
+    grid_column,
+    severe_console_messages,
+    wait_for,
+)
 from tests.conftest import TIMEZONE
 from tests.dashboard_data import FixedViewerServices, viewer_for
 
@@ -118,12 +125,7 @@ def test_in001_replayed_whatsapp_failure_on_the_detailed_view(
         driver.get(served.url + "/?view=detailed&phone=%2811%29+98765-0003")
 
         def cells(column: str) -> list[str]:
-            return [
-                cell.text
-                for cell in driver.find_elements(
-                    By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='{column}']"
-                )
-            ]
+            return grid_column(driver, ids.DETAILED_TABLE, column)
 
         wait_for(lambda: cells("phone") == [PHONE], 20, "the contact's message")
         assert cells("error_code") == ["131047"]
@@ -131,9 +133,7 @@ def test_in001_replayed_whatsapp_failure_on_the_detailed_view(
             "Re-engagement message: More than 24 hours have passed since the customer last replied."
         ]
         # The message's timeline shows its kept events: the send record, then the failure.
-        driver.find_element(
-            By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='phone']"
-        ).click()
+        grid_cell(driver, ids.DETAILED_TABLE, "phone", 0).click()
 
         def timeline() -> list[str]:
             return [item.text for item in driver.find_elements(By.CSS_SELECTOR, ".timeline li")]

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import Select
 
 from dashboard import ids
 from dashboard.shell import build_app
-from tests.browser import ServedApp, chromium, severe_console_messages, wait_for
+from tests.browser import ServedApp, chromium, grid_column, severe_console_messages, wait_for
 from tests.dashboard_data import FixedViewerServices, at, day, rows, viewer_for
 
 pytestmark = pytest.mark.browser
@@ -70,10 +70,7 @@ def idle(driver) -> None:
 
 
 def table_column(driver, column: str) -> list[str]:
-    cells = driver.find_elements(
-        By.CSS_SELECTOR, f"#{ids.DETAILED_TABLE} td[data-dash-column='{column}']"
-    )
-    return [cell.text for cell in cells]
+    return grid_column(driver, ids.DETAILED_TABLE, column)
 
 
 def search(driver, typed: str, kind: str | None = None) -> None:

@@ -11,9 +11,17 @@ from dash import no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
+from dashboard.callbacks.detailed import choose_columns
 from dashboard.callbacks.filters import update_view
-from dashboard.callbacks.routing import choose_language, page_and_state, render_page
+from dashboard.callbacks.routing import (
+    SEARCH_PROP,
+    choose_language,
+    page_and_state,
+    render_page,
+)
 from dashboard.callbacks.url_state import state_from_search, state_to_search
+from dashboard.layouts import detailed as detailed_layout
+from data_access import accounts
 from data_access.filters import FilterError
 from reporting.view_state import ViewState
 from tests.dashboard_data import (
@@ -155,7 +163,7 @@ def test_dr206_reset_returns_to_the_default_view_of_the_channel(services):
     assert out["applied"] == ViewState(channel="sms", view="detailed").to_dict()
     assert out["search"] == "?channel=sms&view=detailed"
     assert (out["start"], out["end"]) == (day(6).isoformat(), day(0).isoformat())
-    assert (out["direction"], out["phone"], out["sort_by"]) == ("all", "", [])
+    assert (out["direction"], out["phone"]) == ("all", "")
 
 
 def test_dr207_report_tabs_change_the_view_only(services):
@@ -340,8 +348,51 @@ def test_dr215_the_first_screen_comes_with_the_open_views_data(services):
     assert find_id(page, ids.DETAILED_SHOWN)["props"]["data"] is None
     page, applied = render_page(services, "/", "?view=detailed", None, None)
     table = find_id(page, ids.DETAILED_TABLE)["props"]
-    assert [row["id"] for row in table["data"]][:2] == ["w8", "w7"]
-    assert find_id(page, ids.DETAILED_SHOWN)["props"]["data"] == {"applied": applied, "page": 0}
+    assert [row["id"] for row in table["rowData"]][:2] == ["w8", "w7"]
+    assert find_id(page, ids.DETAILED_SHOWN)["props"]["data"] == {
+        "applied": applied,
+        "page": 0,
+        "pages": 1,
+    }
+
+
+def test_dr217_a_link_opens_the_table_on_its_page(services, monkeypatch):
+    monkeypatch.setattr(detailed_layout, "PAGE_SIZE", 4)
+    page, applied = render_page(services, "/", "?view=detailed&page=2", None, None)
+    table = find_id(page, ids.DETAILED_TABLE)["props"]
+    assert [row["id"] for row in table["rowData"]] == ["w5", "w4", "w3", "w2"]
+    assert find_id(page, ids.DETAILED_PAGE_TEXT)["props"]["children"] == "Página 2 de 3"
+    url_change = frozenset({SEARCH_PROP})
+    # The page's own address written back (as the table writes it) rebuilds nothing ...
+    with pytest.raises(PreventUpdate):
+        render_page(
+            services, "/", "?view=detailed&page=2", None, applied, url_change,
+            "?view=detailed&page=2",
+        )  # fmt: skip
+    # ... another page of the same view (the browser's back button) is built again.
+    page, _ = render_page(
+        services, "/", "?view=detailed", None, applied, url_change, "?view=detailed&page=2"
+    )
+    table = find_id(page, ids.DETAILED_TABLE)["props"]
+    assert [row["id"] for row in table["rowData"]] == ["w8", "w7", "w6", "w9"]
+
+
+def test_dr218_the_columns_chosen_are_kept_with_the_account(services, engine):
+    with engine.begin() as conn:
+        account = accounts.create_account(conn, "sofia", "x", role="admin")
+    services.viewer = replace(services.viewer, user_id=account.id)
+    out = choose_columns(services, ["status", "phone", "not-a-column"], None, "en")
+    assert [c["colId"] for c in out["column_defs"] if not c["hide"]] == ["phone", "status"]
+    page, _ = render_page(services, "/", "?view=detailed", None, None)
+    columns = find_id(page, ids.DETAILED_TABLE)["props"]["columnDefs"]
+    assert [c["colId"] for c in columns if not c["hide"]] == ["phone", "status"]
+    assert find_id(page, ids.DETAILED_COLUMNS)["props"]["value"] == ["phone", "status"]
+    # Another person still sees the default columns.
+    services.viewer = replace(services.viewer, user_id=account.id + 1)
+    page, _ = render_page(services, "/", "?view=detailed", None, None)
+    assert find_id(page, ids.DETAILED_COLUMNS)["props"]["value"] == list(
+        detailed_layout.DEFAULT_COLUMNS
+    )
 
 
 def test_dr216_a_signed_in_person_sees_their_name_and_account_links(services):

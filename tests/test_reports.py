@@ -338,11 +338,12 @@ SORTED = {
         ["wa-10", "wa-08", "wa-07", "wa-06", "wa-05", "wa-04", "wa-03", "wa-09", "wa-02",
          "wa-01", "wa-11"],
     ),
+    # By lifecycle: scheduled, sent, error, delivered, read, then cancelled and received.
     "status": (
-        ["wa-08", "wa-02", "wa-03", "wa-04", "wa-05", "wa-01", "wa-11", "wa-09", "wa-10",
-         "wa-07", "wa-06"],
-        ["wa-06", "wa-07", "wa-10", "wa-09", "wa-11", "wa-01", "wa-05", "wa-04", "wa-03",
-         "wa-02", "wa-08"],
+        ["wa-07", "wa-06", "wa-03", "wa-04", "wa-05", "wa-02", "wa-01", "wa-11", "wa-08",
+         "wa-09", "wa-10"],
+        ["wa-10", "wa-09", "wa-08", "wa-11", "wa-01", "wa-02", "wa-05", "wa-04", "wa-03",
+         "wa-06", "wa-07"],
     ),
     "direction": (
         ["wa-09", "wa-10", "wa-01", "wa-02", "wa-03", "wa-04", "wa-05", "wa-06", "wa-07",

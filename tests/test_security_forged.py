@@ -86,17 +86,20 @@ def applied(ids_of: dict, **fields) -> dict:
 
 
 def detailed(app, client, state: dict, page_current=None) -> dict:
-    """The detailed table's callback, fired by a new state or, given one, a page change."""
+    """The detailed table's callback, fired by a new state or, given a page, by the previous
+    page's button under a forged page shown (the page after `page_current`)."""
+    after = page_current + 1 if isinstance(page_current, int) else page_current
     response = post_callback(
         app,
         client,
-        "detailed-table.data",
+        "detailed-table.rowData",
         {
             "detailed-request.data": state,
             "applied-filters.data": state,
-            "detailed-table.page_current": page_current or 0,
+            "detailed-page-previous.n_clicks": 1,
+            "detailed-shown.data": {"applied": {}, "page": after, "pages": 10**9},
         },
-        ["detailed-request.data"] if page_current is None else ["detailed-table.page_current"],
+        ["detailed-request.data"] if page_current is None else ["detailed-page-previous.n_clicks"],
     )
     assert response.status_code == 200
     return response.get_json()["response"]
@@ -119,14 +122,14 @@ def filter_error(key: str, **params) -> str:
 
 
 def _ids_in(answer: dict) -> list[str]:
-    return [row["id"] for row in answer["detailed-table"]["data"]]
+    return [row["id"] for row in answer["detailed-table"]["rowData"]]
 
 
 def test_the_user_sees_a_full_page_of_their_own_messages_only(setup):
     app, client, _ = setup
     answer = detailed(app, client, applied({}))
     assert _ids_in(answer) == [f"a-{n:02d}" for n in range(ROWS_A, ROWS_A - PAGE_SIZE, -1)]
-    assert answer["detailed-table"]["page_count"] == 2
+    assert answer[ids.DETAILED_SHOWN]["data"]["pages"] == 2
 
 
 @pytest.mark.parametrize("which", [["Brand B"], ["Brand A", "Brand B"]])
@@ -157,12 +160,11 @@ def test_the_message_detail_of_another_subaccount_is_not_shown(setup):
         client,
         "message-detail.is_open",
         {
-            "detailed-table.active_cell": {"row": 0, "column": 0, "row_id": "b-05"},
-            "message-detail.is_open": False,
-            "detailed-table.page_current": 0,
+            "detailed-table.cellClicked": {"rowIndex": 0, "colId": "content", "rowId": "b-05"},
+            "detailed-shown.data": {"page": 0},
             "applied-filters.data": applied({}, subaccounts=[id_of["Brand B"]]),
         },
-        ["detailed-table.active_cell"],
+        ["detailed-table.cellClicked"],
     )
     assert response.status_code == 200
     body = response.get_json()["response"][ids.MESSAGE_DETAIL_BODY]["children"]
@@ -186,7 +188,7 @@ def test_bad_date_ranges_answer_with_a_message(setup, start, end, message):
     )
     answer = detailed(app, client, state)
     assert answer[ids.DETAILED_MESSAGE]["children"] == filter_error(message[0], **message[1])
-    assert "data" not in answer.get(ids.DETAILED_TABLE, {})
+    assert "rowData" not in answer.get(ids.DETAILED_TABLE, {})
     figures = consolidated(app, client, {**state, "view": "consolidated"})
     assert figures[ids.CONSOLIDATED_MESSAGE]["children"] == filter_error(message[0], **message[1])
     assert ids.KPI_TOTAL not in figures
@@ -226,16 +228,16 @@ def test_an_unknown_sort_column_answers_with_a_message(setup):
     answer = detailed(app, client, applied({}, sort="password_hash; DROP TABLE users"))
     assert answer[ids.DETAILED_MESSAGE]["children"] == filter_error("unknown_sort")
     assert ids.DETAILED_TABLE not in answer
-    # Through the sort control, as the table sends it.
+    # Through the grid's header, as the browser passes it on (callbacks.detailed.SORT_REQUEST).
     response = post_callback(
         app,
         client,
         "applied-filters.data@",
         {
-            "detailed-table.sort_by": [{"column_id": "password_hash", "direction": "asc"}],
+            "detailed-sort.data": [{"column_id": "password_hash", "direction": "asc"}],
             "applied-filters.data": applied({}),
         },
-        ["detailed-table.sort_by"],
+        ["detailed-sort.data"],
     )
     assert response.status_code == 200
     answer = response.get_json()["response"]
@@ -255,10 +257,11 @@ def test_a_page_size_of_ten_million_is_never_used(setup):
     app, client, _ = setup
     # The page size is the server's: one asked for in the state is ignored ...
     answer = detailed(app, client, applied({}, page_size=10_000_000, limit=10_000_000))
-    assert len(answer[ids.DETAILED_TABLE]["data"]) == PAGE_SIZE
-    # ... and a page ten million pages on is simply empty.
+    assert len(answer[ids.DETAILED_TABLE]["rowData"]) == PAGE_SIZE
+    # ... and a page ten million pages on is the last page.
     far = detailed(app, client, applied({}), page_current=10_000_000)
-    assert far[ids.DETAILED_TABLE]["data"] == []
+    assert far[ids.DETAILED_SHOWN]["data"]["page"] == 1
+    assert len(far[ids.DETAILED_TABLE]["rowData"]) == ROWS_A - PAGE_SIZE
 
 
 # ---- exports ----

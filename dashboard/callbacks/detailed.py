@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 from dash import Input, Output, State, ctx, no_update
@@ -9,110 +10,149 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.callbacks.common import applied_state, viewer_and_language
+from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts import detailed
+from dashboard.layouts.reports import sort_by_of
 from dashboard.services import Services, Viewer
 from data_access.filters import FilterError
 from reporting.i18n import filter_error_text, t
 from reporting.view_state import ViewState
 
+# The paging buttons, by the move each one asks for.
+PAGE_BUTTONS = {
+    ids.DETAILED_PAGE_FIRST: "first",
+    ids.DETAILED_PAGE_PREVIOUS: "previous",
+    ids.DETAILED_PAGE_NEXT: "next",
+    ids.DETAILED_PAGE_LAST: "last",
+}
 TABLE_OUTPUTS = {
-    "data": Output(ids.DETAILED_TABLE, "data"),
-    "tooltips": Output(ids.DETAILED_TABLE, "tooltip_data"),
-    "page_count": Output(ids.DETAILED_TABLE, "page_count"),
-    "page_current": Output(ids.DETAILED_TABLE, "page_current"),
-    "active_cell": Output(ids.DETAILED_TABLE, "active_cell"),
+    "data": Output(ids.DETAILED_TABLE, "rowData"),
     "count": Output(ids.DETAILED_COUNT, "children"),
     "message": Output(ids.DETAILED_MESSAGE, "children"),
     "shown": Output(ids.DETAILED_SHOWN, "data"),
+    "page_text": Output(ids.DETAILED_PAGE_TEXT, "children"),
+    **{f"{move}_disabled": Output(button, "disabled") for button, move in PAGE_BUTTONS.items()},
+    # A page moved to is kept in the address (the filter bar writes it for a new view).
+    "search": Output(ids.URL, "search", allow_duplicate=True),
+    "applied_search": Output(ids.APPLIED_SEARCH, "data", allow_duplicate=True),
 }
 TABLE_INPUTS = {
     # Written by the filter bar only when this view is the one to show (filters.py): a new
     # view, shown from its first page.
     "requested": Input(ids.DETAILED_REQUEST, "data"),
-    "page_current": Input(ids.DETAILED_TABLE, "page_current"),
+    **{move: Input(button, "n_clicks") for button, move in PAGE_BUTTONS.items()},
     "applied": State(ids.APPLIED_FILTERS, "data"),
     "shown": State(ids.DETAILED_SHOWN, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
-    "active_cell": State(ids.DETAILED_TABLE, "active_cell"),
 }
 DETAIL_OUTPUTS = {
     "is_open": Output(ids.MESSAGE_DETAIL, "is_open"),
     "body": Output(ids.MESSAGE_DETAIL_BODY, "children"),
 }
 DETAIL_INPUTS = {
-    "active_cell": Input(ids.DETAILED_TABLE, "active_cell"),
-    # Clicked by assets/keyboard.js when the chosen cell is chosen again (Enter or a click).
-    "reopen": Input(ids.MESSAGE_DETAIL_REOPEN, "n_clicks"),
-    "page_current": State(ids.DETAILED_TABLE, "page_current"),
+    # Every click on a cell (the same one again included) and Enter on one (assets/keyboard.js).
+    "clicked": Input(ids.DETAILED_TABLE, "cellClicked"),
+    "shown": State(ids.DETAILED_SHOWN, "data"),
+    "applied": State(ids.APPLIED_FILTERS, "data"),
+    "language": State(ids.LANGUAGE_STORE, "data"),
+}
+COLUMNS_OUTPUTS = {"column_defs": Output(ids.DETAILED_TABLE, "columnDefs")}
+COLUMNS_INPUTS = {
+    "chosen": Input(ids.DETAILED_COLUMNS, "value"),
     "applied": State(ids.APPLIED_FILTERS, "data"),
     "language": State(ids.LANGUAGE_STORE, "data"),
 }
 
 
-def shown_value(applied: dict, page_number) -> dict:
+def shown_value(applied: dict, page_number, page_count: int = 1) -> dict:
     """What the `shown` store holds once the table shows that page of that state."""
-    return {"applied": applied, "page": page_number}
+    return {"applied": applied, "page": page_number, "pages": page_count}
 
 
 def already_shown(applied: dict | None, page_number, shown: dict | None) -> bool:
     """Whether the table holds that page of `applied` already, so nothing need run."""
-    return applied is not None and shown == shown_value(applied, page_number)
+    return (
+        applied is not None
+        and isinstance(shown, dict)
+        and shown.get("applied") == applied
+        and shown.get("page") == page_number
+    )
 
 
 def _page_number(value) -> int:
     if value is None:
         return 0
-    if not isinstance(value, int) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise FilterError("bad_offset", "offset", "The page position cannot be negative.")
     return value
+
+
+def page_asked(move: str | None, shown: dict | None) -> int | None:
+    """The page a paging button asks for, from the page shown; None for a new view."""
+    if move is None:
+        return None
+    shown = shown if isinstance(shown, dict) else {}
+    current, pages = shown.get("page", 0), shown.get("pages")
+    if not isinstance(current, int) or isinstance(current, bool):
+        return current  # not a page: refused as such (_page_number)
+    last = max(pages - 1, 0) if isinstance(pages, int) else 0
+    return {"first": 0, "previous": current - 1, "next": current + 1, "last": last}[move]
 
 
 def table_content(
     services: Services, viewer: Viewer, language: str, state: ViewState, page_number: int
 ) -> dict:
-    """One page of a state's messages as the table's props (FilterError if it cannot run)."""
+    """One page of a state's messages as the view's props (FilterError if it cannot run).
+
+    A page past the end (an old link, fewer messages now) shows the last page instead."""
     flt = state.to_filter(viewer.timezone)
-    page = services.detailed_page(
-        viewer.scope,
-        flt,
-        sort=state.sort,
-        descending=state.descending,
-        offset=page_number * detailed.PAGE_SIZE,
-        limit=detailed.PAGE_SIZE,
-    )
+
+    def fetch(number: int):
+        return services.detailed_page(
+            viewer.scope,
+            flt,
+            sort=state.sort,
+            descending=state.descending,
+            offset=number * detailed.PAGE_SIZE,
+            limit=detailed.PAGE_SIZE,
+        )
+
+    page = fetch(page_number)
+    page_count = max(1, math.ceil(page.total / detailed.PAGE_SIZE))
+    if page_number >= page_count:
+        page_number = page_count - 1
+        page = fetch(page_number)
     return {
         "data": detailed.table_rows(page.rows, language),
-        "tooltips": detailed.tooltips(page.rows),
-        "page_count": max(1, math.ceil(page.total / detailed.PAGE_SIZE)),
-        "page_current": page_number,
-        "active_cell": None,
         "count": (
             detailed.count_text(page.total, flt.phone, language)
             if page.total
             else t(language, "detailed.empty")
         ),
         "message": "",
-        "shown": shown_value(state.to_dict(), page_number),
+        "shown": shown_value(state.to_dict(), page_number, page_count),
+        "page_text": detailed.page_text(language, page_number, page_count),
+        "first_disabled": page_number == 0,
+        "previous_disabled": page_number == 0,
+        "next_disabled": page_number >= page_count - 1,
+        "last_disabled": page_number >= page_count - 1,
     }
 
 
 def update_table(
     services: Services,
     applied: dict | None,
-    page_current,
+    page_number,
     language: str | None,
     new_view: bool = False,
     shown: dict | None = None,
-    active_cell: dict | None = None,
 ) -> dict:
     """One page of the applied view's messages; a new view (`new_view`) starts on page one.
 
-    `shown` is what the table already holds (the page is built with its first page), so
-    asking for it again costs no query. `active_cell` is the table's chosen cell: it is
-    cleared when one is chosen, and left alone otherwise, so the message detail's callback
-    only runs when there is a choice to undo.
+    `shown` is what the table already holds (the page is built with its page), so asking for
+    it again costs no query. A page moved to is written into the address.
     """
-    page_requested = 0 if new_view else page_current
+    page_requested = 0 if new_view else page_number
     if already_shown(applied, page_requested, shown):
         raise PreventUpdate
     viewer, language = viewer_and_language(services, language)
@@ -121,34 +161,37 @@ def update_table(
         if state.view != "detailed":
             raise PreventUpdate
         out = table_content(services, viewer, language, state, _page_number(page_requested))
-        if not active_cell:
-            out["active_cell"] = no_update
-        return out
     except FilterError as error:
         out = {key: no_update for key in TABLE_OUTPUTS}
         out["message"] = filter_error_text(language, error)
         return out
+    if new_view:
+        out["search"] = out["applied_search"] = no_update
+    else:
+        out["search"] = out["applied_search"] = state_to_search(state, out["shown"]["page"])
+    return out
 
 
 def show_detail(
     services: Services,
-    active_cell: dict | None,
-    page_current,
+    clicked: dict | None,
+    shown: dict | None,
     applied: dict | None,
     language: str | None,
 ) -> dict:
-    """The full message behind the chosen row, read again on the server within the scope."""
-    if not active_cell:
+    """The full message behind the clicked row, read again on the server within the scope."""
+    if not clicked:
         return {"is_open": False, "body": no_update}
     viewer, language = viewer_and_language(services, language)
     out = {"is_open": True, "body": no_update}
     try:
         state = applied_state(applied)
         flt = state.to_filter(viewer.timezone)
-        row = active_cell.get("row") if isinstance(active_cell, dict) else None
+        row = clicked.get("rowIndex") if isinstance(clicked, dict) else None
         if not isinstance(row, int) or not 0 <= row < detailed.PAGE_SIZE:
             raise FilterError("bad_offset", "offset", "That row is not on this page.")
-        offset = _page_number(page_current) * detailed.PAGE_SIZE + row
+        page_number = shown.get("page") if isinstance(shown, dict) else None
+        offset = _page_number(page_number) * detailed.PAGE_SIZE + row
         page = services.detailed_page(
             viewer.scope,
             flt,
@@ -161,7 +204,7 @@ def show_detail(
         out["body"] = filter_error_text(language, error)
         return out
     records = page.rows.to_dict("records")
-    if not records or records[0]["message_id"] != active_cell.get("row_id"):
+    if not records or records[0]["message_id"] != clicked.get("rowId"):
         out["body"] = t(language, "detailed.changed")
         return out
     events = services.message_events(viewer.scope, records[0]["message_id"], viewer.timezone)
@@ -169,21 +212,78 @@ def show_detail(
     return out
 
 
+def choose_columns(services: Services, chosen, applied: dict | None, language: str | None) -> dict:
+    """Show the columns a person chose and keep the choice with their account."""
+    viewer, language = viewer_and_language(services, language)
+    columns = detailed.chosen_columns(chosen)
+    services.save_table_columns(viewer, columns)
+    try:
+        sort_by = sort_by_of(applied_state(applied))
+    except FilterError:
+        sort_by = []
+    return {"column_defs": detailed.column_defs(language, sort_by, columns)}
+
+
+# In the browser: an order chosen in the grid's header goes to the filter bar (DETAILED_SORT)
+# only when it differs from the applied one; a new applied order (Reset, a search, a link)
+# puts the header's arrows where the rows are.
+SORT_REQUEST = """function(columnState, applied) {
+    const noUpdate = window.dash_clientside.no_update;
+    const sortable = SORTABLE;
+    const triggered = window.dash_clientside.callback_context.triggered.map(
+        function (item) { return item.prop_id; });
+    if (!applied) { return noUpdate; }
+    const byDefault = applied.sort === 'created_at' && applied.descending;
+    if (triggered.indexOf('APPLIED_PROP') !== -1) {
+        const column = Object.keys(sortable).find(function (c) {
+            return sortable[c] === applied.sort; });
+        try {
+            window.dash_ag_grid.getApi('GRID').applyColumnState({
+                state: byDefault || !column ? [] : [{
+                    colId: column, sort: applied.descending ? 'desc' : 'asc'}],
+                defaultState: {sort: null},
+            });
+        } catch (e) { /* not drawn yet: its columns carry the order */ }
+        return noUpdate;
+    }
+    const sorted = (columnState || []).find(function (c) { return c.sort; });
+    if (!sorted) {
+        return byDefault ? noUpdate : [];
+    }
+    const descending = sorted.sort === 'desc';
+    if (sortable[sorted.colId] === applied.sort && descending === applied.descending) {
+        return noUpdate;
+    }
+    return [{column_id: sorted.colId, direction: sorted.sort}];
+}"""
+
+
 def register_callbacks(app, services: Services) -> None:
     # The page is built with its view's data, so nothing runs when a page appears.
     app.callback(output=TABLE_OUTPUTS, inputs=TABLE_INPUTS, prevent_initial_call=True)(
-        lambda requested, page_current, applied, shown, language, active_cell: update_table(
+        lambda requested, first, previous, next, last, applied, shown, language: update_table(
             services,
             applied,
-            page_current,
+            page_asked(PAGE_BUTTONS.get(ctx.triggered_id), shown),
             language,
             new_view=ctx.triggered_id == ids.DETAILED_REQUEST,
             shown=shown,
-            active_cell=active_cell,
         )
     )
     app.callback(output=DETAIL_OUTPUTS, inputs=DETAIL_INPUTS, prevent_initial_call=True)(
-        lambda active_cell, reopen, page_current, applied, language: show_detail(
-            services, active_cell, page_current, applied, language
+        lambda clicked, shown, applied, language: show_detail(
+            services, clicked, shown, applied, language
         )
+    )
+    app.callback(output=COLUMNS_OUTPUTS, inputs=COLUMNS_INPUTS, prevent_initial_call=True)(
+        lambda chosen, applied, language: choose_columns(services, chosen, applied, language)
+    )
+    app.clientside_callback(
+        SORT_REQUEST.replace("SORTABLE", json.dumps(detailed.SORTABLE))
+        .replace("APPLIED_PROP", f"{ids.APPLIED_FILTERS}.data")
+        .replace("GRID", ids.DETAILED_TABLE),
+        Output(ids.DETAILED_SORT, "data"),
+        Input(ids.DETAILED_TABLE, "columnState"),
+        Input(ids.APPLIED_FILTERS, "data"),
+        prevent_initial_call=True,
     )

@@ -19,7 +19,7 @@ from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS, dropdown_options
-from dashboard.layouts.reports import control_values, sort_by_of
+from dashboard.layouts.reports import control_values
 from dashboard.layouts.search import DEFAULT_KIND, searched_with
 from dashboard.services import Services
 from data_access.domain import CONTENT_TYPES, statuses_for
@@ -62,7 +62,6 @@ OUTPUTS = {
     "search_kind": Output(ids.SEARCH_KIND, "value"),
     # A search that cannot run hides the rows of the one before (SEARCH_INVALID).
     "detailed_class": Output(ids.DETAILED_VIEW, "className"),
-    "sort_by": Output(ids.DETAILED_TABLE, "sort_by"),
     # The open view's own trigger: only the view that shows the state runs a callback.
     "consolidated_request": Output(ids.CONSOLIDATED_REQUEST, "data"),
     "detailed_request": Output(ids.DETAILED_REQUEST, "data"),
@@ -75,7 +74,8 @@ INPUTS = {
     "view": Input(ids.REPORT_TABS, "active_tab"),
     "phone_submit": Input(ids.PHONE_SEARCH, "n_submit"),
     "phone_button": Input(ids.PHONE_SEARCH_BUTTON, "n_clicks"),
-    "sort_by": Input(ids.DETAILED_TABLE, "sort_by"),
+    # An order chosen in the grid's header (callbacks.detailed.SORT_REQUEST).
+    "sort_by": Input(ids.DETAILED_SORT, "data"),
     "start": State(ids.DATE_RANGE, "start_date"),
     "end": State(ids.DATE_RANGE, "end_date"),
     "direction": State(ids.FILTER_DIRECTION, "value"),
@@ -174,6 +174,8 @@ def _pending(inputs: dict, base: ViewState, start: str | None, end: str | None) 
 
 
 def _sorted(base: ViewState, sort_by) -> ViewState:
+    if not isinstance(sort_by, list):
+        raise FilterError("unknown_sort", "sort", "The order is not a list.", value="")
     if not sort_by:
         return ViewState.from_dict({**base.to_dict(), "sort": "created_at", "descending": True})
     column = sort_by[0].get("column_id") if isinstance(sort_by[0], dict) else None
@@ -233,7 +235,7 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
         elif trigger == ids.RESET_FILTERS:
             state = ViewState(channel=base.channel, view=base.view)
             set_controls = True
-            on_success = {"phone": "", "search_kind": DEFAULT_KIND, "sort_by": []}
+            on_success = {"phone": "", "search_kind": DEFAULT_KIND}
         elif trigger == ids.CHANNEL_TABS:
             channel = inputs.get("channel")
             if channel not in CONTENT_TYPES:
@@ -256,8 +258,7 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
             state = ViewState.from_dict({**base.to_dict(), "view": view})
         elif trigger in SEARCH_TRIGGERS:
             state = searched_with(base, inputs.get("search_kind"), inputs.get("phone"))
-            on_success = {"sort_by": []}
-        elif trigger == ids.DETAILED_TABLE:
+        elif trigger == ids.DETAILED_SORT:
             state = _sorted(base, inputs.get("sort_by"))
         else:
             raise PreventUpdate
@@ -267,9 +268,6 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
         out[ERROR_NAMES.get(FIELD_CONTROLS.get(error.field), "message")] = filter_error_text(
             language, error
         )
-        if trigger == ids.DETAILED_TABLE and base is not None:
-            # The arrows go back to the order the rows are really in.
-            out["sort_by"] = sort_by_of(base)
         if trigger in SEARCH_TRIGGERS:
             # The rows under the box are not the answer to what it holds now.
             out["detailed_class"] = SEARCH_INVALID

@@ -16,7 +16,7 @@ from dashboard.callbacks.common import (
 )
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
-from dashboard.callbacks.url_state import state_from_search, state_to_search
+from dashboard.callbacks.url_state import page_from_search, state_from_search, state_to_search
 from dashboard.layouts import audit as audit_layout
 from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
@@ -124,8 +124,11 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
     if state.view == "consolidated":
         content = consolidated_content(services, viewer, language, state)
     else:
-        content = table_content(services, viewer, language, state, 0)
-    page = reports.page(state, flt, options, language, today_in(timezone), message, content)
+        content = table_content(services, viewer, language, state, page_from_search(search))
+    columns = services.table_columns(viewer)
+    page = reports.page(
+        state, flt, options, language, today_in(timezone), message, content, columns
+    )
     return page, state
 
 
@@ -136,13 +139,17 @@ def render_page(
     stored_language: str | None,
     applied: dict | None,
     triggers: frozenset[str] = frozenset(),
+    applied_search: str | None = None,
 ):
     """(page, applied state dict) for the URL; a URL change that is only the applied view's own
-    query string (written by Apply, tabs or search) changes nothing."""
+    query string (written by Apply, tabs, search or the table's pages: `applied_search`)
+    changes nothing."""
     path = (pathname if isinstance(pathname, str) else "/").rstrip("/") or "/"
     if path == "/" and triggers == {SEARCH_PROP} and applied is not None:
         try:
-            if state_from_search(search) == applied_state(applied):
+            if state_from_search(search) == applied_state(applied) and page_from_search(
+                search
+            ) == page_from_search(applied_search):
                 raise PreventUpdate
         except FilterError:
             pass
@@ -169,10 +176,10 @@ def render_page(
     return shell.frame(viewer, language, path, body), no_update
 
 
-def _search_of(applied: dict | None) -> str:
+def _search_of(applied: dict | None, page_number: int = 0) -> str:
     """The query string of the last applied view, to return to it from another page."""
     try:
-        return state_to_search(applied_state(applied)) if applied else ""
+        return state_to_search(applied_state(applied), page_number) if applied else ""
     except FilterError:
         return ""
 
@@ -202,13 +209,22 @@ def page_and_state(
     search: str | None,
     applied: dict | None,
     triggered: list[str],
+    applied_search: str | None = None,
 ):
-    """render_page's outputs, and the query string of the state it applied (URL_GATE compares
-    the URL with it)."""
+    """render_page's outputs, and the query string of the state it applied with the table's
+    page (URL_GATE compares the URL with it)."""
     page, state = render_page(
-        services, pathname, search, stored_language, applied, url_triggers(change, triggered)
+        services,
+        pathname,
+        search,
+        stored_language,
+        applied,
+        url_triggers(change, triggered),
+        applied_search,
     )
-    return page, state, no_update if state is no_update else _search_of(state)
+    if state is no_update:
+        return page, state, no_update
+    return page, state, _search_of(state, page_from_search(search))
 
 
 # In the browser: a URL change is passed on to the page callback unless it is the query string
@@ -244,9 +260,17 @@ def register_callbacks(app, services: Services) -> None:
         State(ids.URL, "pathname"),
         State(ids.URL, "search"),
         State(ids.APPLIED_FILTERS, "data"),
+        State(ids.APPLIED_SEARCH, "data"),
     )(
-        lambda change, language, pathname, search, applied: page_and_state(
-            services, change, language, pathname, search, applied, list(ctx.triggered_prop_ids)
+        lambda change, language, pathname, search, applied, applied_search: page_and_state(
+            services,
+            change,
+            language,
+            pathname,
+            search,
+            applied,
+            list(ctx.triggered_prop_ids),
+            applied_search,
         )
     )
     app.callback(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html as html_text
-
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import dash_table, dcc, html
+from dash import dcc, html
 
 from dashboard import ids
 from reporting.formatting import format_count, format_datetime
@@ -43,25 +42,77 @@ SORTABLE = {
     "error_code": "error_code",
 }
 TIME_COLUMNS = ("created_at", "sent_at", "delivered_at", "read_at")
+# Shown until a person chooses otherwise: what support staff and managers look at first, and
+# what fits 1440 px without scrolling sideways. The rest are a click away in the chooser.
+DEFAULT_COLUMNS = (
+    "created_at",
+    "phone",
+    "direction",
+    "subaccount",
+    "campaign",
+    "content",
+    "status",
+    "error_code",
+    "error_description",
+)
+# Pixel widths; the two text columns share what is left (flex) and wrap nothing.
+COLUMN_WIDTHS = {
+    "created_at": 158,
+    "phone": 142,
+    "direction": 128,
+    "subaccount": 170,
+    "user": 110,
+    "campaign": 140,
+    "content_type": 112,
+    "status": 118,
+    "error_code": 96,
+    "sent_at": 158,
+    "delivered_at": 158,
+    "read_at": 158,
+}
+FLEX_COLUMNS = {"content": 2, "error_description": 1}
 
 
-def columns(language: str) -> list[dict]:
-    return [
-        {
-            "name": t(language, f"column.{name}"),
-            "id": name,
-            **({"presentation": "markdown"} if name == "status" else {}),
+def chosen_columns(chosen) -> tuple[str, ...]:
+    """The known columns of a choice, in table order; no usable choice means the defaults."""
+    if not isinstance(chosen, (list, tuple)):
+        return DEFAULT_COLUMNS
+    picked = tuple(name for name in COLUMNS if name in chosen)
+    return picked or DEFAULT_COLUMNS
+
+
+def column_defs(
+    language: str, sort_by: list[dict], shown: tuple[str, ...] = DEFAULT_COLUMNS
+) -> list[dict]:
+    """The grid's columns: headers in the language, only whitelisted ones sortable, the
+    applied order's arrow (`sort_by`, layouts.reports.sort_by_of) and the chosen columns."""
+    arrows = {item["column_id"]: item["direction"] for item in sort_by}
+    defs = []
+    for name in COLUMNS:
+        column = {
+            "field": name,
+            "colId": name,
+            "headerName": t(language, f"column.{name}"),
+            "sortable": name in SORTABLE,
+            "hide": name not in shown,
         }
-        for name in COLUMNS
-    ]
+        if name in FLEX_COLUMNS:
+            column.update(flex=FLEX_COLUMNS[name], minWidth=160)
+        else:
+            column["width"] = COLUMN_WIDTHS[name]
+        if name in arrows:
+            column["sort"] = arrows[name]
+        if name == "status":
+            # assets/dashAgGridComponentFunctions.js: the badge with the status's name.
+            column["cellRenderer"] = "StatusBadge"
+        if name == "content":
+            column["tooltipField"] = "content_full"
+        defs.append(column)
+    return defs
 
 
-def status_badge_html(status: str, language: str) -> str:
-    """The status as a coloured badge that also carries its name (never colour alone)."""
-    return (
-        f'<span class="status-badge status-{html_text.escape(status)}">'
-        f"{html_text.escape(label(language, 'status', status))}</span>"
-    )
+def column_options(language: str) -> list[dict]:
+    return [{"label": t(language, f"column.{name}"), "value": name} for name in COLUMNS]
 
 
 def shorten(text, limit: int = CONTENT_PREVIEW) -> str:
@@ -83,9 +134,11 @@ def display_phone(phone) -> str:
 
 
 def table_rows(frame: pd.DataFrame, language: str) -> list[dict]:
-    """One page of detailed_page() rows as the table's cells, in the language."""
+    """One page of detailed_page() rows as the grid's cells, in the language; a shortened
+    content carries its full text (`content_full`, shown on hover)."""
     rows = []
     for record in frame.to_dict("records"):
+        content = _text(record["content"])
         rows.append(
             {
                 "id": record["message_id"],
@@ -97,7 +150,9 @@ def table_rows(frame: pd.DataFrame, language: str) -> list[dict]:
                 "campaign": _text(record["campaign"]),
                 "content_type": label(language, "content_type", record["content_type"]),
                 "content": shorten(record["content"]),
-                "status": status_badge_html(record["status"], language),
+                "content_full": content if len(content) > CONTENT_PREVIEW else None,
+                "status": record["status"],
+                "status_label": label(language, "status", record["status"]),
                 "error_code": _text(record["error_code"]),
                 "error_description": _text(record["error_description"]),
                 "sent_at": format_datetime(record["sent_at"], language),
@@ -106,16 +161,6 @@ def table_rows(frame: pd.DataFrame, language: str) -> list[dict]:
             }
         )
     return rows
-
-
-def tooltips(frame: pd.DataFrame) -> list[dict]:
-    """The full content of shortened cells, shown on hover."""
-    return [
-        {"content": {"value": _text(content), "type": "text"}}
-        if len(_text(content)) > CONTENT_PREVIEW
-        else {}
-        for content in frame["content"]
-    ]
 
 
 def count_text(total: int, phone: str | None, language: str) -> str:
@@ -148,8 +193,12 @@ def event_timeline(record: dict, kept: list[dict], language: str) -> list[tuple[
         status = event["status"]
         if record["direction"] == "MT" and status == "received":
             continue
-        when = event["event_at"]
-        parts = [format_datetime(when, language)]
+        when = format_datetime(event["event_at"], language)
+        if not when and status == "error":
+            # A failure reported without its time: when it was recorded, said as such.
+            recorded = format_datetime(event.get("recorded_at"), language)
+            when = t(language, "timeline.recorded", time=recorded) if recorded else ""
+        parts = [when]
         if status == "error":
             parts.append(
                 " · ".join(
@@ -183,8 +232,15 @@ def timeline(record: dict, language: str, kept: list[dict] | None = None) -> lis
             )
     status = record["status"]
     if status == "error":
+        # The message keeps no time of its failure (only kept events do): say so in its place.
         reason = " · ".join(
-            v for v in (_text(record["error_code"]), _text(record["error_description"])) if v
+            v
+            for v in (
+                t(language, "timeline.time_unknown"),
+                _text(record["error_code"]),
+                _text(record["error_description"]),
+            )
+            if v
         )
         events.append((t(language, "timeline.error"), reason))
     elif status == "cancelled":
@@ -247,73 +303,96 @@ def message_detail(record: dict, language: str, kept: list[dict] | None = None) 
     )
 
 
-def view(language: str, search, sort_by: list[dict], content: dict | None = None) -> html.Div:
+def pager(language: str, content: dict) -> html.Nav:
+    """First, previous, next and last page, each a button that says so, and where we are."""
+
+    def button(move: str, component_id: str, text: str) -> dbc.Button:
+        return dbc.Button(
+            text,
+            id=component_id,
+            color="secondary",
+            outline=True,
+            size="sm",
+            disabled=content.get(f"{move}_disabled", True),
+        )
+
+    return html.Nav(
+        [
+            button("first", ids.DETAILED_PAGE_FIRST, t(language, "detailed.page_first")),
+            button("previous", ids.DETAILED_PAGE_PREVIOUS, t(language, "detailed.page_previous")),
+            html.Span(content.get("page_text"), id=ids.DETAILED_PAGE_TEXT, className="page-text"),
+            button("next", ids.DETAILED_PAGE_NEXT, t(language, "detailed.page_next")),
+            button("last", ids.DETAILED_PAGE_LAST, t(language, "detailed.page_last")),
+        ],
+        className="detailed-pager",
+        **{"aria-label": t(language, "detailed.pages")},
+    )
+
+
+def column_chooser(language: str, shown: tuple[str, ...]) -> html.Details:
+    """Which columns the table shows; the choice is kept with the person's account."""
+    return html.Details(
+        [
+            html.Summary(
+                t(language, "detailed.columns"), className="btn btn-sm btn-outline-secondary"
+            ),
+            dcc.Checklist(
+                id=ids.DETAILED_COLUMNS,
+                options=column_options(language),
+                value=list(shown),
+                className="column-choices",
+                inputClassName="form-check-input me-1",
+                labelClassName="form-check-label",
+            ),
+        ],
+        className="column-chooser",
+    )
+
+
+def page_text(language: str, page_number: int, page_count: int) -> str:
+    return t(
+        language,
+        "detailed.page_of",
+        page=format_count(page_number + 1, language),
+        pages=format_count(page_count, language),
+    )
+
+
+def view(
+    language: str,
+    search,
+    sort_by: list[dict],
+    content: dict | None = None,
+    shown_columns: tuple[str, ...] = DEFAULT_COLUMNS,
+) -> html.Div:
     """The detailed view under its search box (`search`, layouts.search); `content` (the table
-    callback's outputs) fills its first page when the page is built for this view, otherwise
-    its callback does when the view is opened."""
+    callback's outputs) fills its page when the page is built for this view, otherwise its
+    callback does when the view is opened. `shown_columns` are the person's chosen columns."""
     content = content or {}
-    table = dash_table.DataTable(
+    grid = dag.AgGrid(
         id=ids.DETAILED_TABLE,
-        columns=columns(language),
-        data=content.get("data", []),
-        tooltip_data=content.get("tooltips", []),
-        page_action="custom",
-        page_current=content.get("page_current", 0),
-        page_size=PAGE_SIZE,
-        page_count=content.get("page_count", 1),
-        sort_action="custom",
-        sort_mode="single",
-        sort_by=sort_by,
-        markdown_options={"html": True},
-        cell_selectable=True,
-        row_selectable=False,
-        tooltip_delay=200,
-        tooltip_duration=None,
-        style_table={"overflowX": "auto"},
-        style_cell={
-            "textAlign": "left",
-            "whiteSpace": "nowrap",
-            "fontSize": "0.85rem",
-            "padding": "4px 8px",
-            "fontFamily": "var(--bs-body-font-family)",
+        columnDefs=column_defs(language, sort_by, shown_columns),
+        rowData=content.get("data", []),
+        # One page at a time, as the server sorted it: the grid's own (client-side) sort keeps
+        # the rows in the order they came in, and the filter bar asks the server for the order
+        # its header shows (callbacks.filters, SORT_REQUEST).
+        defaultColDef={
+            "resizable": True,
+            "suppressMovable": True,
+            "comparator": {"function": "0"},
         },
-        style_data_conditional=[
-            {
-                "if": {"state": "active"},
-                "backgroundColor": "#e7f1f8",
-                "border": "1px solid #0072b2",
-            },
-            {
-                "if": {"state": "selected"},
-                "backgroundColor": "#e7f1f8",
-                "border": "1px solid #0072b2",
-            },
-        ],
-        style_header={"fontWeight": "600", "backgroundColor": "#f1f3f5"},
-        style_cell_conditional=[
-            {
-                "if": {"column_id": "content"},
-                "maxWidth": "14rem",
-                "overflow": "hidden",
-                "textOverflow": "ellipsis",
-            },
-            {
-                "if": {"column_id": "error_description"},
-                "maxWidth": "14rem",
-                "overflow": "hidden",
-                "textOverflow": "ellipsis",
-            },
-        ],
-        css=[{"selector": ".dash-spreadsheet td div p", "rule": "margin: 0;"}]
-        + [
-            # Only whitelisted columns can be sorted: hide the others' sort arrows.
-            {
-                "selector": f'th[data-dash-column="{name}"] .column-header--sort',
-                "rule": "display: none;",
-            }
-            for name in COLUMNS
-            if name not in SORTABLE
-        ],
+        getRowId="params.data.id",
+        dashGridOptions={
+            "domLayout": "autoHeight",
+            # Tab leaves the grid (arrows move inside it) instead of visiting every cell.
+            "tabToNextCell": {"function": "false"},
+            "tabToNextHeader": {"function": "false"},
+            "tooltipShowDelay": 200,
+            "suppressNoRowsOverlay": True,
+            "enableCellTextSelection": True,
+            "ensureDomOrder": True,
+        },
+        className="detailed-grid",
     )
     return html.Div(
         [
@@ -338,27 +417,29 @@ def view(language: str, search, sort_by: list[dict], content: dict | None = None
             dcc.Store(id=ids.DETAILED_SHOWN, data=content.get("shown")),
             # The state this view is asked to show (written by the filter bar).
             dcc.Store(id=ids.DETAILED_REQUEST),
+            # An order chosen in the grid's header, for the filter bar (callbacks.filters).
+            dcc.Store(id=ids.DETAILED_SORT),
             html.Div(
                 content.get("message"),
                 id=ids.DETAILED_MESSAGE,
                 className="field-error",
                 role="alert",
             ),
-            html.P(t(language, "detailed.hint"), className="text-muted small mb-1"),
+            html.Div(
+                [
+                    html.P(t(language, "detailed.hint"), className="text-muted small mb-0"),
+                    column_chooser(language, shown_columns),
+                ],
+                className="detailed-toolbar",
+            ),
             dcc.Loading(
-                table,
+                grid,
                 type="circle",
                 delay_show=250,
                 show_initially=False,
                 overlay_style={"visibility": "visible", "opacity": 0.55},
             ),
-            html.Button(
-                id=ids.MESSAGE_DETAIL_REOPEN,
-                className="reopen-detail",
-                hidden=True,
-                tabIndex="-1",
-                **{"aria-hidden": "true"},
-            ),
+            pager(language, content),
             dbc.Offcanvas(
                 html.Div(id=ids.MESSAGE_DETAIL_BODY),
                 id=ids.MESSAGE_DETAIL,

@@ -78,10 +78,12 @@ def page(
     today: date,
     message: str = "",
     content: dict | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> html.Div:
     """The whole screen for an applied state; `message` explains a link that was not usable.
 
-    `content` holds the data of the open view, so the first screen needs no further request.
+    `content` holds the data of the open view, so the first screen needs no further request;
+    `columns` are the ones the person chose for the detailed table (None: the defaults).
     """
     channel_tabs = dbc.Tabs(
         [dbc.Tab(label=t(language, f"channel.{channel}"), tab_id=channel) for channel in CHANNELS],
@@ -122,6 +124,7 @@ def page(
                     search_box(language, state),
                     sort_by_of(state),
                     content if state.view == "detailed" else None,
+                    detailed.chosen_columns(columns),
                 ),
                 id=ids.DETAILED_VIEW,
                 hidden=state.view != "detailed",
