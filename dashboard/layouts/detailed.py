@@ -8,6 +8,7 @@ import pandas as pd
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.layouts.aria import aria
 from reporting.formatting import format_count, format_datetime
 from reporting.i18n import label, t
 
@@ -325,7 +326,7 @@ def pager(language: str, content: dict) -> html.Nav:
             button("last", ids.DETAILED_PAGE_LAST, t(language, "detailed.page_last")),
         ],
         className="detailed-pager",
-        **{"aria-label": t(language, "detailed.pages")},
+        **aria(label=t(language, "detailed.pages")),
     )
 
 
