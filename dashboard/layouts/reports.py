@@ -9,6 +9,7 @@ from dash import html
 
 from dashboard import ids
 from dashboard.layouts import consolidated, detailed
+from dashboard.layouts.aria import aria
 from dashboard.layouts.filters import STATE_FIELDS, filter_bar
 from dashboard.layouts.search import search_box
 from data_access.domain import CHANNELS
@@ -19,7 +20,7 @@ from reporting.view_state import VIEWS, ViewState
 
 def control_values(state: ViewState, flt: ReportFilter) -> dict:
     """What the filter controls show for a state: its dates made explicit, its choices."""
-    values = {
+    values: dict[str, str | list | None] = {
         "start": flt.start.isoformat(),
         "end": flt.end.isoformat(),
         "direction": state.direction,
@@ -62,7 +63,7 @@ def export_buttons(language: str) -> html.Div:
                     ]
                 ),
                 role="group",
-                **{"aria-label": t(language, "export.group")},
+                **aria(label=t(language, "export.group")),
             ),
             html.Div(id=ids.EXPORT_NOTICE, className="export-notice", role="status"),
         ],
@@ -101,13 +102,11 @@ def page(
     bar = filter_bar(values, options, language, today, message)
     return html.Div(
         [
-            html.Nav(
-                channel_tabs, className="mb-3", **{"aria-label": t(language, "shell.channel")}
-            ),
+            html.Nav(channel_tabs, className="mb-3", **aria(label=t(language, "shell.channel"))),
             bar,
             html.Div(
                 [
-                    html.Nav(report_tabs, **{"aria-label": t(language, "shell.report_kind")}),
+                    html.Nav(report_tabs, **aria(label=t(language, "shell.report_kind"))),
                     export_buttons(language),
                 ],
                 className="view-toolbar",
