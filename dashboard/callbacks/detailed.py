@@ -125,7 +125,7 @@ def table_content(
     return {
         "data": detailed.table_rows(page.rows, language),
         "count": (
-            detailed.count_text(page.total, flt.phone, language)
+            detailed.count_text(page.total, flt.phone.shown if flt.phone else None, language)
             if page.total
             else t(language, "detailed.empty")
         ),
