@@ -191,7 +191,7 @@ def choose_language(services: Services, value: str | None) -> dict:
 def url_triggers(change: dict | None, triggered: list[str]) -> frozenset[str]:
     """The URL and language props that changed, with the URL's own as the browser listed them
     in its URL_CHANGE message (see URL_GATE)."""
-    props = set()
+    props: set[str] = set()
     for prop in triggered:
         if prop == URL_CHANGE_PROP:
             changed = change.get("changed") if isinstance(change, dict) else None
