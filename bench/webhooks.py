@@ -561,7 +561,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"| messages in a wrong state | {checked['messages_wrong']} |")
     print(f"| events lost / doubled | {lost} / {doubled} |")
     if args.base_store:
-        print(f"| store at the start | a copy of {args.base_store.name} plus the seed |")
+        how = "served in place" if args.in_place else "a copy of"
+        print(f"| store at the start | {how} {args.base_store.name} plus the seed |")
     if args.postgres:
         base_name = args.postgres_base or "an empty database"
         print(f"| store at the start | PostgreSQL: a copy of {base_name} plus the seed |")
