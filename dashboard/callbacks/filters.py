@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
@@ -146,7 +147,7 @@ def shown_dates(inputs: dict, language: str) -> tuple[str | None, str | None]:
     Half a range (a start without an end, or the reverse) is refused: applying it would
     quietly fill in the other end. Both boxes empty mean the default range.
     """
-    shown = inputs.get("apply") if isinstance(inputs.get("apply"), dict) else {}
+    shown = apply if isinstance(apply := inputs.get("apply"), dict) else {}
     dates = []
     for field in ("start", "end"):
         text = shown.get(field)
@@ -179,7 +180,7 @@ def _sorted(base: ViewState, sort_by) -> ViewState:
     if not sort_by:
         return ViewState.from_dict({**base.to_dict(), "sort": "created_at", "descending": True})
     column = sort_by[0].get("column_id") if isinstance(sort_by[0], dict) else None
-    key = SORTABLE.get(column)
+    key = SORTABLE.get(column) if isinstance(column, str) else None
     if key is None:
         raise FilterError("unknown_sort", "sort", f"Cannot sort by {column!r}.", value=str(column))
     descending = sort_by[0].get("direction") != "asc"
@@ -203,7 +204,7 @@ def view_requests(state: ViewState, inputs: dict) -> dict:
     """Ask the view that shows `state` to show it, unless it does already; the other view,
     hidden, is left as it is (it is asked when its tab is chosen)."""
     applied = state.to_dict()
-    out = {"consolidated_request": no_update, "detailed_request": no_update}
+    out: dict[str, Any] = {"consolidated_request": no_update, "detailed_request": no_update}
     if state.view == "consolidated":
         if not consolidated.already_shown(applied, inputs.get("consolidated_shown")):
             out["consolidated_request"] = applied
@@ -265,7 +266,7 @@ def update_view(services: Services, trigger: str | None, **inputs) -> dict:
         flt = state.to_filter(timezone)
     except FilterError as error:
         _clear_errors(out)
-        out[ERROR_NAMES.get(FIELD_CONTROLS.get(error.field), "message")] = filter_error_text(
+        out[ERROR_NAMES.get(FIELD_CONTROLS.get(error.field, ""), "message")] = filter_error_text(
             language, error
         )
         if trigger in SEARCH_TRIGGERS:
