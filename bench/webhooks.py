@@ -371,6 +371,17 @@ def inbox_new(data_dir: Path, url: str) -> int | None:
     return int(console.lines[0].split()[1].replace(",", ""))
 
 
+def memory_mb(pid: int, field_name: str = "VmRSS") -> float | None:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time a process has used (Linux), or None where /proc is missing."""
     try:
@@ -509,6 +520,8 @@ def run(args: argparse.Namespace) -> int:
             thread.join()
         stop_watching.set()
         server_cpu = cpu_seconds(server.pid)
+        server_peak = memory_mb(server.pid, "VmHWM")
+        server_now = memory_mb(server.pid)
     finally:
         stop_watching.set()
         server.send_signal(signal.SIGTERM)
@@ -547,6 +560,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"| events applied per second (until the inbox was empty) | {applied:,.0f} |")
     print(f"| latency p50 / p95 / p99 | {p50:.1f} / {p95:.1f} / {p99:.1f} ms |")
     if server_cpu is not None and events:
+        print(
+            f"| server resident memory, at the end / peak | {server_now or 0:,.0f} / "
+            f"{server_peak or 0:,.0f} MB |"
+        )
         print(
             f"| server process CPU (start-up included) | {server_cpu:.1f} s, "
             f"{server_cpu * 1000 / events:.2f} ms per event |"
