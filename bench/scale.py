@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument("--source", type=Path, default=DATA_DIR / "load-10000000.duckdb")
     parser.add_argument("--copies", type=positive, default=10)
+    parser.add_argument("--target-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
 
     source = make_engine(f"duckdb:///{args.source}")
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 "SELECT DISTINCT created_day FROM messages ORDER BY 1"
             ).fetchall()
         ]
-    target_path = DATA_DIR / f"scaled-{count * args.copies}.duckdb"
+    target_path = args.target_dir / f"scaled-{count * args.copies}.duckdb"
     marker = target_path.with_suffix(".json")
     if marker.exists():
         print(f"Reusing {target_path}: {marker.read_text().strip()}")
