@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench import scale
 from data_access.loader import load_files
 from data_access.merge import stored_identities
 from data_access.store import create_schema, make_engine
-from data_access.tables import daily_rollup, message_events, messages
+from data_access.tables import message_events
 from tests.conftest import TIMEZONE, write_csv
+from tests.store_counts import key_count, message_counts, rollup_counts
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)
 
@@ -60,25 +61,13 @@ def test_three_copies_hold_every_message_thrice_with_their_keys(tmp_path):
     engine = make_engine(f"duckdb:///{target}")
     try:
         with engine.connect() as conn:
-            counted = conn.execute(
-                select(
-                    func.count(),
-                    func.count(func.distinct(messages.c.message_id)),
-                    func.count(messages.c.delivered_at),
-                    func.count().filter(messages.c.status == "error"),
-                ).select_from(messages)
-            ).one()
-            rolled = conn.execute(
-                select(
-                    func.sum(daily_rollup.c.message_count),
-                    func.sum(daily_rollup.c.delivered_count),
-                )
-            ).one()
+            counted = message_counts(conn)
+            rolled = rollup_counts(conn)
             events = conn.execute(select(func.count()).select_from(message_events)).scalar_one()
-            keys = conn.execute(text("SELECT count(*) FROM message_keys")).scalar_one()
+            keys = key_count(conn)
             found = stored_identities(conn, ["c2-wamid.s4", "wamid.s4", "c3-wamid.s4"])
-        assert tuple(counted) == (18, 18, 6, 3)
-        assert tuple(rolled) == (18, 6)
+        assert counted == (18, 18, 6, 3)
+        assert rolled == (18, 6)
         assert events == 3 * source_events > 0
         assert keys == 18
         assert sorted(found) == ["c2-wamid.s4"]

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, text
 
 from data_access.loader import chunk_rows_for, load_files
 from data_access.store import create_schema, make_engine
-from data_access.tables import contacts, daily_rollup, messages
+from data_access.tables import contacts
 from tests.conftest import TIMEZONE
+from tests.store_counts import key_count, message_counts, rollup_counts
 
 ROWS = 80_000
 DAYS = 20
@@ -84,31 +85,19 @@ def test_a_load_under_64mb_merges_every_row_and_a_reload_changes_nothing(tmp_pat
         assert (first.rows_loaded, first.rows_changed) == (ROWS, ROWS)
         assert (again.rows_loaded, again.rows_changed) == (ROWS, 0)
         with engine.connect() as conn:
-            stored = conn.execute(
-                select(
-                    func.count(),
-                    func.count(func.distinct(messages.c.message_id)),
-                    func.count(messages.c.delivered_at),
-                    func.count().filter(messages.c.status == "error"),
-                ).select_from(messages)
-            ).one()
-            rolled = conn.execute(
-                select(
-                    func.sum(daily_rollup.c.message_count),
-                    func.sum(daily_rollup.c.delivered_count),
-                )
-            ).one()
+            stored = message_counts(conn)
+            rolled = rollup_counts(conn)
             phones = conn.execute(
                 select(func.count(), func.count(func.distinct(contacts.c.phone))).select_from(
                     contacts
                 )
             ).one()
-            keys = conn.execute(text("SELECT count(*) FROM message_keys")).scalar_one()
+            keys = key_count(conn)
             memory = conn.execute(
                 text("SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'ART_INDEX'")
             ).scalar_one()
-        assert tuple(stored) == (ROWS, ROWS, expected_delivered(), expected_errors())
-        assert tuple(rolled) == (ROWS, expected_delivered())
+        assert stored == (ROWS, ROWS, expected_delivered(), expected_errors())
+        assert rolled == (ROWS, expected_delivered())
         assert tuple(phones) == (ROWS, ROWS)
         assert keys == ROWS
         # No index grows with the messages (these are November's, outside the recent keys):
