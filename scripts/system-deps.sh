@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a job needs when they are missing: `run` needs python3-venv;
-# `test` also needs a PostgreSQL server, Chromium with its driver for the browser tests and
-# LibreOffice Calc, which opens every kind of export in tests/test_export_libreoffice.py.
+# `test` also needs a PostgreSQL server, Chromium with its driver for the browser tests,
+# LibreOffice Calc, which opens every kind of export in tests/test_export_libreoffice.py, and
+# ClickHouse's server (servertools/clickhouse.py starts a two-shard cluster of it).
 set -euo pipefail
 job="${1:-run}"
 need=()
@@ -11,6 +12,7 @@ if [ "$job" = test ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
   command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+  [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
   # Screenshots taken by the browser tests show the emoji of demo messages.
   [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 fi
