@@ -91,6 +91,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str =
 # The message grid (dash-ag-grid): rows in their order, cells by column id.
 GRID_COLUMN_JS = """
 const grid = document.getElementById(arguments[0]);
+if (!grid) { return []; }
 const rows = Array.from(grid.querySelectorAll('.ag-center-cols-container [role=row][row-index]'));
 rows.sort((a, b) => Number(a.getAttribute('row-index')) - Number(b.getAttribute('row-index')));
 return rows.map((row) => {

@@ -109,6 +109,10 @@ def press(driver, element) -> None:
     element.click()
 
 
+def wait_contents(driver, expected: list[str]) -> None:
+    wait_for(lambda: contents(driver) == expected, 15, f"the rows {expected[:2]}...")
+
+
 def wait_page(driver, expected: str) -> None:
     wait_for(lambda: page_text(driver) == expected, 15, f"the pager to read {expected!r}")
 
@@ -117,7 +121,7 @@ def test_dr601_pages_by_labelled_buttons_each_kept_in_the_address(browser, serve
     browser.get(served.url + "/?view=detailed")
     wait_page(browser, "Página 1 de 3")
     expected = [f"Mensaje {n}" for n in range(COUNT, 0, -1)]
-    assert contents(browser) == expected[:25]
+    wait_contents(browser, expected[:25])
     first, previous, following, last = (
         browser.find_element(By.ID, component)
         for component in (
@@ -142,25 +146,25 @@ def test_dr601_pages_by_labelled_buttons_each_kept_in_the_address(browser, serve
 
     press(browser, following)
     wait_page(browser, "Página 2 de 3")
-    assert contents(browser) == expected[25:50]
+    wait_contents(browser, expected[25:50])
     assert browser.current_url.endswith("?view=detailed&page=2")
     press(browser, last)
     wait_page(browser, "Página 3 de 3")
-    assert contents(browser) == expected[50:]
+    wait_contents(browser, expected[50:])
     assert browser.current_url.endswith("?view=detailed&page=3")
     assert not following.is_enabled() and not last.is_enabled()
 
     # A reload, a link and the browser's back button open the page the address names.
     browser.refresh()
     wait_page(browser, "Página 3 de 3")
-    assert contents(browser) == expected[50:]
+    wait_contents(browser, expected[50:])
     browser.back()
     wait_page(browser, "Página 2 de 3")
-    assert contents(browser) == expected[25:50]
+    wait_contents(browser, expected[25:50])
     # A page past the end (fewer messages than when the link was made) shows the last one.
     browser.get(served.url + "/?view=detailed&page=9")
     wait_page(browser, "Página 3 de 3")
-    assert contents(browser) == expected[50:]
+    wait_contents(browser, expected[50:])
 
     # Keyboard: into the grid, down a row, Enter opens that message.
     press(browser, grid_cell(browser, ids.DETAILED_TABLE, "content", 0))

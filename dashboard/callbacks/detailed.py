@@ -258,16 +258,27 @@ SORT_REQUEST = """function(columnState, applied) {
 }"""
 
 
+def _table_asked(services: Services, applied, shown, language) -> dict:
+    """update_table for the one control acted on. Dash also calls when the page appears (its
+    address outputs were there before it), with every input at once: the page came with its
+    data, so nothing runs then."""
+    if len(ctx.triggered_prop_ids) != 1:
+        raise PreventUpdate
+    return update_table(
+        services,
+        applied,
+        page_asked(PAGE_BUTTONS.get(ctx.triggered_id), shown),
+        language,
+        new_view=ctx.triggered_id == ids.DETAILED_REQUEST,
+        shown=shown,
+    )
+
+
 def register_callbacks(app, services: Services) -> None:
     # The page is built with its view's data, so nothing runs when a page appears.
     app.callback(output=TABLE_OUTPUTS, inputs=TABLE_INPUTS, prevent_initial_call=True)(
-        lambda requested, first, previous, next, last, applied, shown, language: update_table(
-            services,
-            applied,
-            page_asked(PAGE_BUTTONS.get(ctx.triggered_id), shown),
-            language,
-            new_view=ctx.triggered_id == ids.DETAILED_REQUEST,
-            shown=shown,
+        lambda requested, first, previous, next, last, applied, shown, language: _table_asked(
+            services, applied, shown, language
         )
     )
     app.callback(output=DETAIL_OUTPUTS, inputs=DETAIL_INPUTS, prevent_initial_call=True)(

@@ -375,12 +375,13 @@ def view(
         columnDefs=column_defs(language, sort_by, shown_columns),
         rowData=content.get("data", []),
         # One page at a time, as the server sorted it: the grid's own (client-side) sort keeps
-        # the rows in the order they came in, and the filter bar asks the server for the order
-        # its header shows (callbacks.filters, SORT_REQUEST).
+        # the rows in the order they came in (serverOrder, assets/dashAgGridFunctions.js), and
+        # the filter bar asks the server for the order its header shows (SORT_REQUEST in
+        # callbacks.detailed).
         defaultColDef={
             "resizable": True,
             "suppressMovable": True,
-            "comparator": {"function": "0"},
+            "comparator": {"function": "serverOrder"},
         },
         getRowId="params.data.id",
         dashGridOptions={
