@@ -1,0 +1,1 @@
+"""The ClickHouse store: a server cluster (clickhouse://) or the embedded engine (chdb://)."""

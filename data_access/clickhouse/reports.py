@@ -1,0 +1,320 @@
+"""The report queries on a ClickHouse store, answering as data_access.reports does: the daily
+series (from the engine's roll-up, or from the messages when the filter names what only they
+hold), top error reasons, detailed pages in a whitelisted order, counts and phone search.
+
+Subaccounts, users and campaigns are stored by name; their ids (what AccessScope and
+ReportFilter carry) are cityHash64 of the name (`name_ids`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from data_access.clickhouse.schema import MESSAGE_STATES
+from data_access.clickhouse.store import ClickHouseStore
+from data_access.domain import RANK_STATUS, STATUS_LIFECYCLE, STATUS_RANK
+from data_access.filters import AccessScope, FilterError, ReportFilter
+from data_access.reports import (
+    COUNT_COLUMNS,
+    DETAIL_COLUMNS,
+    DetailedPage,
+    _check_page,
+    _daily_frame,
+    localise,
+)
+
+_MERGE = {
+    "argMin": "argMinMerge",
+    "argMax": "argMaxMerge",
+    "max": "maxMerge",
+    "minIf": "minIfMerge",
+}
+_NO_TIME = datetime(1970, 1, 1)
+# Columns kept as '' for "none" in the store, shown as None.
+_OPTIONAL_TEXT = (
+    "user",
+    "campaign",
+    "contact_name",
+    "content",
+    "error_code",
+    "error_description",
+    "correlation_id",
+)
+
+
+def _finalised_columns() -> str:
+    parts = []
+    for column, state_type, _ in MESSAGE_STATES:
+        function = state_type.split("(", 1)[1].split(",", 1)[0]
+        parts.append(f"{_MERGE[function]}(s_{column}) AS {column}")
+    return ", ".join(parts)
+
+
+FINALISED = _finalised_columns()
+
+
+def name_ids(store: ClickHouseStore, names: list[str]) -> dict[str, int]:
+    """The id of each subaccount, user or campaign name, as scopes and filters carry them."""
+    if not names:
+        return {}
+    rows = store.query("SELECT arrayJoin(%(names)s) AS n, cityHash64(n)", {"names": list(names)})
+    return {name: int(value) for name, value in rows}
+
+
+def _messages(store: ClickHouseStore, flt: ReportFilter, params: dict[str, Any]) -> str:
+    """Every message of the filter's days, one row each with its merged values."""
+    where = ["created_day >= %(start)s", "created_day <= %(end)s"]
+    params.update(start=flt.start, end=flt.end)
+    if flt.message_id:
+        where.append("message_id = %(message_id)s")
+        params["message_id"] = flt.message_id
+    if flt.phone:
+        # phones and messages are sharded alike, so each shard looks in its own phones.
+        tests = []
+        if flt.phone.whole:
+            tests.append("phone_reversed IN %(whole)s")
+            params["whole"] = tuple(number[::-1] for number in flt.phone.whole)
+        if flt.phone.ending:
+            tests.append("phone_reversed LIKE %(ending)s")
+            params["ending"] = flt.phone.ending[::-1] + "%"
+        where.append(
+            f"message_id IN (SELECT message_id FROM {store.client.database}.phones_local "
+            f"WHERE created_day >= %(start)s AND created_day <= %(end)s "
+            f"AND ({' OR '.join(tests)}))"
+        )
+    return (
+        f"(SELECT created_day, message_id, {FINALISED} FROM {store.table('messages')} "
+        f"WHERE {' AND '.join(where)} GROUP BY created_day, message_id)"
+    )
+
+
+def _conditions(
+    scope: AccessScope, flt: ReportFilter, params: dict[str, Any], *, rolled: bool
+) -> list[str]:
+    conds = [
+        "cityHash64(subaccount) IN %(scope)s",
+        "channel = %(channel)s",
+        "created_day >= %(start)s",
+        "created_day <= %(end)s",
+    ]
+    params.update(
+        scope=tuple(sorted(scope.subaccount_ids)),
+        channel=flt.channel,
+        start=flt.start,
+        end=flt.end,
+    )
+    if flt.direction:
+        conds.append("direction = %(direction)s")
+        params["direction"] = flt.direction
+    if flt.subaccounts:
+        conds.append("cityHash64(subaccount) IN %(subaccounts)s")
+        params["subaccounts"] = tuple(flt.subaccounts)
+    if flt.content_types:
+        conds.append("content_type IN %(content_types)s")
+        params["content_types"] = tuple(flt.content_types)
+    if rolled:
+        return conds
+    if flt.users:
+        conds.append("user != '' AND cityHash64(user) IN %(users)s")
+        params["users"] = tuple(flt.users)
+    if flt.campaigns:
+        conds.append("campaign != '' AND cityHash64(campaign) IN %(campaigns)s")
+        params["campaigns"] = tuple(flt.campaigns)
+    if flt.statuses:
+        conds.append("status_rank IN %(ranks)s")
+        params["ranks"] = tuple(STATUS_RANK[s] for s in flt.statuses)
+    if flt.correlation_id:
+        conds.append("correlation_id = %(correlation_id)s")
+        params["correlation_id"] = flt.correlation_id
+    return conds
+
+
+def _rolled(flt: ReportFilter) -> bool:
+    """Whether the roll-up answers: it holds day, channel, direction, subaccount and content
+    type (a message's user, campaign and status may still change, so it keeps none of them)."""
+    return not (flt.searches_messages or flt.users or flt.campaigns or flt.statuses)
+
+
+def daily_series(store: ClickHouseStore, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
+    """One row per day of the range, zero-filled, with counts and percentages."""
+    rows: list[tuple] = []
+    if scope.subaccount_ids:
+        params: dict[str, Any] = {}
+        if _rolled(flt):
+            where = _conditions(scope, flt, params, rolled=True)
+            sql = (
+                "SELECT created_day, direction, uniqExactMerge(s_messages), "
+                "uniqExactIfMerge(s_sent), uniqExactIfMerge(s_delivered), "
+                "uniqExactIfMerge(s_read), "
+                "uniqExactIfMerge(s_error_or_beyond) - uniqExactIfMerge(s_delivered_or_beyond) "
+                f"FROM {store.table('daily')} WHERE {' AND '.join(where)} "
+                "GROUP BY created_day, direction"
+            )
+        else:
+            source = _messages(store, flt, params)
+            where = _conditions(scope, flt, params, rolled=False)
+            sql = (
+                "SELECT created_day, direction, count(), countIf(sent_at > toDateTime(0)), "
+                "countIf(delivered_at > toDateTime(0)), countIf(read_at > toDateTime(0)), "
+                f"countIf(status_rank = {STATUS_RANK['error']}) "
+                f"FROM {source} WHERE {' AND '.join(where)} GROUP BY created_day, direction"
+            )
+        rows = store.query(sql, params)
+    by_day: dict = {}
+    for day, direction, messages, sent, delivered, read, errors in rows:
+        counts = by_day.setdefault(_day(day), dict.fromkeys(COUNT_COLUMNS, 0))
+        if direction == "MT":
+            counts.update(
+                total=int(messages),
+                sent=int(sent),
+                delivered=int(delivered),
+                read=int(read),
+                errors=int(errors),
+            )
+        elif direction == "MO":
+            counts["received"] = int(messages)
+    empty = dict.fromkeys(COUNT_COLUMNS, 0)
+    days = flt.days
+    counts = {name: [by_day.get(day, empty)[name] for day in days] for name in COUNT_COLUMNS}
+    return _daily_frame(days, counts, flt.channel)
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def top_errors(
+    store: ClickHouseStore, scope: AccessScope, flt: ReportFilter, limit: int = 10
+) -> pd.DataFrame:
+    """The most frequent error reasons over the range, with their share of all errors."""
+    columns = ["error_code", "error_description", "count", "share"]
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=columns)
+    params: dict[str, Any] = {}
+    source = _messages(store, flt, params)
+    where = _conditions(scope, flt, params, rolled=False)
+    rows = store.query(
+        "SELECT error_code, minIf(error_description, error_description != ''), count() AS n "
+        f"FROM {source} WHERE {' AND '.join(where)} AND direction = 'MT' "
+        f"AND status_rank = {STATUS_RANK['error']} "
+        "GROUP BY error_code ORDER BY n DESC, error_code = '', error_code",
+        params,
+    )
+    frame = pd.DataFrame(
+        [(code or None, description or None, int(n)) for code, description, n in rows],
+        columns=columns[:3],
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["count"] = frame["count"].astype("int64")
+    frame["share"] = frame["count"] * 100.0 / frame["count"].sum()
+    return frame.head(limit).reset_index(drop=True)
+
+
+# A status sorts by its place in a message's life (data_access.reports.STATUS_PLACE).
+_RANKS = ", ".join(str(STATUS_RANK[s]) for s in STATUS_LIFECYCLE)
+_PLACES = ", ".join(str(place) for place in range(len(STATUS_LIFECYCLE)))
+_SORTS = {
+    "created_at": ("created_at", False),
+    "status": (f"transform(status_rank, [{_RANKS}], [{_PLACES}], 99)", False),
+    "direction": ("direction", False),
+    "content_type": ("content_type", False),
+    "phone": ("phone", False),
+    "subaccount": ("subaccount", False),
+    # These may be empty, and an empty one sorts last either way (NULLS LAST elsewhere).
+    "user": ("user", True),
+    "campaign": ("campaign", True),
+    "error_code": ("error_code", True),
+}
+
+
+def _order(sort: str, descending: bool) -> str:
+    if sort not in _SORTS:
+        raise FilterError("unknown_sort", "sort", f"Cannot sort by {sort!r}.", value=str(sort))
+    column, may_be_empty = _SORTS[sort]
+    way = "DESC" if descending else "ASC"
+    order = [f"{column} {way}", f"message_id {way}"]
+    return ", ".join(([f"{column} = ''"] if may_be_empty else []) + order)
+
+
+def _shown(row: tuple) -> list:
+    values = dict(zip(DETAIL_COLUMNS, row, strict=True))
+    values["status"] = RANK_STATUS[int(values["status"])]
+    for name in _OPTIONAL_TEXT:
+        values[name] = values[name] or None
+    for name in ("created_at", "sent_at", "delivered_at", "read_at"):
+        value = values[name]
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        values[name] = None if value is None or value == _NO_TIME else value
+    return [values[name] for name in DETAIL_COLUMNS]
+
+
+_DETAIL_SELECT = ", ".join(
+    "status_rank" if name == "status" else f"`{name}`" for name in DETAIL_COLUMNS
+)
+
+
+def detailed_rows(
+    store: ClickHouseStore,
+    scope: AccessScope,
+    flt: ReportFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> pd.DataFrame:
+    """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
+    _check_page(offset, limit)
+    order = _order(sort, descending)
+    rows: list = []
+    if scope.subaccount_ids:
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        source = _messages(store, flt, params)
+        where = _conditions(scope, flt, params, rolled=False)
+        found = store.query(
+            f"SELECT {_DETAIL_SELECT} FROM {source} WHERE {' AND '.join(where)} "
+            f"ORDER BY {order} LIMIT %(offset)s, %(limit)s",
+            params,
+        )
+        rows = [_shown(row) for row in found]
+    frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
+    return localise(frame, flt.timezone)
+
+
+def detailed_count(store: ClickHouseStore, scope: AccessScope, flt: ReportFilter) -> int:
+    """How many messages match: the same for every page and order of a filter."""
+    if not scope.subaccount_ids:
+        return 0
+    params: dict[str, Any] = {}
+    if _rolled(flt):
+        where = _conditions(scope, flt, params, rolled=True)
+        sql = f"SELECT uniqExactMerge(s_messages) FROM {store.table('daily')} WHERE "
+    else:
+        source = _messages(store, flt, params)
+        where = _conditions(scope, flt, params, rolled=False)
+        sql = f"SELECT count() FROM {source} WHERE "
+    return int(store.query(sql + " AND ".join(where), params)[0][0] or 0)
+
+
+def detailed_page(
+    store: ClickHouseStore,
+    scope: AccessScope,
+    flt: ReportFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> DetailedPage:
+    """One page of messages in a whitelisted order, with the count of all matching rows."""
+    rows = detailed_rows(
+        store, scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
+    )
+    return DetailedPage(rows, detailed_count(store, scope, flt), offset, limit)
