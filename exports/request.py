@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -110,8 +111,17 @@ class ExportRequest:
             sort_keys=True,
         )
 
+    def fingerprint(self) -> str:
+        """Six hex digits that tell apart the files of different filters (or languages)."""
+        content = json.loads(self.identity())
+        del content["format"]  # the extension tells the formats apart
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        return digest[:6]
+
     def file_name(self) -> str:
-        """The name a person sees: report, channel, dates and the time zone of its times."""
+        """The name a person sees: report, channel, dates, the time zone of its times and the
+        fingerprint of everything else chosen, so two exports of one period with different
+        filters never share a name in a downloads folder."""
         zone = re.sub(r"[^A-Za-z0-9_+-]+", "-", self.timezone).strip("-")
         assert self.state.start and self.state.end  # build() names both dates
         words = (
@@ -120,5 +130,6 @@ class ExportRequest:
             self.state.start,
             self.state.end,
             zone,
+            self.fingerprint(),
         )
         return "_".join(words) + "." + self.format

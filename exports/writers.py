@@ -1,14 +1,17 @@
 """Write an export file (CSV or XLSX) from the store, streaming, into a temp file then renamed.
 
 CSV: UTF-8 with a byte-order mark (so spreadsheets pick the encoding), RFC 4180 quoting and
-CRLF line ends, written by pyarrow's CSV writer; every text goes out whole, and text a
-spreadsheet would read as a formula gets a leading apostrophe. XLSX: typed cells, bold frozen
-header, column widths, an info sheet with the filters and with every cell written otherwise
-than as it is (exports.xlsx), and further sheets when the rows pass the sheet limit.
+CRLF line ends, fields separated as the language's spreadsheets split them (CSV_SEPARATOR) and
+decimals with its decimal mark, written by pyarrow's CSV writer; every text goes out whole, and
+text a spreadsheet would read as a formula gets a leading apostrophe. XLSX: typed cells, number
+formats of the language, bold frozen header, column widths, an info sheet with the filters and
+with every cell written otherwise than as it is (exports.xlsx), and further sheets when the rows
+pass the sheet limit.
 
-In both: times in the request's time zone, cut to the whole second (never rounded up into the
-next second, minute or day, so a time stays on the day the consolidated view counts it in);
-phones in E.164 with their `+`; percentages rounded half up to two places.
+In both: the screen's words for columns and figures, and for a message's channel, direction,
+content type and status; times in the request's time zone, cut to the whole second (never
+rounded up into the next second, minute or day, so a time stays on the day the consolidated
+view counts it in); phones in E.164 with their `+`; percentages rounded half up to two places.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from data_access.tables import subaccounts
 from exports import source
 from exports.request import ExportRequest
 from exports.safety import neutralise_array
-from exports.xlsx import EXCEL_MAX_ROWS, Column, TextChanges, XlsxBook
-from reporting.i18n import N_, t
+from exports.xlsx import EXCEL_MAX_ROWS, ISO_FORMATS, Column, NumberFormats, TextChanges, XlsxBook
+from reporting.formatting import decimal_mark, format_count, format_picker_day
+from reporting.i18n import N_, label, t
+from reporting.words import DAILY_HEADERS
 
 ProgressFn = Callable[[int, int], None]  # (rows written so far, rows expected)
 BOM = "\ufeff".encode()
@@ -42,7 +47,27 @@ XLSX_SLICE_ROWS = 4096
 XLSX_SLICE_BYTES = 2 * 2**20
 XLSX_READ_AHEAD_BYTES = 4 * 2**20
 XLSX_WINDOW_BYTES = 6 * 2**20
-CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_style="needed", batch_size=4096)
+# Excel opens a CSV by splitting it on the list separator of the computer's regional settings,
+# which is `;` wherever the decimal mark is a comma (Spanish and Portuguese settings): a comma
+# file opens there as one column. Each language's file is split the way its readers' Excel
+# splits it, and its decimals carry that language's mark.
+CSV_SEPARATOR = {"es": ";", "pt-BR": ";", "en": ","}
+# XLSX cells hold numbers and dates; the format only shows them. Counts are grouped and
+# percentages have two decimals, with the separators of the reader's spreadsheet; days read in
+# the language's order (the screen's), times to the second.
+XLSX_FORMATS = {
+    "es": NumberFormats(date="dd/mm/yyyy", datetime="dd/mm/yyyy hh:mm:ss"),
+    "pt-BR": NumberFormats(date="dd/mm/yyyy", datetime="dd/mm/yyyy hh:mm:ss"),
+    "en": ISO_FORMATS,
+}
+# A message's fields shown by a word of the language, as the detailed view shows them: the
+# column and the kind of catalog key (`status.delivered`).
+LABELLED = {
+    "channel": "channel",
+    "direction": "direction_one",
+    "content_type": "content_type",
+    "status": "status",
+}
 _PCT_STEP = Decimal("0.01")  # percentages to two places
 # The Info sheet lists chosen names up to about this many characters, then says how many more.
 INFO_LIST_CHARS = 2000
@@ -72,8 +97,19 @@ PCT_COLUMNS = reports.PCT_COLUMNS
 
 
 def header(language: str, column: str) -> str:
-    """The header of an exported column: the screen's name of that column."""
+    """The header of an exported column of the detailed view: the screen's name of it."""
     return t(language, f"column.{column}")
+
+
+def daily_header(language: str, column: str) -> str:
+    """The header of a consolidated column: the screen's word for that figure."""
+    return t(language, DAILY_HEADERS[column])
+
+
+def csv_options(language: str) -> pacsv.WriteOptions:
+    return pacsv.WriteOptions(
+        eol="\r\n", quoting_style="needed", batch_size=4096, delimiter=CSV_SEPARATOR[language]
+    )
 
 
 @dataclass
@@ -97,17 +133,31 @@ def e164(phones: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater(pc.binary_length(phones), 0), plus, phones)
 
 
-def _detail_arrays(batch: pa.RecordBatch, timezone: str, neutralise_text: bool) -> list[pa.Array]:
+def labelled(values: pa.Array, kind: str, language: str) -> pa.Array:
+    """Domain values (`delivered`) as the screen's words in the language (`Entregado`); a value
+    without a word stays as it is."""
+    encoded = values.cast(pa.string()).dictionary_encode()
+    words = [label(language, kind, value) for value in encoded.dictionary.to_pylist()]
+    return pa.DictionaryArray.from_arrays(
+        encoded.indices, pa.array(words, pa.string())
+    ).dictionary_decode()
+
+
+def _detail_arrays(
+    batch: pa.RecordBatch, request: ExportRequest, neutralise_text: bool
+) -> list[pa.Array]:
     """The columns of a batch as a file shows them; text neutralised for CSV (XLSX styles its
     cells instead)."""
     arrays = []
     for name in reports.DETAIL_COLUMNS:
         values = batch.column(name)
         if name in reports.TIME_COLUMNS:
-            values = _local_times(values, timezone)
+            values = _local_times(values, request.timezone)
         else:
             if name == "phone":
                 values = e164(values)
+            elif name in LABELLED:
+                values = labelled(values, LABELLED[name], request.language)
             if neutralise_text:
                 values = neutralise_array(values)
         arrays.append(values)
@@ -159,12 +209,16 @@ def _info_rows(
         if flt.users or flt.campaigns
         else {"users": [], "campaigns": []}
     )
+    period = f"{format_picker_day(flt.start, lang)} – {format_picker_day(flt.end, lang)}"
     rows = [
         [t(lang, "info.channel"), t(lang, f"channel.{flt.channel}")],
         [t(lang, "info.view"), t(lang, f"view.{request.view}")],
-        [t(lang, "info.period"), f"{flt.start.isoformat()} – {flt.end.isoformat()}"],
+        [t(lang, "info.period"), period],
         [t(lang, "info.timezone"), request.timezone],
-        [t(lang, "info.direction"), flt.direction or everything],
+        [
+            t(lang, "info.direction"),
+            t(lang, f"direction.{flt.direction}") if flt.direction else everything,
+        ],
         [
             t(lang, "info.subaccounts"),
             listed(_names(conn, subaccounts, subaccounts.c.name, visible)),
@@ -179,9 +233,15 @@ def _info_rows(
         ],
         [
             t(lang, "info.content_types"),
-            listed(flt.content_types, bool(flt.content_types)),
+            listed(
+                [label(lang, "content_type", c) for c in flt.content_types],
+                bool(flt.content_types),
+            ),
         ],
-        [t(lang, "info.statuses"), listed(flt.statuses, bool(flt.statuses))],
+        [
+            t(lang, "info.statuses"),
+            listed([label(lang, "status", s) for s in flt.statuses], bool(flt.statuses)),
+        ],
     ]
     if request.view == "detailed":
         order = N_("sort.descending") if state.descending else N_("sort.ascending")
@@ -198,7 +258,7 @@ def _info_rows(
                 f"{header(lang, state.sort)} ({t(lang, order)})",
             ]
         )
-    rows.append([t(lang, "info.rows"), f"{result.rows}"])
+    rows.append([t(lang, "info.rows"), format_count(result.rows, lang)])
     for title, first, last in result.sheets:
         rows.append(
             [
@@ -209,7 +269,7 @@ def _info_rows(
     if len(result.sheets) > 1:
         rows.append([t(lang, "info.sheets"), t(lang, "info.continued")])
     if request.view == "consolidated" and flt.channel == "sms":
-        rows.append([t(lang, "column.read"), t(lang, "info.sms_read")])
+        rows.append([t(lang, "kpi.read"), t(lang, "info.sms_read")])
     rows.append([t(lang, "info.requested_by"), requested_by])
     rows.append([t(lang, "info.generated_at"), generated_at.strftime("%Y-%m-%d %H:%M:%S")])
     return rows
@@ -289,9 +349,10 @@ class _Progress:
 def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progress) -> int:
     names = [header(request.language, c) for c in reports.DETAIL_COLUMNS]
     schema = pa.schema([(name, pa.string()) for name in names])
-    with pacsv.CSVWriter(handle, schema, write_options=CSV_OPTIONS) as writer:
+    options = csv_options(request.language)
+    with pacsv.CSVWriter(handle, schema, write_options=options) as writer:
         for batch in stream.batches:
-            arrays = _detail_arrays(batch, request.timezone, neutralise_text=True)
+            arrays = _detail_arrays(batch, request, neutralise_text=True)
             arrays = [
                 _csv_times(values) if column in reports.TIME_COLUMNS else values
                 for column, values in zip(reports.DETAIL_COLUMNS, arrays, strict=True)
@@ -301,15 +362,35 @@ def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progr
     return progress.done
 
 
+def decimal_text(value: float, mark: str) -> str:
+    """A rounded percentage as CSV text: its shortest digits (66.67, 12.5, 100), with the
+    language's decimal mark and no digit grouping, so a spreadsheet of that language reads the
+    number back exactly."""
+    text = repr(float(value))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text.replace(".", mark)
+
+
+def _csv_cell(value, mark: str) -> str:
+    """As pyarrow's writer does it: texts (ours: headers, days, "Total") quoted, numbers not."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    if isinstance(value, int):
+        return str(value)
+    return decimal_text(value, mark)
+
+
 def _write_csv_consolidated(handle, daily_rows, total_row, request: ExportRequest) -> int:
-    names = [header(request.language, c) for c in reports.DAILY_COLUMNS]
-    rows = [[row[0].isoformat(), *row[1:]] for row in daily_rows] + [total_row]
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(list(columns[0]), pa.string())]
-    arrays += [pa.array(list(values), pa.int64()) for values in columns[1 : 1 + len(COUNT_COLUMNS)]]
-    arrays += [pa.array(list(values), pa.float64()) for values in columns[1 + len(COUNT_COLUMNS) :]]
-    table = pa.Table.from_arrays(arrays, names=names)
-    pacsv.write_csv(table, handle, write_options=CSV_OPTIONS)
+    # A few rows: written here rather than by pyarrow, whose numbers always carry a point.
+    language = request.language
+    mark, separator = decimal_mark(language), CSV_SEPARATOR[language]
+    rows = [[daily_header(language, c) for c in reports.DAILY_COLUMNS]]
+    rows += [[row[0].isoformat(), *row[1:]] for row in daily_rows] + [total_row]
+    text = "".join(separator.join(_csv_cell(v, mark) for v in row) + "\r\n" for row in rows)
+    handle.write(text.encode())
     return len(daily_rows)
 
 
@@ -325,10 +406,17 @@ def _detail_columns(language: str) -> list[Column]:
 
 
 def _consolidated_columns(language: str) -> list[Column]:
-    columns = [Column(header(language, "date"), "date", 12)]
-    columns += [Column(header(language, n), "int", 12) for n in COUNT_COLUMNS]
-    columns += [Column(header(language, n), "decimal", 13) for n in PCT_COLUMNS]
-    return columns
+    # Wide enough for the header's words (the cards' "Entregados al canal").
+    kinds = (
+        {"date": "date"}
+        | dict.fromkeys(COUNT_COLUMNS, "int")
+        | dict.fromkeys(PCT_COLUMNS, "decimal")
+    )
+    return [
+        Column(title, kind, max(12, len(title) + 2))
+        for name, kind in kinds.items()
+        for title in (daily_header(language, name),)
+    ]
 
 
 def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progress: _Progress):
@@ -338,7 +426,7 @@ def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progres
     sheet = book.add_sheet(base, columns)
     first_row = 1
     for batch in stream.batches:
-        arrays = _detail_arrays(batch, request.timezone, neutralise_text=False)
+        arrays = _detail_arrays(batch, request, neutralise_text=False)
         # Small slices: a slice's XML is several times its data, so this bounds memory, also
         # when the rows are long (a template of a thousand characters).
         slices = max(1, -(-batch.nbytes // XLSX_SLICE_BYTES), -(-batch.num_rows // XLSX_SLICE_ROWS))
@@ -463,6 +551,7 @@ def _write_xlsx(
         partial,
         max_rows=max_rows,
         cut_marker=lambda length: t(request.language, "cell.cut", length=length),
+        formats=XLSX_FORMATS[request.language],
     )
     try:
         if request.view == "detailed":

@@ -6,7 +6,8 @@ docs/BENCHMARKS.md, "Exports"). Here each column of a batch becomes its Spreadsh
 compute kernels, rows are joined the same way, and the bytes go straight into the zip member,
 so memory holds one batch and time grows with rows at C speed. The package parts mirror what
 xlsxwriter produces: inline strings (no shared-string table to keep in memory), one bold style
-for headers, date and time number formats, a frozen first row and column widths.
+for headers, number formats for dates, times, counts and decimals (chosen per book, so each
+language's file reads its own way), a frozen first row and column widths.
 
 Text cells hold the text exactly, with three exceptions, each counted in `XlsxBook.changes` so
 the file can say so:
@@ -48,6 +49,24 @@ STYLE_DATE = 2
 STYLE_DATETIME = 3
 STYLE_DECIMAL = 4
 STYLE_QUOTED = 5  # text that reads as a formula: kept as text also when someone edits it
+STYLE_COUNT = 6
+
+
+@dataclass(frozen=True)
+class NumberFormats:
+    """The number formats of a book's dates, times, whole counts and decimals.
+
+    Format codes are written with `,` grouping and `.` decimals whatever the language: a
+    spreadsheet shows them with the separators of its own regional settings.
+    """
+
+    date: str = "yyyy-mm-dd"
+    datetime: str = "yyyy-mm-dd hh:mm:ss"
+    count: str = "#,##0"
+    decimal: str = "0.00"
+
+
+ISO_FORMATS = NumberFormats()
 
 KINDS = ("text", "int", "decimal", "date", "datetime")
 
@@ -189,7 +208,7 @@ def _cell_values(values: pa.Array, kind: str, book: XlsxBook) -> tuple[pa.Array,
             return inner, _TEXT
         return inner, pc.if_else(formulas, _QUOTED_TEXT, _TEXT)
     if kind == "int":
-        return values.cast(pa.int64()).cast(pa.string()), '"><v>'
+        return values.cast(pa.int64()).cast(pa.string()), f'" s="{STYLE_COUNT}"><v>'
     if kind == "decimal":
         return values.cast(pa.float64()).cast(pa.string()), f'" s="{STYLE_DECIMAL}"><v>'
     if kind == "date":
@@ -306,13 +325,15 @@ class XlsxBook:
         max_rows: int = EXCEL_MAX_ROWS - 1,
         compresslevel: int = 1,
         cut_marker: Callable[[int], str] = default_cut_marker,
+        formats: NumberFormats = ISO_FORMATS,
     ) -> None:
         """`cut_marker(length)` ends a text cut to fit a cell, `length` its whole length in
-        characters."""
+        characters; `formats` shows the book's numbers and dates."""
         if not 1 <= max_rows <= EXCEL_MAX_ROWS - 1:
             raise ValueError(f"a sheet holds 1 to {EXCEL_MAX_ROWS - 1} data rows")
         self.max_rows = max_rows
         self.cut_marker = cut_marker
+        self.formats = formats
         self.changes = TextChanges()  # of every text cell written so far
         self.sheets: list[Sheet] = []
         self._order: list[int] | None = None
@@ -366,7 +387,7 @@ class XlsxBook:
             f'<Relationship Id="rId{count + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
             "</Relationships>",
         )
-        self._write("xl/styles.xml", _STYLES)
+        self._write("xl/styles.xml", _styles(self.formats))
         self._write(
             "_rels/.rels",
             f'<Relationships xmlns="{_PKG_REL_NS}">'
@@ -425,23 +446,33 @@ class XlsxBook:
         self._zip.writestr(name, _XML_HEAD + body)
 
 
-_STYLES = (
-    f'<styleSheet xmlns="{_MAIN_NS}"><numFmts count="3">'
-    '<numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
-    '<numFmt numFmtId="166" formatCode="0.00"/></numFmts>'
+def _styles(formats: NumberFormats) -> str:
+    codes = (formats.date, formats.datetime, formats.decimal, formats.count)
+    numbers = "".join(
+        f"<numFmt numFmtId={quoteattr(str(164 + i))} formatCode={quoteattr(code)}/>"
+        for i, code in enumerate(codes)
+    )
+    return (
+        f'<styleSheet xmlns="{_MAIN_NS}"><numFmts count="{len(codes)}">{numbers}</numFmts>'
+        + _STYLES_REST
+    )
+
+
+# Cell formats in the order of the STYLE_ constants; numFmtId 164 to 167 are _styles' codes.
+_STYLES_REST = (
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
     '</cellStyles><dxfs count="0"/><tableStyles count="0"/></styleSheet>'
 )

@@ -13,6 +13,7 @@ from babel.numbers import (
     NumberPattern,
     format_decimal,
     format_percent,
+    get_decimal_symbol,
     get_group_symbol,
     parse_pattern,
 )
@@ -24,6 +25,8 @@ BABEL_LOCALES = LOCALES
 AXIS_DAY_FORMAT = {"es": "d MMM", "pt-BR": "d MMM", "en": "MMM d"}
 # The date picker's display format (moment-style tokens), in each language's day order.
 PICKER_FORMAT = {"es": "DD/MM/YYYY", "pt-BR": "DD/MM/YYYY", "en": "MMM D, YYYY"}
+# The same day order in CLDR's pattern letters: a day written as the date picker writes it.
+PICKER_DAY_FORMAT = {"es": "dd/MM/y", "pt-BR": "dd/MM/y", "en": "MMM d, y"}
 
 
 def babel_locale(language: str) -> str:
@@ -93,6 +96,17 @@ def _plain_day_text(value: date, locale: str, pattern: str) -> str:
 def format_date(value: date, language: str, style: str = "medium") -> str:
     """A calendar day: 'medium' is 20 nov 2026 / 20 de nov. de 2026 / Nov 20, 2026."""
     return _day_text(value, babel_locale(language), style)
+
+
+def format_picker_day(value: date, language: str) -> str:
+    """A day as the period boxes show it (20/11/2026 / Nov 20, 2026)."""
+    language = normalize_language(language)
+    return _day_text(value, BABEL_LOCALES[language], PICKER_DAY_FORMAT[language])
+
+
+def decimal_mark(language: str) -> str:
+    """The character between a number's whole part and its decimals (`,` / `.`)."""
+    return get_decimal_symbol(_locale(babel_locale(language)))
 
 
 def format_axis_day(value: date, language: str) -> str:

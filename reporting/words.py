@@ -36,7 +36,7 @@ DIRECTIONS = (N_("direction_one.MT"), N_("direction_one.MO"))
 VIEWS = (N_("view.consolidated"), N_("view.detailed"))
 ROLES = (N_("role.admin"), N_("role.user"))
 
-# Column headers on screen and in exported files (`column.{name}`).
+# Column headers of the detailed view, on screen and in exported files (`column.{name}`).
 COLUMNS = (
     N_("column.created_at"),
     N_("column.phone"),
@@ -56,17 +56,23 @@ COLUMNS = (
     N_("column.correlation_id"),
     N_("column.contact_name"),
     N_("column.channel"),
-    N_("column.date"),
-    N_("column.total"),
-    N_("column.sent"),
-    N_("column.delivered"),
-    N_("column.read"),
-    N_("column.errors"),
-    N_("column.received"),
-    N_("column.delivered_pct"),
-    N_("column.read_pct"),
-    N_("column.error_pct"),
 )
+
+# The consolidated file's headers: the screen's own words for each figure (the KPI cards' and
+# the charts'), so the file and the screen name a figure alike. The two percentages the screen
+# shows only beside a card ("… of total") have words of their own, in the charts' form.
+DAILY_HEADERS = {
+    "date": N_("chart.day"),
+    "total": N_("kpi.total"),
+    "sent": N_("kpi.sent"),
+    "delivered": N_("kpi.delivered"),
+    "read": N_("kpi.read"),
+    "errors": N_("kpi.errors"),
+    "received": N_("kpi.received"),
+    "delivered_pct": N_("chart.delivered_pct"),
+    "read_pct": N_("column.read_pct"),
+    "error_pct": N_("column.error_pct"),
+}
 
 # A message's timeline: one step per timestamp, then where each event came from.
 TIMELINE = (

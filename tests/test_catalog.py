@@ -16,7 +16,7 @@ from config import PROJECT_DIR
 from data_access import reports
 from data_access.domain import CONTENT_TYPES, STATUSES
 from exports import jobs
-from reporting import i18n
+from reporting import i18n, words
 from reporting.languages import LANGUAGES, LOCALES
 
 # The keywords of `make locales-extract`, read from the Makefile so both stay one list.
@@ -108,7 +108,9 @@ def test_one_meaning_per_key():
 def test_every_value_shown_by_key_has_a_message():
     keys = [f"status.{s}" for s in STATUSES]
     keys += [f"content_type.{c}" for c in CONTENT_TYPES["whatsapp"] + CONTENT_TYPES["sms"]]
-    keys += [f"column.{c}" for c in reports.DETAIL_COLUMNS + reports.DAILY_COLUMNS]
+    keys += [f"column.{c}" for c in reports.DETAIL_COLUMNS]
+    assert list(words.DAILY_HEADERS) == list(reports.DAILY_COLUMNS)
+    keys += list(words.DAILY_HEADERS.values())
     keys += [f"export_status.{s}" for s in jobs.STATUSES]
     keys += [f"error.{code}" for code in jobs.ERROR_CODES]
     assert [key for key in keys if not i18n.has(key)] == []

@@ -53,7 +53,7 @@ def test_export_writes_the_file_synchronously(store, tmp_path, capsys):
     code = app.main(args(out, "--subaccount", "Brand A", "--status", "error", "--lang", "pt"))
     assert code == 0
     with open(out, encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))
+        rows = list(csv.reader(handle, delimiter=";"))  # a Brazilian file
     assert rows[0][:3] == ["ID da mensagem", "Data e hora", "Canal"]
     assert [row[0] for row in rows[1:]] == ["e6"]
     assert f"Wrote 1 rows to {out}" in capsys.readouterr().out
@@ -68,7 +68,7 @@ def test_export_writes_consolidated_xlsx_in_another_zone(store, tmp_path):
     )  # fmt: skip
     assert code == 0
     book = openpyxl.load_workbook(out)
-    assert [row[1] for row in book["Data"].iter_rows(values_only=True)] == ["Total", 3, 3, 6]
+    assert [row[1] for row in book["Data"].iter_rows(values_only=True)] == ["Total sent", 3, 3, 6]
     info = {row[0]: row[1] for row in book["Info"].iter_rows(values_only=True)}
     assert info["Time zone of times"] == "UTC"
 

@@ -17,6 +17,7 @@ from dashboard.services import Services, Viewer
 from exports import jobs
 from exports.request import ExportRequest
 from exports.worker import ExportPool
+from reporting.formatting import format_picker_day
 from tests.auth_helpers import add_account, sign_in
 from tests.conftest import TIMEZONE
 from tests.exports_data import day, load, scope_of
@@ -104,7 +105,9 @@ def test_the_page_lists_jobs_newest_first_and_refreshes_while_running(services, 
     assert row_ids == [f"export-row-{second.id}", f"export-row-{first.id}"]
     assert by_id(layout, ids.EXPORTS_INTERVAL).disabled is False
     assert "Queued" in text_of(table) and "Brand A" in text_of(table)
-    assert f"{day(2)} – {day(1)}" in text_of(table)
+    assert f"{format_picker_day(day(2), 'en')} – {format_picker_day(day(1), 'en')}" in text_of(
+        table
+    )
 
     ExportPool(store, services.settings, workers=1).run_pending()
     with services.acting_as(bia):
@@ -285,6 +288,7 @@ def test_the_exports_page_is_served_in_the_shell(app):
                 {"id": ids.URL, "property": "pathname", "value": "/exports"},
                 {"id": ids.URL, "property": "search", "value": ""},
                 {"id": ids.APPLIED_FILTERS, "property": "data", "value": None},
+                {"id": ids.APPLIED_SEARCH, "property": "data", "value": None},
             ],
         },
     )
@@ -292,3 +296,25 @@ def test_the_exports_page_is_served_in_the_shell(app):
     assert layout.status_code == 200
     assert ids.EXPORTS_TABLE in body and "Reportes exportados" in body
     assert "Todavía no hay exportaciones" in body
+
+
+def test_the_page_writes_a_jobs_filters_as_the_filter_bar_does(store):
+    brand_a, brand_b = sorted(scope_of(store).subaccount_ids)
+    state = applied(direction="MT", subaccounts=[brand_a], users=[1, 2], statuses=["error", "read"],
+                    content_types=["template"], phone="+55 11 98765-4321")  # fmt: skip
+    job, _ = jobs.create_job(
+        store,
+        jobs.Requester.of(viewer(store, role="admin")),
+        ExportRequest.build(state, "csv", "es", TIMEZONE),
+    )
+    names = jobs.subaccount_names(store, job.subaccount_ids)
+    start, end = day(2).strftime("%d/%m/%Y"), day(1).strftime("%d/%m/%Y")
+    assert page.filter_summary(job, "es", names) == (
+        f"{start} – {end} · Enviados (MT) · Subcuenta: {names[brand_a]} · "
+        "Usuario: 2 seleccionados · Tipo de contenido: Plantilla · Estado: Error, Leído · "
+        "Teléfono: +55 11 98765-4321"
+    )
+    assert page.filter_summary(job, "en", names).startswith(
+        f"{day(2).strftime('%b')} {day(2).day}, {day(2).year} – "
+    )
+    assert job.subaccount_ids == (brand_a,) and brand_b not in names

@@ -12,7 +12,9 @@ from data_access import reports
 from exports import writers
 from exports.request import ExportRequest
 from exports.safety import neutralise
-from exports.writers import write_export
+from exports.writers import LABELLED, write_export
+from reporting.formatting import format_picker_day
+from reporting.i18n import label
 from tests.conftest import TIMEZONE
 from tests.exports_data import DAILY, NEWEST_FIRST, QUOTED, TOTALS, day, load, local, scope_of
 
@@ -21,9 +23,10 @@ ES_DETAIL_HEADER = [
     "Tipo", "Teléfono", "Contacto", "Contenido", "Estado", "Código de error",
     "Descripción del error", "Enviado", "Entregado", "Leído", "ID de correlación",
 ]  # fmt: skip
+# The screen's words: the KPI cards' titles and the charts' "% delivered".
 EN_CONSOLIDATED_HEADER = [
-    "Date", "Total", "Sent", "Delivered", "Read", "Errors", "Received", "Delivered %",
-    "Read %", "Error %",
+    "Day", "Total sent", "Reached the channel", "Delivered", "Read", "Errors", "Received",
+    "% delivered", "% read", "% errors",
 ]  # fmt: skip
 
 
@@ -32,9 +35,10 @@ def request(view="detailed", fmt="csv", language="es", timezone=TIMEZONE, **stat
     return ExportRequest.build({**base, **state}, fmt, language, timezone)
 
 
-def read_csv(path):
+def read_csv(path, separator=";"):
+    """A CSV file's rows; Spanish and Portuguese files (most of these) are split on `;`."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        return list(csv.reader(handle))
+        return list(csv.reader(handle, delimiter=separator))
 
 
 def read_xlsx(path):
@@ -42,9 +46,10 @@ def read_xlsx(path):
     return book, {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in book}
 
 
-def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE, csv=True):
+def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE, csv=True, language="es"):
     """The data layer's detailed rows as a file shows them: times local, phones with their `+`,
-    formulas defused by an apostrophe in CSV (XLSX keeps the text and styles the cell)."""
+    channel, direction, type and status in the language's words, formulas defused by an
+    apostrophe in CSV (XLSX keeps the text and styles the cell)."""
     page = reports.detailed_page(engine, scope, flt, limit=500)
     rows = []
     for record in page.rows.to_dict("records"):
@@ -58,6 +63,8 @@ def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE, csv=True):
             else:
                 if name == "phone" and value:
                     value = "+" + value
+                if name in LABELLED:
+                    value = label(language, LABELLED[name], value)
                 if csv:
                     value = neutralise(value)
             row.append(value)
@@ -86,7 +93,12 @@ def test_detailed_csv_equals_the_data_layer(store, tmp_path):
     assert [row[0] for row in rows[1:]] == NEWEST_FIRST
     # Hand-checked cells: local times, neutralised formulas, kept phone and number, quoting.
     assert by_id["e7"][1] == local(1, 23, 30)
-    assert by_id["e1"][1:3] == [local(2, 10), "whatsapp"]
+    assert by_id["e1"][1:4] == [local(2, 10), "WhatsApp", "Saliente (MT)"]
+    assert [by_id["e1"][7], by_id["e1"][11], by_id["e5"][11]] == [
+        "Plantilla",
+        "Entregado",
+        "Recibido",
+    ]
     assert by_id["e1"][6] == 'Promo, "Fall"'
     assert by_id["e1"][10] == "'=1+1"
     assert by_id["e1"][17] == "'=cmd|' /C calc'!A0"
@@ -111,7 +123,9 @@ def test_times_follow_the_requested_time_zone(store, tmp_path):
     assert [row[0] for row in rows[1:]] == ["e7", "e6"]
     assert rows[1][1] == f"{day(0).isoformat()} 02:30:00"
     assert rows[2][1] == f"{day(1).isoformat()} 15:00:00"
-    assert req.file_name() == f"detallado_whatsapp_{day(2)}_{day(1)}_UTC.csv"
+    fingerprint = req.fingerprint()
+    assert req.file_name() == f"detallado_whatsapp_{day(2)}_{day(1)}_UTC_{fingerprint}.csv"
+    assert len(fingerprint) == 6 and int(fingerprint, 16) >= 0
 
 
 def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
@@ -124,7 +138,7 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
     rows = sheets["Data"]
     assert rows[0][1:3] == ["Time", "Channel"]
     assert [row[0] for row in rows[1:]] == ["e6", "e5", "e2", "e1"]
-    expected = expected_detail_cells(store, scope, req.report_filter(), csv=False)
+    expected = expected_detail_cells(store, scope, req.report_filter(), csv=False, language="en")
     for got, want in zip(rows[1:], expected, strict=True):
         for name, cell, value in zip(reports.DETAIL_COLUMNS, got, want, strict=True):
             if name in reports.TIME_COLUMNS:
@@ -148,7 +162,10 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
     info = dict((row[0], row[1]) for row in sheets["Info"][1:])
     assert info["Time zone of times"] == TIMEZONE
     assert info["Subaccounts"] == "Brand A"
-    assert info["Date range"] == f"{day(2)} – {day(1)}"
+    assert (
+        info["Date range"]
+        == f"{format_picker_day(day(2), 'en')} – {format_picker_day(day(1), 'en')}"
+    )
     assert info["Data rows"] == "4"
     assert info["Data sheets"] == "Data: rows 1 to 4"
     assert info["Changed cells"] == "None: every cell holds the text as it is stored."
@@ -169,7 +186,7 @@ def test_the_info_sheet_names_only_what_the_scope_may_see(store, tmp_path):
     _, sheets = read_xlsx(tmp_path / "i.xlsx")
     info = dict((row[0], row[1]) for row in sheets["Info"][1:])
     assert info["Users"] == f"ana, #{user_ids['bruno']}"
-    assert (info["Subaccounts"], info["Campaigns"], info["Statuses"]) == ("Brand A", "All", "error")
+    assert (info["Subaccounts"], info["Campaigns"], info["Statuses"]) == ("Brand A", "All", "Error")
     assert [row[0] for row in sheets["Data"][1:]] == ["e6"]
 
 
@@ -177,7 +194,7 @@ def test_consolidated_files_hold_each_day_and_a_total_row(store, tmp_path):
     scope = scope_of(store)
     csv_req = request(view="consolidated", language="en")
     write_export(store, csv_req, scope, tmp_path / "c.csv", requested_by="ana")
-    rows = read_csv(tmp_path / "c.csv")
+    rows = read_csv(tmp_path / "c.csv", separator=",")
     assert rows[0] == EN_CONSOLIDATED_HEADER
     counts = ("total", "sent", "delivered", "read", "errors", "received")
     # delivered / read / error % of each day's total: 2/3, 1/3, 1/3; 0, 0, 1/3; 2/6, 1/6, 2/6.
@@ -190,7 +207,7 @@ def test_consolidated_files_hold_each_day_and_a_total_row(store, tmp_path):
     write_export(store, xlsx_req, scope, tmp_path / "c.xlsx", requested_by="ana")
     book, sheets = read_xlsx(tmp_path / "c.xlsx")
     daily = reports.daily_series(store, scope, xlsx_req.report_filter())
-    assert sheets["Dados"][0][:3] == ["Data", "Total", "Enviadas"]
+    assert sheets["Dados"][0][:3] == ["Dia", "Total enviadas", "Entregues ao canal"]
     assert sheets["Dados"][1][0] == datetime.combine(day(2), datetime.min.time())
     assert sheets["Dados"][1][1:7] == [DAILY[2][c] for c in counts]
     # The same rounded percentages as the CSV.
@@ -199,6 +216,8 @@ def test_consolidated_files_hold_each_day_and_a_total_row(store, tmp_path):
     assert sheets["Dados"][2][7:] == [0, 0, 33.33]
     assert sheets["Dados"][3] == ["Total"] + [TOTALS[c] for c in counts] + [33.33, 16.67, 33.33]
     assert book["Dados"]["H2"].number_format == "0.00"
+    assert book["Dados"]["B2"].number_format == "#,##0"
+    assert book["Dados"]["A2"].number_format == "dd/mm/yyyy"
 
 
 def test_sms_consolidated_leaves_read_empty(store, tmp_path):

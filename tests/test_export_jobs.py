@@ -77,7 +77,10 @@ def test_a_job_records_request_requester_and_data_subaccounts(store):
     assert (job.username, job.user_id, job.language, job.timezone) == ("root", 1, "en", TIMEZONE)
     assert job.subaccount_ids == tuple(brand_a)
     assert job.filters["start"] == str(day(2)) and job.filters["subaccounts"] == brand_a
-    assert job.file_name == f"detailed_whatsapp_{day(2)}_{day(1)}_America-Sao_Paulo.csv"
+    fingerprint = job.request().fingerprint()
+    assert (
+        job.file_name == f"detailed_whatsapp_{day(2)}_{day(1)}_America-Sao_Paulo_{fingerprint}.csv"
+    )
     whole, _ = jobs.create_job(store, admin(store), export_request("xlsx"))
     assert set(whole.subaccount_ids) == set(ids.subaccount_ids)
 

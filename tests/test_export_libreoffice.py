@@ -31,7 +31,8 @@ from data_access.store import create_schema, make_engine
 from data_access.tables import messages, subaccounts
 from exports.request import ExportRequest
 from exports.safety import neutralise
-from exports.writers import write_export
+from exports.writers import LABELLED, write_export
+from reporting.i18n import label as word_of
 from tests.conftest import TIMEZONE, write_csv
 from tests.exports_data import day, scope_of
 from tests.test_export_safety import MATRIX
@@ -43,6 +44,11 @@ TO_CSV = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,true,true,false,false,fa
 # Our CSV read as a careful user imports it: UTF-8, every column as text (format 2), so no
 # phone or code turns into a number.
 FROM_CSV = "CSV:44,34,76,1," + "/".join(f"{column}/2" for column in range(1, 19))
+# A Brazilian file read the same way, split on `;` as Excel in Brazil splits it (1046: pt-BR).
+FROM_PT_CSV = "CSV:59,34,76,1," + "/".join(f"{column}/2" for column in range(1, 19)) + ",1046"
+# A Spanish consolidated file read as a Spanish spreadsheet reads it (3082: es-ES): split on
+# `;`, every column in the standard format, so numbers with a decimal comma become numbers.
+FROM_ES_CSV = "CSV:59,34,76,1,,3082"
 
 CONTROLS = "".join(chr(code) for code in (*range(1, 9), 11, 12, *range(14, 32)))
 LONG = "abcdefghij" * 3_999 + "0123456789"  # 40,000 characters
@@ -163,15 +169,18 @@ def opened(tmp_path_factory):
     files = base / "files"
     files.mkdir()
 
-    def export(name: str, view: str, fmt: str) -> Path:
+    def export(name: str, view: str, fmt: str, language: str = "en") -> Path:
         state = {"channel": "whatsapp", "view": view, "start": str(day(2)), "end": str(day(1))}
-        request = ExportRequest.build(state, fmt, "en", TIMEZONE)
+        request = ExportRequest.build(state, fmt, language, TIMEZONE)
         path = files / f"{name}.{fmt}"
         write_export(engine, request, scope, path, requested_by=REQUESTED_BY)
         return path
 
     xlsx = [export("detailed", "detailed", "xlsx"), export("consolidated", "consolidated", "xlsx")]
+    xlsx.append(export("consolidated_es", "consolidated", "xlsx", "es"))
     text = [export("detailed", "detailed", "csv"), export("consolidated", "consolidated", "csv")]
+    pt_text = [export("detailed_pt", "detailed", "csv", "pt-BR")]
+    es_text = [export("consolidated_es", "consolidated", "csv", "es")]
     # The same detailed export as the command writes it with the sheet limit lowered.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", url)
@@ -187,17 +196,24 @@ def opened(tmp_path_factory):
     xlsx.append(files / "sheets.xlsx")
     _convert(soffice, xlsx, base / "from-xlsx", base / "profile")
     _convert(soffice, text, base / "from-csv", base / "profile", infilter=FROM_CSV)
+    _convert(soffice, pt_text, base / "from-csv", base / "profile", infilter=FROM_PT_CSV)
+    _convert(soffice, es_text, base / "from-csv", base / "profile", infilter=FROM_ES_CSV)
     sheets = {
         f"{fmt}:{path.stem}": _read(path)
         for fmt in ("xlsx", "csv")
         for path in (base / f"from-{fmt}").glob("*.csv")
     }
+    # LibreOffice quotes the cells it holds as text (TO_CSV), so the raw lines tell numbers.
+    sheets["raw:consolidated_es"] = (
+        (base / "from-csv" / "consolidated_es-consolidated_es.csv").read_text().splitlines()
+    )
     yield sheets, engine
     engine.dispose()
 
 
-def _store_rows(engine) -> list[list[str]]:
-    """The store's detailed rows as text: local times to the second, phones in E.164."""
+def _store_rows(engine, language: str = "en") -> list[list[str]]:
+    """The store's detailed rows as text: local times to the second, phones in E.164, channel,
+    direction, type and status in the language's words."""
     state = {"channel": "whatsapp", "view": "detailed", "start": str(day(2)), "end": str(day(1))}
     flt = ExportRequest.build(state, "xlsx", "en", TIMEZONE).report_filter()
     page = reports.detailed_page(engine, scope_of(engine), flt, limit=500)
@@ -212,6 +228,8 @@ def _store_rows(engine) -> list[list[str]]:
                 value = value.strftime("%Y-%m-%d %H:%M:%S")
             elif name == "phone":
                 value = "+" + value
+            elif name in LABELLED:
+                value = word_of(language, LABELLED[name], value)
             row.append(value)
         rows.append(row)
     return rows
@@ -351,3 +369,48 @@ def test_percentages_agree_between_csv_and_xlsx(opened):
         ["50", "12.5", "12.5"],
         ["37.5", "3.13", "3.13"],
     ]
+
+
+def test_a_brazilian_csv_splits_on_semicolons_and_reads_back_with_its_words(opened):
+    sheets, engine = opened
+    rows = sheets["csv:detailed_pt-detailed_pt"]
+    assert rows[0][:4] == ["ID da mensagem", "Data e hora", "Canal", "Direção"]
+    want = [[_as_csv_shows(value) for value in row] for row in _store_rows(engine, "pt-BR")]
+    assert len(rows) - 1 == len(want) == 32
+    for got, expected in zip(rows[1:], want, strict=True):
+        assert got == expected, got[0]
+    by_id = {row[0]: row for row in rows[1:]}
+    labelled = ("channel", "direction", "content_type", "status")
+    assert [by_id["u4"][_column(c)] for c in labelled] == [
+        "WhatsApp",
+        "Enviada (MT)",
+        "Texto",
+        "Lida",
+    ]
+    assert by_id["u7"][_column("status")] == "Erro"
+
+
+def test_a_spanish_csv_reads_back_as_the_same_numbers(opened):
+    sheets, _ = opened
+    spanish, english = (
+        sheets["csv:consolidated_es-consolidated_es"],
+        sheets["csv:consolidated-consolidated"],
+    )
+    assert spanish[0] == [
+        "Día", "Total enviados", "Entregados al canal", "Entregados", "Leídos", "Errores",
+        "Recibidos", "% entregados", "% leídos", "% errores",
+    ]  # fmt: skip
+    assert english[0][:3] == ["Day", "Total sent", "Reached the channel"]
+    # 37,5 and 3,13 in the file; LibreOffice read them as the numbers 37.5 and 3.13.
+    assert [row[1:] for row in spanish[1:]] == [row[1:] for row in english[1:]]
+    assert spanish[3][7:] == ["37.5", "3.13", "3.13"]
+    # Counts, percentages and days unquoted: LibreOffice holds them as numbers and dates.
+    assert sheets["raw:consolidated_es"][1] == f"{day(2)},24,24,8,0,0,0,33.33,0,0"
+    assert sheets["raw:consolidated_es"][3] == '"Total",32,31,12,1,1,0,37.5,3.13,3.13'
+
+
+def test_a_spanish_xlsx_holds_the_same_numbers(opened):
+    sheets, _ = opened
+    spanish, english = sheets["xlsx:consolidated_es-Datos"], sheets["xlsx:consolidated-Data"]
+    assert spanish[0][:3] == ["Día", "Total enviados", "Entregados al canal"]
+    assert [row[1:] for row in spanish[1:]] == [row[1:] for row in english[1:]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import dash_bootstrap_components as dbc
 from babel.numbers import format_decimal
 from dash import dcc, html
@@ -9,8 +11,8 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.services import Services, Viewer
 from exports import jobs
-from reporting.formatting import babel_locale, format_count, format_datetime
-from reporting.i18n import N_, t, tn
+from reporting.formatting import babel_locale, format_count, format_datetime, format_picker_day
+from reporting.i18n import N_, label, t, tn
 
 DOWNLOAD_PATH = "/exports/download/"
 REFRESH_MS = 1500
@@ -42,8 +44,7 @@ def file_size(size: int | None, language: str) -> str:
     return f"{format_count(size, language)} B"
 
 
-def _names(job: jobs.Job, names: dict[int, str], language: str) -> str:
-    listed = sorted(names.get(i, f"#{i}") for i in job.subaccount_ids)
+def _capped(listed: list[str], language: str) -> str:
     if not listed:
         return "—"
     shown = ", ".join(listed[:NAMES_SHOWN])
@@ -52,29 +53,61 @@ def _names(job: jobs.Job, names: dict[int, str], language: str) -> str:
     return shown
 
 
-def filter_summary(job: jobs.Job, language: str) -> str:
-    """The filters of a job in one line: range, direction, chosen values, phone."""
+def _names(job: jobs.Job, names: dict[int, str], language: str) -> str:
+    return _capped(sorted(names.get(i, f"#{i}") for i in job.subaccount_ids), language)
+
+
+def _day(value, language: str) -> str:
+    """A stored ISO day as the period boxes write it; anything else as it is."""
+    try:
+        return format_picker_day(date.fromisoformat(str(value)), language)
+    except ValueError:
+        return str(value)
+
+
+def filter_summary(job: jobs.Job, language: str, names: dict[int, str] | None = None) -> str:
+    """The filters of a job in one line, in the words and forms the filter bar shows: period,
+    direction, subaccounts by name, how many users and campaigns, content types and statuses
+    by their labels, the phone or id searched."""
     filters = job.filters
-    parts = [f"{filters.get('start')} – {filters.get('end')}"]
+    names = names or {}
+    parts = [f"{_day(filters.get('start'), language)} – {_day(filters.get('end'), language)}"]
     if filters.get("direction"):
         parts.append(t(language, f"direction.{filters['direction']}"))
-    for key, label in (
+    chosen = {
+        # Only the names the job's own subaccounts give: an id it holds no rows of stays an id.
+        "subaccounts": [names.get(i, f"#{i}") for i in filters.get("subaccounts") or []],
+        # Users and campaigns are counted, as the filter bar's lists count them: naming them
+        # would need the store's names, which the page does not read for every job.
+        "users": filters.get("users") or [],
+        "campaigns": filters.get("campaigns") or [],
+        "content_types": [
+            label(language, "content_type", v) for v in filters.get("content_types") or []
+        ],
+        "statuses": [label(language, "status", v) for v in filters.get("statuses") or []],
+    }
+    for key, title in (
         ("subaccounts", N_("filters.subaccount")),
         ("users", N_("filters.user")),
         ("campaigns", N_("filters.campaign")),
         ("content_types", N_("filters.content_type")),
         ("statuses", N_("filters.status")),
     ):
-        values = filters.get(key) or []
-        if values:
-            shown = (
-                ", ".join(str(v) for v in values)
-                if key in ("content_types", "statuses")
-                else str(len(values))
-            )
-            parts.append(f"{t(language, label)}: {shown}")
-    if filters.get("phone"):
-        parts.append(f"{t(language, 'column.phone')}: {filters['phone']}")
+        values = chosen[key]
+        if not values:
+            continue
+        if key in ("users", "campaigns"):
+            shown = t(language, "dropdown.selected_count", num_selected=len(values))
+        else:
+            shown = _capped([str(v) for v in values], language)
+        parts.append(f"{t(language, title)}: {shown}")
+    for key, title in (
+        ("phone", N_("column.phone")),
+        ("message_id", N_("info.message_id")),
+        ("correlation_id", N_("info.correlation_id")),
+    ):
+        if filters.get(key):
+            parts.append(f"{t(language, title)}: {filters[key]}")
     return " · ".join(parts)
 
 
@@ -149,7 +182,7 @@ def job_row(job: jobs.Job, names: dict[int, str], language: str, timezone: str) 
                 ]
             ),
             html.Td(report),
-            html.Td(filter_summary(job, language), className="small"),
+            html.Td(filter_summary(job, language, names), className="small"),
             html.Td(status_cell(job, language)),
             html.Td(rows, className="text-end"),
             html.Td(file_size(job.file_size, language), className="text-end"),
