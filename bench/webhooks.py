@@ -171,9 +171,10 @@ def seed(
     path.unlink()
 
 
-def load_file(data_dir: Path, rows: int, timezone: str) -> Path:
-    """A file of `rows` new send records (created in the last hour) for --load-rows."""
-    path = data_dir / "load.csv"
+def load_file(data_dir: Path, rows: int, timezone: str, number: int = 0) -> Path:
+    """A file of `rows` new send records (created in the last hour) for --load-rows; the
+    `number`th file of a run has ids of its own."""
+    path = data_dir / f"load-{number}.csv"
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=LOADER_COLUMNS)
@@ -181,7 +182,7 @@ def load_file(data_dir: Path, rows: int, timezone: str) -> Path:
         for index in range(rows):
             writer.writerow(
                 {
-                    "message_id": f"wamid.load{index:09d}",
+                    "message_id": f"wamid.load{number}-{index:09d}",
                     "channel": "whatsapp",
                     "direction": "MT",
                     "subaccount": "Bench",
@@ -206,13 +207,19 @@ class Probes:
     apply_seconds: list[float] = field(default_factory=list)
     apply_errors: list[str] = field(default_factory=list)
     load: dict = field(default_factory=dict)
+    loads: list[dict] = field(default_factory=list)
+    memory: list[tuple[float, float | None]] = field(default_factory=list)
+    server_pid: int | None = None
 
 
 def watch_backlog(
     data_dir: Path, url: str, started: float, stop: threading.Event, probes: Probes
 ) -> None:
     while not stop.wait(5.0):
-        probes.backlog.append((time.monotonic() - started, inbox_new(data_dir, url)))
+        at = time.monotonic() - started
+        probes.backlog.append((at, inbox_new(data_dir, url)))
+        if probes.server_pid is not None:
+            probes.memory.append((at, memory_mb(probes.server_pid)))
 
 
 def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> None:
@@ -237,6 +244,28 @@ def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> No
             time.sleep(0.5)
     except Exception as error:  # reported with the figures, the run goes on
         probes.apply_errors.append(f"{type(error).__name__}: {error}")
+
+
+def repeated_loads(
+    data_dir: Path,
+    url: str,
+    rows: int,
+    timezone: str,
+    every: float,
+    deadline: float,
+    probes: Probes,
+) -> None:
+    """A load of a new file of `rows` rows every `every` seconds until the deadline (the
+    first 5 s in), each file written just before it is handed over."""
+    number = 1
+    next_at = time.monotonic() + 5.0
+    while next_at < deadline:
+        path = load_file(data_dir, rows, timezone, number)
+        run_load(data_dir, url, path, max(0.0, next_at - time.monotonic()), probes)
+        probes.loads.append(dict(probes.load, at=next_at))
+        path.unlink(missing_ok=True)
+        number += 1
+        next_at += every
 
 
 def run_load(data_dir: Path, url: str, path: Path, delay: float, probes: Probes) -> None:
@@ -446,7 +475,7 @@ def percentile(values: list[float], share: float) -> float:
 def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="webhooks-", dir=args.work_dir))
     timezone = "America/Sao_Paulo"
-    events_needed = MAX_EVENTS_PER_SECOND * args.seconds
+    events_needed = (args.rate or MAX_EVENTS_PER_SECOND) * args.seconds
     count = math.ceil(events_needed / 3)
     order = list(range(count * 3))
     random.Random(args.seed).shuffle(order)
@@ -461,13 +490,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"Copying {args.base_store} ...", flush=True)
     print(f"Seeding {count:,} send records in {work} ...", flush=True)
     seed(work, url, plan, timezone, args.base_store, args.in_place)
-    load_path = load_file(work, args.load_rows, timezone) if args.load_rows else None
+    load_path = (
+        load_file(work, args.load_rows, timezone)
+        if args.load_rows and not args.load_every
+        else None
+    )
     probes = Probes()
 
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     port = args.port or free_port()
     log = (work / "server.log").open("w")
     server = start_server(work, url, port, args.threads, log)
+    probes.server_pid = server.pid
     tally = Tally()
     counter = iter(range(plan.bodies))
     counter_lock = threading.Lock()
@@ -490,8 +524,16 @@ def run(args: argparse.Namespace) -> int:
             threading.Thread(target=watch_backlog, args=(work, url, started, stop_watching, probes))
         ]
         if args.apply_probe:
-            watchers.append(
+            watchers += [
                 threading.Thread(target=apply_probe, args=(port, timezone, deadline, probes))
+                for _ in range(args.apply_users)
+            ]
+        if args.load_rows and args.load_every:
+            watchers.append(
+                threading.Thread(
+                    target=repeated_loads,
+                    args=(work, url, args.load_rows, timezone, args.load_every, deadline, probes),
+                )
             )
         if load_path is not None:
             watchers.append(
@@ -542,7 +584,9 @@ def run(args: argparse.Namespace) -> int:
     p50, p95, p99 = (percentile(tally.latencies, q) * 1000 for q in (0.5, 0.95, 0.99))
     lost = checked["messages_wrong"] + checked["bodies_lost"] + checked["inbox_not_done"]
     doubled = checked["bodies_doubled"] + max(checked["messages"] - plan.messages, 0)
-    load_failed = load_path is not None and probes.load.get("code") != 0
+    load_failed = (load_path is not None and probes.load.get("code") != 0) or any(
+        load.get("code") != 0 for load in probes.loads
+    )
     intact = lost == 0 and doubled == 0 and not load_failed
     met = intact and intake >= TARGET_EVENTS_PER_SECOND and applied >= TARGET_EVENTS_PER_SECOND
     met = met and p95 < TARGET_P95_MS
@@ -601,6 +645,18 @@ def run(args: argparse.Namespace) -> int:
                   f"{a50:.0f} / {a95:.0f} ms |")  # fmt: skip
         for error in probes.apply_errors:
             print(f"| Apply probe failed | {error} |")
+    if probes.memory:
+        minutes: dict[int, float] = {}
+        for at, mb in probes.memory:
+            if mb is not None:
+                minutes[int(at // 60)] = max(minutes.get(int(at // 60), 0.0), mb)
+        series = ", ".join(f"{m}: {mb:,.0f}" for m, mb in sorted(minutes.items()))
+        print(f"| server resident memory, highest per minute (MB) | {series} |")
+    if probes.loads:
+        said = "; ".join(
+            f"exit {load.get('code')} in {load.get('seconds', 0):.0f} s" for load in probes.loads
+        )
+        print(f"| file loads of {args.load_rows:,} rows during the run | {said} |")
     if load_path is not None:
         load = probes.load
         print(
@@ -679,6 +735,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--load-rows", type=int, default=0, help="load a file of N new messages during intake"
     )
+    parser.add_argument(
+        "--load-every",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="with --load-rows: a new file every SECONDS (a soak), not one",
+    )
+    parser.add_argument(
+        "--apply-users", type=int, default=1, help="with --apply-probe: how many users click"
+    )
     return parser
 
 
@@ -686,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not (
         1 <= args.senders <= 100
-        and 1 <= args.seconds <= 600
+        and 1 <= args.seconds <= 7200
         and 1 <= args.batch <= 1000
         and 0 <= args.rate <= MAX_EVENTS_PER_SECOND
     ):
