@@ -18,6 +18,7 @@ from dashboard.callbacks import (
 )
 from dashboard.callbacks.common import on_callback_error
 from dashboard.services import Services
+from dashboard.transport import install_transport
 from reporting.i18n import t
 from reporting.languages import DEFAULT_LANGUAGE
 
@@ -56,6 +57,7 @@ def build_app(services: Services) -> dash.Dash:
         on_error=on_callback_error,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    install_transport(app)
     app.layout = shell_layout
     for area in AREAS:
         area.register_callbacks(app, services)
