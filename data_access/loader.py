@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from data_access import message_keys
 from data_access.domain import CHANNELS, CONTENT_TYPES, DIRECTIONS, MT_STATUSES, STATUS_RANK
 from data_access.merge import Refusal, check_records, merge_records, quoted, stored_identities
 from data_access.writes import WriteScope, write
@@ -408,6 +409,11 @@ def _check_files(
     return spooled
 
 
+def _forget_old_keys(tx) -> None:
+    if message_keys.in_use(tx.conn):
+        message_keys.forget_old(tx.conn)
+
+
 def _revalidated(path: Path, chunk_rows: int, timezone: str):
     """The chunks of a file read and validated again: (first line, raw, staged, problems)."""
     for first, raw in _read_chunks(path, chunk_rows):
@@ -440,6 +446,9 @@ def load_files(
         spool = None if skip_invalid else Path(spool_dir)
         report = LoadReport()
         spooled = _check_files(engine, paths, timezone, scope, chunk_rows, report, spool)
+        # The recent keys' days that aged out go first (the server does it hourly too), so the
+        # index stays the size of its window where no server runs.
+        write(engine, _forget_old_keys)
         advance = progress(report.rows_read) if progress else (lambda _n: None)
         for path in paths:
             rejected_path = path.with_name(path.name + ".rejected.csv")

@@ -114,3 +114,18 @@ def test_the_setting_is_at_least_90_days(tmp_path):
     assert load_settings({"DATA_DIR": str(tmp_path)}).retention_days == 400
     with pytest.raises(SettingsError, match="RETENTION_DAYS must be at least 90, got 30"):
         load_settings({"DATA_DIR": str(tmp_path), "RETENTION_DAYS": "30"})
+
+
+def test_a_load_takes_the_aged_days_out_of_the_recent_keys(duckdb_engine, tmp_path):
+    """Where no server runs the hourly purge, a load keeps the recent index to its window."""
+    load_files(duckdb_engine, [write_csv(tmp_path / "a.csv", [send("w-0", 0)])], TIMEZONE)
+    aged = TODAY - timedelta(days=message_keys.KEY_WINDOW_DAYS + 2)
+    with duckdb_engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO recent_keys VALUES (1, 'w-aged', :day, 1, 'whatsapp', 'MT')"),
+            {"day": aged},
+        )
+    load_files(duckdb_engine, [write_csv(tmp_path / "b.csv", [send("w-1", 1)])], TIMEZONE)
+    with duckdb_engine.connect() as conn:
+        kept = conn.execute(text("SELECT message_id FROM recent_keys ORDER BY 1")).scalars()
+        assert list(kept) == ["w-0", "w-1"]
