@@ -80,6 +80,7 @@ def test_dr502_a_failing_page_says_so_in_the_users_language(client):
             {"id": ids.URL, "property": "pathname", "value": "/"},
             {"id": ids.URL, "property": "search", "value": ""},
             {"id": ids.APPLIED_FILTERS, "property": "data", "value": None},
+            {"id": ids.APPLIED_SEARCH, "property": "data", "value": None},
         ],
     )
     assert response.status_code == 200

@@ -27,7 +27,8 @@ user_preferences = sa.Table(
 
 
 def upgrade() -> None:
-    user_preferences.create(op.get_bind())
+    # checkfirst: a store made before the revisions by a program that had the table has it.
+    user_preferences.create(op.get_bind(), checkfirst=True)
 
 
 def downgrade() -> None:
