@@ -40,8 +40,13 @@ class ServedApp:
         return self
 
     def stop(self) -> None:
+        # Closing the listening socket alone leaves the browser's kept-alive connections in
+        # waitress's loop, which then runs until the join gives up (10 s a test): they go too.
         self._server.close()
+        for channel in list(self._server._map.values()):
+            channel.close()
         self._thread.join(timeout=10)
+        self._server.task_dispatcher.shutdown()
 
 
 def chromium(width: int = 1366, height: int = 768) -> webdriver.Chrome:
