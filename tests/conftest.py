@@ -168,3 +168,26 @@ def load_rows(tmp_path):
         return load_files(engine, [path], TIMEZONE)
 
     return load
+
+
+# The longest tests start first, so that the two workers finish together instead of one
+# running a 47-second test while the other has nothing left (xdist hands tests out in order).
+LONG_FIRST = (
+    "test_concurrent_writers.py",
+    "test_clickhouse_store.py",
+    "browser",
+    "test_properties.py",
+    "test_store_small_memory.py",
+    "test_rollup.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        for position, part in enumerate(LONG_FIRST):
+            if part in path:
+                return position
+        return len(LONG_FIRST)
+
+    items.sort(key=rank)
