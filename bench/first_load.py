@@ -32,10 +32,9 @@ from selenium.webdriver.common.by import By
 from bench.arguments import positive
 from config import PROJECT_DIR
 from dashboard import ids
+from servertools.chromium import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
 from servertools.served import ServedApp
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 USERNAME, PASSWORD = "admin", "admin-demo-2026"  # `python app.py users demo`
 # Lighthouse's simulated mobile network ("Slow 4G"): bytes per second for CDP.
 MOBILE = {
@@ -101,17 +100,7 @@ class Traffic:
 def chromium(profile: Path) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--lang=es",
-        f"--user-data-dir={profile}",
-    ):
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

@@ -11,18 +11,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from waitress.server import create_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--lang=es",
-)
+from servertools.chromium import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
 
 
 class ServedApp:
