@@ -27,24 +27,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TextIO
 
 import requests
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from bench.arguments import positive
 from bench.harness import DAYS, capture_statements, p95, raw_runner
-from bench.stores import DATA_DIR, OpenStore, Plan, open_duckdb, open_postgres
+from bench.stores import (
+    DATA_DIR,
+    ExistingStore,
+    OpenStore,
+    Plan,
+    open_duckdb,
+    open_existing,
+    open_postgres,
+)
 from dashboard import ids
 from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import PAGE_SIZE, SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS
 from data_access import accounts, reports
 from data_access.filters import AccessScope, today_in
-from data_access.store import create_schema, make_engine
 from data_access.tables import contacts, messages, subaccounts
-from data_access.tables import messages as msgs
 from reporting.view_state import ViewState
 from servertools.served import ServedApp, ServerError
 
@@ -717,13 +722,10 @@ def run(
     path: Path | None = None,
 ) -> E2EReport:
     """Open (or build) the store, time the raw queries, serve it, measure; print and return."""
+    opened: OpenStore | ExistingStore
     if path is not None:
-        # An embedded store made elsewhere (bench.build, bench.scale), timed as it is.
-        engine = make_engine(f"duckdb:///{path}")
-        create_schema(engine, timezone)
-        with engine.connect() as conn:
-            messages = conn.execute(select(func.count()).select_from(msgs)).scalar_one()
-        opened: OpenStore | SimpleNamespace = SimpleNamespace(engine=engine, close=engine.dispose)
+        opened = open_existing(path, timezone)
+        messages = opened.messages
     else:
         opener = {"duckdb": open_duckdb, "postgres": open_postgres}[store]
         opened = opener(

@@ -18,14 +18,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
 from bench.arguments import positive
-from bench.stores import DATA_DIR, Plan, open_duckdb
+from bench.stores import DATA_DIR, ExistingStore, OpenStore, Plan, open_duckdb, open_existing
 from data_access.merge import stored_identities
-from data_access.store import create_schema, make_engine
 from data_access.tables import messages
 from data_access.writes import Transaction, WriteScope
 from ingest.events import StatusEvent
@@ -85,12 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = Plan(messages=args.messages, days=90, timezone="America/Sao_Paulo")
+    store: OpenStore | ExistingStore
     if args.store:
-        engine = make_engine(f"duckdb:///{args.store}")
-        create_schema(engine, plan.timezone)
-        store = SimpleNamespace(engine=engine, close=engine.dispose)
-        with engine.connect() as conn:
-            args.messages = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+        store = open_existing(args.store, plan.timezone)
+        args.messages = store.messages
     else:
         store = open_duckdb(plan, DATA_DIR, rebuild=False)
     try:

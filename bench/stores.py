@@ -16,10 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, func, select, text
 
 from data_access.store import create_schema, make_engine
-from data_access.tables import SCHEMA_VERSION
+from data_access.tables import SCHEMA_VERSION, messages
 from demo.generator import build_demo
 from servertools.postgres import PostgresServer
 
@@ -109,6 +109,26 @@ def _fill(engine: Engine, plan: Plan, progress: Progress | None) -> float:
         progress=progress(plan.messages) if progress else None,
     )
     return time.monotonic() - started
+
+
+@dataclass
+class ExistingStore:
+    """An embedded store made elsewhere (bench.build, bench.scale), timed as it is."""
+
+    engine: Engine
+    messages: int
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_existing(path: Path, timezone: str) -> ExistingStore:
+    """Open a store by its path, at the newest schema, with its count of messages."""
+    engine = make_engine(f"duckdb:///{path}")
+    create_schema(engine, timezone)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+    return ExistingStore(engine, count)
 
 
 def open_duckdb(

@@ -113,8 +113,7 @@ def _copy(conn: Connection, table: Table, order: str, *constraints) -> None:
 
 def rebuild(conn: Connection) -> None:
     """Both tables again from the messages (a new schema, a changed time zone)."""
-    conn.execute(text("DELETE FROM message_keys"))
-    conn.execute(text("DELETE FROM recent_keys"))
+    forget_all(conn)
     conn.execute(
         text(
             "INSERT INTO message_keys SELECT md5_number_lower(message_id), created_day "
