@@ -72,6 +72,9 @@ def parse_memory_limit(
     return f"{int(match.group(1))}{unit}"
 
 
+# How mail reaches the SMTP server: STARTTLS after connecting, TLS from the start, or plain.
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+
 SECRET_KEY_MIN_LENGTH = 32
 SECRET_KEY_FILE = "secret_key"
 
@@ -141,6 +144,17 @@ class Settings:
     pending_keep_days: int = 7
     retention_days: int = 400
     audit_keep_days: int = 365
+    # Outgoing mail of alerts and scheduled reports (notify/mail.py); no host: no mail is sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "reports@localhost"
+    # The address people open the dashboard at, for the links in mails.
+    public_url: str = "http://127.0.0.1:8050"
+    # Requests a read-API key may make per minute unless the key sets its own.
+    read_api_per_minute: int = 60
 
     @property
     def is_duckdb(self) -> bool:
@@ -179,6 +193,14 @@ def load_settings(env: dict | None = None) -> Settings:
             "SINCH_WEBHOOK_TOKEN must be at least 24 characters; make one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+    smtp_tls = env.get("SMTP_TLS", "").strip().lower() or "starttls"
+    if smtp_tls not in SMTP_TLS_MODES:
+        raise SettingsError(
+            f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, got {smtp_tls!r}"
+        )
+    public_url = env.get("PUBLIC_URL", "").strip().rstrip("/") or "http://127.0.0.1:8050"
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", public_url):
+        raise SettingsError(f"PUBLIC_URL must be an http(s) address, got {public_url!r}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -203,4 +225,12 @@ def load_settings(env: dict | None = None) -> Settings:
         pending_keep_days=_int(env, "PENDING_KEEP_DAYS", 7),
         retention_days=_int(env, "RETENTION_DAYS", 400, minimum=90),
         audit_keep_days=_int(env, "AUDIT_KEEP_DAYS", 365),
+        smtp_host=env.get("SMTP_HOST", "").strip() or None,
+        smtp_port=_int(env, "SMTP_PORT", 465 if smtp_tls == "ssl" else 587),
+        smtp_tls=smtp_tls,
+        smtp_user=env.get("SMTP_USER", "").strip() or None,
+        smtp_password=env.get("SMTP_PASSWORD", "") or None,
+        smtp_sender=env.get("SMTP_SENDER", "").strip() or "reports@localhost",
+        public_url=public_url,
+        read_api_per_minute=_int(env, "READ_API_PER_MINUTE", 60),
     )
