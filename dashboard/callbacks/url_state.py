@@ -4,29 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode
 
-from data_access.filters import FilterError
+from reporting.url_query import (
+    LIST_KEYS,
+    MAX_QUERY_LENGTH,
+    SINGLE_KEYS,
+    state_from_search,
+)
 from reporting.view_state import ViewState
 
-# query key -> ViewState field, for the fields that hold several values.
-LIST_KEYS = {
-    "subaccount": "subaccounts",
-    "user": "users",
-    "campaign": "campaigns",
-    "content_type": "content_types",
-    "status": "statuses",
-}
-SINGLE_KEYS = (
-    "channel",
-    "view",
-    "start",
-    "end",
-    "direction",
-    "phone",
-    "message_id",
-    "correlation_id",
-    "sort",
-)
-MAX_QUERY_LENGTH = 4096
+__all__ = ["page_from_search", "state_from_search", "state_to_search"]
+
 # The detailed table's page, counted from 1 in the address; not part of the state (a new
 # state starts on the first page).
 PAGE_KEY = "page"
@@ -60,18 +47,3 @@ def page_from_search(search: str | None) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)):
         return 0
     return min(max(int(text) - 1, 0), MAX_PAGE)
-
-
-def state_from_search(search: str | None) -> ViewState:
-    """The state a query string describes; a malformed one raises FilterError."""
-    if search is not None and not isinstance(search, str):
-        raise FilterError("url", "search", "The address's query is not text.")
-    text = (search or "").lstrip("?")[:MAX_QUERY_LENGTH]
-    query = parse_qs(text, keep_blank_values=False)
-    data: dict[str, object] = {key: query[key][0] for key in SINGLE_KEYS if key in query}
-    if "order" in query:
-        data["descending"] = query["order"][0] != "asc"
-    for key, attribute in LIST_KEYS.items():
-        if key in query:
-            data[attribute] = query[key]
-    return ViewState.from_dict(data)
