@@ -15,13 +15,24 @@ LAYERS = (
     ("bench",),
     ("app",),
     ("dashboard", "commands"),
+    ("notify", "readapi"),
     ("exports", "ingest", "demo"),
     ("reporting",),
     ("data_access", "servertools"),
     ("config",),
     ("clock",),
 )
-BELOW_THE_UI = ("reporting", "data_access", "exports", "ingest", "demo", "commands", "servertools")
+BELOW_THE_UI = (
+    "reporting",
+    "data_access",
+    "exports",
+    "ingest",
+    "demo",
+    "commands",
+    "servertools",
+    "notify",
+    "readapi",
+)
 SKIPPED = {".venv", ".git", "data", "node_modules"}
 
 
