@@ -151,4 +151,3 @@ def find_read_key(conn: Connection, key: str) -> ReadKey | None:
         )
     ).scalar()
     return _load(conn, [int(key_id)])[0] if key_id is not None else None
-
