@@ -13,6 +13,7 @@ from commands.console import Console
 from commands.control import ControlServer, Runner, delegate, socket_path
 from config import Settings, SettingsError, load_settings
 from data_access.audit import Retention
+from data_access.clickhouse.binding import bind_url
 from data_access.outbound_tables import ensure_tables
 from data_access.store import StoreLockedError, create_schema, make_engine
 from exports import standalone
@@ -34,6 +35,14 @@ STORE_COMMANDS = {
 }
 
 
+def _make_engine(settings: Settings):
+    """The store's engine; with DATABASE_URL on ClickHouse, the accounts' engine bound to the
+    ClickHouse store that holds the messages."""
+    return bind_url(
+        make_engine(settings.database_url, settings.duckdb_memory_limit), settings.clickhouse_url
+    )
+
+
 def create_app(settings: Settings | None = None, engine=None) -> dash.Dash:
     """Build the Dash app on its own engine (or the one given) with every callback registered."""
     # The dashboard and the web endpoints are imported here, not at the top: a command such
@@ -46,7 +55,7 @@ def create_app(settings: Settings | None = None, engine=None) -> dash.Dash:
 
     settings = settings or load_settings()
     if engine is None:
-        engine = make_engine(settings.database_url, settings.duckdb_memory_limit)
+        engine = _make_engine(settings)
         create_schema(engine, settings.account_timezone)
     ensure_tables(engine)
     services = Services(settings=settings, engine=engine)
@@ -63,7 +72,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from ingest import service as ingest
 
     try:
-        engine = make_engine(settings.database_url, settings.duckdb_memory_limit)
+        engine = _make_engine(settings)
     except StoreLockedError:
         print(
             f"The store {settings.duckdb_path} is in use by another process; "
@@ -108,7 +117,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _open_store(module, settings: Settings):
     """The store as the command needs it, its schema brought up to date."""
-    engine = make_engine(settings.database_url, settings.duckdb_memory_limit)
+    engine = _make_engine(settings)
     create_schema(engine, settings.account_timezone)
     ensure_tables(engine)
     if module is export:
@@ -116,7 +125,9 @@ def _open_store(module, settings: Settings):
         # setting's memory; the export itself then runs in a store sized for it alone.
         engine.dispose()
         standalone.prepare_process()
-        engine = standalone.make_export_engine(settings.database_url)
+        engine = bind_url(
+            standalone.make_export_engine(settings.database_url), settings.clickhouse_url
+        )
     return engine
 
 

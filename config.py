@@ -121,10 +121,33 @@ def resolve_secret_key(settings: Settings) -> str:
     return key
 
 
+CLICKHOUSE_SCHEMES = ("clickhouse", "chdb")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _clickhouse_url(url: str, cluster: str) -> str:
+    """DATABASE_URL naming ClickHouse, with CLICKHOUSE_CLUSTER as its `cluster` (a URL that
+    names one keeps its own)."""
+    if not cluster:
+        return url
+    if not _PLAIN_NAME.fullmatch(cluster):
+        raise SettingsError(f"CLICKHOUSE_CLUSTER must be a plain name, got {cluster!r}")
+    if url.startswith("chdb:"):
+        raise SettingsError("CLICKHOUSE_CLUSTER names a server cluster; chdb:/// is one process")
+    if "cluster=" in url.partition("?")[2]:
+        return url
+    return url + ("&" if "?" in url else "?") + f"cluster={cluster}"
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    # The relational store: accounts, sessions, audit, export jobs, API keys, the inbox and,
+    # unless clickhouse_url is set, the messages.
     database_url: str
+    # Messages in ClickHouse (DATABASE_URL=clickhouse://... or chdb:///...); database_url is
+    # then ACCOUNTS_DATABASE_URL.
+    clickhouse_url: str | None = None
     account_timezone: str = "America/Sao_Paulo"
     debug: bool = False
     secret_key: str | None = None
@@ -177,10 +200,18 @@ def load_settings(env: dict | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("DATA_DIR") or PROJECT_DIR / "data").resolve()
     database_url = env.get("DATABASE_URL", "").strip() or f"duckdb:///{data_dir / 'reports.duckdb'}"
+    clickhouse_url = None
+    if database_url.split("://", 1)[0] in CLICKHOUSE_SCHEMES:
+        clickhouse_url = _clickhouse_url(database_url, env.get("CLICKHOUSE_CLUSTER", "").strip())
+        database_url = (
+            env.get("ACCOUNTS_DATABASE_URL", "").strip()
+            or f"duckdb:///{data_dir / 'accounts.duckdb'}"
+        )
     if not (database_url.startswith("duckdb:///") or database_url.startswith("postgresql")):
         raise SettingsError(
-            "DATABASE_URL must be duckdb:///PATH or postgresql+psycopg://USER@HOST/DB, "
-            f"got {database_url.split('://')[0]}://..."
+            "DATABASE_URL must be duckdb:///PATH, postgresql+psycopg://USER@HOST/DB, "
+            "clickhouse://HOST:PORT/DB or chdb:///PATH (ACCOUNTS_DATABASE_URL: one of the "
+            f"first two), got {database_url.split('://')[0]}://..."
         )
     timezone = env.get("ACCOUNT_TIMEZONE", "").strip() or "America/Sao_Paulo"
     if time_zone(timezone) is None:
@@ -204,6 +235,7 @@ def load_settings(env: dict | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
+        clickhouse_url=clickhouse_url,
         account_timezone=timezone,
         debug=_bool(env, "DEBUG"),
         secret_key=_secret_key(env),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from commands.console import Console
 from data_access import audit
+from data_access.clickhouse.binding import bind_url
 from data_access.domain import CHANNELS, DIRECTIONS, STATUSES
 from data_access.filters import AccessScope, FilterError
 from data_access.store import make_engine
@@ -142,7 +143,10 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 f"({settings.duckdb_memory_limit})."
             )
             advance = None  # the second try draws a bar of its own
-            roomier = make_engine(settings.database_url, settings.duckdb_memory_limit)
+            roomier = bind_url(
+                make_engine(settings.database_url, settings.duckdb_memory_limit),
+                settings.clickhouse_url,
+            )
             try:
                 result = write(roomier)
             finally:

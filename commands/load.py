@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from commands.console import Console
+from data_access.clickhouse import loader as clickhouse_loader
+from data_access.clickhouse.binding import messages_of
 from data_access.loader import LoadError, load_files
 from data_access.writes import StoreBusyError, is_out_of_memory
 
@@ -28,9 +30,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
+    # Messages kept in ClickHouse are written there (the relational engine keeps their names).
+    clickhouse = messages_of(engine)
+    target = engine if clickhouse is None else clickhouse
+    load = load_files if clickhouse is None else clickhouse_loader.load_files
     try:
-        report = load_files(
-            engine,
+        report = load(
+            target,
             list(args.files),
             settings.account_timezone,
             skip_invalid=args.skip_invalid,

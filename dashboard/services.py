@@ -19,6 +19,7 @@ from config import Settings
 from data_access import message_events, reports
 from data_access.accounts import preferences
 from data_access.cache import ReportCache
+from data_access.clickhouse.binding import messages_of
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.store import data_version
 
@@ -116,6 +117,8 @@ class Services:
         return self._read_data_version()
 
     def _read_data_version(self) -> int:
+        if (clickhouse := messages_of(self.engine)) is not None:
+            return clickhouse.data_version()
         with self.engine.connect() as conn:
             return data_version(conn)
 

@@ -1,7 +1,8 @@
 """Report queries: daily series, totals, top errors, detailed pages and filter options.
 
 Every function takes an AccessScope and a connection or engine; all counting happens in the
-engine (GROUP BY), and pandas carries only the results.
+engine (GROUP BY), and pandas carries only the results. An engine whose messages are in
+ClickHouse (data_access.clickhouse.binding) has them answered there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import (
 )
 
 from data_access import message_keys
+from data_access.clickhouse.binding import messages_of
 from data_access.domain import STATUS_LIFECYCLE, STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
 from data_access.phones import PhoneSearch
@@ -234,6 +236,8 @@ def _daily_frame(days: list, counts: dict[str, list[int]], channel: str) -> pd.D
 
 def daily_series(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
     """One row per day of the range, zero-filled, with counts and percentages."""
+    if (clickhouse := messages_of(bind)) is not None:
+        return clickhouse.daily_series(scope, flt)
     rows = []
     if scope.subaccount_ids:
         with _connection(bind) as conn:
@@ -269,6 +273,8 @@ def top_errors(
     bind: Engine | Connection, scope: AccessScope, flt: ReportFilter, limit: int = 10
 ) -> pd.DataFrame:
     """The most frequent error reasons over the range, with their share of all errors."""
+    if (clickhouse := messages_of(bind)) is not None:
+        return clickhouse.top_errors(scope, flt, limit)
     columns = ["error_code", "error_description", "count", "share"]
     if not scope.subaccount_ids:
         return pd.DataFrame(columns=columns)
@@ -602,6 +608,10 @@ def detailed_rows(
     limit: int = 50,
 ) -> pd.DataFrame:
     """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
+    if (clickhouse := messages_of(bind)) is not None:
+        return clickhouse.detailed_rows(
+            scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
+        )
     _check_page(offset, limit)
     _order_by(sort, descending)  # rejects an unknown sort key
     rows = []
@@ -628,6 +638,8 @@ def detailed_rows(
 
 def detailed_count(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> int:
     """How many messages match: the same for every page and order of a filter."""
+    if (clickhouse := messages_of(bind)) is not None:
+        return clickhouse.detailed_count(scope, flt)
     if not scope.subaccount_ids:
         return 0
     table = _source(flt)
@@ -652,6 +664,10 @@ def detailed_page(
     limit: int = 50,
 ) -> DetailedPage:
     """One page of messages in a whitelisted order, with the count of all matching rows."""
+    if (clickhouse := messages_of(bind)) is not None:
+        return clickhouse.detailed_page(
+            scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
+        )
     with _connection(bind) as conn:
         rows = detailed_rows(
             conn, scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
@@ -675,6 +691,8 @@ def filter_options(
         "content_types": [],
         "statuses": [],
     }
+    if (clickhouse := messages_of(bind)) is not None:
+        return clickhouse.filter_options(scope, channel, timezone)
     if not scope.subaccount_ids:
         return empty
     since = today_in(timezone) - timedelta(days=MAX_DAYS_BACK)

@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 
 from data_access import reports
+from data_access.clickhouse.binding import messages_of
 from data_access.filters import AccessScope, ReportFilter
 from data_access.sql import raw_connection
 from data_access.tables import contacts, messages
@@ -487,6 +488,13 @@ def detailed_stream(
     """
     if not scope.subaccount_ids:
         return DetailStream(0, iter(()))
+    if (clickhouse := messages_of(conn)) is not None:
+        # ClickHouse sorts on its servers and sends the rows as it reads them.
+        total, batches = clickhouse.detailed_stream(scope, flt, sort, descending, batch_rows)
+        stream = DetailStream(total, _converted(batches, _to_schema))
+        if read_ahead_bytes:
+            stream.batches = ReadAhead(stream.batches, read_ahead_bytes)
+        return stream
     statement = reports.detailed_select(scope, flt, sort, descending)
     if conn.dialect.name != "duckdb":
         stream = _copy_stream(conn, statement, batch_rows)

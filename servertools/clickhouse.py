@@ -69,15 +69,30 @@ _USERS = """<?xml version="1.0"?>
 class ClickHouseCluster:
     """`nodes` clickhouse-server processes on loopback, one shard each, started as the
     `clickhouse` system user when run as root (the Debian package makes it), and removed on
-    stop. `url` names the store on it: clickhouse://127.0.0.1:PORT/DB?cluster=reports."""
+    stop. `url` names the store on it: clickhouse://127.0.0.1:PORT/DB?cluster=reports.
 
-    def __init__(self, nodes: int = 2) -> None:
+    With `root` (a benchmark's store) the nodes keep their data there, on `ports` given or
+    free ones remembered in ROOT/ports, and a stop leaves it for the next start.
+    """
+
+    def __init__(self, nodes: int = 2, root: Path | None = None) -> None:
         if not Path(SERVER_BINARY).exists():
             raise RuntimeError(
                 "ClickHouse is not installed: run `bash scripts/system-deps.sh test`"
             )
-        self.root = Path(tempfile.mkdtemp(prefix="reports-ch-"))
-        self.ports = [free_port() for _ in range(nodes)]
+        self.keep = root is not None
+        if root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="reports-ch-"))
+            self.ports = [free_port() for _ in range(nodes)]
+        else:
+            self.root = Path(root).resolve()
+            self.root.mkdir(parents=True, exist_ok=True)
+            kept = self.root / "ports"
+            if kept.exists():
+                self.ports = [int(p) for p in kept.read_text().split()]
+            else:
+                self.ports = [free_port() for _ in range(nodes)]
+                kept.write_text(" ".join(str(p) for p in self.ports) + "\n")
         self._processes: list[subprocess.Popen] = []
         self._as_user: list[str] = []
         if os.geteuid() == 0:
@@ -86,7 +101,7 @@ class ClickHouseCluster:
     def start(self, timeout: float = 60) -> None:
         for index, port in enumerate(self.ports):
             node = self.root / f"node{index + 1}"
-            node.mkdir()
+            node.mkdir(exist_ok=True)
             (node / "users.xml").write_text(_USERS)
             (node / "config.xml").write_text(
                 _config(node, port, free_port(), free_port(), self.ports)
@@ -95,7 +110,8 @@ class ClickHouseCluster:
                 for path in (self.root, node):
                     shutil.chown(path, "clickhouse", "clickhouse")
                 for path in node.iterdir():
-                    shutil.chown(path, "clickhouse", "clickhouse")
+                    if not path.is_dir() or not self.keep:
+                        shutil.chown(path, "clickhouse", "clickhouse")
             self._processes.append(
                 subprocess.Popen(
                     [*self._as_user, SERVER_BINARY, f"--config-file={node / 'config.xml'}"],
@@ -129,7 +145,8 @@ class ClickHouseCluster:
                     process.wait()
         finally:
             self._processes = []
-            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.keep:
+                shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _answers(port: int) -> bool:

@@ -240,7 +240,8 @@ def _order(sort: str, descending: bool) -> str:
     return ", ".join(([f"{column} = ''"] if may_be_empty else []) + order)
 
 
-def _shown(row: tuple) -> list:
+def shown(row: tuple) -> list:
+    """A row of detailed_select as data_access.reports gives it (names, None, naive UTC)."""
     values = dict(zip(DETAIL_COLUMNS, row, strict=True))
     values["status"] = RANK_STATUS[int(values["status"])]
     for name in _OPTIONAL_TEXT:
@@ -260,6 +261,26 @@ _DETAIL_SELECT = ", ".join(
 )
 
 
+def detailed_select(
+    store: ClickHouseStore,
+    scope: AccessScope,
+    flt: ReportFilter,
+    sort: str = "created_at",
+    descending: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """The query of every matching message's detailed columns in a whitelisted order (status
+    as its rank, "none" as '' and 1970-01-01: `shown` reads a row of it), with its
+    parameters. The scope must name a subaccount."""
+    order = _order(sort, descending)
+    params: dict[str, Any] = {}
+    source = _messages(store, flt, params)
+    where = _conditions(scope, flt, params, rolled=False)
+    return (
+        f"SELECT {_DETAIL_SELECT} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}",
+        params,
+    )
+
+
 def detailed_rows(
     store: ClickHouseStore,
     scope: AccessScope,
@@ -272,18 +293,12 @@ def detailed_rows(
 ) -> pd.DataFrame:
     """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
     _check_page(offset, limit)
-    order = _order(sort, descending)
     rows: list = []
     if scope.subaccount_ids:
-        params: dict[str, Any] = {"offset": offset, "limit": limit}
-        source = _messages(store, flt, params)
-        where = _conditions(scope, flt, params, rolled=False)
-        found = store.query(
-            f"SELECT {_DETAIL_SELECT} FROM {source} WHERE {' AND '.join(where)} "
-            f"ORDER BY {order} LIMIT %(offset)s, %(limit)s",
-            params,
-        )
-        rows = [_shown(row) for row in found]
+        sql, params = detailed_select(store, scope, flt, sort, descending)
+        params.update(offset=offset, limit=limit)
+        found = store.query(sql + " LIMIT %(offset)s, %(limit)s", params)
+        rows = [shown(row) for row in found]
     frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
     return localise(frame, flt.timezone)
 

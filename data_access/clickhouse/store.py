@@ -39,11 +39,13 @@ class ClickHouseStore:
     writes.write: ClickHouse has no transactions, so the write's unit is one insert into the
     ingest table (on a cluster, sent to every shard before it returns)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Connect; with `create` (the first connection of a process) make the schema."""
         parse_url(url)  # a bad URL fails before any connection
         self.url = url
         self.client: Client = connect(url)
-        schema.create_schema(self.client)
+        if create:
+            schema.create_schema(self.client)
         self.client.use_database()
 
     @property

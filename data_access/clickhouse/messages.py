@@ -1,0 +1,378 @@
+"""The messages of the app in ClickHouse, beside a relational store that keeps the rest.
+
+The app's relational store (DuckDB or PostgreSQL) keeps accounts, grants, sessions, the audit
+trail, API keys, channels, the inbox and export jobs, and the subaccount, user and campaign
+names with their ids: grants, scopes and filters carry those ids. ClickHouse stores messages by
+name. `ClickHouseMessages` answers the report reads, the export stream and the writes with
+relational ids on the outside, turning them into names (and ClickHouse's ids of names,
+data_access.clickhouse.reports.name_ids) on the way in; every write registers its names in the
+relational store first, so a new subaccount can be granted and chosen in the filters.
+
+A server store keeps a few connections (one query at a time each; the driver's client is not
+shared between threads); the embedded engine (chdb) is one session, so its queries take turns.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Engine, insert, select
+
+from data_access import reports
+from data_access.clickhouse import reports as ch_reports
+from data_access.clickhouse.client import ChdbClient, NativeClient, parse_url, render
+from data_access.clickhouse.store import ClickHouseStore, IngestResult, ingest
+from data_access.domain import RANK_STATUS, STATUSES
+from data_access.filters import MAX_DAYS_BACK, AccessScope, ReportFilter, today_in
+from data_access.sql import next_id
+from data_access.tables import campaigns, subaccounts, users
+from data_access.writes import Transaction, WriteScope, write
+
+# kind -> (table, name column, the staged frame's column)
+_NAMED = {
+    "subaccount": (subaccounts, subaccounts.c.name, "subaccount"),
+    "user": (users, users.c.username, "user"),
+    "campaign": (campaigns, campaigns.c.name, "campaign"),
+}
+# An id with no name matches no message (cityHash64 of a name is never 0 in practice).
+_NO_ID = 0
+STREAM_ROWS = 16_384
+# The Arrow schema of detailed rows (exports.source.DETAIL_SCHEMA, which the export converts to).
+DETAIL_SCHEMA = pa.schema(
+    [
+        (name, pa.timestamp("us") if name in reports.TIME_COLUMNS else pa.string())
+        for name in reports.DETAIL_COLUMNS
+    ]
+)
+
+
+class ClickHouseMessages:
+    """Message reads and writes on the ClickHouse store at `url`, names kept in `engine`."""
+
+    def __init__(self, url: str, engine: Engine, connections: int = 4) -> None:
+        self.url = url
+        self.engine = engine
+        first = ClickHouseStore(url)
+        self._most = 1 if parse_url(url).kind == "chdb" else connections
+        self._made = [first]
+        self._idle: queue.LifoQueue[ClickHouseStore] = queue.LifoQueue()
+        self._idle.put(first)
+        self._lock = threading.Lock()
+        self._names: dict[str, dict[int, str]] = {kind: {} for kind in _NAMED}
+        self._ch_ids: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- connections
+
+    @contextmanager
+    def store(self) -> Iterator[ClickHouseStore]:
+        """A connection of this process's own for the duration of the block."""
+        try:
+            store = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                fresh = len(self._made) < self._most
+                if fresh:
+                    store = ClickHouseStore(self.url, create=False)
+                    self._made.append(store)
+            if not fresh:
+                store = self._idle.get()
+        try:
+            yield store
+        finally:
+            self._idle.put(store)
+
+    def close(self) -> None:
+        for store in self._made:
+            store.close()
+        self._made = []
+
+    @property
+    def cluster(self) -> str | None:
+        return self._made[0].cluster if self._made else None
+
+    def data_version(self) -> int:
+        with self.store() as store:
+            return store.data_version()
+
+    # ----------------------------------------------------------------- ids and names
+
+    def _names_of(self, kind: str, ids) -> dict[int, str]:
+        known = self._names[kind]
+        missing = sorted({int(i) for i in ids} - known.keys())
+        if missing:
+            table, label, _ = _NAMED[kind]
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(table.c.id, label).where(table.c.id.in_(missing)))
+                known.update({int(i): name for i, name in rows})
+        return {int(i): known[int(i)] for i in ids if int(i) in known}
+
+    def _ids_of_names(self, names) -> dict[str, int]:
+        missing = sorted(set(names) - self._ch_ids.keys())
+        if missing:
+            with self.store() as store:
+                self._ch_ids.update(ch_reports.name_ids(store, missing))
+        return {name: self._ch_ids[name] for name in names}
+
+    def _translated(self, kind: str, ids) -> tuple[int, ...]:
+        names = self._names_of(kind, ids)
+        ch = self._ids_of_names(list(names.values()))
+        return tuple(sorted(ch[names[int(i)]] if int(i) in names else _NO_ID for i in ids))
+
+    def _scope(self, scope: AccessScope) -> AccessScope:
+        return AccessScope.of(
+            i for i in self._translated("subaccount", scope.subaccount_ids) if i != _NO_ID
+        )
+
+    def _filter(self, flt: ReportFilter) -> ReportFilter:
+        return replace(
+            flt,
+            subaccounts=self._translated("subaccount", flt.subaccounts),
+            users=self._translated("user", flt.users),
+            campaigns=self._translated("campaign", flt.campaigns),
+        )
+
+    def register_names(self, frame: pd.DataFrame) -> None:
+        """Give the frame's subaccount, user and campaign names ids in the relational store."""
+        wanted = {}
+        for kind, (_, _, column) in _NAMED.items():
+            values = frame[column].dropna() if column in frame else pd.Series(dtype=object)
+            wanted[kind] = sorted({v for v in values if isinstance(v, str) and v})
+
+        def work(tx: Transaction) -> None:
+            for kind, names in wanted.items():
+                if not names:
+                    continue
+                table, label, _ = _NAMED[kind]
+                have = set(tx.conn.execute(select(label).where(label.in_(names))).scalars())
+                for name in names:
+                    if name not in have:
+                        tx.conn.execute(
+                            insert(table).values({"id": next_id(table), label.name: name})
+                        )
+
+        if any(wanted.values()):
+            write(self.engine, work)
+
+    # ----------------------------------------------------------------- reads
+
+    def daily_series(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
+        scope, flt = self._scope(scope), self._filter(flt)
+        with self.store() as store:
+            return ch_reports.daily_series(store, scope, flt)
+
+    def top_errors(self, scope: AccessScope, flt: ReportFilter, limit: int = 10) -> pd.DataFrame:
+        scope, flt = self._scope(scope), self._filter(flt)
+        with self.store() as store:
+            return ch_reports.top_errors(store, scope, flt, limit)
+
+    def detailed_rows(self, scope: AccessScope, flt: ReportFilter, **page: Any) -> pd.DataFrame:
+        scope, flt = self._scope(scope), self._filter(flt)
+        with self.store() as store:
+            return ch_reports.detailed_rows(store, scope, flt, **page)
+
+    def detailed_count(self, scope: AccessScope, flt: ReportFilter) -> int:
+        scope, flt = self._scope(scope), self._filter(flt)
+        with self.store() as store:
+            return ch_reports.detailed_count(store, scope, flt)
+
+    def detailed_page(self, scope: AccessScope, flt: ReportFilter, **page: Any):
+        rows = self.detailed_rows(scope, flt, **page)
+        return reports.DetailedPage(
+            rows,
+            self.detailed_count(scope, flt),
+            page.get("offset", 0),
+            page.get("limit", 50),
+        )
+
+    def filter_options(self, scope: AccessScope, channel: str, timezone: str) -> dict[str, list]:
+        """The choices present in scope for the channel over the reachable window, as
+        data_access.reports.filter_options gives them (relational ids and names).
+
+        Users, campaigns and statuses are read from the stored states before they are merged
+        (no GROUP BY over every message): a status a message has since left, or a user a later
+        record replaced, may be offered and then match nothing."""
+        empty: dict[str, list] = {
+            "subaccounts": [],
+            "users": [],
+            "campaigns": [],
+            "content_types": [],
+            "statuses": [],
+        }
+        names = self._names_of("subaccount", scope.subaccount_ids)
+        if not names:
+            return empty
+        ch_scope = self._ids_of_names(list(names.values()))
+        since = today_in(timezone) - timedelta(days=MAX_DAYS_BACK)
+        params = {
+            "scope": tuple(sorted(ch_scope.values())),
+            "channel": channel,
+            "since": since,
+        }
+        where = (
+            "cityHash64(subaccount) IN %(scope)s AND channel = %(channel)s "
+            "AND created_day >= %(since)s"
+        )
+        with self.store() as store:
+            rolled = store.query(
+                f"SELECT DISTINCT subaccount, content_type FROM {store.table('daily')} "
+                f"WHERE {where}",
+                params,
+            )
+            # The states' own values, before merging; ids and channel are first-record values.
+            states = store.query(
+                "SELECT DISTINCT finalizeAggregation(s_user), finalizeAggregation(s_campaign), "
+                "finalizeAggregation(s_status_rank) "
+                f"FROM {store.table('messages')} WHERE created_day >= %(since)s "
+                "AND cityHash64(finalizeAggregation(s_subaccount)) IN %(scope)s "
+                "AND finalizeAggregation(s_channel) = %(channel)s",
+                params,
+            )
+        present_subaccounts = {s for s, _ in rolled}
+        content_types = sorted({c for _, c in rolled})
+        user_names = sorted({u for u, _, _ in states if u})
+        campaign_names = sorted({c for _, c, _ in states if c})
+        ranks = {int(r) for _, _, r in states if int(r)}
+        statuses = {RANK_STATUS[r] for r in ranks}
+        by_name = {name: i for i, name in names.items()}
+
+        def relational(kind: str, wanted: list[str]) -> list[tuple[int, str]]:
+            if not wanted:
+                return []
+            table, label, _ = _NAMED[kind]
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(table.c.id, label).where(label.in_(wanted))).all()
+            return sorted(((int(i), n) for i, n in rows), key=lambda pair: pair[1].lower())
+
+        return {
+            "subaccounts": sorted(
+                ((by_name[n], n) for n in present_subaccounts if n in by_name),
+                key=lambda pair: pair[1].lower(),
+            ),
+            "users": relational("user", user_names),
+            "campaigns": relational("campaign", campaign_names),
+            "content_types": content_types,
+            "statuses": [s for s in STATUSES if s in statuses],
+        }
+
+    # ----------------------------------------------------------------- the export stream
+
+    def detailed_stream(
+        self,
+        scope: AccessScope,
+        flt: ReportFilter,
+        sort: str,
+        descending: bool,
+        batch_rows: int = STREAM_ROWS,
+    ) -> tuple[int, Iterator[pa.RecordBatch]]:
+        """How many rows match and their batches in the view's order (times naive UTC, as
+        exports.source.DETAIL_SCHEMA has them). The server sorts and sends the rows as it
+        reads them; the connection stays taken until the batches are used up or closed."""
+        total = self.detailed_count(scope, flt)
+        ch_scope, ch_flt = self._scope(scope), self._filter(flt)
+        if not total or not ch_scope.subaccount_ids:
+            return 0, _no_batches()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with self.store() as store:
+                sql, params = ch_reports.detailed_select(store, ch_scope, ch_flt, sort, descending)
+                rows = _stream_rows(store, render(sql, params), batch_rows)
+                try:
+                    for chunk in rows:
+                        yield detail_batch(chunk)
+                finally:
+                    rows.close()
+
+        return total, batches()
+
+    # ----------------------------------------------------------------- writes
+
+    def stored_ids(self, frame: pd.DataFrame) -> set[str]:
+        """The message ids of validated records that are stored already (read by the table's
+        key: each record's day and id)."""
+        found: set[str] = set()
+        days = tuple(sorted(set(frame["created_day"])))
+        ids = sorted(set(frame["message_id"]))
+        with self.store() as store:
+            for start in range(0, len(ids), 2_000):
+                found.update(
+                    row[0]
+                    for row in store.query(
+                        f"SELECT DISTINCT message_id FROM {store.table('messages')} "
+                        "WHERE created_day IN %(days)s AND message_id IN %(ids)s",
+                        {"days": days, "ids": tuple(ids[start : start + 2_000])},
+                    )
+                )
+        return found
+
+    def ingest(
+        self, frame: pd.DataFrame, scope: WriteScope, *, all_or_nothing: bool = True
+    ) -> IngestResult:
+        """Store validated records (data_access.loader.validate_chunk's frame) within the
+        writer's scope, their names registered first."""
+        if frame.empty:
+            return IngestResult()
+        self.register_names(frame)
+        with self.store() as store:
+            return ingest(store, frame, scope, all_or_nothing=all_or_nothing)
+
+
+def _stream_rows(store: ClickHouseStore, sql: str, batch_rows: int) -> Iterator[list[tuple]]:
+    """The rows of a query in lists of about batch_rows, read as the server sends them."""
+    client = store.client
+    if isinstance(client, NativeClient):
+        driver = client._driver
+        rows = driver.execute_iter(sql, settings={"max_block_size": batch_rows})
+        batch: list[tuple] = []
+        try:
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= batch_rows:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        except GeneratorExit:
+            # A stream left half read leaves the connection mid-answer: start a new one.
+            driver.disconnect()
+            raise
+        return
+    assert isinstance(client, ChdbClient)
+    result = client._session.send_query(sql, "JSONCompactEachRow")
+    pending = ""
+    try:
+        for chunk in result:
+            text = pending + chunk.data()
+            lines = text.split("\n")
+            pending = lines.pop()
+            if lines:
+                yield [tuple(json.loads(line)) for line in lines if line]
+        if pending.strip():
+            yield [tuple(json.loads(pending))]
+    finally:
+        result.close()
+
+
+def detail_batch(rows: list[tuple]) -> pa.RecordBatch:
+    """Rows of ch_reports.detailed_select as one Arrow batch of DETAIL_SCHEMA."""
+    shown = [ch_reports.shown(row) for row in rows]
+    columns = list(zip(*shown, strict=True)) if shown else [() for _ in DETAIL_SCHEMA]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(list(values), field.type)
+            for values, field in zip(columns, DETAIL_SCHEMA, strict=True)
+        ],
+        schema=DETAIL_SCHEMA,
+    )
+
+
+def _no_batches() -> Iterator[pa.RecordBatch]:
+    yield from ()
