@@ -8,7 +8,19 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING
 
-from commands import apikeys, audit, channels, demo, export, export_worker, inbox, load, users
+from commands import (
+    alerts,
+    apikeys,
+    audit,
+    channels,
+    demo,
+    export,
+    export_worker,
+    inbox,
+    load,
+    schedules,
+    users,
+)
 from commands.console import Console
 from commands.control import ControlServer, Runner, delegate, socket_path
 from config import Settings, SettingsError, load_settings
@@ -32,6 +44,8 @@ STORE_COMMANDS = {
     "export": export,
     "export-worker": export_worker,
     "audit": audit,
+    "alerts": alerts,
+    "schedules": schedules,
 }
 
 
@@ -92,6 +106,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         from exports.worker import ExportPool
 
         export_pool = ExportPool(engine, settings).start()
+    # Alerts and scheduled reports run beside the exports (their runs are export jobs); the
+    # first turn, now, starts a schedule that came due while the server was down.
+    minute_worker = None
+    if export_pool is not None:
+        from notify.worker import MinuteWorker
+
+        minute_worker = MinuteWorker(engine, settings, wake_exports=export_pool.wake).start()
     control = None
     if settings.duckdb_path is not None:
         runners: dict[str, Runner] = {
@@ -108,6 +129,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         retention.stop()
         worker.stop()
+        if minute_worker is not None:
+            minute_worker.stop()
         if export_pool is not None:
             export_pool.stop()
         if control is not None:

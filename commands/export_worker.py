@@ -12,6 +12,7 @@ import threading
 
 from commands.console import Console, StreamConsole
 from exports.worker import ExportPool
+from notify.worker import MinuteWorker
 
 
 def add_parser(subparsers) -> None:
@@ -37,15 +38,24 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
         console.err("--threads must be at least 1.")
         return 2
     pool = ExportPool(engine, settings, workers=args.threads)
+    # Alerts and scheduled reports are evaluated where the exports run.
+    minute = MinuteWorker(engine, settings, wake_exports=pool.wake)
     if args.once:
         pool.recover()
+        turn = minute.tick()
         ran = pool.run_pending()
+        mailed = minute.tick().mailed if turn.started else 0
         expired = pool.housekeeping()
-        console.out(f"Ran {ran} export(s); {expired} expired file(s) removed.")
+        console.out(
+            f"Ran {ran} export(s); {expired} expired file(s) removed; "
+            f"{len(turn.alerts)} alert notification(s), {len(turn.started)} scheduled "
+            f"report(s) started, {turn.mailed + mailed} mailed."
+        )
         return 0
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     pool.start()
+    minute.start()
     console.out(
         f"Export worker running {pool.workers} job(s) at a time, files in "
         f"{settings.exports_path}. Ctrl+C stops it."
@@ -54,6 +64,7 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
         stopped.wait()
     except KeyboardInterrupt:
         pass
+    minute.stop()
     pool.stop()
     console.out("Export worker stopped.")
     return 0

@@ -119,3 +119,28 @@ def label_for(control_id: str) -> str:
 def export_rerun(job_id: str) -> dict:
     """The "run again" button of one export job (a pattern-matching id)."""
     return {"type": EXPORT_RERUN, "job": job_id}
+
+# The alerts page (dashboard/layouts/alerts.py).
+ALERTS_LINK = "alerts-link"
+ALERTS_TABLE = "alerts-table"
+ALERTS_NOTICE = "alerts-notice"
+ALERT_TOGGLE = "alert-toggle"
+ALERT_NAME = "alert-name"
+ALERT_CHANNEL = "alert-channel"
+ALERT_SUBACCOUNTS = "alert-subaccounts"
+ALERT_METRIC = "alert-metric"
+ALERT_ERROR_CODE = "alert-error-code"
+ALERT_STUCK_MINUTES = "alert-stuck-minutes"
+ALERT_COMPARISON = "alert-comparison"
+ALERT_THRESHOLD = "alert-threshold"
+ALERT_WINDOW = "alert-window"
+ALERT_MIN_VOLUME = "alert-min-volume"
+ALERT_NOTIFY_BY = "alert-notify-by"
+ALERT_TARGET = "alert-target"
+ALERT_SECRET = "alert-secret"
+ALERT_ADD = "alert-add"
+
+
+def alert_toggle(rule_id: int) -> dict:
+    """The disable/enable button of one alert rule (a pattern-matching id)."""
+    return {"type": ALERT_TOGGLE, "rule": rule_id}

@@ -8,6 +8,7 @@ from dash import dcc, html
 from config import PROJECT_DIR
 from dashboard import ids
 from dashboard.callbacks import (
+    alerts,
     audit,
     consolidated,
     detailed,
@@ -22,7 +23,7 @@ from dashboard.transport import install_transport
 from reporting.i18n import t
 from reporting.languages import DEFAULT_LANGUAGE
 
-AREAS = (routing, filters, presets, consolidated, detailed, exports, audit)
+AREAS = (routing, filters, presets, consolidated, detailed, exports, audit, alerts)
 
 
 def shell_layout() -> html.Div:

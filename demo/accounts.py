@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from data_access import accounts
+from clock import utcnow
+from data_access import accounts, alerts
+from data_access.filters import AccessScope
+from data_access.outbound_tables import outbound_metadata
 from data_access.tables import subaccounts, user_subaccounts
 from demo.generator import DATA_FILE
 
@@ -28,6 +31,8 @@ DEMO_ACCOUNTS = tuple(
     for a in json.loads(DATA_FILE.read_text(encoding="utf-8"))["accounts"]
 )
 DEMO_USER_SUBACCOUNTS = 2
+# The alerts page of the demo shows one rule, owned by the demo admin.
+DEMO_RULE = "WhatsApp delivered under 85 %"
 
 
 def create_demo_accounts(conn: Connection) -> list[DemoAccount]:
@@ -55,6 +60,7 @@ def create_demo_accounts(conn: Connection) -> list[DemoAccount]:
             if role == "user" and first_names:
                 granted = tuple(accounts.grant(conn, username, list(first_names)))
             made.append(DemoAccount(username, password, role, granted, created=True))
+        add_demo_rule(conn)
         return made
     found = []
     for username, _display, _role, password in DEMO_ACCOUNTS:
@@ -70,4 +76,36 @@ def create_demo_accounts(conn: Connection) -> list[DemoAccount]:
             ).scalars()
         )
         found.append(DemoAccount(username, password, account.role, names, created=False))
+    if found:
+        # A demo store made before alerts existed gets its sample rule now.
+        outbound_metadata.create_all(conn, checkfirst=True)
+        if not alerts.list_rules(conn):
+            add_demo_rule(conn)
     return found
+
+
+def add_demo_rule(conn: Connection) -> alerts.AlertRule | None:
+    """A sample alert rule of the demo admin over every subaccount (none without subaccounts)."""
+    outbound_metadata.create_all(conn, checkfirst=True)
+    admin = next((a for a in DEMO_ACCOUNTS if a[2] == "admin"), None)
+    account = accounts.find_account(conn, admin[0]) if admin else None
+    scope = AccessScope.of(accounts.every_subaccount_id(conn))
+    if account is None or not scope.subaccount_ids:
+        return None
+    return alerts.create_rule(
+        conn,
+        name=DEMO_RULE,
+        owner_id=account.id,
+        owner=account.username,
+        owner_scope=scope,
+        channel="whatsapp",
+        subaccount_ids=sorted(scope.subaccount_ids),
+        metric="delivered_pct",
+        comparison="<",
+        threshold=85.0,
+        window_minutes=60,
+        min_volume=50,
+        notify_by="email",
+        target="ops@example.com",
+        now=utcnow(),
+    )

@@ -175,6 +175,7 @@ def load_rows(tmp_path):
 LONG_FIRST = (
     "test_concurrent_writers.py",
     "test_clickhouse_store.py",
+    "test_clickhouse_app.py",
     "browser",
     "test_properties.py",
     "test_store_small_memory.py",

@@ -17,6 +17,7 @@ from dashboard.callbacks.common import (
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
 from dashboard.callbacks.url_state import page_from_search, state_from_search, state_to_search
+from dashboard.layouts import alerts as alerts_layout
 from dashboard.layouts import audit as audit_layout
 from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
@@ -30,7 +31,11 @@ from reporting.languages import normalize_language
 from reporting.view_state import ViewState
 
 # Pages of other areas shown inside the shell: path -> layout(services, viewer, language).
-OTHER_PAGES = {shell.EXPORTS_PATH: exports_layout.layout, shell.AUDIT_PATH: audit_layout.layout}
+OTHER_PAGES = {
+    shell.EXPORTS_PATH: exports_layout.layout,
+    shell.AUDIT_PATH: audit_layout.layout,
+    shell.ALERTS_PATH: alerts_layout.layout,
+}
 SEARCH_PROP = f"{ids.URL}.search"
 URL_PROPS = frozenset({f"{ids.URL}.pathname", SEARCH_PROP})
 URL_CHANGE_PROP = f"{ids.URL_CHANGE}.data"

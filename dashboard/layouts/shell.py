@@ -16,6 +16,7 @@ from reporting.languages import LANGUAGE_NAMES, LANGUAGES
 REPORTS_PATH = "/"
 EXPORTS_PATH = "/exports"
 AUDIT_PATH = "/audit"
+ALERTS_PATH = "/alerts"
 PROFILE_PATH = "/profile"
 SIGN_OUT_PATH = "/logout"
 
@@ -26,6 +27,7 @@ def top_bar(
     """`reports_href` leads back to the reports as they were last seen (their query string)."""
     path = pathname.rstrip("/")
     on_exports, on_audit = path == EXPORTS_PATH, path == AUDIT_PATH
+    on_alerts = path == ALERTS_PATH
     links = [
         dcc.Link(
             t(language, "shell.reports"),
@@ -33,7 +35,7 @@ def top_bar(
             href=reports_href,
             className="nav-link px-0",
         )
-        if on_exports or on_audit
+        if on_exports or on_audit or on_alerts
         else dcc.Link(
             t(language, "shell.exports"),
             id=ids.EXPORTS_LINK,
@@ -41,6 +43,15 @@ def top_bar(
             className="nav-link px-0",
         )
     ]
+    if not on_alerts:
+        links.append(
+            dcc.Link(
+                t(language, "shell.alerts"),
+                id=ids.ALERTS_LINK,
+                href=ALERTS_PATH,
+                className="nav-link px-0 ms-3",
+            )
+        )
     if viewer.role == "admin" and not on_audit:
         links.append(
             dcc.Link(

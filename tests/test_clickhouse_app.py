@@ -1,0 +1,248 @@
+"""The app served on a ClickHouse store, (a) a two-shard cluster of clickhouse-server 18.16 and
+(b) the embedded modern engine (chdb): files loaded with `python app.py load`, the consolidated
+and detailed views asked over HTTP as the browser asks them, and exports written by the server
+and read back. The figures are those tests/dashboard_data.py works out by hand."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from bench.e2e import Page, Server, ensure_admin
+from config import PROJECT_DIR, SettingsError, load_settings
+from dashboard import ids
+from data_access.store import make_engine
+from reporting.view_state import ViewState
+from servertools.clickhouse import ClickHouseCluster
+from tests.conftest import TIMEZONE, write_csv
+from tests.dashboard_data import (
+    PHONE_ANA,
+    WHATSAPP_DAILY,
+    WHATSAPP_TOTALS,
+    by_class,
+    day,
+    rows,
+)
+
+NEWEST_FIRST = ["w8", "w7", "w6", "w9", "w5", "w4", "w3", "w2", "w1"]
+_databases = itertools.count(1)
+
+
+def test_settings_send_messages_to_clickhouse_and_the_rest_to_the_accounts_store(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": "clickhouse://10.0.0.5:9000/big"}
+    settings = load_settings({**env, "CLICKHOUSE_CLUSTER": "eu"})
+    assert settings.clickhouse_url == "clickhouse://10.0.0.5:9000/big?cluster=eu"
+    assert settings.database_url == f"duckdb:///{tmp_path / 'accounts.duckdb'}"
+    assert settings.duckdb_path == tmp_path / "accounts.duckdb"
+    shared = load_settings(
+        {**env, "ACCOUNTS_DATABASE_URL": "postgresql+psycopg://reports@db/accounts"}
+    )
+    assert (shared.clickhouse_url, shared.database_url) == (
+        "clickhouse://10.0.0.5:9000/big",
+        "postgresql+psycopg://reports@db/accounts",
+    )
+    embedded = load_settings({"DATA_DIR": str(tmp_path), "DATABASE_URL": "chdb:///srv/ch"})
+    assert embedded.clickhouse_url == "chdb:///srv/ch"
+    assert load_settings({"DATA_DIR": str(tmp_path)}).clickhouse_url is None
+    with pytest.raises(SettingsError, match="CLICKHOUSE_CLUSTER must be a plain name"):
+        load_settings({**env, "CLICKHOUSE_CLUSTER": "eu;drop"})
+    with pytest.raises(SettingsError, match="ACCOUNTS_DATABASE_URL: one of the first two"):
+        load_settings({**env, "ACCOUNTS_DATABASE_URL": "clickhouse://h/x"})
+
+
+@pytest.fixture(scope="module")
+def clickhouse_cluster():
+    cluster = ClickHouseCluster(nodes=2)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def _app(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "app.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(params=["cluster-18.16", "chdb"])
+def served(request, tmp_path):
+    """The app served on a ClickHouse store holding tests/dashboard_data.py's rows."""
+    if request.param == "chdb":
+        url = f"chdb:///{tmp_path / 'clickhouse'}"
+    else:
+        url = request.getfixturevalue("clickhouse_cluster").url(f"app_{next(_databases)}")
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": url,
+        "ACCOUNT_TIMEZONE": TIMEZONE,
+    }
+    loaded = _app(env, "load", str(write_csv(tmp_path / "rows.csv", rows())))
+    assert (loaded.returncode, loaded.stdout) == (0, "Loaded 12 rows from 1 file(s).\n")
+    accounts = make_engine(load_settings(env).database_url)
+    ensure_admin(accounts)
+    accounts.dispose()
+    server = Server(url, data_dir, TIMEZONE, threads=4).wait_ready()
+    yield server, env, tmp_path
+    server.stop()
+
+
+def _signed_in(server, view: str) -> Page:
+    page = Page(server.base)
+    page.sign_in()
+    page.show(ViewState(view=view).to_dict())
+    return page
+
+
+def test_consolidated_figures_served_from_clickhouse(served):
+    server, _, _ = served
+    page = _signed_in(server, "consolidated")
+    page.apply(day(6), day(0))
+    cards = {
+        key: by_class(page.values[(card, "children")], "kpi-value")
+        for key, card in (
+            ("total", ids.KPI_TOTAL),
+            ("sent", ids.KPI_SENT),
+            ("delivered", ids.KPI_DELIVERED),
+            ("read", ids.KPI_READ),
+            ("errors", ids.KPI_ERRORS),
+            ("received", ids.KPI_RECEIVED),
+        )
+    }
+    assert cards == {key: [str(value)] for key, value in WHATSAPP_TOTALS.items()}
+    delivered, errors = page.values[(ids.DAILY_CHART, "figure")]["data"]
+    assert delivered["x"] == [day(offset).isoformat() for offset in range(6, -1, -1)]
+    assert delivered["y"] == WHATSAPP_DAILY["delivered"]
+    assert errors["y"] == WHATSAPP_DAILY["errors"]
+
+
+def test_detailed_pages_and_phone_search_served_from_clickhouse(served):
+    server, _, _ = served
+    page = _signed_in(server, "detailed")
+    page.apply(day(6), day(0))
+    table = page.values[(ids.DETAILED_TABLE, "rowData")]
+    assert [row["id"] for row in table] == NEWEST_FIRST
+    assert page.values[(ids.DETAILED_COUNT, "children")] == "9 messages"
+    w1 = table[-1]
+    assert (w1["phone"], w1["status"], w1["campaign"], w1["error_code"]) == (
+        PHONE_ANA,
+        "delivered",
+        "Black Friday",
+        "",
+    )
+    w6 = table[2]
+    assert (w6["status"], w6["error_code"], w6["error_description"]) == (
+        "error",
+        "131026",
+        "Message undeliverable",
+    )
+    page.phone("98765-4321")
+    found = page.values[(ids.DETAILED_TABLE, "rowData")]
+    assert {row["phone"] for row in found} == {PHONE_ANA}
+    assert [row["id"] for row in found] == ["w8", "w9", "w4", "w2", "w1"]
+
+
+def _read_csv(path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_exports_written_by_the_server_from_clickhouse_read_back(served):
+    server, env, folder = served
+    period = ["--channel", "whatsapp", "--start", day(6).isoformat(), "--end", day(0).isoformat()]
+    detailed = folder / "detailed.csv"
+    done = _app(
+        env,
+        "export",
+        "--view",
+        "detailed",
+        "--format",
+        "csv",
+        "--lang",
+        "en",
+        *period,
+        "--out",
+        str(detailed),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Wrote 9 rows to ")
+    lines = _read_csv(detailed)
+    assert [line["Message ID"] for line in lines] == NEWEST_FIRST
+    w1 = lines[-1]
+    assert (w1["Phone"], w1["Status"], w1["Campaign"], w1["Sent"]) == (
+        PHONE_ANA,
+        "Delivered",
+        "Black Friday",
+        f"{day(2).isoformat()} 10:01:00",
+    )
+    consolidated = folder / "consolidated.csv"
+    done = _app(
+        env,
+        "export",
+        "--view",
+        "consolidated",
+        "--format",
+        "csv",
+        "--lang",
+        "en",
+        *period,
+        "--out",
+        str(consolidated),
+    )
+    assert done.returncode == 0, done.stderr
+    days = _read_csv(consolidated)
+    assert [line[next(iter(line))] for line in days][-1] == "Total"
+    total = days[-1]
+    assert [int(total[name]) for name in list(total)[1:7]] == [
+        WHATSAPP_TOTALS[name]
+        for name in ("total", "sent", "delivered", "read", "errors", "received")
+    ]
+    assert [int(line[list(line)[1]]) for line in days[:-1]] == WHATSAPP_DAILY["total"]
+
+
+def test_api_records_reach_the_served_views(served):
+    server, env, _ = served
+    made = _app(env, "apikeys", "add", "--subaccount", "Brand A")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.splitlines()[1]
+    record = {
+        "message_id": "api-1",
+        "channel": "whatsapp",
+        "direction": "MT",
+        "content_type": "text",
+        "phone": "+5511911112222",
+        "status": "sent",
+        "created_at": f"{day(0).isoformat()}T00:05:00-03:00",
+        "sent_at": f"{day(0).isoformat()}T00:05:01-03:00",
+    }
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {key}"
+    first = http.post(server.base + "/api/v1/messages", json=[record], timeout=60)
+    assert (first.status_code, first.json()) == (
+        200,
+        {"accepted": 1, "created": 1, "updated": 0, "statuses_applied": 0},
+    )
+    delivered = {**record, "status": "delivered", "delivered_at": record["sent_at"]}
+    again = http.post(server.base + "/api/v1/messages", json=[delivered], timeout=60)
+    assert again.json() == {"accepted": 1, "created": 0, "updated": 1, "statuses_applied": 0}
+    outside = http.post(
+        server.base + "/api/v1/messages", json=[{**record, "subaccount": "Brand B"}], timeout=60
+    )
+    assert outside.status_code == 422
+    page = _signed_in(server, "detailed")
+    page.apply(day(6), day(0))
+    table = page.values[(ids.DETAILED_TABLE, "rowData")]
+    assert [row["id"] for row in table] == ["api-1", *NEWEST_FIRST]
+    assert table[0]["status"] == "delivered"
