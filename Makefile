@@ -20,9 +20,16 @@ $(VENV)/.run-installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.test-installed: $(VENV)/.run-installed requirements-test.txt
+$(VENV)/.test-installed: $(VENV)/.run-installed requirements-test.txt node_modules/.installed
 	bash scripts/system-deps.sh test
 	$(VENV)/bin/pip install -q -r requirements-test.txt
+	touch $@
+
+# axe-core, which the accessibility browser test injects into each page, from npm at the
+# version package-lock.json pins (node_modules is not committed).
+node_modules/.installed: package.json package-lock.json
+	bash scripts/system-deps.sh npm
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 run: $(VENV)/.run-installed locales

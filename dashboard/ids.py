@@ -13,6 +13,7 @@ TOP_BAR = "top-bar"
 ERROR_ALERT = "error-alert"
 DOCUMENT_TITLE = "document-title"
 URL_CHANGE = "url-change"
+WIDGET_WORDS = "widget-words"
 
 # Filter bar
 DATE_RANGE = "date-range"

@@ -25,6 +25,26 @@ from reporting.languages import DEFAULT_LANGUAGE
 
 AREAS = (routing, filters, presets, consolidated, detailed, exports, audit, alerts)
 
+# Dash's page with a language on <html> from the first byte; the page callback then sets the
+# one the person chose (routing.py), which screen readers and the browser's own words follow.
+INDEX_STRING = f"""<!DOCTYPE html>
+<html lang="{DEFAULT_LANGUAGE}">
+    <head>
+        {{%metas%}}
+        <title>{{%title%}}</title>
+        {{%favicon%}}
+        {{%css%}}
+    </head>
+    <body>
+        {{%app_entry%}}
+        <footer>
+            {{%config%}}
+            {{%scripts%}}
+            {{%renderer%}}
+        </footer>
+    </body>
+</html>"""
+
 
 def shell_layout() -> html.Div:
     """What every page shares; the routing callback fills the page for the URL."""
@@ -56,6 +76,7 @@ def build_app(services: Services) -> dash.Dash:
         suppress_callback_exceptions=True,
         assets_folder=str(PROJECT_DIR / "assets"),
         on_error=on_callback_error,
+        index_string=INDEX_STRING,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     install_transport(app)

@@ -2,11 +2,15 @@
 # Installs the Debian packages a job needs when they are missing: `run` needs python3-venv;
 # `test` also needs a PostgreSQL server, Chromium with its driver for the browser tests,
 # LibreOffice Calc, which opens every kind of export in tests/test_export_libreoffice.py, and
-# ClickHouse's server (servertools/clickhouse.py starts a two-shard cluster of it).
+# ClickHouse's server (servertools/clickhouse.py starts a two-shard cluster of it); `npm` needs
+# Node's package manager, which installs axe-core for the accessibility test (package.json).
 set -euo pipefail
 job="${1:-run}"
 need=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ "$job" = npm ]; then
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
 if [ "$job" = test ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -283,16 +283,19 @@ def register_callbacks(app, services: Services) -> None:
         Input(ids.LANGUAGE, "value"),
         prevent_initial_call=True,
     )(lambda value: choose_language(services, value))
-    # The browser tab's title follows the language of the page's brand name.
+    # The browser tab's title follows the language of the page's brand name, and <html>'s
+    # `lang` the language of the page's frame.
     app.clientside_callback(
         """function(children) {
             // After the new page is drawn, so its brand name is the one read.
             window.setTimeout(function () {
                 const brand = document.querySelector('.brand');
                 if (brand) { document.title = brand.textContent; }
+                const framed = document.querySelector('#PAGE_CONTENT [lang]');
+                if (framed) { document.documentElement.lang = framed.getAttribute('lang'); }
             }, 0);
             return window.dash_clientside.no_update;
-        }""",
+        }""".replace("PAGE_CONTENT", ids.PAGE_CONTENT),
         Output(ids.DOCUMENT_TITLE, "data"),
         Input(ids.PAGE_CONTENT, "children"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
@@ -10,7 +11,7 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.layouts.aria import aria
 from dashboard.services import Viewer
-from reporting.i18n import t
+from reporting.i18n import N_, t
 from reporting.languages import LANGUAGE_NAMES, LANGUAGES
 
 REPORTS_PATH = "/"
@@ -150,6 +151,21 @@ def error_notice(language: str) -> dbc.Alert:
     )
 
 
+def widget_words(language: str) -> html.Div:
+    """Words that Dash's calendar writes in English only (its buttons' and year box's names),
+    in the page's language for assets/a11y.js to put in their place."""
+    words = {
+        "previous-month": N_("calendar.previous_month"),
+        "next-month": N_("calendar.next_month"),
+        "year": N_("calendar.year"),
+        "year-down": N_("calendar.year_down"),
+        "year-up": N_("calendar.year_up"),
+    }
+    # Typed Any for the same reason as aria(): a spread dict[str, str] meets every parameter.
+    data: dict[str, Any] = {f"data-{name}": t(language, key) for name, key in words.items()}
+    return html.Div(id=ids.WIDGET_WORDS, hidden=True, **data)
+
+
 def frame(
     viewer: Viewer, language: str, pathname: str, body, reports_href: str = REPORTS_PATH
 ) -> html.Div:
@@ -158,6 +174,7 @@ def frame(
         [
             top_bar(viewer, language, pathname, reports_href),
             dbc.Container([error_notice(language), html.Main(body)], fluid=True, className="page"),
+            widget_words(language),
         ],
         lang=language,
     )
