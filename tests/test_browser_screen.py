@@ -233,3 +233,110 @@ def test_dr504_each_quick_period_applies_its_days(browser, served):
             "Períodos rápidos…"
         )
     assert severe_console_messages(browser) == []
+
+
+MONTHS = {
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+    "diciembre",
+    "pt-BR": "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro "
+    "dezembro",
+    "en": "January February March April May June July August September October November December",
+}
+# The calendar's weekday heads: Monday first in Spanish and Portuguese, Sunday in English.
+WEEKDAYS = {
+    "es": ["lu", "ma", "mi", "ju", "vi", "sá", "do"],
+    "pt-BR": ["seg", "ter", "qua", "qui", "sex", "sab", "dom"],
+    "en": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa"],
+}
+CALENDAR_JS = """
+return {
+    months: Array.from(document.querySelectorAll('.dash-datepicker-calendar-month-header'))
+        .map((e) => e.textContent),
+    weekdays: Array.from(document.querySelectorAll('.dash-datepicker-calendar')[0]
+        .querySelectorAll('thead tr:nth-child(2) th')).map((e) => e.textContent),
+};
+"""
+
+
+def month_title(language: str, day_in_month) -> str:
+    return f"{MONTHS[language].split()[day_in_month.month - 1]} {day_in_month.year}"
+
+
+def calendar_day(driver, table: int, number: int):
+    """The cell of day `number` in the calendar's `table`-th month shown (from 0)."""
+    tables = driver.find_elements(By.CSS_SELECTOR, ".dash-datepicker-calendar")
+    return next(
+        cell
+        for cell in tables[table].find_elements(By.CSS_SELECTOR, "td")
+        if cell.text == str(number)
+    )
+
+
+def month_arrows(driver):
+    return driver.find_elements(By.CSS_SELECTOR, ".dash-datepicker-month-nav")
+
+
+def test_dr505_the_calendar_speaks_the_page_language_and_offers_what_the_rule_accepts(
+    browser, served
+):
+    browser.get(served.url + "/")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    today, earliest = day(0), day(89)
+    previous_month = today.replace(day=1) - timedelta(days=1)
+    for language in ("es", "pt-BR", "en"):
+        if language != "es":
+            Select(browser.find_element(By.ID, ids.LANGUAGE)).select_by_value(language)
+            wait_for(
+                lambda language=language: (
+                    browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
+                ),
+                15,
+                f"the page in {language}",
+            )
+            idle(browser)
+        wait_for(
+            lambda: browser.find_element(By.ID, ids.DATE_RANGE_START), 10, "the date boxes"
+        ).click()
+        expected = {
+            "months": [month_title(language, previous_month), month_title(language, today)],
+            "weekdays": WEEKDAYS[language],
+        }
+        wait_for(
+            lambda expected=expected: browser.execute_script(CALENDAR_JS) == expected,
+            10,
+            f"the calendar in {language}",
+        )
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+    # The back arrow reaches the month of the earliest day, whose earlier days are disabled.
+    browser.find_element(By.ID, ids.DATE_RANGE_START).click()
+    wait_for(lambda: month_arrows(browser), 10, "the calendar")
+    while month_arrows(browser)[0].is_enabled():
+        month_arrows(browser)[0].click()
+    assert browser.execute_script(CALENDAR_JS)["months"][0] == month_title("en", earliest)
+    disabled = [
+        calendar_day(browser, 0, number).get_attribute("aria-disabled")
+        for number in range(1, earliest.day + 1)
+    ]
+    assert disabled == ["true"] * (earliest.day - 1) + ["false"]
+
+    # The earliest day to today is accepted: 90 days.
+    calendar_day(browser, 0, earliest.day).click()
+    while month_title("en", today) not in browser.execute_script(CALENDAR_JS)["months"]:
+        month_arrows(browser)[-1].click()
+    shown = browser.execute_script(CALENDAR_JS)["months"].index(month_title("en", today))
+    calendar_day(browser, shown, today.day).click()
+    browser.find_element(By.ID, ids.APPLY_FILTERS).click()
+    wait_for(
+        lambda: f"start={earliest.isoformat()}&end={today.isoformat()}" in browser.current_url,
+        15,
+        "the 90 days in the address",
+    )
+    idle(browser)
+    assert text_of(browser, ids.error_for(ids.DATE_RANGE)) == ""
+    assert kpi_texts(browser, ids.KPI_TOTAL)[1] == "9"
+    short_month = MONTHS["en"].split()[earliest.month - 1][:3]
+    assert browser.find_element(By.ID, ids.DATE_RANGE_START).get_attribute("value") == (
+        f"{short_month} {earliest.day}, {earliest.year}"
+    )
+    assert severe_console_messages(browser) == []

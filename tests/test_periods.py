@@ -10,7 +10,8 @@ from dash.exceptions import PreventUpdate
 from dashboard import ids
 from dashboard.callbacks.filters import update_view
 from dashboard.callbacks.presets import apply_preset
-from reporting.periods import PRESETS, preset_range
+from data_access.filters import FilterError, ReportFilter
+from reporting.periods import PRESETS, calendar_bounds, preset_range
 from reporting.view_state import ViewState
 from tests.dashboard_data import FixedViewerServices, day, rows, viewer_for
 from tests.test_dashboard_filters import pending
@@ -77,3 +78,35 @@ class TestApplyPreset:
         assert (out["start"], out["end"]) == (sent["start"], sent["end"])
         with pytest.raises(PreventUpdate):
             apply_preset(services, "", 3)
+
+
+class TestCalendarBounds:
+    def test_the_earliest_day_starts_the_longest_range_the_rule_accepts(self):
+        today = date(2026, 12, 5)
+        bounds = calendar_bounds(today)
+        assert bounds.earliest == date(2026, 9, 7)
+        # Its 90 days up to today are accepted; one day earlier is a span too long.
+        flt = ReportFilter.build("whatsapp", start=bounds.earliest, end=today, today=today)
+        assert len(flt.days) == 90
+        with pytest.raises(FilterError) as refused:
+            ReportFilter.build("whatsapp", start=date(2026, 9, 6), end=today, today=today)
+        assert refused.value.code == "span_too_long"
+
+    def test_the_back_arrow_reaches_the_earliest_month_whose_earlier_days_are_disabled(self):
+        bounds = calendar_bounds(date(2026, 12, 5))
+        assert bounds.first_allowed == date(2026, 9, 1)
+        assert bounds.disabled == tuple(date(2026, 9, d) for d in range(1, 7))
+        assert (bounds.latest, bounds.first_month_shown) == (date(2026, 12, 5), date(2026, 11, 1))
+
+    def test_an_earliest_day_on_the_first_disables_nothing(self):
+        # 2026-03-31 minus 89 days is 2026-01-01.
+        bounds = calendar_bounds(date(2026, 3, 31))
+        assert (bounds.earliest, bounds.first_allowed, bounds.disabled) == (
+            date(2026, 1, 1),
+            date(2026, 1, 1),
+            (),
+        )
+        assert bounds.first_month_shown == date(2026, 2, 1)
+
+    def test_in_january_the_month_before_is_last_year_s_december(self):
+        assert calendar_bounds(date(2027, 1, 10)).first_month_shown == date(2026, 12, 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import cast
 
 import dash_bootstrap_components as dbc
@@ -14,7 +14,7 @@ from data_access.filters import MAX_DAYS_BACK
 from reporting.formatting import PICKER_FORMAT
 from reporting.i18n import label, t
 from reporting.languages import normalize_language
-from reporting.periods import PRESETS
+from reporting.periods import PRESETS, calendar_bounds
 
 # The multi-selects in the order shown: (control id, catalog key of its label).
 MULTI_SELECTS = (
@@ -108,7 +108,7 @@ def filter_bar(
     `message` is shown under the bar (a link whose filters could not be used).
     """
     language = normalize_language(language)
-    earliest = today - timedelta(days=MAX_DAYS_BACK)
+    bounds = calendar_bounds(today)
     date_control = html.Div(
         [
             html.Span(
@@ -128,9 +128,10 @@ def filter_bar(
                 id=ids.DATE_RANGE,
                 start_date=values["start"],
                 end_date=values["end"],
-                min_date_allowed=earliest.isoformat(),
-                max_date_allowed=today.isoformat(),
-                initial_visible_month=today.isoformat(),
+                min_date_allowed=bounds.first_allowed.isoformat(),
+                max_date_allowed=bounds.latest.isoformat(),
+                disabled_days=[day.isoformat() for day in bounds.disabled],
+                initial_visible_month=bounds.first_month_shown.isoformat(),
                 display_format=PICKER_FORMAT[language],
                 start_date_id=ids.DATE_RANGE_START,
                 end_date_id=ids.DATE_RANGE_END,
