@@ -17,6 +17,7 @@ from dashboard.layouts import alerts as alerts_page
 from dashboard.layouts import shell
 from dashboard.services import Services, Viewer
 from data_access import alerts
+from data_access.clickhouse import binding
 from data_access.filters import AccessScope
 from data_access.outbound_tables import ensure_tables
 from demo.accounts import DEMO_RULE, create_demo_accounts
@@ -207,6 +208,24 @@ def test_a_webhook_is_signed_with_the_rules_secret(store, load_rows, mail_settin
         assert json.loads(receiver.calls[-1].body)["event"] == "test"
     finally:
         receiver.stop()
+
+
+def test_rules_wait_on_a_clickhouse_store_instead_of_recovering(
+    store, load_rows, mail_settings, smtp
+):
+    rule(store, min_volume=1)
+    load_rows(store, batch(3, T0 - timedelta(minutes=1), "error"))
+
+    class Bound:
+        def close(self) -> None:
+            pass
+
+    binding.bind(store, Bound())
+    try:
+        assert MinuteWorker(store, mail_settings).tick(T0).alerts == []
+    finally:
+        binding.unbind(store)
+    assert [o.kind for o in MinuteWorker(store, mail_settings).tick(T0).alerts] == ["failing"]
 
 
 def test_a_failed_delivery_is_recorded_with_its_reason(store, load_rows, mail_settings):
