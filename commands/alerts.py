@@ -147,17 +147,17 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
                 )
             return 0
         with engine.begin() as conn:
-            rule = rules.get_rule(conn, args.id)
-            if rule is None:
+            chosen = rules.get_rule(conn, args.id)
+            if chosen is None:
                 console.err(f"There is no alert rule {args.id}; `alerts list` shows them.")
                 return 2
             if args.action in ("disable", "enable"):
-                rules.set_active(conn, rule.id, args.action == "enable", utcnow())
-                console.out(f"Alert rule {rule.id} ({rule.name}) is {args.action}d.")
+                rules.set_active(conn, chosen.id, args.action == "enable", utcnow())
+                console.out(f"Alert rule {chosen.id} ({chosen.name}) is {args.action}d.")
                 return 0
-        outcome = send_test(engine, settings, rule.id, utcnow())
+        outcome = send_test(engine, settings, chosen.id, utcnow())
         if outcome.delivered:
-            console.out(f"Test notification of rule {rule.id} sent by {rule.notify_by}.")
+            console.out(f"Test notification of rule {chosen.id} sent by {chosen.notify_by}.")
             return 0
         console.err(f"The test notification was not delivered: {outcome.problem}")
         return 1

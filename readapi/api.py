@@ -249,10 +249,10 @@ def _messages(api: ReadApi, scope: AccessScope, flt: ReportFilter) -> dict:
                 and_(m.created_at == created_at, m.message_id < message_id),
             )
         )
-    rows = []
+    rows: list = []
     if scope.subaccount_ids:
         with api.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = list(conn.execute(query).all())
     page, more = rows[:limit], len(rows) > limit
     items = []
     for row in page:

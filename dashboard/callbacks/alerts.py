@@ -114,7 +114,7 @@ def _on_toggle(services: Services):
         if not (ctx.triggered and ctx.triggered[0]["value"]):
             raise PreventUpdate
         try:
-            rule_id = int(button.get("rule"))
+            rule_id = int(str(button.get("rule")))
         except (TypeError, ValueError):
             raise PreventUpdate from None
         return toggle_rule(services, stored_language, rule_id)
