@@ -252,14 +252,15 @@ def test_dr405_half_a_range_is_explained_and_not_applied(browser, served):
     cards = card_texts(browser)
     message = browser.find_element(By.ID, ids.error_for(ids.DATE_RANGE))
 
-    # A day chosen in the calendar starts a new range: the end box empties.
+    # A day chosen in the calendar starts a new range: the end box empties. Today is in the
+    # second month shown (the calendar opens on last month and this one).
     browser.find_element(By.ID, ids.DATE_RANGE_START).click()
     today = wait_for(
         lambda: [
             cell
             for cell in browser.find_elements(
                 By.CSS_SELECTOR,
-                "td.dash-datepicker-calendar-date-inside"
+                ".dash-datepicker-calendar:last-of-type td.dash-datepicker-calendar-date-inside"
                 ":not(.dash-datepicker-calendar-date-disabled)",
             )
             if cell.text == str(day(0).day)
