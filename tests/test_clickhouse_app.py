@@ -179,9 +179,11 @@ def test_exports_written_by_the_server_from_clickhouse_read_back(served):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Wrote 9 rows to ")
     lines = _read_csv(detailed)
-    assert [line["Message ID"] for line in lines] == NEWEST_FIRST
+    assert [list(line.values())[0] for line in lines] == NEWEST_FIRST
     w1 = lines[-1]
-    assert (w1["Phone"], w1["Status"], w1["Campaign"], w1["Sent"]) == (
+    # Columns by their place (the time columns' headers name the zone).
+    cells = list(w1.values())
+    assert (cells[8], cells[11], cells[6], cells[14]) == (
         PHONE_ANA,
         "Delivered",
         "Black Friday",

@@ -14,6 +14,7 @@ shared between threads); the embedded engine (chdb) is one session, so its queri
 
 from __future__ import annotations
 
+import heapq
 import json
 import queue
 import threading
@@ -282,14 +283,36 @@ class ClickHouseMessages:
             return 0, _no_batches()
 
         def batches() -> Iterator[pa.RecordBatch]:
+            key = ch_reports.sort_key(sort, descending)
+
+            def row_key(row: tuple) -> tuple:
+                return key(ch_reports.sort_value(sort, row), row[0])
+
+            chunk: list[tuple] = []
             with self.store() as store:
-                sql, params = ch_reports.detailed_select(store, ch_scope, ch_flt, sort, descending)
-                rows = _stream_rows(store, render(sql, params), batch_rows)
-                try:
-                    for chunk in rows:
-                        yield detail_batch(chunk)
-                finally:
-                    rows.close()
+                for window in _stream_windows(ch_flt, sort, descending):
+                    sql, params = ch_reports.detailed_select(
+                        store, ch_scope, ch_flt, sort, descending, on_nodes=True, days=window
+                    )
+                    text = render(sql, params)
+                    streams = [_stream_rows(node, text, batch_rows) for node in store.nodes()]
+                    try:
+                        # Each node sorts its own messages; the sorted streams are merged here.
+                        rows = (
+                            streams[0]
+                            if len(streams) == 1
+                            else heapq.merge(*streams, key=row_key, reverse=descending)
+                        )
+                        for row in rows:
+                            chunk.append(row)
+                            if len(chunk) >= batch_rows:
+                                yield detail_batch(chunk)
+                                chunk = []
+                    finally:
+                        for stream in streams:
+                            stream.close()
+            if chunk:
+                yield detail_batch(chunk)
 
         return total, batches()
 
@@ -325,21 +348,21 @@ class ClickHouseMessages:
             return ingest(store, frame, scope, all_or_nothing=all_or_nothing)
 
 
-def _stream_rows(store: ClickHouseStore, sql: str, batch_rows: int) -> Iterator[list[tuple]]:
-    """The rows of a query in lists of about batch_rows, read as the server sends them."""
-    client = store.client
+def _stream_windows(flt: ReportFilter, sort: str, descending: bool) -> list[tuple]:
+    """The export's ranges of days, read one after another: in the time order one day at a
+    time (each node then holds one day's merged messages at once), else the whole range."""
+    if sort != "created_at" or flt.searches_messages:
+        return [(flt.start, flt.end)]
+    days = flt.days[::-1] if descending else flt.days
+    return [(day, day) for day in days]
+
+
+def _stream_rows(client, sql: str, batch_rows: int) -> Iterator[tuple]:
+    """The rows of a query, read as the server sends them."""
     if isinstance(client, NativeClient):
         driver = client._driver
-        rows = driver.execute_iter(sql, settings={"max_block_size": batch_rows})
-        batch: list[tuple] = []
         try:
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= batch_rows:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+            yield from driver.execute_iter(sql, settings={"max_block_size": batch_rows})
         except GeneratorExit:
             # A stream left half read leaves the connection mid-answer: start a new one.
             driver.disconnect()
@@ -353,10 +376,11 @@ def _stream_rows(store: ClickHouseStore, sql: str, batch_rows: int) -> Iterator[
             text = pending + chunk.data()
             lines = text.split("\n")
             pending = lines.pop()
-            if lines:
-                yield [tuple(json.loads(line)) for line in lines if line]
+            for line in lines:
+                if line:
+                    yield tuple(json.loads(line))
         if pending.strip():
-            yield [tuple(json.loads(pending))]
+            yield tuple(json.loads(pending))
     finally:
         result.close()
 

@@ -8,7 +8,7 @@ ReportFilter carry) are cityHash64 of the name (`name_ids`).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from data_access.filters import AccessScope, FilterError, ReportFilter
 from data_access.reports import (
     COUNT_COLUMNS,
     DETAIL_COLUMNS,
+    STATUS_PLACE,
     DetailedPage,
     _check_page,
     _daily_frame,
@@ -45,9 +46,12 @@ _OPTIONAL_TEXT = (
 )
 
 
-def _finalised_columns() -> str:
+def _finalised_columns(columns=None) -> str:
+    """The merged value of each state column (of `columns` only, when given)."""
     parts = []
     for column, state_type, _ in MESSAGE_STATES:
+        if columns is not None and column not in columns:
+            continue
         function = state_type.split("(", 1)[1].split(",", 1)[0]
         parts.append(f"{_MERGE[function]}(s_{column}) AS {column}")
     return ", ".join(parts)
@@ -64,10 +68,30 @@ def name_ids(store: ClickHouseStore, names: list[str]) -> dict[str, int]:
     return {name: int(value) for name, value in rows}
 
 
-def _messages(store: ClickHouseStore, flt: ReportFilter, params: dict[str, Any]) -> str:
-    """Every message of the filter's days, one row each with its merged values."""
-    where = ["created_day >= %(start)s", "created_day <= %(end)s"]
-    params.update(start=flt.start, end=flt.end)
+def _messages(
+    store: ClickHouseStore,
+    flt: ReportFilter,
+    params: dict[str, Any],
+    columns=None,
+    *,
+    on_nodes: bool = False,
+    days: tuple[date, date] | None = None,
+    keys: list[tuple[date, str]] | None = None,
+) -> str:
+    """Every message of the filter's days, one row each with its merged values (of `columns`
+    only, when given: merging a message's content costs more than all the rest).
+
+    `on_nodes`: read the node's own table (run it with store.on_each_node); `days` narrows the
+    range to (first, last); `keys` to the given messages (day, id)."""
+    low, high = days or (flt.start, flt.end)
+    where = ["created_day >= %(low)s", "created_day <= %(high)s"]
+    params.update(low=low, high=high)
+    if keys is not None:
+        where.append("created_day IN %(key_days)s AND message_id IN %(key_ids)s")
+        params.update(
+            key_days=tuple(sorted({day for day, _ in keys})),
+            key_ids=tuple(sorted({ident for _, ident in keys})),
+        )
     if flt.message_id:
         where.append("message_id = %(message_id)s")
         params["message_id"] = flt.message_id
@@ -82,13 +106,28 @@ def _messages(store: ClickHouseStore, flt: ReportFilter, params: dict[str, Any])
             params["ending"] = flt.phone.ending[::-1] + "%"
         where.append(
             f"message_id IN (SELECT message_id FROM {store.client.database}.phones_local "
-            f"WHERE created_day >= %(start)s AND created_day <= %(end)s "
+            f"WHERE created_day >= %(low)s AND created_day <= %(high)s "
             f"AND ({' OR '.join(tests)}))"
         )
+    table = f"{store.client.database}.messages_local" if on_nodes else store.table("messages")
     return (
-        f"(SELECT created_day, message_id, {FINALISED} FROM {store.table('messages')} "
+        f"(SELECT created_day, message_id, {_finalised_columns(columns)} FROM {table} "
         f"WHERE {' AND '.join(where)} GROUP BY created_day, message_id)"
     )
+
+
+def _needed(flt: ReportFilter, *more: str) -> set[str]:
+    """The merged columns the filter's conditions read, and `more`."""
+    columns = {"channel", "direction", "subaccount", "content_type", *more}
+    for wanted, column in (
+        (flt.users, "user"),
+        (flt.campaigns, "campaign"),
+        (flt.statuses, "status_rank"),
+        (flt.correlation_id, "correlation_id"),
+    ):
+        if wanted:
+            columns.add(column)
+    return columns
 
 
 def _conditions(
@@ -132,6 +171,14 @@ def _conditions(
     return conds
 
 
+def _daily_local(store: ClickHouseStore) -> str:
+    """The roll-up as each node holds it. Records of a message all land on one shard, so the
+    nodes' sets of message ids are disjoint: each node counts its own exactly and the counts
+    add up, with no sets sent to one node to be merged there (2.5 times faster on two shards
+    at 4M messages, and each node's share shrinks as shards are added)."""
+    return f"{store.client.database}.daily_local"
+
+
 def _rolled(flt: ReportFilter) -> bool:
     """Whether the roll-up answers: it holds day, channel, direction, subaccount and content
     type (a message's user, campaign and status may still change, so it keeps none of them)."""
@@ -150,11 +197,13 @@ def daily_series(store: ClickHouseStore, scope: AccessScope, flt: ReportFilter) 
                 "uniqExactIfMerge(s_sent), uniqExactIfMerge(s_delivered), "
                 "uniqExactIfMerge(s_read), "
                 "uniqExactIfMerge(s_error_or_beyond) - uniqExactIfMerge(s_delivered_or_beyond) "
-                f"FROM {store.table('daily')} WHERE {' AND '.join(where)} "
+                f"FROM {_daily_local(store)} WHERE {' AND '.join(where)} "
                 "GROUP BY created_day, direction"
             )
+            rows = store.on_each_node(sql, params)
         else:
-            source = _messages(store, flt, params)
+            columns = _needed(flt, "sent_at", "delivered_at", "read_at", "status_rank")
+            source = _messages(store, flt, params, columns, on_nodes=True)
             where = _conditions(scope, flt, params, rolled=False)
             sql = (
                 "SELECT created_day, direction, count(), countIf(sent_at > toDateTime(0)), "
@@ -162,20 +211,22 @@ def daily_series(store: ClickHouseStore, scope: AccessScope, flt: ReportFilter) 
                 f"countIf(status_rank = {STATUS_RANK['error']}) "
                 f"FROM {source} WHERE {' AND '.join(where)} GROUP BY created_day, direction"
             )
-        rows = store.query(sql, params)
+            rows = store.on_each_node(sql, params)
     by_day: dict = {}
+    # Rows of several nodes (the roll-up read node by node) add up.
     for day, direction, messages, sent, delivered, read, errors in rows:
         counts = by_day.setdefault(_day(day), dict.fromkeys(COUNT_COLUMNS, 0))
         if direction == "MT":
-            counts.update(
-                total=int(messages),
-                sent=int(sent),
-                delivered=int(delivered),
-                read=int(read),
-                errors=int(errors),
-            )
+            for name, value in (
+                ("total", messages),
+                ("sent", sent),
+                ("delivered", delivered),
+                ("read", read),
+                ("errors", errors),
+            ):
+                counts[name] += int(value)
         elif direction == "MO":
-            counts["received"] = int(messages)
+            counts["received"] += int(messages)
     empty = dict.fromkeys(COUNT_COLUMNS, 0)
     days = flt.days
     counts = {name: [by_day.get(day, empty)[name] for day in days] for name in COUNT_COLUMNS}
@@ -190,25 +241,32 @@ def top_errors(
     store: ClickHouseStore, scope: AccessScope, flt: ReportFilter, limit: int = 10
 ) -> pd.DataFrame:
     """The most frequent error reasons over the range, with their share of all errors."""
-    columns = ["error_code", "error_description", "count", "share"]
+    columns_out = ["error_code", "error_description", "count", "share"]
     if not scope.subaccount_ids:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns_out)
     params: dict[str, Any] = {}
-    source = _messages(store, flt, params)
+    columns = _needed(flt, "status_rank", "error_code", "error_description")
+    source = _messages(store, flt, params, columns, on_nodes=True)
     where = _conditions(scope, flt, params, rolled=False)
-    rows = store.query(
-        "SELECT error_code, minIf(error_description, error_description != ''), count() AS n "
+    per_node = store.on_each_node(
+        "SELECT error_code, minIf(error_description, error_description != ''), count() "
         f"FROM {source} WHERE {' AND '.join(where)} AND direction = 'MT' "
-        f"AND status_rank = {STATUS_RANK['error']} "
-        "GROUP BY error_code ORDER BY n DESC, error_code = '', error_code",
+        f"AND status_rank = {STATUS_RANK['error']} GROUP BY error_code",
         params,
     )
+    counted: dict[str, list] = {}
+    for code, description, n in per_node:
+        seen = counted.setdefault(code, ["", 0])
+        if description and (not seen[0] or description < seen[0]):
+            seen[0] = description
+        seen[1] += int(n)
+    ordered = sorted(counted.items(), key=lambda item: (-item[1][1], item[0] == "", item[0]))
     frame = pd.DataFrame(
-        [(code or None, description or None, int(n)) for code, description, n in rows],
-        columns=columns[:3],
+        [(code or None, description or None, n) for code, (description, n) in ordered],
+        columns=columns_out[:3],
     )
     if frame.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns_out)
     frame["count"] = frame["count"].astype("int64")
     frame["share"] = frame["count"] * 100.0 / frame["count"].sum()
     return frame.head(limit).reset_index(drop=True)
@@ -261,24 +319,101 @@ _DETAIL_SELECT = ", ".join(
 )
 
 
+def sort_value(sort: str, row: tuple):
+    """The sort value of a row of detailed_select as the SQL order compares it (a status by
+    its place in a message's life)."""
+    value = row[DETAIL_COLUMNS.index(sort)]
+    if sort == "status":
+        return STATUS_PLACE.get(RANK_STATUS[int(value)], 99)
+    return value
+
+
+def sort_key(sort: str, descending: bool):
+    """key(value, message_id) giving, with reverse=descending, the order `_order` makes: an
+    empty value last either way, then the value, then the id."""
+    _, may_be_empty = _SORTS[sort]
+
+    def key(value, message_id: str) -> tuple:
+        empty = may_be_empty and value == ""
+        return (not empty if descending else empty, value, message_id)
+
+    return key
+
+
+def _sort_columns(sort: str) -> set[str]:
+    return {"status_rank"} if sort == "status" else {sort}
+
+
 def detailed_select(
     store: ClickHouseStore,
     scope: AccessScope,
     flt: ReportFilter,
     sort: str = "created_at",
     descending: bool = True,
+    *,
+    on_nodes: bool = False,
+    days: tuple[date, date] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The query of every matching message's detailed columns in a whitelisted order (status
     as its rank, "none" as '' and 1970-01-01: `shown` reads a row of it), with its
-    parameters. The scope must name a subaccount."""
+    parameters. The scope must name a subaccount. On a cluster run it `on_nodes` and merge
+    the nodes' sorted rows by `sort_key` (merging states on one node runs out of memory)."""
     order = _order(sort, descending)
     params: dict[str, Any] = {}
-    source = _messages(store, flt, params)
+    source = _messages(store, flt, params, on_nodes=on_nodes, days=days)
     where = _conditions(scope, flt, params, rolled=False)
     return (
         f"SELECT {_DETAIL_SELECT} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}",
         params,
     )
+
+
+def _windows(flt: ReportFilter, sort: str, descending: bool) -> list[tuple[date, date]]:
+    """Ranges of days to look for a page in, widening: the newest (or oldest) day, 4, 16, all.
+    Only the time order has its rows in day order; other orders look at the whole range."""
+    if sort != "created_at" or flt.searches_messages:
+        return [(flt.start, flt.end)]
+    windows = []
+    for width in (1, 4, 16):
+        if width >= len(flt.days):
+            break
+        if descending:
+            windows.append((flt.end - timedelta(days=width - 1), flt.end))
+        else:
+            windows.append((flt.start, flt.start + timedelta(days=width - 1)))
+    return [*windows, (flt.start, flt.end)]
+
+
+def _page_keys(
+    store: ClickHouseStore,
+    scope: AccessScope,
+    flt: ReportFilter,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[tuple[date, str]]:
+    """The (day, id) of the page's messages in order: each node sorts its own messages by the
+    sort column alone, and the nodes' first offset + limit are merged here."""
+    column, _ = _SORTS[sort]
+    order = _order(sort, descending)
+    key = sort_key(sort, descending)
+    wanted = offset + limit
+    for window in _windows(flt, sort, descending):
+        params: dict[str, Any] = {"wanted": wanted}
+        source = _messages(
+            store, flt, params, _needed(flt, *_sort_columns(sort)), on_nodes=True, days=window
+        )
+        where = _conditions(scope, flt, params, rolled=False)
+        rows = store.on_each_node(
+            f"SELECT created_day, message_id, {column} FROM {source} "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %(wanted)s",
+            params,
+        )
+        if len(rows) >= wanted or window == (flt.start, flt.end):
+            break
+    rows.sort(key=lambda row: key(row[2], row[1]), reverse=descending)
+    return [(_day(day), ident) for day, ident, _ in rows[offset:wanted]]
 
 
 def detailed_rows(
@@ -291,14 +426,20 @@ def detailed_rows(
     offset: int = 0,
     limit: int = 50,
 ) -> pd.DataFrame:
-    """The rows of one page of messages in a whitelisted order, in the filter's time zone."""
+    """The rows of one page of messages in a whitelisted order, in the filter's time zone.
+
+    The page's messages are found with their sort column alone, then read whole."""
     _check_page(offset, limit)
+    _order(sort, descending)  # rejects an unknown sort key
     rows: list = []
     if scope.subaccount_ids:
-        sql, params = detailed_select(store, scope, flt, sort, descending)
-        params.update(offset=offset, limit=limit)
-        found = store.query(sql + " LIMIT %(offset)s, %(limit)s", params)
-        rows = [shown(row) for row in found]
+        keys = _page_keys(store, scope, flt, sort, descending, offset, limit)
+        if keys:
+            params: dict[str, Any] = {}
+            source = _messages(store, flt, params, keys=keys)
+            found = store.query(f"SELECT message_id, {_DETAIL_SELECT} FROM {source}", params)
+            by_id = {row[0]: row[1:] for row in found}
+            rows = [shown(by_id[ident]) for _, ident in keys if ident in by_id]
     frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
     return localise(frame, flt.timezone)
 
@@ -310,12 +451,12 @@ def detailed_count(store: ClickHouseStore, scope: AccessScope, flt: ReportFilter
     params: dict[str, Any] = {}
     if _rolled(flt):
         where = _conditions(scope, flt, params, rolled=True)
-        sql = f"SELECT uniqExactMerge(s_messages) FROM {store.table('daily')} WHERE "
+        sql = f"SELECT uniqExactMerge(s_messages) FROM {_daily_local(store)} WHERE "
     else:
-        source = _messages(store, flt, params)
+        source = _messages(store, flt, params, _needed(flt), on_nodes=True)
         where = _conditions(scope, flt, params, rolled=False)
         sql = f"SELECT count() FROM {source} WHERE "
-    return int(store.query(sql + " AND ".join(where), params)[0][0] or 0)
+    return sum(int(n or 0) for (n,) in store.on_each_node(sql + " AND ".join(where), params))
 
 
 def detailed_page(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ class ClickHouseStore:
         if create:
             schema.create_schema(self.client)
         self.client.use_database()
+        self._nodes: list[Client] | None = None
 
     @property
     def cluster(self) -> str | None:
@@ -62,11 +64,30 @@ class ClickHouseStore:
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
         return self.client.query(sql, params)
 
+    def nodes(self) -> list[Client]:
+        """A client of each node of the cluster (kept), or this store's own client alone."""
+        if self._nodes is None:
+            self._nodes = self.client.node_clients()
+        return self._nodes
+
+    def on_each_node(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        """The rows of `sql` run on every node at once (over the node's own `*_local`
+        tables, named with their database), one list after another."""
+        nodes = self.nodes()
+        if len(nodes) == 1:
+            return nodes[0].query(sql, params)
+        with ThreadPoolExecutor(len(nodes)) as pool:
+            answers = list(pool.map(lambda node: node.query(sql, params), nodes))
+        return [row for rows in answers for row in rows]
+
     def data_version(self) -> int:
         """How many writes stored records: report caches key on it."""
         return int(self.query(f"SELECT count() FROM {self.table('writes')}")[0][0])
 
     def close(self) -> None:
+        for node in self._nodes or []:
+            if node is not self.client:
+                node.close()
         self.client.close()
 
 
