@@ -6,6 +6,7 @@ import argparse
 import time
 
 from commands.console import Console
+from data_access.clickhouse.binding import messages_of
 from demo.generator import (
     MAX_DAYS,
     DemoError,
@@ -56,6 +57,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
+    if messages_of(engine) is not None:
+        # The generator writes through data_access.merge, into the relational messages.
+        console.err(
+            "Demo data is written to a DuckDB or PostgreSQL store only; on ClickHouse load "
+            "files with `python app.py load`."
+        )
+        return 2
     if args.if_empty and store_has_messages(engine):
         console.out("The store already holds messages; no demo data added.")
         return 0

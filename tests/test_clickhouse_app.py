@@ -248,3 +248,13 @@ def test_api_records_reach_the_served_views(served):
     table = page.values[(ids.DETAILED_TABLE, "rowData")]
     assert [row["id"] for row in table] == ["api-1", *NEWEST_FIRST]
     assert table[0]["status"] == "delivered"
+
+
+def test_webhooks_and_demo_data_are_refused_rather_than_stored_where_no_report_reads(served):
+    server, env, _ = served
+    answer = requests.post(server.base + "/webhooks/whatsapp", json={"entry": []}, timeout=60)
+    assert answer.status_code == 501
+    assert "not received on a ClickHouse store" in answer.json()["error"]
+    demo = _app(env, "demo", "--messages", "100")
+    assert demo.returncode == 2
+    assert "on ClickHouse load files" in demo.stdout + demo.stderr
