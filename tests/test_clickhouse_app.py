@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import openpyxl
 import pytest
 import requests
 
@@ -189,6 +190,21 @@ def test_exports_written_by_the_server_from_clickhouse_read_back(served):
         "Black Friday",
         f"{day(2).isoformat()} 10:01:00",
     )
+    book = folder / "detailed.xlsx"
+    done = _app(
+        env,
+        "export",
+        "--view",
+        "detailed",
+        "--format",
+        "xlsx",
+        *period,
+        "--out",
+        str(book),
+    )
+    assert done.returncode == 0, done.stderr
+    sheet = openpyxl.load_workbook(book, read_only=True).worksheets[0]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == NEWEST_FIRST
     consolidated = folder / "consolidated.csv"
     done = _app(
         env,
