@@ -21,14 +21,17 @@ from dashboard.callbacks.common import on_callback_error
 from dashboard.services import Services
 from dashboard.transport import install_transport
 from reporting.i18n import t
-from reporting.languages import DEFAULT_LANGUAGE
+from reporting.languages import DEFAULT_LANGUAGE, normalize_language
 
 AREAS = (routing, filters, presets, consolidated, detailed, exports, audit, alerts)
 
-# Dash's page with a language on <html> from the first byte; the page callback then sets the
-# one the person chose (routing.py), which screen readers and the browser's own words follow.
+# Dash's page with a language on <html> from the first byte: the profile's (LANGUAGE_MARK is
+# filled in per request, see profile_language_index); the page callback then sets the one the
+# person chose (routing.py), which screen readers and the browser's own words follow. The
+# profile's language stays in data-profile-language for assets/calendar-language.js.
+LANGUAGE_MARK = "{%profile_language%}"
 INDEX_STRING = f"""<!DOCTYPE html>
-<html lang="{DEFAULT_LANGUAGE}">
+<html lang="{LANGUAGE_MARK}" data-profile-language="{LANGUAGE_MARK}">
     <head>
         {{%metas%}}
         <title>{{%title%}}</title>
@@ -67,6 +70,20 @@ def shell_layout() -> html.Div:
     )
 
 
+def profile_language_index(app: dash.Dash, services: Services):
+    """Dash's interpolate_index, with the language of the signed-in person's profile."""
+    interpolate = app.interpolate_index
+
+    def index(**parts: str) -> str:
+        try:
+            language = normalize_language(services.current_viewer().language)
+        except Exception:  # not signed in (the gate answers first) or no request
+            language = DEFAULT_LANGUAGE
+        return interpolate(**parts).replace(LANGUAGE_MARK, language)
+
+    return index
+
+
 def build_app(services: Services) -> dash.Dash:
     # Bootstrap's stylesheet is served from assets/ with the app: no third-party host needed.
     app = dash.Dash(
@@ -79,6 +96,7 @@ def build_app(services: Services) -> dash.Dash:
         index_string=INDEX_STRING,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    app.interpolate_index = profile_language_index(app, services)  # type: ignore[method-assign]
     install_transport(app)
     app.layout = shell_layout
     for area in AREAS:
