@@ -14,6 +14,7 @@ ERROR_ALERT = "error-alert"
 DOCUMENT_TITLE = "document-title"
 URL_CHANGE = "url-change"
 WIDGET_WORDS = "widget-words"
+ZONE_NOTE = "zone-note"
 
 # Filter bar
 DATE_RANGE = "date-range"

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, select
 
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
+from data_access.store import read_meta
 from data_access.tables import subaccounts
 from exports import source
 from exports.request import ExportRequest
@@ -104,6 +105,31 @@ def header(language: str, column: str) -> str:
 def daily_header(language: str, column: str) -> str:
     """The header of a consolidated column: the screen's word for that figure."""
     return t(language, DAILY_HEADERS[column])
+
+
+def detail_headers(language: str, times_zone: str) -> list[str]:
+    """The detailed columns' headers; a time's names the zone it is written in."""
+    return [
+        f"{header(language, name)} ({times_zone})"
+        if name in reports.TIME_COLUMNS
+        else header(language, name)
+        for name in reports.DETAIL_COLUMNS
+    ]
+
+
+def consolidated_headers(language: str, days_zone: str) -> list[str]:
+    """The consolidated columns' headers; the date's names the zone its days are counted in."""
+    return [
+        f"{daily_header(language, name)} ({days_zone})"
+        if name == "date"
+        else daily_header(language, name)
+        for name in reports.DAILY_COLUMNS
+    ]
+
+
+def days_timezone(conn: Connection, request: ExportRequest) -> str:
+    """The zone the store counts days in (the account's), which the period's days follow."""
+    return read_meta(conn, "account_timezone") or request.timezone
 
 
 def csv_options(language: str) -> pacsv.WriteOptions:
@@ -214,6 +240,7 @@ def _info_rows(
         [t(lang, "info.channel"), t(lang, f"channel.{flt.channel}")],
         [t(lang, "info.view"), t(lang, f"view.{request.view}")],
         [t(lang, "info.period"), period],
+        [t(lang, "info.days_timezone"), days_timezone(conn, request)],
         [t(lang, "info.timezone"), request.timezone],
         [
             t(lang, "info.direction"),
@@ -347,7 +374,7 @@ class _Progress:
 
 
 def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progress) -> int:
-    names = [header(request.language, c) for c in reports.DETAIL_COLUMNS]
+    names = detail_headers(request.language, request.timezone)
     schema = pa.schema([(name, pa.string()) for name in names])
     options = csv_options(request.language)
     with pacsv.CSVWriter(handle, schema, write_options=options) as writer:
@@ -383,29 +410,35 @@ def _csv_cell(value, mark: str) -> str:
     return decimal_text(value, mark)
 
 
-def _write_csv_consolidated(handle, daily_rows, total_row, request: ExportRequest) -> int:
+def _write_csv_consolidated(
+    handle, daily_rows, total_row, request: ExportRequest, days_zone: str
+) -> int:
     # A few rows: written here rather than by pyarrow, whose numbers always carry a point.
     language = request.language
     mark, separator = decimal_mark(language), CSV_SEPARATOR[language]
-    rows = [[daily_header(language, c) for c in reports.DAILY_COLUMNS]]
+    rows: list[list] = [consolidated_headers(language, days_zone)]
     rows += [[row[0].isoformat(), *row[1:]] for row in daily_rows] + [total_row]
     text = "".join(separator.join(_csv_cell(v, mark) for v in row) + "\r\n" for row in rows)
     handle.write(text.encode())
     return len(daily_rows)
 
 
-def _detail_columns(language: str) -> list[Column]:
+def _detail_columns(language: str, times_zone: str) -> list[Column]:
     return [
         Column(
-            header(language, name),
+            title,
             "datetime" if name in reports.TIME_COLUMNS else "text",
-            DETAIL_WIDTHS[name],
+            max(DETAIL_WIDTHS[name], len(title) + 2)
+            if name in reports.TIME_COLUMNS
+            else (DETAIL_WIDTHS[name]),
         )
-        for name in reports.DETAIL_COLUMNS
+        for name, title in zip(
+            reports.DETAIL_COLUMNS, detail_headers(language, times_zone), strict=True
+        )
     ]
 
 
-def _consolidated_columns(language: str) -> list[Column]:
+def _consolidated_columns(language: str, days_zone: str) -> list[Column]:
     # Wide enough for the header's words (the cards' "Entregados al canal").
     kinds = (
         {"date": "date"}
@@ -414,13 +447,14 @@ def _consolidated_columns(language: str) -> list[Column]:
     )
     return [
         Column(title, kind, max(12, len(title) + 2))
-        for name, kind in kinds.items()
-        for title in (daily_header(language, name),)
+        for kind, title in zip(
+            kinds.values(), consolidated_headers(language, days_zone), strict=True
+        )
     ]
 
 
 def _write_xlsx_detailed(book: XlsxBook, stream, request: ExportRequest, progress: _Progress):
-    columns = _detail_columns(request.language)
+    columns = _detail_columns(request.language, request.timezone)
     base = t(request.language, "sheet.data")
     sheets: list[tuple[str, int, int]] = []
     sheet = book.add_sheet(base, columns)
@@ -526,7 +560,8 @@ def _write_csv(conn, request, scope, flt, partial, progress, batch_rows, window_
         else:
             daily, totals = source.consolidated_rows(conn, scope, flt)
             daily_rows, total_row = _consolidated_table(daily, totals, request.language)
-            rows = _write_csv_consolidated(handle, daily_rows, total_row, request)
+            days_zone = days_timezone(conn, request)
+            rows = _write_csv_consolidated(handle, daily_rows, total_row, request, days_zone)
             if progress is not None:
                 progress(rows, rows)
         handle.flush()
@@ -562,7 +597,7 @@ def _write_xlsx(
         else:
             daily, totals = source.consolidated_rows(conn, scope, flt)
             daily_rows, total_row = _consolidated_table(daily, totals, request.language)
-            columns = _consolidated_columns(request.language)
+            columns = _consolidated_columns(request.language, days_timezone(conn, request))
             sheet = book.add_sheet(t(request.language, "sheet.data"), columns, EXCEL_MAX_ROWS - 1)
             sheet.write_rows(daily_rows)
             sheet.write_rows([total_row], ["text"] + [c.kind for c in columns[1:]])

@@ -5,6 +5,7 @@ Each test serves the dashboard on the hand-built rows of tests/dashboard_data.py
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -340,3 +341,36 @@ def test_dr505_the_calendar_speaks_the_page_language_and_offers_what_the_rule_ac
         f"{short_month} {earliest.day}, {earliest.year}"
     )
     assert severe_console_messages(browser) == []
+
+
+ZONE_NOTES = {
+    "es": "Días contados en la zona horaria de la cuenta (America/Sao_Paulo); horas mostradas en "
+    "la tuya (Asia/Tokyo).",
+    "pt-BR": "Dias contados no fuso horário da conta (America/Sao_Paulo); horários mostrados no "
+    "seu (Asia/Tokyo).",
+    "en": "Days counted in the account's time zone (America/Sao_Paulo); times shown in yours "
+    "(Asia/Tokyo).",
+}
+
+
+def test_dr506_the_screen_says_the_zone_of_the_days_and_the_zone_of_the_times(
+    browser, duckdb_engine, duckdb_settings, load_rows
+):
+    load_rows(duckdb_engine, rows())
+    tokyo = replace(viewer_for(duckdb_engine), timezone="Asia/Tokyo")
+    services = FixedViewerServices(duckdb_settings, duckdb_engine, tokyo)
+    app = ServedApp(build_app(services).server).start()
+    try:
+        browser.get(app.url + "/?view=detailed")
+        wait_text(browser, ids.ZONE_NOTE, ZONE_NOTES["es"])
+        for language in ("pt-BR", "en"):
+            Select(browser.find_element(By.ID, ids.LANGUAGE)).select_by_value(language)
+            wait_text(browser, ids.ZONE_NOTE, ZONE_NOTES[language])
+        assert severe_console_messages(browser) == []
+    finally:
+        app.stop()
+
+
+def test_dr507_one_zone_for_days_and_times_is_said_once(browser, served):
+    browser.get(served.url + "/")
+    wait_text(browser, ids.ZONE_NOTE, "Días y horas en la zona horaria America/Sao_Paulo.")

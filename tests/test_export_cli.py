@@ -54,7 +54,7 @@ def test_export_writes_the_file_synchronously(store, tmp_path, capsys):
     assert code == 0
     with open(out, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle, delimiter=";"))  # a Brazilian file
-    assert rows[0][:3] == ["ID da mensagem", "Data e hora", "Canal"]
+    assert rows[0][:3] == ["ID da mensagem", "Data e hora (America/Sao_Paulo)", "Canal"]
     assert [row[0] for row in rows[1:]] == ["e6"]
     assert f"Wrote 1 rows to {out}" in capsys.readouterr().out
 

@@ -19,13 +19,16 @@ from tests.conftest import TIMEZONE
 from tests.exports_data import DAILY, NEWEST_FIRST, QUOTED, TOTALS, day, load, local, scope_of
 
 ES_DETAIL_HEADER = [
-    "ID del mensaje", "Fecha y hora", "Canal", "Dirección", "Subcuenta", "Usuario", "Campaña",
+    "ID del mensaje", "Fecha y hora (America/Sao_Paulo)", "Canal", "Dirección", "Subcuenta",
+    "Usuario", "Campaña",
     "Tipo", "Teléfono", "Contacto", "Contenido", "Estado", "Código de error",
-    "Descripción del error", "Enviado", "Entregado", "Leído", "ID de correlación",
+    "Descripción del error", "Enviado (America/Sao_Paulo)",
+    "Entregado (America/Sao_Paulo)", "Leído (America/Sao_Paulo)", "ID de correlación",
 ]  # fmt: skip
 # The screen's words: the KPI cards' titles and the charts' "% delivered".
 EN_CONSOLIDATED_HEADER = [
-    "Day", "Total sent", "Reached the channel", "Delivered", "Read", "Errors", "Received",
+    "Day (America/Sao_Paulo)", "Total sent", "Reached the channel", "Delivered", "Read", "Errors",
+    "Received",
     "% delivered", "% read", "% errors",
 ]  # fmt: skip
 
@@ -136,7 +139,7 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
     assert book.sheetnames == ["Data", "Info"]
     data = book["Data"]
     rows = sheets["Data"]
-    assert rows[0][1:3] == ["Time", "Channel"]
+    assert rows[0][1:3] == ["Time (America/Sao_Paulo)", "Channel"]
     assert [row[0] for row in rows[1:]] == ["e6", "e5", "e2", "e1"]
     expected = expected_detail_cells(store, scope, req.report_filter(), csv=False, language="en")
     for got, want in zip(rows[1:], expected, strict=True):
@@ -207,7 +210,11 @@ def test_consolidated_files_hold_each_day_and_a_total_row(store, tmp_path):
     write_export(store, xlsx_req, scope, tmp_path / "c.xlsx", requested_by="ana")
     book, sheets = read_xlsx(tmp_path / "c.xlsx")
     daily = reports.daily_series(store, scope, xlsx_req.report_filter())
-    assert sheets["Dados"][0][:3] == ["Dia", "Total enviadas", "Entregues ao canal"]
+    assert sheets["Dados"][0][:3] == [
+        "Dia (America/Sao_Paulo)",
+        "Total enviadas",
+        "Entregues ao canal",
+    ]
     assert sheets["Dados"][1][0] == datetime.combine(day(2), datetime.min.time())
     assert sheets["Dados"][1][1:7] == [DAILY[2][c] for c in counts]
     # The same rounded percentages as the CSV.
@@ -335,3 +342,30 @@ def test_phones_get_their_plus_and_an_empty_one_stays_empty():
 
     phones = pa.array(["5511987654321", "012345", "", None], pa.string())
     assert writers.e164(phones).to_pylist() == ["+5511987654321", "+012345", "", None]
+
+
+def test_files_name_the_zone_of_their_days_and_the_zone_of_their_times(store, tmp_path):
+    # A person in Tokyo exports a Sao Paulo account's days: days in the account's zone,
+    # times in the person's.
+    scope = scope_of(store)
+    daily = request(view="consolidated", language="en", timezone="Asia/Tokyo")
+    write_export(store, daily, scope, tmp_path / "c.csv", requested_by="ana")
+    assert read_csv(tmp_path / "c.csv", separator=",")[0][:2] == [
+        "Day (America/Sao_Paulo)",
+        "Total sent",
+    ]
+    detail = request(fmt="xlsx", language="pt-BR", timezone="Asia/Tokyo")
+    write_export(store, detail, scope, tmp_path / "d.xlsx", requested_by="ana")
+    _, sheets = read_xlsx(tmp_path / "d.xlsx")
+    headers = sheets["Dados"][0]
+    assert [headers[1], *headers[14:17]] == [
+        "Data e hora (Asia/Tokyo)",
+        "Enviada (Asia/Tokyo)",
+        "Entregue (Asia/Tokyo)",
+        "Lida (Asia/Tokyo)",
+    ]
+    info = dict((row[0], row[1]) for row in sheets["Informações"][1:])
+    assert (info["Fuso horário dos dias"], info["Fuso horário dos horários"]) == (
+        "America/Sao_Paulo",
+        "Asia/Tokyo",
+    )

@@ -21,21 +21,24 @@ from tests.exports_data import day, load, scope_of
 # tests/exports_data.py; percentages 2/3, 1/3, 1/3; 0, 0, 1/3; 2/6, 1/6, 2/6).
 CONSOLIDATED_CSV = {
     "es": [
-        '"Día";"Total enviados";"Entregados al canal";"Entregados";"Leídos";"Errores";'
+        '"Día (America/Sao_Paulo)";"Total enviados";"Entregados al canal";"Entregados";"Leídos";'
+        '"Errores";'
         '"Recibidos";"% entregados";"% leídos";"% errores"',
         '"{d2}";3;2;2;1;1;0;66,67;33,33;33,33',
         '"{d1}";3;2;0;0;1;1;0;0;33,33',
         '"Total";6;4;2;1;2;1;33,33;16,67;33,33',
     ],
     "pt-BR": [
-        '"Dia";"Total enviadas";"Entregues ao canal";"Entregues";"Lidas";"Erros";'
+        '"Dia (America/Sao_Paulo)";"Total enviadas";"Entregues ao canal";"Entregues";"Lidas";'
+        '"Erros";'
         '"Recebidas";"% entregues";"% lidas";"% erros"',
         '"{d2}";3;2;2;1;1;0;66,67;33,33;33,33',
         '"{d1}";3;2;0;0;1;1;0;0;33,33',
         '"Total";6;4;2;1;2;1;33,33;16,67;33,33',
     ],
     "en": [
-        '"Day","Total sent","Reached the channel","Delivered","Read","Errors","Received",'
+        '"Day (America/Sao_Paulo)","Total sent","Reached the channel","Delivered","Read","Errors",'
+        '"Received",'
         '"% delivered","% read","% errors"',
         '"{d2}",3,2,2,1,1,0,66.67,33.33,33.33',
         '"{d1}",3,2,0,0,1,1,0,0,33.33',

@@ -267,7 +267,7 @@ def test_the_store_holds_the_hand_built_texts(opened):
 def test_every_xlsx_cell_reads_back_as_the_store_holds_it(opened):
     sheets, engine = opened
     rows = sheets["xlsx:detailed-Data"]
-    assert rows[0][:3] == ["Message ID", "Time", "Channel"]
+    assert rows[0][:3] == ["Message ID", "Time (America/Sao_Paulo)", "Channel"]
     want = [[_as_xlsx_shows(value) for value in row] for row in _store_rows(engine)]
     assert len(rows) - 1 == len(want) == len(FORMULAS) + len(TEXTS) == 32
     for got, expected in zip(rows[1:], want, strict=True):
@@ -304,7 +304,7 @@ def test_sub_second_times_are_cut_the_same_way_in_both_formats(opened):
 def test_every_csv_cell_reads_back_as_the_store_holds_it(opened):
     sheets, engine = opened
     rows = sheets["csv:detailed-detailed"]
-    assert rows[0][:3] == ["Message ID", "Time", "Channel"]
+    assert rows[0][:3] == ["Message ID", "Time (America/Sao_Paulo)", "Channel"]
     want = [[_as_csv_shows(value) for value in row] for row in _store_rows(engine)]
     for got, expected in zip(rows[1:], want, strict=True):
         assert got == expected, got[0]
@@ -374,7 +374,7 @@ def test_percentages_agree_between_csv_and_xlsx(opened):
 def test_a_brazilian_csv_splits_on_semicolons_and_reads_back_with_its_words(opened):
     sheets, engine = opened
     rows = sheets["csv:detailed_pt-detailed_pt"]
-    assert rows[0][:4] == ["ID da mensagem", "Data e hora", "Canal", "Direção"]
+    assert rows[0][:4] == ["ID da mensagem", "Data e hora (America/Sao_Paulo)", "Canal", "Direção"]
     want = [[_as_csv_shows(value) for value in row] for row in _store_rows(engine, "pt-BR")]
     assert len(rows) - 1 == len(want) == 32
     for got, expected in zip(rows[1:], want, strict=True):
@@ -397,10 +397,10 @@ def test_a_spanish_csv_reads_back_as_the_same_numbers(opened):
         sheets["csv:consolidated-consolidated"],
     )
     assert spanish[0] == [
-        "Día", "Total enviados", "Entregados al canal", "Entregados", "Leídos", "Errores",
-        "Recibidos", "% entregados", "% leídos", "% errores",
+        "Día (America/Sao_Paulo)", "Total enviados", "Entregados al canal", "Entregados",
+        "Leídos", "Errores", "Recibidos", "% entregados", "% leídos", "% errores",
     ]  # fmt: skip
-    assert english[0][:3] == ["Day", "Total sent", "Reached the channel"]
+    assert english[0][:3] == ["Day (America/Sao_Paulo)", "Total sent", "Reached the channel"]
     # 37,5 and 3,13 in the file; LibreOffice read them as the numbers 37.5 and 3.13.
     assert [row[1:] for row in spanish[1:]] == [row[1:] for row in english[1:]]
     assert spanish[3][7:] == ["37.5", "3.13", "3.13"]
@@ -412,5 +412,5 @@ def test_a_spanish_csv_reads_back_as_the_same_numbers(opened):
 def test_a_spanish_xlsx_holds_the_same_numbers(opened):
     sheets, _ = opened
     spanish, english = sheets["xlsx:consolidated_es-Datos"], sheets["xlsx:consolidated-Data"]
-    assert spanish[0][:3] == ["Día", "Total enviados", "Entregados al canal"]
+    assert spanish[0][:3] == ["Día (America/Sao_Paulo)", "Total enviados", "Entregados al canal"]
     assert [row[1:] for row in spanish[1:]] == [row[1:] for row in english[1:]]

@@ -132,7 +132,15 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
         content = table_content(services, viewer, language, state, page_from_search(search))
     columns = services.table_columns(viewer)
     page = reports.page(
-        state, flt, options, language, today_in(timezone), message, content, columns
+        state,
+        flt,
+        options,
+        language,
+        today_in(timezone),
+        message,
+        content,
+        columns,
+        zones=(services.settings.account_timezone, timezone),
     )
     return page, state
 

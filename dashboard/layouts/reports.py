@@ -71,6 +71,17 @@ def export_buttons(language: str) -> html.Div:
     )
 
 
+def zone_note(language: str, days_zone: str, times_zone: str) -> html.P:
+    """Which zone the days are counted in (the account's) and which the times are shown in
+    (the person's): a person in Tokyo reading a Sao Paulo account's day otherwise sees rows
+    of "30/11 12:06" under the 29th."""
+    if days_zone == times_zone:
+        text = t(language, "zone.same", zone=days_zone)
+    else:
+        text = t(language, "zone.days_and_times", days=days_zone, times=times_zone)
+    return html.P(text, id=ids.ZONE_NOTE, className="zone-note")
+
+
 def page(
     state: ViewState,
     flt: ReportFilter,
@@ -80,12 +91,15 @@ def page(
     message: str = "",
     content: dict | None = None,
     columns: tuple[str, ...] | None = None,
+    zones: tuple[str, str] | None = None,
 ) -> html.Div:
     """The whole screen for an applied state; `message` explains a link that was not usable.
 
     `content` holds the data of the open view, so the first screen needs no further request;
-    `columns` are the ones the person chose for the detailed table (None: the defaults).
+    `columns` are the ones the person chose for the detailed table (None: the defaults);
+    `zones` are the zone of the days and the zone of the times (None: the filter's for both).
     """
+    days_zone, times_zone = zones or (flt.timezone, flt.timezone)
     channel_tabs = dbc.Tabs(
         [dbc.Tab(label=t(language, f"channel.{channel}"), tab_id=channel) for channel in CHANNELS],
         id=ids.CHANNEL_TABS,
@@ -104,6 +118,7 @@ def page(
         [
             html.Nav(channel_tabs, className="mb-3", **aria(label=t(language, "shell.channel"))),
             bar,
+            zone_note(language, days_zone, times_zone),
             html.Div(
                 [
                     html.Nav(report_tabs, **aria(label=t(language, "shell.report_kind"))),
