@@ -1,106 +1,76 @@
 """Load message files (CSV or Parquet) into the store, merging updates of known messages.
 
-The whole input is validated before anything is written. Rows are then merged in chunks, each
-chunk one transaction; merging is idempotent, so a load cut short is finished by loading the
-same files again.
+Every file is read and checked in the engine: a scratch DuckDB (in memory up to a share of the
+store's memory limit, on disk past it) reads the file, runs the rules of
+data_access/validation.py over it and keeps the good rows until they are merged. The rows
+that name stored messages are checked against those messages' identity and the writer's
+scope, with one lookup for the whole file. Only when every file passes is anything written:
+the rows are merged in parts of whole messages (every record of a message in the same part),
+each part one transaction through the write path. A part's lookup made at the check is used
+again unless another writer stored new messages in between. Merging is idempotent, so a load
+cut short is finished by loading the same files again.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
+import duckdb
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from data_access import message_keys
-from data_access.domain import CHANNELS, CONTENT_TYPES, DIRECTIONS, MT_STATUSES, STATUS_RANK
-from data_access.merge import Refusal, check_records, merge_records, quoted, stored_identities
-from data_access.writes import WriteScope, write
+from data_access.merge import (
+    Identity,
+    Refusal,
+    check_records,
+    merge_records,
+    stored_identity_frame,
+)
+from data_access.validation import (
+    LOADER_COLUMNS,
+    REQUIRED,
+    TIMESTAMPS,
+    LoadError,
+    RowProblem,
+    as_staged_frame,
+    check,
+    discard,
+    validate_chunk,
+)
+from data_access.writes import Transaction, WriteScope, write
 
-LOADER_COLUMNS = (
-    "message_id",
-    "channel",
-    "direction",
-    "subaccount",
-    "user",
-    "campaign",
-    "content_type",
-    "phone",
-    "contact_name",
-    "content",
-    "status",
-    "error_code",
-    "error_description",
-    "created_at",
-    "sent_at",
-    "delivered_at",
-    "read_at",
-    "correlation_id",
-)
-REQUIRED = (
-    "message_id",
-    "channel",
-    "direction",
-    "subaccount",
-    "content_type",
-    "phone",
-    "status",
-    "created_at",
-)
-TIMESTAMPS = ("created_at", "sent_at", "delivered_at", "read_at")
-MAX_LENGTH = {
-    "message_id": 128,
-    "subaccount": 200,
-    "user": 200,
-    "campaign": 200,
-    "error_code": 32,
-    "correlation_id": 128,
-    "contact_name": 500,
-    "content": 10_000,
-    "error_description": 2_000,
-}
+__all__ = [
+    "LOADER_COLUMNS",
+    "REQUIRED",
+    "TIMESTAMPS",
+    "LoadError",
+    "LoadReport",
+    "RowProblem",
+    "chunk_rows_for",
+    "load_files",
+    "validate_chunk",
+]
+
+# Rows read at a time where a file is read in pandas (the ClickHouse store's loader).
 CHUNK_ROWS = 100_000
-# A chunk's rows in the embedded store's memory while it is merged (staged, folded, joined):
-# measured under a 64MB limit, 20,000 rows fit and 100,000 did not. A chunk is sized to the
-# limit with room to spare, so a small limit loads in smaller chunks instead of failing.
+# Rows merged in one transaction at most.
+MERGE_ROWS_MAX = 400_000
+# A part's rows in the embedded store's memory while it is merged (staged, folded, joined):
+# measured under a 64MB limit, 20,000 rows fit and 100,000 did not. A part is sized to the
+# limit with room to spare, so a small limit loads in smaller parts instead of failing.
 CHUNK_BYTES_PER_ROW = 2_500
 CHUNK_ROWS_MIN = 5_000
+# The scratch database that reads and checks the files has this share of the store's limit.
+READER_MEMORY_SHARE = 0.5
+READER_MEMORY_MIN = 64 * 2**20
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
-_OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """One reason a row cannot be loaded. `line` counts the header as line 1 in CSV files."""
-
-    file: str
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.column}: {self.reason}"
-
-
-class LoadError(ValueError):
-    """The input has problems; nothing was loaded."""
-
-    def __init__(self, problems: list[RowProblem], loaded: int = 0) -> None:
-        if loaded:
-            message = (
-                f"{len(problems)} problem(s) in the input; the {loaded:,} rows before them were "
-                "loaded (loading the fixed files again is harmless), nothing after"
-            )
-        else:
-            message = f"{len(problems)} problem(s) in the input; nothing was loaded"
-        super().__init__(message)
-        self.problems = problems
-        self.loaded = loaded
 
 
 @dataclass
@@ -115,11 +85,12 @@ class LoadReport:
 Progress = Callable[[int], None]
 
 
-# --------------------------------------------------------------------------- reading
+# --------------------------------------------------------------------------- reading in pandas
 
 
 def _read_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
-    """Yield (first line number, frame of strings) for each chunk of the file."""
+    """Yield (first line number, frame of strings) for each chunk of the file (for stores
+    that take records in pandas; the embedded and server stores read in the engine)."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
@@ -161,163 +132,109 @@ def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- reading in the engine
 
 
-def _problem_rows(mask: pd.Series, first_line: int, file: str, column: str, reason: str):
-    return [RowProblem(file, first_line + int(i), column, reason) for i in mask[mask].index]
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def validate_chunk(
-    raw: pd.DataFrame, first_line: int, file: str, timezone: str
-) -> tuple[pd.DataFrame, list[RowProblem]]:
-    """Check one chunk; return its good rows normalised for staging, and every problem found."""
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if missing:
-        raise LoadError(
-            [RowProblem(file, 1, c, "column is missing from the header") for c in missing]
+def _csv_header(path: Path) -> list[str]:
+    """The header's names, repeated ones numbered as pandas does (name, name.1, ...)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        names = next(csv.reader(handle), None)
+    if not names:
+        raise ValueError("the file is empty")
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
+
+
+def _read_file(reader: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
+    """Read a file into a view `table` (a `line` column and every column as text, over the
+    table `{table}_text`; `_drop_read` drops both); returns the file's column names."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        described = reader.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        names = [row[0] for row in described]
+        values = []
+        for name, kind, *_ in described:
+            column = '"' + name.replace('"', '""') + '"'
+            if kind == "TIMESTAMP WITH TIME ZONE":
+                # A zoned time reads as ISO 8601 with its offset (UTC), as a file would write it.
+                value = f"strftime({column} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')"
+            else:
+                value = f"CAST({column} AS VARCHAR)"
+            values.append(f"{value} AS {column}")
+        reader.execute(
+            f"CREATE OR REPLACE TABLE {table}_text AS SELECT file_row_number + 1 AS line, "
+            f"{', '.join(values)} FROM read_parquet(?, file_row_number = true) "
+            "ORDER BY file_row_number",
+            [str(path)],
         )
-    frame = raw.reset_index(drop=True).copy()
-    for name in LOADER_COLUMNS:
-        if name not in frame.columns:
-            frame[name] = ""
-        frame[name] = frame[name].astype(str).str.strip()
-    problems: list[RowProblem] = []
-    bad = pd.Series(False, index=frame.index)
-
-    def flag(mask: pd.Series, column: str, reason: str) -> None:
-        """Flag the rows of `mask`; a `{value}` in the reason quotes each row's own value."""
-        nonlocal bad
-        mask = mask.fillna(False).astype(bool)
-        if "{value}" in reason:
-            for i in mask[mask].index:
-                shown = quoted(frame.at[i, column])
-                problems.append(
-                    RowProblem(file, first_line + int(i), column, reason.format(value=shown))
-                )
-        else:
-            problems.extend(_problem_rows(mask, first_line, file, column, reason))
-        bad = bad | mask
-
-    for name in REQUIRED:
-        flag(frame[name] == "", name, "is required")
-    for name, limit in MAX_LENGTH.items():
-        flag(
-            frame[name].str.len() > limit, name, "{value} is longer than " + f"{limit:,} characters"
-        )
-
-    flag(
-        (frame.channel != "") & ~frame.channel.isin(CHANNELS),
-        "channel",
-        "{value} is not one of " + ", ".join(CHANNELS),
+        reader.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {table}_text")
+        return names
+    if suffix not in (".csv", ".txt"):
+        raise LoadError([RowProblem(path.name, 0, "-", "file must be .csv or .parquet")])
+    names = _csv_header(path)
+    columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    reader.execute(
+        f"CREATE OR REPLACE TABLE {table}_text AS SELECT * FROM read_csv(?, header = true, "
+        f"auto_detect = false, columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
+        "strict_mode = true, encoding = 'utf-8')",
+        [str(path)],
     )
-    flag(
-        (frame.direction != "") & ~frame.direction.isin(DIRECTIONS),
-        "direction",
-        "{value} is not MT or MO",
+    # Rows keep the file's order: the header is line 1, the first row line 2.
+    reader.execute(
+        f"CREATE OR REPLACE VIEW {table} AS SELECT rowid + 2 AS line, * FROM {table}_text"
     )
-    for channel in CHANNELS:
-        on_channel = frame.channel == channel
-        flag(
-            on_channel
-            & (frame.content_type != "")
-            & ~frame.content_type.isin(CONTENT_TYPES[channel]),
-            "content_type",
-            "{value} is not a " + f"{channel} content type",
-        )
-    mt = frame.direction == "MT"
-    mo = frame.direction == "MO"
-    flag(
-        mt & (frame.status != "") & ~frame.status.isin(MT_STATUSES),
-        "status",
-        "{value} is not an MT message's status (one of " + ", ".join(MT_STATUSES) + ")",
-    )
-    flag(
-        mo & (frame.status != "") & (frame.status != "received"),
-        "status",
-        "{value} is not an MO message's status (received)",
-    )
-    flag(
-        (frame.channel == "sms") & (frame.status == "read"),
-        "status",
-        "{value}: SMS has no read receipts",
-    )
-    flag(
-        (frame.channel == "sms") & (frame.read_at != ""),
-        "read_at",
-        "{value}: SMS has no read receipts",
-    )
-
-    phone = frame.phone.str.replace(r"[\s().\-]", "", regex=True).str.removeprefix("+")
-    flag(
-        (frame.phone != "") & ~phone.str.fullmatch(r"\d{6,15}"),
-        "phone",
-        "{value} is not an international number of 6 to 15 digits (E.164)",
-    )
-
-    parsed = {}
-    for name in TIMESTAMPS:
-        text = frame[name]
-        present = text != ""
-        values = pd.to_datetime(text.where(present), format="ISO8601", utc=True, errors="coerce")
-        unreadable = present & values.isna()
-        flag(unreadable, name, "{value} is not an ISO 8601 date and time")
-        flag(
-            present & ~unreadable & ~text.str.contains(_OFFSET_PATTERN, regex=True),
-            name,
-            "{value} needs a UTC offset or Z (ISO 8601, e.g. 2026-11-20T14:03:00-03:00)",
-        )
-        parsed[name] = values
-
-    problems.sort(
-        key=lambda p: (p.line, LOADER_COLUMNS.index(p.column) if p.column in LOADER_COLUMNS else 99)
-    )
-    good = frame[~bad]
-    staged = _staged(
-        good, {k: v[~bad] for k, v in parsed.items()}, phone[~bad], timezone, first_line
-    )
-    return staged, problems
+    return names
 
 
-def _staged(
-    good: pd.DataFrame, parsed: dict, phone: pd.Series, timezone: str, first_line: int
-) -> pd.DataFrame:
-    def optional(name: str) -> pd.Series:
-        return good[name].where(good[name] != "", None).astype(object)
-
-    created = parsed["created_at"]
-    read_at = parsed["read_at"]
-    # A read message was delivered, and a delivered one was sent.
-    delivered_at = parsed["delivered_at"].fillna(read_at)
-    sent_at = parsed["sent_at"].fillna(delivered_at)
-    return pd.DataFrame(
-        {
-            "line": good.index.to_numpy() + first_line,
-            "message_id": good.message_id,
-            "channel": good.channel,
-            "direction": good.direction,
-            "subaccount": good.subaccount,
-            "user": optional("user"),
-            "campaign": optional("campaign"),
-            "content_type": good.content_type,
-            "phone": phone,
-            "contact_name": optional("contact_name"),
-            "content": optional("content"),
-            "status_rank": good.status.map(STATUS_RANK).astype("int64"),
-            "error_code": optional("error_code"),
-            "error_description": optional("error_description"),
-            "created_at": _naive_utc(created),
-            "created_day": created.dt.tz_convert(timezone).dt.date,
-            "sent_at": _naive_utc(sent_at),
-            "delivered_at": _naive_utc(delivered_at),
-            "read_at": _naive_utc(read_at),
-            "correlation_id": optional("correlation_id"),
-        }
-    ).reset_index(drop=True)
+def _drop_read(reader: duckdb.DuckDBPyConnection, table: str) -> None:
+    reader.execute(f"DROP VIEW IF EXISTS {table}")
+    reader.execute(f"DROP TABLE IF EXISTS {table}_text")
 
 
-def _naive_utc(values: pd.Series) -> pd.Series:
-    return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+def _memory_limit_bytes(engine: Engine) -> float | None:
+    if engine.dialect.name != "duckdb":
+        return None
+    with engine.connect() as conn:
+        shown = conn.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
+    number, _, unit = str(shown).partition(" ")
+    try:
+        return float(number) * _UNITS[unit]
+    except (KeyError, ValueError):
+        return None
+
+
+def chunk_rows_for(engine: Engine, most: int = MERGE_ROWS_MAX) -> int:
+    """The rows of a part the store's memory limit leaves room for (DuckDB); `most` else."""
+    limit = _memory_limit_bytes(engine)
+    if limit is None:
+        return most
+    return max(CHUNK_ROWS_MIN, min(most, int(limit / CHUNK_BYTES_PER_ROW)))
+
+
+def _open_reader(folder: Path, engine: Engine) -> duckdb.DuckDBPyConnection:
+    """The scratch database that reads and checks files: in memory up to its limit, on disk
+    (in `folder`) past it."""
+    limit = _memory_limit_bytes(engine)
+    share = READER_MEMORY_MIN if limit is None else limit * READER_MEMORY_SHARE
+    (folder / "spill").mkdir()
+    reader = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": f"{int(max(share, READER_MEMORY_MIN)) // 2**20}MiB",
+            "temp_directory": str(folder / "spill"),
+        },
+    )
+    reader.execute("CREATE TABLE load_ids (message_id VARCHAR)")
+    return reader
 
 
 # --------------------------------------------------------------------------- files
@@ -338,75 +255,138 @@ def _write_rejected(
     )
 
 
-def identity_problems(
-    conn: Connection, staged: pd.DataFrame, scope: WriteScope, file: str
-) -> list[RowProblem]:
-    """The rows of a validated chunk that the writer may not write (see data_access/merge.py)."""
-    frame = staged.reset_index(drop=True)
-    refused = check_records(frame, stored_identities(conn, frame["message_id"]), scope)
-    return [_refusal_problem(frame, refusal, file) for refusal in refused]
-
-
 def _refusal_problem(frame: pd.DataFrame, refusal: Refusal, file: str) -> RowProblem:
     return RowProblem(file, int(frame["line"].iloc[refusal.row]), refusal.field, refusal.reason)
 
 
-def chunk_rows_for(engine: Engine, most: int = CHUNK_ROWS) -> int:
-    """The rows of a chunk the store's memory limit leaves room for (DuckDB); `most` else."""
-    if engine.dialect.name != "duckdb":
-        return most
-    with engine.connect() as conn:
-        shown = conn.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
-    number, _, unit = str(shown).partition(" ")
-    try:
-        limit = float(number) * _UNITS[unit]
-    except (KeyError, ValueError):
-        return most
-    return max(CHUNK_ROWS_MIN, min(most, int(limit / CHUNK_BYTES_PER_ROW)))
+def _identities(frame: pd.DataFrame) -> dict[str, Identity]:
+    return {
+        message_id: Identity(subaccount, channel, direction, day)
+        for message_id, subaccount, channel, direction, day in frame[
+            ["message_id", "subaccount", "channel", "direction", "created_day"]
+        ].itertuples(index=False, name=None)
+    }
 
 
-def _check_files(
+@dataclass
+class _CheckedFile:
+    """A file read and checked. Its good rows stay in the reader (the view `staged`) until
+    they are merged, in `parts` parts of whole messages; `looked_up`: the stored messages they
+    name were looked up (table `stored`), and their identities checked."""
+
+    path: Path
+    table: str
+    rows: int
+    staged: str
+    parts: int
+    looked_up: bool
+    problems: list[RowProblem]
+    # Names a message of an earlier file of the same load (whose merge the lookup predates).
+    repeats_earlier: bool = False
+
+    @property
+    def stored(self) -> str:
+        return f"{self.table}_stored"
+
+    def part_filter(self, part: int) -> str:
+        # Every record of a message goes to the same part: a part's lookup sees them all.
+        return "TRUE" if self.parts == 1 else f"hash(message_id) % {self.parts} = {part}"
+
+
+def _check_file(
+    reader: duckdb.DuckDBPyConnection,
     engine: Engine,
-    paths: list[Path],
+    index: int,
+    path: Path,
     timezone: str,
-    scope: WriteScope,
-    chunk_rows: int,
-    report: LoadReport,
-    spool: Path | None,
-) -> dict[Path, list[tuple[int, Path]]]:
-    """Validate every file and check its rows against the stored messages' identity; raise
-    LoadError when a load must stop. With a spool folder, each validated chunk is kept there
-    (as Parquet) for the merge: returns them per file."""
-    problems: list[RowProblem] = []
-    spooled: dict[Path, list[tuple[int, Path]]] = {}
-    # A missing file, header column or unreadable file stops even a --skip-invalid load.
-    # (Row numbers cannot tell them apart: a Parquet file's first row is line 1.)
-    whole_file_problem = False
-    for path in paths:
-        if not path.is_file():
-            problems.append(RowProblem(str(path), 0, "-", "file not found"))
-            whole_file_problem = True
-            continue
-        try:
-            for first, raw in _read_chunks(path, chunk_rows):
-                staged, found = validate_chunk(raw, first, path.name, timezone)
-                report.rows_read += len(raw)
-                problems.extend(found)
-                with engine.connect() as conn:
-                    problems.extend(identity_problems(conn, staged, scope, path.name))
-                if spool is not None and not problems:
-                    part = spool / f"{len(list(spool.iterdir())):06d}.parquet"
-                    staged.reset_index(drop=True).to_parquet(part, index=False)
-                    spooled.setdefault(path, []).append((first, part))
-        except LoadError as error:
-            problems.extend(error.problems)
-            whole_file_problem = True
-        except (ValueError, OSError, UnicodeDecodeError) as error:
-            problems.append(RowProblem(path.name, 0, "-", f"cannot be read: {error}"))
-            whole_file_problem = True
-    if problems and (spool is not None or whole_file_problem):
-        raise LoadError(problems)
-    return spooled
+    scope: WriteScope | None,
+    part_rows: int,
+) -> _CheckedFile:
+    """Read and check one file; with a scope, look its ids up among the stored messages and
+    check them against their identity (a load that stops at any problem)."""
+    table = f"file{index}"
+    names = _read_file(reader, path, table)
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise LoadError(
+            [RowProblem(path.name, 1, c, "column is missing from the header") for c in missing]
+        )
+    present = {n for n in names if n in LOADER_COLUMNS}
+    checked = check(reader, table, present, path.name, timezone, prefix=table)
+    staged = checked.staged
+    rows = _count(reader, table)
+    if scope is not None:
+        # Only a load that goes on past bad rows writes them out as they were read.
+        _drop_read(reader, table)
+    good = _count(reader, staged)
+    lookup = scope is not None and good > 0
+    result = _CheckedFile(
+        path,
+        table,
+        rows,
+        staged,
+        max(1, math.ceil(good / part_rows)),
+        lookup,
+        list(checked.problems),
+    )
+    # The file's ids, and whether an earlier file of this load names one of them.
+    reader.execute(f"CREATE TEMP TABLE {table}_ids AS SELECT DISTINCT message_id FROM {staged}")
+    result.repeats_earlier = index > 0 and bool(
+        reader.execute(
+            f"SELECT count(*) FROM {table}_ids SEMI JOIN load_ids USING (message_id)"
+        ).fetchall()[0][0]
+    )
+    if lookup:
+        ids = reader.sql(f"SELECT message_id FROM {table}_ids").to_arrow_table()
+        with engine.connect() as conn:
+            stored = stored_identity_frame(conn, ids)
+        reader.register("stored_view", stored)
+        reader.execute(f"CREATE TEMP TABLE {result.stored} AS SELECT * FROM stored_view")
+        reader.unregister("stored_view")
+        assert scope is not None
+        for part in range(result.parts):
+            where = result.part_filter(part)
+            frame = reader.execute(
+                "SELECT line, message_id, subaccount, channel, direction "
+                f"FROM {staged} WHERE {where} ORDER BY line"
+            ).df()
+            refused = check_records(frame, _stored_of(reader, result, part), scope)
+            result.problems += [_refusal_problem(frame, r, path.name) for r in refused]
+    reader.execute(f"INSERT INTO load_ids SELECT message_id FROM {table}_ids")
+    reader.execute(f"DROP TABLE {table}_ids")
+    return result
+
+
+def _stored_of(
+    reader: duckdb.DuckDBPyConnection, checked: _CheckedFile, part: int
+) -> dict[str, Identity]:
+    where = checked.part_filter(part)
+    return _identities(reader.execute(f"SELECT * FROM {checked.stored} WHERE {where}").df())
+
+
+def _count(reader: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(reader.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _rejected_rows(
+    reader: duckdb.DuckDBPyConnection, table: str, problems: list[RowProblem], target: Path
+) -> int:
+    """Write the file's rejected rows, as read, with their line and reasons; returns how many."""
+    reasons: dict[int, list[str]] = {}
+    for problem in problems:
+        reasons.setdefault(problem.line, []).append(f"{problem.column}: {problem.reason}")
+    lines = pd.DataFrame({"line": sorted(reasons)}, dtype="int64")
+    reader.register("rejected_lines", lines)
+    try:
+        rows = reader.execute(
+            f"SELECT t.* FROM {table} t SEMI JOIN rejected_lines r ON t.line = r.line "
+            "ORDER BY t.line"
+        ).df()
+    finally:
+        reader.unregister("rejected_lines")
+    rows["reasons"] = ["; ".join(reasons[int(line)]) for line in rows["line"]]
+    rows.to_csv(target, index=False, quoting=csv.QUOTE_MINIMAL)
+    return len(rows)
 
 
 def _forget_old_keys(tx) -> None:
@@ -414,11 +394,28 @@ def _forget_old_keys(tx) -> None:
         message_keys.forget_old(tx.conn)
 
 
-def _revalidated(path: Path, chunk_rows: int, timezone: str):
-    """The chunks of a file read and validated again: (first line, raw, staged, problems)."""
-    for first, raw in _read_chunks(path, chunk_rows):
-        staged, found = validate_chunk(raw, first, path.name, timezone)
-        yield first, raw, staged, found
+def _keys_version(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return message_keys.version(conn) if message_keys.in_use(conn) else None
+
+
+class _Lookups:
+    """Whether a file's lookup, made before the merge began, still holds: no writer but this
+    load stored new messages since (the keys' version moved only by this load's own writes)."""
+
+    def __init__(self, version: int | None) -> None:
+        self.expected = version
+
+    def merge(self, tx: Transaction, stored: dict[str, Identity] | None, **merge) -> object:
+        keyed = message_keys.in_use(tx.conn)
+        before = message_keys.version(tx.conn) if keyed else None
+        holds = stored is not None and keyed and before == self.expected
+        result = merge_records(tx, stored=stored if holds else None, **merge)
+        after = message_keys.version(tx.conn) if keyed else None
+        return result, before, after
+
+    def written(self, before: int | None, after: int | None) -> None:
+        self.expected = after if before == self.expected else None
 
 
 def load_files(
@@ -431,57 +428,138 @@ def load_files(
     progress: Callable[[int], Progress] | None = None,
     scope: WriteScope | None = None,
 ) -> LoadReport:
-    """Validate every file, then merge them chunk by chunk through the write path.
+    """Read and check every file, then merge them part by part through the write path.
 
     Without skip_invalid any problem raises LoadError and nothing is written. With it, the
     bad rows go to FILE.rejected.csv beside each input, with their line and reasons. Rows for
     stored messages whose identity they contradict count as problems too.
-    `progress(total_rows)` returns a function called with the rows done after each chunk.
+    `progress(total_rows)` returns a function called with the rows done after each part.
+    `chunk_rows` caps a part's rows (by default what the store's memory allows).
     """
     scope = scope or WriteScope.account("file load")
-    chunk_rows = chunk_rows or chunk_rows_for(engine)
-    with tempfile.TemporaryDirectory(prefix="load-") as spool_dir:
-        # Without skip_invalid the validated chunks are kept on disk between the check and
-        # the merge, so a file is read and validated once (in memory: one chunk at a time).
-        spool = None if skip_invalid else Path(spool_dir)
-        report = LoadReport()
-        spooled = _check_files(engine, paths, timezone, scope, chunk_rows, report, spool)
+    part_rows = chunk_rows or chunk_rows_for(engine)
+    folder = Path(tempfile.mkdtemp(prefix="load-"))
+    reader = _open_reader(folder, engine)
+    try:
+        version = _keys_version(engine)
+        files = _check_files(reader, engine, paths, timezone, scope, part_rows, skip_invalid)
+        report = LoadReport(rows_read=sum(f.rows for f in files))
         # The recent keys' days that aged out go first (the server does it hourly too), so the
         # index stays the size of its window where no server runs.
         write(engine, _forget_old_keys)
         advance = progress(report.rows_read) if progress else (lambda _n: None)
-        for path in paths:
-            rejected_path = path.with_name(path.name + ".rejected.csv")
-            wrote_header = False
-            if spool is None:
-                chunks = _revalidated(path, chunk_rows, timezone)
-            else:
-                chunks = (
-                    (first, None, pd.read_parquet(part), [])
-                    for first, part in spooled.get(path, [])
-                )
-            for first, raw, staged, found in chunks:
-                staged = staged.reset_index(drop=True)
-                merge = partial(
-                    merge_records,
-                    frame=staged,
-                    scope=scope,
-                    source="file",
-                    all_or_nothing=not skip_invalid,
-                )
-                result = write(engine, merge)
-                refused = [_refusal_problem(staged, r, path.name) for r in result.refused]
-                if refused and not skip_invalid:
-                    # Another writer stored a contradicting record since the check above.
-                    raise LoadError(refused, loaded=report.rows_loaded)
-                found = found + refused
-                if found:
-                    _write_rejected(rejected_path, raw, found, first, header=not wrote_header)
-                    wrote_header = True
-                    report.rows_rejected += len({p.line for p in found})
-                report.rows_loaded += len(staged) - len(refused)
-                report.rows_changed += result.created + result.updated
-                advance(len(raw) if raw is not None else len(staged))
-            if wrote_header:
-                report.rejected_files.append(rejected_path)
-    return report
+        lookups = _Lookups(version)
+        for checked in files:
+            _merge_file(engine, reader, checked, scope, skip_invalid, lookups, report, advance)
+        return report
+    finally:
+        reader.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_files(
+    reader: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    paths: list[Path],
+    timezone: str,
+    scope: WriteScope,
+    part_rows: int,
+    skip_invalid: bool,
+) -> list[_CheckedFile]:
+    """Check every file; raise LoadError when the load must stop (any problem without
+    skip_invalid; a missing, unreadable or headless file always)."""
+    problems: list[RowProblem] = []
+    files: list[_CheckedFile] = []
+    whole_file_problem = False
+    for index, path in enumerate(paths):
+        if not path.is_file():
+            problems.append(RowProblem(str(path), 0, "-", "file not found"))
+            whole_file_problem = True
+            continue
+        try:
+            checked = _check_file(
+                reader,
+                engine,
+                index,
+                path,
+                timezone,
+                None if skip_invalid else scope,
+                part_rows,
+            )
+        except LoadError as error:
+            problems.extend(error.problems)
+            whole_file_problem = True
+            continue
+        except (ValueError, OSError, UnicodeDecodeError, duckdb.Error) as error:
+            problems.append(RowProblem(path.name, 0, "-", f"cannot be read: {_reading(error)}"))
+            whole_file_problem = True
+            continue
+        problems.extend(checked.problems)
+        files.append(checked)
+    if problems and (not skip_invalid or whole_file_problem):
+        raise LoadError(problems)
+    return files
+
+
+def _reading(error: BaseException) -> str:
+    """The engine's reason a file cannot be read, on one line."""
+    text = str(error).strip()
+    for prefix in ("Invalid Input Error: ", "IO Error: ", "Conversion Error: "):
+        text = text.removeprefix(prefix)
+    return " ".join(text.split())[:500]
+
+
+def _merge_file(
+    engine: Engine,
+    reader: duckdb.DuckDBPyConnection,
+    checked: _CheckedFile,
+    scope: WriteScope,
+    skip_invalid: bool,
+    lookups: _Lookups,
+    report: LoadReport,
+    advance: Progress,
+) -> None:
+    path = checked.path
+    refused_problems: list[RowProblem] = []
+    merged_rows = 0
+    for part in range(checked.parts):
+        staged = reader.sql(
+            f"SELECT * FROM {checked.staged} WHERE {checked.part_filter(part)} ORDER BY line"
+        ).df()
+        frame = as_staged_frame(staged)
+        if frame.empty:
+            continue
+        stored = None
+        if checked.looked_up and not checked.repeats_earlier:
+            stored = _stored_of(reader, checked, part)
+
+        def work(tx: Transaction, frame=frame, stored=stored):
+            return lookups.merge(
+                tx,
+                stored,
+                frame=frame,
+                scope=scope,
+                source="file",
+                all_or_nothing=not skip_invalid,
+            )
+
+        result, before, after = write(engine, work)
+        lookups.written(before, after)
+        refused = [_refusal_problem(frame, r, path.name) for r in result.refused]
+        if refused and not skip_invalid:
+            # Another writer stored a contradicting record since the check.
+            raise LoadError(refused, loaded=report.rows_loaded)
+        refused_problems += refused
+        report.rows_loaded += len(frame) - len(refused)
+        report.rows_changed += result.created + result.updated
+        merged_rows += len(frame)
+        advance(len(frame))
+    discard(reader, checked.table)
+    rejected = checked.problems + refused_problems
+    if rejected:
+        target = path.with_name(path.name + ".rejected.csv")
+        report.rows_rejected += _rejected_rows(reader, checked.table, rejected, target)
+        report.rejected_files.append(target)
+    _drop_read(reader, checked.table)
+    reader.execute(f"DROP TABLE IF EXISTS {checked.stored}")
+    advance(checked.rows - merged_rows)

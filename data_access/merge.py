@@ -58,6 +58,7 @@ from data_access.tables import (
     subaccounts,
     users,
 )
+from data_access.validation import quoted
 from data_access.writes import Transaction, WriteScope
 
 # Up to this many ids a lookup names them (the key's index answers); past it, one join.
@@ -176,18 +177,36 @@ def _located_identities(conn: Connection, ids: list[str]) -> dict[str, Identity]
     }
 
 
+IDENTITY_COLUMNS = ["message_id", "subaccount", "channel", "direction", "created_day"]
+
+
+def stored_identity_frame(conn: Connection, ids) -> pd.DataFrame:
+    """stored_identities of a big batch whose ids come as an Arrow table (column message_id):
+    a frame of message_id, subaccount, channel, direction, created_day, one row a stored
+    message. On DuckDB two statements whatever the batch's size (data_access/message_keys.py)."""
+    if not message_keys.in_use(conn):
+        found = stored_identities(conn, ids.column("message_id").to_pylist())
+        return pd.DataFrame(
+            [(i, x.subaccount, x.channel, x.direction, x.created_day) for i, x in found.items()],
+            columns=IDENTITY_COLUMNS,
+        )
+    raw = raw_connection(conn)
+    raw.register("lookup_ids_view", ids)
+    try:
+        raw.execute(
+            f"CREATE OR REPLACE TEMP TABLE {lookup_ids.name} AS "
+            "SELECT message_id FROM lookup_ids_view"
+        )
+    finally:
+        raw.unregister("lookup_ids_view")
+    located = message_keys.located_table(conn, lookup_ids.name).to_pandas()
+    raw.execute(f"DROP TABLE {lookup_ids.name}")
+    names = dict(conn.execute(select(subaccounts.c.id, subaccounts.c.name)).all())
+    located["subaccount"] = located["subaccount_id"].map(names)
+    return located[IDENTITY_COLUMNS]
+
+
 # --------------------------------------------------------------------------- checks
-
-
-QUOTED_MAX = 40
-
-
-def quoted(value) -> str:
-    """A value as a problem quotes it: repr, shortened past QUOTED_MAX characters."""
-    text = str(value)
-    if len(text) > QUOTED_MAX:
-        text = text[: QUOTED_MAX - 1] + "…"
-    return repr(text)
 
 
 def check_records(
@@ -363,36 +382,38 @@ def _status_of(rank_column):
     return case({rank: status for status, rank in STATUS_RANK.items()}, value=rank_column)
 
 
-def _folded_rows(with_contacts: bool):
+def _folded_rows(with_contacts: bool, fold: bool = True):
     """One row per staged message id, names replaced by ids (the loader's fold). Without
-    contacts (a batch of stored messages only) no contact is read: none is written."""
+    contacts (a batch of stored messages only) no contact is read: none is written. Without
+    `fold` every staged id is already one row (the common batch): nothing is grouped."""
     s = merge_stage.c
-    folded = (
-        select(
-            s.message_id,
-            func.min(s.channel).label("channel"),
-            func.min(s.direction).label("direction"),
-            func.min(s.subaccount).label("subaccount"),
-            func.max(s.user).label("user"),
-            func.max(s.campaign).label("campaign"),
-            func.min(s.content_type).label("content_type"),
-            func.min(s.phone).label("phone"),
-            func.max(s.contact_name).label("contact_name"),
-            func.max(s.content).label("content"),
-            func.max(s.status_rank).label("status_rank"),
-            func.max(s.error_code).label("error_code"),
-            func.max(s.error_description).label("error_description"),
-            func.min(s.created_at).label("created_at"),
-            func.min(s.created_day).label("created_day"),
-            func.min(s.sent_at).label("sent_at"),
-            func.min(s.delivered_at).label("delivered_at"),
-            func.min(s.read_at).label("read_at"),
-            func.max(s.correlation_id).label("correlation_id"),
-            func.bool_or(s.known).label("known"),
-        )
-        .group_by(s.message_id)
-        .subquery("folded")
+    folds = (
+        ("message_id", None),
+        ("channel", func.min),
+        ("direction", func.min),
+        ("subaccount", func.min),
+        ("user", func.max),
+        ("campaign", func.max),
+        ("content_type", func.min),
+        ("phone", func.min),
+        ("contact_name", func.max),
+        ("content", func.max),
+        ("status_rank", func.max),
+        ("error_code", func.max),
+        ("error_description", func.max),
+        ("created_at", func.min),
+        ("created_day", func.min),
+        ("sent_at", func.min),
+        ("delivered_at", func.min),
+        ("read_at", func.min),
+        ("correlation_id", func.max),
+        ("known", func.bool_or),
     )
+    if fold:
+        columns = [s[name] if how is None else how(s[name]).label(name) for name, how in folds]
+        folded = select(*columns).group_by(s.message_id).subquery("folded")
+    else:
+        folded = select(*(s[name] for name, _ in folds)).subquery("folded")
     f = folded.c
     query = select(
         f.message_id,
@@ -479,7 +500,7 @@ def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) ->
     _ensure_names(conn, campaigns, "name", staged["campaign"])
     # A stored message keeps its contact: only new messages' phones are looked up.
     _ensure_names(conn, contacts, "phone", new["phone"], {"phone_tail": phone_tail})
-    folded = _folded_rows(with_contacts=not new.empty)
+    folded = _folded_rows(with_contacts=not new.empty, fold=not frame["message_id"].is_unique)
     conn.execute(insert(merge_rows).from_select([*MESSAGE_COLUMNS, "known"], folded))
 
     r = merge_rows.c
@@ -493,9 +514,7 @@ def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) ->
         select(func.count()).select_from(merge_rows).where(~r.known)
     ).scalar_one()
     if result.created:
-        # The regions of the new rows, counted in the engine (not a row each to Python).
-        touched = select(r.created_day, r.channel, r.subaccount_id).where(~r.known).distinct()
-        regions.update(tuple(row) for row in conn.execute(touched))
+        rollup.add(conn, merge_rows, ~r.known)
         if message_keys.in_use(conn):
             message_keys.add(conn, merge_rows.name, "NOT known")
 
@@ -537,9 +556,11 @@ events_stage = Table(
     "merge_events",
     _stage_metadata,
     *(Column(c.name, c.type) for c in message_events.columns),
+    # The event's message was stored before this batch (only those can have events kept).
+    Column("known", Boolean),
     prefixes=["TEMPORARY"],
 )
-EVENT_COLUMNS = tuple(c.name for c in events_stage.columns)
+EVENT_COLUMNS = tuple(c.name for c in message_events.columns)
 # What makes two events the same: a replayed webhook or a reloaded file repeats all of it.
 EVENT_KEY = ("message_id", "source", "status", "event_at", "error_code")
 
@@ -618,34 +639,41 @@ def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -
     return events.drop_duplicates(subset=list(EVENT_KEY)).reset_index(drop=True)
 
 
-def _record_events(conn: Connection, events: pd.DataFrame) -> int:
-    """Add the events not kept yet; returns how many were new."""
+def _record_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> int:
+    """Add the events not kept yet; returns how many were new. Only a message stored before
+    this batch (`known`) can have events kept: the others' events are all new."""
     if events.empty:
         return 0
     _fresh(conn, events_stage)
-    _copy_frame(conn, events_stage, events[list(EVENT_COLUMNS)])
+    staged = events[list(EVENT_COLUMNS)].assign(known=events["message_id"].isin(known))
+    _copy_frame(conn, events_stage, staged)
     s, e = events_stage.c, message_events.c
-    days = sorted(set(events["created_day"]))
-    same = exists().where(
-        # The range lets DuckDB skip the row groups of other days before comparing.
-        e.created_day.between(days[0], days[-1]),
-        e.created_day == s.created_day,
-        e.message_id == s.message_id,
-        e.source == s.source,
-        e.status == s.status,
-        e.event_at.is_not_distinct_from(s.event_at),
-        e.error_code.is_not_distinct_from(s.error_code),
-    )
-    statement = insert(message_events).from_select(
-        list(EVENT_COLUMNS), select(*(s[c] for c in EVENT_COLUMNS)).where(~same)
-    )
-    if conn.dialect.name == "duckdb":
-        # DuckDB counts the rows it inserted; returning them costs a row each in Python.
-        added = conn.execute(statement).rowcount
-    else:
-        added = len(conn.execute(statement.returning(message_events.c.message_id)).all())
+    added = 0
+    new = select(*(s[c] for c in EVENT_COLUMNS)).where(~s.known)
+    added += _inserted(conn, insert(message_events).from_select(list(EVENT_COLUMNS), new))
+    days = sorted(set(events.loc[staged["known"], "created_day"]))
+    if days:
+        same = exists().where(
+            # The range lets DuckDB skip the row groups of other days before comparing.
+            e.created_day.between(days[0], days[-1]),
+            e.created_day == s.created_day,
+            e.message_id == s.message_id,
+            e.source == s.source,
+            e.status == s.status,
+            e.event_at.is_not_distinct_from(s.event_at),
+            e.error_code.is_not_distinct_from(s.error_code),
+        )
+        kept = select(*(s[c] for c in EVENT_COLUMNS)).where(s.known, ~same)
+        added += _inserted(conn, insert(message_events).from_select(list(EVENT_COLUMNS), kept))
     conn.execute(text(f"DROP TABLE {events_stage.name}"))
     return added
+
+
+def _inserted(conn: Connection, statement) -> int:
+    if conn.dialect.name == "duckdb":
+        # DuckDB counts the rows it inserted; returning them costs a row each in Python.
+        return conn.execute(statement).rowcount
+    return len(conn.execute(statement.returning(message_events.c.message_id)).all())
 
 
 def merge_records(
@@ -687,6 +715,6 @@ def merge_records(
             written.unchanged,
         )
         if keep_events:
-            result.events = _record_events(tx.conn, event_frame(frame, stored, source))
+            result.events = _record_events(tx.conn, event_frame(frame, stored, source), set(stored))
     tx.mark_changed(result.changed or bool(result.events))
     return result

@@ -21,20 +21,19 @@ PostgreSQL keeps its primary key on `messages` and needs neither.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Connection,
     MetaData,
     PrimaryKeyConstraint,
-    Row,
     Table,
     UniqueConstraint,
     bindparam,
     text,
 )
 
+from data_access.sql import raw_connection
 from data_access.tables import contacts, messages
 
 # Days of messages (by creation day) whose identity the recent index holds.
@@ -66,6 +65,34 @@ CREATE_STATEMENTS = (
 
 def in_use(conn: Connection) -> bool:
     return conn.dialect.name == "duckdb"
+
+
+# A counter that moves whenever keys are added or messages' keys are forgotten with their
+# messages: a lookup made at a version stays true while the version has not moved (a file
+# load checks its rows before it writes them, and looks up again only if another writer
+# stored new messages in between).
+VERSION_KEY = "keys_version"
+
+
+def version(conn: Connection) -> int:
+    value = conn.execute(
+        text("SELECT value FROM store_meta WHERE key = :key"), {"key": VERSION_KEY}
+    ).scalar()
+    return int(value or 0)
+
+
+def _moved(conn: Connection) -> None:
+    bumped = conn.execute(
+        text(
+            "UPDATE store_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+            "WHERE key = :key"
+        ),
+        {"key": VERSION_KEY},
+    )
+    if not bumped.rowcount:
+        conn.execute(
+            text("INSERT INTO store_meta (key, value) VALUES (:key, '1')"), {"key": VERSION_KEY}
+        )
 
 
 def key_hash(message_id: str) -> int:
@@ -133,6 +160,7 @@ def rebuild(conn: Connection) -> None:
 def add(conn: Connection, source: str, where: str = "TRUE") -> None:
     """Record the keys of newly inserted messages, read from `source` (a table or subquery in
     the messages' columns) where `where` holds."""
+    _moved(conn)
     conn.execute(
         text(
             f"INSERT INTO message_keys SELECT md5_number_lower(message_id), created_day "
@@ -151,6 +179,7 @@ def add(conn: Connection, source: str, where: str = "TRUE") -> None:
 
 def forget_days_before(conn: Connection, first_kept: date) -> None:
     """Drop the keys of messages deleted by whole days (retention)."""
+    _moved(conn)
     for table in ("message_keys", "recent_keys"):
         conn.execute(text(f"DELETE FROM {table} WHERE created_day < :day"), {"day": first_kept})
 
@@ -165,6 +194,7 @@ def forget_old(conn: Connection, today: date | None = None) -> int:
 
 
 def forget_all(conn: Connection) -> None:
+    _moved(conn)
     conn.execute(text("DELETE FROM message_keys"))
     conn.execute(text("DELETE FROM recent_keys"))
 
@@ -178,72 +208,90 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
 
     `staged` names a temporary table holding the ids (column message_id), for big batches.
     """
-    found: dict[str, tuple] = {}
     if not ids:
-        return found
+        return {}
+    if staged is not None:
+        located = located_table(conn, staged)
+        return {
+            row["message_id"]: (
+                row["created_day"],
+                row["subaccount_id"],
+                row["channel"],
+                row["direction"],
+            )
+            for row in located.to_pylist()
+        }
+    found: dict[str, tuple] = {}
     columns = "message_id, created_day, subaccount_id, channel, direction"
-    if staged is None:
-        # The hashes alone: DuckDB reads an index only for a filter on the indexed column,
-        # so the ids are compared here (a hash may be another id's).
-        wanted = set(ids)
-        recent: Iterable[Row] = [
-            row
-            for row in conn.execute(
-                text(f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)})")
-            )
-            if row[0] in wanted
-        ]
-    else:
-        recent = conn.execute(
-            text(
-                f"SELECT {_prefixed(columns, 'r')} FROM recent_keys r "
-                f"JOIN {staged} s ON r.key_hash = md5_number_lower(s.message_id) "
-                "AND r.message_id = s.message_id"
-            )
-        )
-    for row in recent:
-        found[row[0]] = tuple(row[1:])
+    # The hashes alone: DuckDB reads an index only for a filter on the indexed column, so the
+    # ids are compared here (a hash may be another id's).
+    wanted = set(ids)
+    for row in conn.execute(
+        text(f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)})")
+    ):
+        if row[0] in wanted:
+            found[row[0]] = tuple(row[1:])
     rest = [i for i in ids if i not in found]
     if not rest:
         return found
     # Older messages: their hash proposes a day, the message's own row confirms it.
-    if staged is None:
-        proposed = conn.execute(
-            text(
-                "SELECT DISTINCT created_day FROM message_keys "
-                f"WHERE key_hash IN ({_hash_list(rest)})"
-            )
-        ).scalars()
-    else:
-        proposed = conn.execute(
-            text(
-                "SELECT DISTINCT k.created_day FROM message_keys k "
-                f"WHERE k.key_hash IN (SELECT md5_number_lower(message_id) FROM {staged})"
-            )
-        ).scalars()
+    proposed = conn.execute(
+        text(
+            f"SELECT DISTINCT created_day FROM message_keys WHERE key_hash IN ({_hash_list(rest)})"
+        )
+    ).scalars()
     days = sorted(proposed)
     if not days:
         return found
-    on_days = "m.created_day BETWEEN :first AND :last AND m.created_day IN :days"
-    if staged is None:
-        older = conn.execute(
-            text(
-                f"SELECT {_prefixed(columns)} FROM messages m WHERE {on_days} "
-                "AND m.message_id IN :ids"
-            ).bindparams(bindparam("days", expanding=True), bindparam("ids", expanding=True)),
-            {"first": days[0], "last": days[-1], "days": days, "ids": rest},
-        )
-    else:
-        older = conn.execute(
-            text(
-                f"SELECT {_prefixed(columns)} FROM messages m "
-                f"JOIN {staged} s ON m.message_id = s.message_id WHERE {on_days}"
-            ).bindparams(bindparam("days", expanding=True)),
-            {"first": days[0], "last": days[-1], "days": days},
-        )
+    older = conn.execute(
+        text(
+            f"SELECT {_prefixed(columns)} FROM messages m WHERE {_ON_DAYS} AND m.message_id IN :ids"
+        ).bindparams(bindparam("days", expanding=True), bindparam("ids", expanding=True)),
+        {"first": days[0], "last": days[-1], "days": days, "ids": rest},
+    )
     for row in older:
         found.setdefault(row[0], tuple(row[1:]))
     return found
+
+
+_ON_DAYS = "m.created_day BETWEEN :first AND :last AND m.created_day IN :days"
+
+
+def located_table(conn: Connection, staged: str):
+    """The stored messages among the ids of the temporary table `staged` (column message_id),
+    as an Arrow table of message_id, created_day, subaccount_id, channel, direction: a big
+    batch's lookup, two statements whatever its size."""
+    columns = "message_id, created_day, subaccount_id, channel, direction"
+    raw = raw_connection(conn)
+    raw.execute(
+        f"CREATE OR REPLACE TEMP TABLE located_keys AS SELECT {_prefixed(columns, 'r')} "
+        f"FROM recent_keys r JOIN {staged} s ON r.key_hash = md5_number_lower(s.message_id) "
+        "AND r.message_id = s.message_id"
+    )
+    # Older messages: their hash proposes a day, the message's own row confirms it.
+    days = [
+        row[0]
+        for row in raw.execute(
+            "SELECT DISTINCT k.created_day FROM message_keys k WHERE k.key_hash IN "
+            f"(SELECT md5_number_lower(message_id) FROM {staged} "
+            "WHERE message_id NOT IN (SELECT message_id FROM located_keys)) ORDER BY 1"
+        ).fetchall()
+    ]
+    if days:
+        listed = ", ".join(f"DATE '{day.isoformat()}'" for day in days)
+        raw.execute(
+            f"INSERT INTO located_keys SELECT {_prefixed(columns)} FROM messages m "
+            f"JOIN {staged} s ON m.message_id = s.message_id "
+            f"WHERE m.created_day BETWEEN DATE '{days[0].isoformat()}' "
+            f"AND DATE '{days[-1].isoformat()}' AND m.created_day IN ({listed}) "
+            "AND m.message_id NOT IN (SELECT message_id FROM located_keys)"
+        )
+    located = raw.sql(
+        f"SELECT {columns} FROM (SELECT *, row_number() OVER (PARTITION BY message_id) AS n "
+        "FROM located_keys) WHERE n = 1"
+    ).to_arrow_table()
+    raw.execute("DROP TABLE located_keys")
+    return located
 
 
 def _prefixed(columns: str, alias: str = "m") -> str:

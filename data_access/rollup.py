@@ -1,8 +1,10 @@
 """The daily roll-up: messages counted per day and filterable field, kept equal to the messages.
 
-Whoever changes messages calls `refresh` with the (day, channel, subaccount) regions it touched,
-in the same transaction, and the roll-up rows of those regions are counted again from the
-messages. Recounting a region is idempotent, so a region counted twice or a larger region than
+Whoever inserts messages calls `add` with them, in the same transaction: a new message only
+adds to its row's counts, so the roll-up takes the batch's counts (a cost that follows the
+batch, not the store). Whoever changes stored messages calls `refresh` with the (day, channel,
+subaccount) regions it touched, and the roll-up rows of those regions are counted again from
+the messages. Recounting a region is idempotent, so a region counted twice or a larger region than
 needed is still exact; only a region left out would be wrong, which the loader's merge rules
 rule out (they never move a stored message to another day, channel or subaccount).
 """
@@ -13,7 +15,22 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from data_access.tables import daily_rollup, messages
 
@@ -35,28 +52,65 @@ KEY_COLUMNS = (
 )
 
 
-def _counted(where=None):
+COUNT_COLUMNS = ("message_count", "sent_count", "delivered_count", "read_count")
+TARGET = [*KEY_COLUMNS, "error_description", *COUNT_COLUMNS]
+
+
+def _counted(where=None, rows=messages):
+    c = rows.c
     query = select(
-        *(m[name] for name in KEY_COLUMNS),
-        func.min(m.error_description),
+        *(c[name] for name in KEY_COLUMNS),
+        func.min(c.error_description),
         func.count(),
-        func.count(m.sent_at),
-        func.count(m.delivered_at),
-        func.count(m.read_at),
-    ).group_by(*(m[name] for name in KEY_COLUMNS))
+        func.count(c.sent_at),
+        func.count(c.delivered_at),
+        func.count(c.read_at),
+    ).group_by(*(c[name] for name in KEY_COLUMNS))
     return query if where is None else query.where(where)
 
 
 def _insert_counted(conn: Connection, where=None) -> None:
-    target = [
-        *KEY_COLUMNS,
-        "error_description",
-        "message_count",
-        "sent_count",
-        "delivered_count",
-        "read_count",
-    ]
-    conn.execute(insert(daily_rollup).from_select(target, _counted(where)))
+    conn.execute(insert(daily_rollup).from_select(TARGET, _counted(where)))
+
+
+_delta_metadata = MetaData()
+rollup_delta = Table(
+    "rollup_delta",
+    _delta_metadata,
+    *(Column(c.name, c.type) for c in daily_rollup.columns if c.name in TARGET),
+    prefixes=["TEMPORARY"],
+)
+
+
+def add(conn: Connection, rows, where=None) -> None:
+    """Count messages just inserted (`rows`: a table in the messages' columns, those where
+    `where` holds) into the roll-up: their counts are added to the rows of their key, and
+    rows for keys not counted yet are created."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {rollup_delta.name}"))
+    rollup_delta.create(conn)
+    conn.execute(insert(rollup_delta).from_select(TARGET, _counted(where, rows)))
+    r, d = daily_rollup.c, rollup_delta.c
+    same = [r[name].is_not_distinct_from(d[name]) for name in KEY_COLUMNS]
+    # The smallest description seen with the code: the smaller of the kept and the new one.
+    description = case(
+        (d.error_description.is_(None), r.error_description),
+        (r.error_description.is_(None), d.error_description),
+        (d.error_description < r.error_description, d.error_description),
+        else_=r.error_description,
+    )
+    conn.execute(
+        update(daily_rollup)
+        .where(*same)
+        .values(
+            error_description=description,
+            **{name: r[name] + d[name] for name in COUNT_COLUMNS},
+        )
+    )
+    kept = exists().where(*same)
+    conn.execute(
+        insert(daily_rollup).from_select(TARGET, select(*(d[name] for name in TARGET)).where(~kept))
+    )
+    conn.execute(text(f"DROP TABLE {rollup_delta.name}"))
 
 
 def _covering(table, regions: Iterable[Region]):

@@ -278,11 +278,17 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
     assert shape(engine) == newest
     # Every row and value the store held is still there; the columns added are empty.
     # Every upgrade ends at the newest schema version.
+    # (The key tables' version counts their rebuilds: data_access/message_keys.py.)
     kept["store_meta"] = [
         (key, SCHEMA_VERSION if key == "schema_version" else value)
         for key, value in kept["store_meta"]
+        if key != message_keys.VERSION_KEY
     ]
-    assert contents(engine, kept_columns) == kept
+    upgraded = contents(engine, kept_columns)
+    upgraded["store_meta"] = [
+        row for row in upgraded["store_meta"] if row[0] != message_keys.VERSION_KEY
+    ]
+    assert upgraded == kept
     assert assert_rollup_matches(engine) == expected_rollup != []
     with engine.connect() as conn:
         tails = conn.execute(select(contacts.c.phone, contacts.c.phone_tail)).all()

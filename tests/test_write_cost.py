@@ -8,6 +8,10 @@ day is merged through the write path while every statement's plan is looked at:
   the recent keys' index (as many rows read as ids asked for), and no statement reads more
   than the row groups of the batch's day, never the whole table;
 - PostgreSQL: no statement plans a sequential scan of the messages or their events.
+
+A file of new messages loaded into the same store reads no stored message or event: the
+ids are proven new by the key hashes (data_access/message_keys.py), their events need no
+duplicate check, and the roll-up takes their counts instead of counting their days again.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 
 from data_access import message_keys, rollup
+from data_access.loader import load_files
 from data_access.merge import stored_identities
 from data_access.tables import contacts, daily_rollup, messages, subaccounts
 from data_access.writes import Transaction, WriteScope, write
 from ingest.events import StatusEvent
 from ingest.merge import merge_statuses
+from tests.conftest import write_csv
 
 DAYS = 30
 PER_DAY = 20_000
 BATCH = 10
+NEW_ROWS = 2_000
 DUCKDB_ROW_GROUP = 122_880
 
 
@@ -112,6 +119,82 @@ def rollup_delivered(engine, day: date) -> int:
                 daily_rollup.c.created_day == day
             )
         ).scalar_one()
+
+
+class Profiled:
+    """Each statement the engine runs, with the rows and row groups DuckDB read for it."""
+
+    def __init__(self, engine, folder) -> None:
+        self.engine = engine
+        self.profile = folder / "profile.json"
+        self.seen: list[tuple[str, int, int]] = []
+        self.last: list[str] = []
+
+    def read_last(self) -> None:
+        # DuckDB writes a statement's profile once its result is consumed: it is read when
+        # the next statement starts (and after the write).
+        if self.last and self.profile.exists():
+            query = json.loads(self.profile.read_text())["query"]
+            self.seen.append(
+                (self.last[0], query["total_rows_scanned"], query["total_row_groups_to_scan"])
+            )
+        self.last.clear()
+        self.profile.unlink(missing_ok=True)
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        self.read_last()
+        raw = conn.connection.dbapi_connection
+        raw.execute("PRAGMA enable_profiling = 'json'")
+        raw.execute(f"PRAGMA profiling_output = '{self.profile}'")
+        self.profile.unlink(missing_ok=True)
+        self.last.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.read_last()
+        event.remove(self.engine, "before_cursor_execute", self._before)
+
+
+def test_duckdb_load_of_new_messages_reads_no_stored_message(duckdb_engine, tmp_path):
+    engine = duckdb_engine
+    today = datetime.now(UTC).date()
+    build(engine, today)
+    rows = [
+        {
+            "message_id": f"new-{n}",
+            "channel": "whatsapp",
+            "direction": "MT",
+            "subaccount": "Sub A",
+            "content_type": "text",
+            "phone": f"+55119{n:08d}",
+            "status": "delivered",
+            "created_at": f"{today.isoformat()}T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:"
+            f"{n % 60:02d}Z",
+            "delivered_at": f"{today.isoformat()}T23:59:59Z",
+        }
+        for n in range(NEW_ROWS)
+    ]
+    path = write_csv(tmp_path / "new.csv", rows)
+    with Profiled(engine, tmp_path) as profiled:
+        report = load_files(engine, [path], "UTC")
+    assert (report.rows_loaded, report.rows_changed) == (NEW_ROWS, NEW_ROWS)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == (
+            DAYS * PER_DAY + NEW_ROWS
+        )
+    assert rollup_delivered(engine, today) == NEW_ROWS
+    # Statements on the messages or their events read the batch (its messages, its sent and
+    # delivered events), never the 600,000 stored messages or their events.
+    stored_reads = [
+        (statement, rows)
+        for statement, rows, _ in profiled.seen
+        if "messages" in statement or "message_events" in statement
+    ]
+    assert stored_reads, "the load wrote messages and events"
+    assert max(rows for _, rows in stored_reads) <= 3 * NEW_ROWS
 
 
 def test_duckdb_reads_the_batch_keys_and_its_day_only(duckdb_engine, tmp_path):
