@@ -30,6 +30,7 @@ _ESCAPES = {
     "'": "\\'",
 }
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+EXTERNAL_GROUP_BY_BYTES = 500_000_000
 
 
 class ClickHouseUrlError(ValueError):
@@ -111,7 +112,8 @@ class NativeClient:
     """A ClickHouse server (any version since 18.16) over the native protocol.
 
     Inserts into Distributed tables are sent to the shards before the insert returns
-    (insert_distributed_sync), so a read right after a write sees it.
+    (insert_distributed_sync), so a read right after a write sees it. Used by one thread at a
+    time (data_access.clickhouse.messages keeps a few).
     """
 
     def __init__(self, host: str, port: int, database: str, cluster: str | None) -> None:
@@ -122,7 +124,13 @@ class NativeClient:
             host,
             port=port,
             database="default",
-            settings={"insert_distributed_sync": 1},
+            settings={
+                "insert_distributed_sync": 1,
+                # A GROUP BY over every message of a node's range (a page sorted by status
+                # over 90 days) spills to disk past this instead of failing at the server's
+                # memory limit per query.
+                "max_bytes_before_external_group_by": EXTERNAL_GROUP_BY_BYTES,
+            },
         )
         major = int(str(self._driver.execute("SELECT version()")[0][0]).split(".")[0])
         self.flavor = Flavor(major, cluster)
