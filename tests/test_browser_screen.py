@@ -16,7 +16,14 @@ from selenium.webdriver.support.ui import Select
 from dashboard import ids
 from dashboard.shell import build_app
 from tests.browser import ServedApp, chromium, grid_column, severe_console_messages, wait_for
-from tests.dashboard_data import FixedViewerServices, at, day, rows, viewer_for
+from tests.dashboard_data import (
+    FixedViewerServices,
+    at,
+    day,
+    rows,
+    subaccount_ids,
+    viewer_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -374,3 +381,72 @@ def test_dr506_the_screen_says_the_zone_of_the_days_and_the_zone_of_the_times(
 def test_dr507_one_zone_for_days_and_times_is_said_once(browser, served):
     browser.get(served.url + "/")
     wait_text(browser, ids.ZONE_NOTE, "Días y horas en la zona horaria America/Sao_Paulo.")
+
+
+def open_choices(driver, control_id: str) -> list[str]:
+    """Open a multi-select and read its choices, in their order."""
+    button = wait_for(lambda: driver.find_element(By.ID, control_id), 10, control_id)
+    button.click()
+    wait_for(lambda: button.get_attribute("aria-expanded") == "true", 10, f"{control_id} open")
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")]
+
+
+def close_choices(driver) -> None:
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"), 10)
+
+
+def test_dr508_user_and_campaign_lists_narrow_to_the_chosen_subaccounts(
+    browser, served, duckdb_engine
+):
+    browser.get(served.url + "/")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    assert open_choices(browser, ids.FILTER_USER) == ["ana", "bruno"]
+    close_choices(browser)
+    assert open_choices(browser, ids.FILTER_CAMPAIGN) == ["Black Friday"]
+    close_choices(browser)
+
+    # Brand B: its one user, and no campaign.
+    choices = open_choices(browser, ids.FILTER_SUBACCOUNT)
+    browser.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")[
+        choices.index("Brand B")
+    ].click()
+    close_choices(browser)
+    wait_for(lambda: open_choices(browser, ids.FILTER_USER) == ["bruno"], 10, "Brand B's users")
+    close_choices(browser)
+    assert open_choices(browser, ids.FILTER_CAMPAIGN) == []
+    close_choices(browser)
+
+    # From a link: Brand A's lists.
+    brand_a = subaccount_ids(duckdb_engine)["Brand A"]
+    browser.get(served.url + f"/?subaccount={brand_a}")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["5"], 20, "Brand A's cards")
+    assert open_choices(browser, ids.FILTER_USER) == ["ana"]
+    close_choices(browser)
+    assert severe_console_messages(browser) == []
+
+
+def test_dr509_a_restricted_person_s_lists_stay_in_their_scope(
+    browser, duckdb_engine, duckdb_settings, load_rows
+):
+    load_rows(duckdb_engine, rows())
+    known = subaccount_ids(duckdb_engine)
+    services = FixedViewerServices(
+        duckdb_settings, duckdb_engine, viewer_for(duckdb_engine, ["Brand A"])
+    )
+    app = ServedApp(build_app(services).server).start()
+    try:
+        # Brand B in the link is not theirs: named, dropped, and its user never listed.
+        browser.get(app.url + f"/?subaccount={known['Brand B']}")
+        wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["5"], 20, "the cards")
+        assert text_of(browser, ids.FILTER_MESSAGE) == (
+            f"El enlace tenía subcuentas que no puedes ver o que no existen ({known['Brand B']});"
+            " se muestra la vista sin ellas."
+        )
+        assert open_choices(browser, ids.FILTER_USER) == ["ana"]
+        close_choices(browser)
+        assert open_choices(browser, ids.FILTER_SUBACCOUNT) == ["Brand A"]
+        close_choices(browser)
+        assert severe_console_messages(browser) == []
+    finally:
+        app.stop()

@@ -16,11 +16,13 @@ from dashboard.callbacks.common import (
 )
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
+from dashboard.callbacks.narrowing import narrowed_options
 from dashboard.callbacks.url_state import page_from_search, state_from_search, state_to_search
 from dashboard.layouts import alerts as alerts_layout
 from dashboard.layouts import audit as audit_layout
 from dashboard.layouts import exports as exports_layout
 from dashboard.layouts import reports, shell
+from dashboard.layouts import schedules as schedules_layout
 from dashboard.layouts.filters import STATE_FIELDS, dropdown_options
 from dashboard.services import Services, Viewer
 from data_access.domain import CONTENT_TYPES, statuses_for
@@ -35,6 +37,7 @@ OTHER_PAGES = {
     shell.EXPORTS_PATH: exports_layout.layout,
     shell.AUDIT_PATH: audit_layout.layout,
     shell.ALERTS_PATH: alerts_layout.layout,
+    shell.SCHEDULES_PATH: schedules_layout.layout,
 }
 SEARCH_PROP = f"{ids.URL}.search"
 URL_PROPS = frozenset({f"{ids.URL}.pathname", SEARCH_PROP})
@@ -114,6 +117,9 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
         values = ", ".join(str(v) for v in dropped_subaccounts)
         notices.append(t(language, "filter_error.url_subaccounts", values=values))
     message = " ".join(text for text in (message, *notices) if text)
+    if state.subaccounts:
+        chosen = {ids.FILTER_USER: list(state.users), ids.FILTER_CAMPAIGN: list(state.campaigns)}
+        options.update(narrowed_options(services, viewer, state.channel, state.subaccounts, chosen))
     # A chosen status or content type that merely has no messages yet stays choosable.
     for control_id, field, kind, valid in (
         (ids.FILTER_STATUS, "statuses", "status", statuses_for(state.channel)),

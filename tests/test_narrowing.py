@@ -1,0 +1,73 @@
+"""The user and campaign lists narrowed to the chosen subaccounts, inside the viewer's scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import ids
+from dashboard.callbacks.narrowing import narrowed_options
+from tests.dashboard_data import FixedViewerServices, rows, subaccount_ids, viewer_for
+
+
+@pytest.fixture
+def loaded(duckdb_engine, duckdb_settings, load_rows):
+    load_rows(duckdb_engine, rows())
+    return duckdb_engine, duckdb_settings
+
+
+def names(options: dict) -> dict:
+    return {control: [o["label"] for o in listed] for control, listed in options.items()}
+
+
+def test_lists_follow_the_chosen_subaccounts(loaded):
+    engine, settings = loaded
+    admin = viewer_for(engine)
+    services = FixedViewerServices(settings, engine, admin)
+    known = subaccount_ids(engine)
+    assert names(narrowed_options(services, admin, "whatsapp", [])) == {
+        ids.FILTER_USER: ["ana", "bruno"],
+        ids.FILTER_CAMPAIGN: ["Black Friday"],
+    }
+    assert names(narrowed_options(services, admin, "whatsapp", [known["Brand B"]])) == {
+        ids.FILTER_USER: ["bruno"],
+        ids.FILTER_CAMPAIGN: [],
+    }
+
+
+def test_a_choice_made_stays_listed_after_its_subaccount_goes(loaded):
+    engine, settings = loaded
+    admin = viewer_for(engine)
+    services = FixedViewerServices(settings, engine, admin)
+    known = subaccount_ids(engine)
+    ana = next(
+        o["value"]
+        for o in narrowed_options(services, admin, "whatsapp", [])[ids.FILTER_USER]
+        if o["label"] == "ana"
+    )
+    options = narrowed_options(
+        services, admin, "whatsapp", [known["Brand B"]], {ids.FILTER_USER: [ana]}
+    )
+    assert names(options)[ids.FILTER_USER] == ["bruno", "ana"]
+
+
+def test_a_subaccount_outside_the_scope_narrows_nothing_and_reveals_nothing(loaded):
+    engine, settings = loaded
+    limited = viewer_for(engine, ["Brand A"])
+    services = FixedViewerServices(settings, engine, limited)
+    known = subaccount_ids(engine)
+    # Brand B is not theirs: the lists stay those of their own scope, without Brand B's user,
+    # even when the browser claims Brand B's user as chosen.
+    bruno = next(
+        o["value"]
+        for o in narrowed_options(
+            FixedViewerServices(settings, engine, viewer_for(engine)),
+            viewer_for(engine),
+            "whatsapp",
+            [],
+        )[ids.FILTER_USER]
+        if o["label"] == "bruno"
+    )
+    options = narrowed_options(
+        services, limited, "whatsapp", [known["Brand B"], "x"], {ids.FILTER_USER: [bruno]}
+    )
+    assert names(options) == {ids.FILTER_USER: ["ana"], ids.FILTER_CAMPAIGN: ["Black Friday"]}
