@@ -17,7 +17,6 @@ from dashboard.callbacks import (
     narrowing,
     presets,
     routing,
-    schedules,
 )
 from dashboard.callbacks.common import on_callback_error
 from dashboard.services import Services
@@ -35,7 +34,6 @@ AREAS = (
     exports,
     audit,
     alerts,
-    schedules,
 )
 
 # Dash's page with a language on <html> from the first byte: the profile's (LANGUAGE_MARK is
