@@ -146,3 +146,22 @@ ALERT_ADD = "alert-add"
 def alert_toggle(rule_id: int) -> dict:
     """The disable/enable button of one alert rule (a pattern-matching id)."""
     return {"type": ALERT_TOGGLE, "rule": rule_id}
+
+# The scheduled-reports page (dashboard/layouts/schedules.py).
+SCHEDULES_LINK = "schedules-link"
+SCHEDULES_TABLE = "schedules-table"
+SCHEDULES_NOTICE = "schedules-notice"
+SCHEDULE_TOGGLE = "schedule-toggle"
+SCHEDULE_VIEW = "schedule-view"
+SCHEDULE_EVERY = "schedule-every"
+SCHEDULE_HOUR = "schedule-hour"
+SCHEDULE_WEEKDAY = "schedule-weekday"
+SCHEDULE_MONTH_DAY = "schedule-month-day"
+SCHEDULE_FORMAT = "schedule-format"
+SCHEDULE_RECIPIENTS = "schedule-recipients"
+SCHEDULE_ADD = "schedule-add"
+
+
+def schedule_toggle(schedule_id: int) -> dict:
+    """The pause/resume button of one scheduled report (a pattern-matching id)."""
+    return {"type": SCHEDULE_TOGGLE, "schedule": schedule_id}

@@ -399,10 +399,11 @@ def test_dr216_a_signed_in_person_sees_their_name_and_account_links(services):
     services.viewer = replace(services.viewer, user_id=7, display_name="Ana Souza")
     page, _ = render_page(services, "/", "", "en", None)
     words = texts(find_id(page, ids.TOP_BAR))
-    assert words[:10] == [
+    assert words[:11] == [
         "Delivery reports",
         "Exported reports",
         "Alerts",
+        "Scheduled reports",
         "Audit trail",  # an administrator's
         "User: ",
         "Ana Souza",

@@ -287,3 +287,69 @@ def test_the_schedules_command(engine, settings, ana, monkeypatch):
     ) == (2, ["Give one or more e-mail addresses, comma-separated."])
     assert command("disable", "1") == (0, ["Schedule 1 is disabled."])
     assert command("enable", "7") == (2, ["There is no schedule 7; `schedules list` shows them."])
+
+
+def test_the_schedules_page_schedules_a_pasted_view_for_its_viewer(
+    store_settings, engine, ana, load_rows
+):
+    from contextvars import copy_context
+
+    from dashboard.callbacks import schedules as page_callbacks
+    from dashboard.layouts import schedules as page
+    from dashboard.services import Services, Viewer
+
+    other = add_account(engine, "bia", "bia-password-1", subaccount_names=("Brand A",))
+    theirs = schedule(engine, other)
+    services = Services(settings=store_settings, engine=engine)
+    scope = AccessScope.of(subaccount_ids(engine).values())
+    viewer = Viewer(ana.id, "ana", "user", scope, "en", "America/Sao_Paulo")
+
+    def as_ana(function, *args):
+        def run():
+            with services.acting_as(viewer):
+                return function(*args)
+
+        return copy_context().run(run)
+
+    form = {
+        "view": "https://reports.example.com/?channel=sms&status=error&view=detailed",
+        "every": "weekly",
+        "hour": "7",
+        "weekday": "4",
+        "month_day": 1,
+        "format": "xlsx",
+        "recipients": "ana@example.com, team@example.com",
+    }
+    notice, _ = as_ana(page_callbacks.add_schedule, services, None, form)
+    assert notice.children == "Report scheduled."
+    with engine.connect() as conn:
+        (mine,) = store.list_schedules(conn, ana.id)
+    assert (mine.search, mine.frequency, mine.weekday, mine.hour, mine.format) == (
+        "channel=sms&status=error&view=detailed",
+        "weekly",
+        4,
+        7,
+        "xlsx",
+    )
+    assert (mine.timezone, mine.language, mine.recipients) == (
+        "America/Sao_Paulo",
+        "en",
+        "ana@example.com,team@example.com",
+    )
+    notice, _ = as_ana(
+        page_callbacks.add_schedule, services, None, {**form, "view": "?channel=fax"}
+    )
+    assert notice.children == "Choose WhatsApp or SMS."
+    notice, _ = as_ana(page_callbacks.add_schedule, services, None, {**form, "recipients": ""})
+    assert notice.children == "Write one or more e-mail addresses, separated by commas."
+    # The page lists her schedules only, and another's cannot be paused from it.
+    listed = str(as_ana(page.layout, services, viewer, "en"))
+    assert "Every Friday at 07:00 (America/Sao_Paulo)" in listed
+    assert "?channel=whatsapp" not in listed
+    notice, _ = as_ana(page_callbacks.toggle_schedule, services, None, theirs.id)
+    assert notice.children == "That schedule does not exist or is not yours."
+    notice, _ = as_ana(page_callbacks.toggle_schedule, services, None, mine.id)
+    assert notice.children == "Schedule paused."
+    with engine.connect() as conn:
+        assert store.get_schedule(conn, mine.id).active is False
+        assert store.get_schedule(conn, theirs.id).active is True

@@ -18,6 +18,7 @@ REPORTS_PATH = "/"
 EXPORTS_PATH = "/exports"
 AUDIT_PATH = "/audit"
 ALERTS_PATH = "/alerts"
+SCHEDULES_PATH = "/schedules"
 PROFILE_PATH = "/profile"
 SIGN_OUT_PATH = "/logout"
 
@@ -28,7 +29,7 @@ def top_bar(
     """`reports_href` leads back to the reports as they were last seen (their query string)."""
     path = pathname.rstrip("/")
     on_exports, on_audit = path == EXPORTS_PATH, path == AUDIT_PATH
-    on_alerts = path == ALERTS_PATH
+    on_alerts, on_schedules = path == ALERTS_PATH, path == SCHEDULES_PATH
     links = [
         dcc.Link(
             t(language, "shell.reports"),
@@ -36,7 +37,7 @@ def top_bar(
             href=reports_href,
             className="nav-link px-0",
         )
-        if on_exports or on_audit or on_alerts
+        if on_exports or on_audit or on_alerts or on_schedules
         else dcc.Link(
             t(language, "shell.exports"),
             id=ids.EXPORTS_LINK,
@@ -50,6 +51,15 @@ def top_bar(
                 t(language, "shell.alerts"),
                 id=ids.ALERTS_LINK,
                 href=ALERTS_PATH,
+                className="nav-link px-0 ms-3",
+            )
+        )
+    if not on_schedules:
+        links.append(
+            dcc.Link(
+                t(language, "shell.schedules"),
+                id=ids.SCHEDULES_LINK,
+                href=SCHEDULES_PATH,
                 className="nav-link px-0 ms-3",
             )
         )
