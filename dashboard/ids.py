@@ -147,6 +147,7 @@ def alert_toggle(rule_id: int) -> dict:
     """The disable/enable button of one alert rule (a pattern-matching id)."""
     return {"type": ALERT_TOGGLE, "rule": rule_id}
 
+
 # The scheduled-reports page (dashboard/layouts/schedules.py).
 SCHEDULES_LINK = "schedules-link"
 SCHEDULES_TABLE = "schedules-table"

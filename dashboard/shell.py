@@ -14,6 +14,7 @@ from dashboard.callbacks import (
     detailed,
     exports,
     filters,
+    narrowing,
     presets,
     routing,
     schedules,
@@ -24,7 +25,18 @@ from dashboard.transport import install_transport
 from reporting.i18n import t
 from reporting.languages import DEFAULT_LANGUAGE, normalize_language
 
-AREAS = (routing, filters, presets, consolidated, detailed, exports, audit, alerts, schedules)
+AREAS = (
+    routing,
+    filters,
+    narrowing,
+    presets,
+    consolidated,
+    detailed,
+    exports,
+    audit,
+    alerts,
+    schedules,
+)
 
 # Dash's page with a language on <html> from the first byte: the profile's (LANGUAGE_MARK is
 # filled in per request, see profile_language_index); the page callback then sets the one the

@@ -16,6 +16,7 @@ from dashboard.callbacks.common import (
 )
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.callbacks.detailed import table_content
+from dashboard.callbacks.narrowing import narrowed_options
 from dashboard.callbacks.url_state import page_from_search, state_from_search, state_to_search
 from dashboard.layouts import alerts as alerts_layout
 from dashboard.layouts import audit as audit_layout
@@ -116,6 +117,9 @@ def reports_page(services: Services, viewer: Viewer, language: str, search: str 
         values = ", ".join(str(v) for v in dropped_subaccounts)
         notices.append(t(language, "filter_error.url_subaccounts", values=values))
     message = " ".join(text for text in (message, *notices) if text)
+    if state.subaccounts:
+        chosen = {ids.FILTER_USER: list(state.users), ids.FILTER_CAMPAIGN: list(state.campaigns)}
+        options.update(narrowed_options(services, viewer, state.channel, state.subaccounts, chosen))
     # A chosen status or content type that merely has no messages yet stays choosable.
     for control_id, field, kind, valid in (
         (ids.FILTER_STATUS, "statuses", "status", statuses_for(state.channel)),
