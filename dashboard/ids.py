@@ -122,6 +122,7 @@ def export_rerun(job_id: str) -> dict:
     """The "run again" button of one export job (a pattern-matching id)."""
     return {"type": EXPORT_RERUN, "job": job_id}
 
+
 # The alerts page (dashboard/layouts/alerts.py).
 ALERTS_LINK = "alerts-link"
 ALERTS_TABLE = "alerts-table"
