@@ -61,14 +61,14 @@ __all__ = [
 # Rows read at a time where a file is read in pandas (the ClickHouse store's loader).
 CHUNK_ROWS = 100_000
 # Rows merged in one transaction at most.
-MERGE_ROWS_MAX = 400_000
+MERGE_ROWS_MAX = 100_000
 # A part's rows in the embedded store's memory while it is merged (staged, folded, joined):
 # measured under a 64MB limit, 20,000 rows fit and 100,000 did not. A part is sized to the
 # limit with room to spare, so a small limit loads in smaller parts instead of failing.
 CHUNK_BYTES_PER_ROW = 2_500
 CHUNK_ROWS_MIN = 5_000
 # The scratch database that reads and checks the files has this share of the store's limit.
-READER_MEMORY_SHARE = 0.5
+READER_MEMORY_SHARE = 0.25
 READER_MEMORY_MIN = 64 * 2**20
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
 
@@ -290,7 +290,7 @@ class _CheckedFile:
 
     def part_filter(self, part: int) -> str:
         # Every record of a message goes to the same part: a part's lookup sees them all.
-        return "TRUE" if self.parts == 1 else f"hash(message_id) % {self.parts} = {part}"
+        return f"part = {part}"
 
 
 def _check_file(
@@ -313,22 +313,23 @@ def _check_file(
         )
     present = {n for n in names if n in LOADER_COLUMNS}
     checked = check(reader, table, present, path.name, timezone, prefix=table)
-    staged = checked.staged
     rows = _count(reader, table)
     if scope is not None:
         # Only a load that goes on past bad rows writes them out as they were read.
         _drop_read(reader, table)
-    good = _count(reader, staged)
-    lookup = scope is not None and good > 0
-    result = _CheckedFile(
-        path,
-        table,
-        rows,
-        staged,
-        max(1, math.ceil(good / part_rows)),
-        lookup,
-        list(checked.problems),
+    good = _count(reader, checked.staged)
+    parts = max(1, math.ceil(good / part_rows))
+    part_of = "0" if parts == 1 else f"hash(message_id) % {parts}"
+    # The good rows once, in their parts (each part's rows together, so a part reads only
+    # its own row groups).
+    staged = f"{table}_parts"
+    reader.execute(
+        f"CREATE TEMP TABLE {staged} AS SELECT *, {part_of} AS part FROM {checked.staged} "
+        "ORDER BY part, line"
     )
+    discard(reader, table)
+    lookup = scope is not None and good > 0
+    result = _CheckedFile(path, table, rows, staged, parts, lookup, list(checked.problems))
     # The file's ids, and whether an earlier file of this load names one of them.
     reader.execute(f"CREATE TEMP TABLE {table}_ids AS SELECT DISTINCT message_id FROM {staged}")
     result.repeats_earlier = index > 0 and bool(
@@ -341,7 +342,9 @@ def _check_file(
         with engine.connect() as conn:
             stored = stored_identity_frame(conn, ids)
         reader.register("stored_view", stored)
-        reader.execute(f"CREATE TEMP TABLE {result.stored} AS SELECT * FROM stored_view")
+        reader.execute(
+            f"CREATE TEMP TABLE {result.stored} AS SELECT *, {part_of} AS part FROM stored_view"
+        )
         reader.unregister("stored_view")
         assert scope is not None
         for part in range(result.parts):
@@ -361,7 +364,9 @@ def _stored_of(
     reader: duckdb.DuckDBPyConnection, checked: _CheckedFile, part: int
 ) -> dict[str, Identity]:
     where = checked.part_filter(part)
-    return _identities(reader.execute(f"SELECT * FROM {checked.stored} WHERE {where}").df())
+    return _identities(
+        reader.execute(f"SELECT * EXCLUDE (part) FROM {checked.stored} WHERE {where}").df()
+    )
 
 
 def _count(reader: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -524,7 +529,8 @@ def _merge_file(
     merged_rows = 0
     for part in range(checked.parts):
         staged = reader.sql(
-            f"SELECT * FROM {checked.staged} WHERE {checked.part_filter(part)} ORDER BY line"
+            f"SELECT * EXCLUDE (part) FROM {checked.staged} "
+            f"WHERE {checked.part_filter(part)} ORDER BY line"
         ).df()
         frame = as_staged_frame(staged)
         if frame.empty:
@@ -554,7 +560,7 @@ def _merge_file(
         report.rows_changed += result.created + result.updated
         merged_rows += len(frame)
         advance(len(frame))
-    discard(reader, checked.table)
+    reader.execute(f"DROP TABLE IF EXISTS {checked.staged}")
     rejected = checked.problems + refused_problems
     if rejected:
         target = path.with_name(path.name + ".rejected.csv")
