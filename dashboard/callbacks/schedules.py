@@ -56,6 +56,7 @@ def add_schedule(services: Services, stored_language, values: dict):
     if viewer.user_id is None:
         return refused(t(language, "schedules.error.no_account"))
     search = query_of(str(values.get("view") or ""))
+    hour = _int(values.get("hour"))
     frequency = str(values.get("every") or "")
     try:
         # The view is checked now, as a run today would check it.
@@ -69,7 +70,7 @@ def add_schedule(services: Services, stored_language, values: dict):
                 search=search,
                 format=str(values.get("format") or ""),
                 frequency=frequency,
-                hour=_int(values.get("hour")) if _int(values.get("hour")) is not None else -1,
+                hour=hour if hour is not None else -1,
                 weekday=_int(values.get("weekday")),
                 month_day=_int(values.get("month_day")),
                 timezone=viewer.timezone,
