@@ -130,7 +130,9 @@ def test_in001_replayed_whatsapp_failure_on_the_detailed_view(
         wait_for(lambda: cells("phone") == [PHONE], 20, "the contact's message")
         assert cells("error_code") == ["131047"]
         assert cells("error_description") == [
-            "Re-engagement message: More than 24 hours have passed since the customer last replied."
+            "More than 24 hours since the customer last wrote: only a template can be sent "
+            "(operator: “Re-engagement message: More than 24 hours have passed since the customer "
+            "last replied.”)"
         ]
         # The message's timeline shows its kept events: the send record, then the failure.
         grid_cell(driver, ids.DETAILED_TABLE, "phone", 0).click()
@@ -148,8 +150,9 @@ def test_in001_replayed_whatsapp_failure_on_the_detailed_view(
         assert created.startswith("Created ")
         assert sent_event.startswith("Sent to the channel ") and sent_event.endswith("(file)")
         assert failed.startswith("Error ") and failed.endswith(
-            "131047 · Re-engagement message: More than 24 hours have passed since the "
-            "customer last replied. (WhatsApp)"
+            "131047 · More than 24 hours since the customer last wrote: only a template can be "
+            "sent (operator: “Re-engagement message: More than 24 hours have passed since the "
+            "customer last replied.”) (WhatsApp)"
         )
         driver.save_screenshot(str(tmp_path / "message-timeline.png"))
         assert severe_console_messages(driver) == []

@@ -450,3 +450,39 @@ def test_dr509_a_restricted_person_s_lists_stay_in_their_scope(
         assert severe_console_messages(browser) == []
     finally:
         app.stop()
+
+
+def test_dr510_a_known_error_reads_in_the_page_language_beside_the_operator_s_text(browser, served):
+    browser.get(served.url + "/?view=detailed&message_id=w3")
+    meaning = {
+        "es": "Mensaje no entregable: el número puede no tener WhatsApp o una versión antigua "
+        "(operador: «Message undeliverable»)",
+        "en": "Message undeliverable: the number may not be on WhatsApp or may run an old version "
+        "(operator: “Message undeliverable”)",
+    }
+    wait_for(lambda: table_column(browser, "error_description") == [meaning["es"]], 20, "the error")
+    # The most frequent reasons of the consolidated view, in English.
+    browser.get(served.url + "/")
+    Select(
+        wait_for(lambda: browser.find_element(By.ID, ids.LANGUAGE), 20, "the top bar")
+    ).select_by_value("en")
+    rows = f"#{ids.TOP_ERRORS} tbody tr"
+    wait_for(
+        lambda: (
+            [
+                [cell.text for cell in row.find_elements(By.TAG_NAME, "td")][:2]
+                for row in browser.find_elements(By.CSS_SELECTOR, rows)
+            ]
+            == [
+                ["131026", meaning["en"]],
+                [
+                    "131047",
+                    "More than 24 hours since the customer last wrote: only a template can be sent "
+                    "(operator: “Re-engagement message”)",
+                ],
+            ]
+        ),
+        20,
+        "the top errors in English",
+    )
+    assert severe_console_messages(browser) == []

@@ -76,11 +76,13 @@ def test_dr001_whatsapp_cards_charts_and_errors_in_spanish(loaded):
         "Mensajes",
         "Proporción",
         "131026",
-        "Message undeliverable",
+        "Mensaje no entregable: el número puede no tener WhatsApp o una versión antigua "
+        "(operador: «Message undeliverable»)",
         "2",
         f"66,7{NBSP}%",
         "131047",
-        "Re-engagement message",
+        "Pasaron más de 24 horas desde el último mensaje del cliente: solo se puede enviar una "
+        "plantilla (operador: «Re-engagement message»)",
         "1",
         f"33,3{NBSP}%",
     ]
@@ -96,7 +98,12 @@ def test_dr002_sms_in_english_says_read_is_not_available(loaded):
     assert card(out, "errors") == ("1", "50.0% of total")
     assert card(out, "read") == ("Not available", "SMS has no read receipts")
     assert card(out, "received") == ("1", "messages from customers (MO)")
-    assert texts(out["top_errors"])[4:] == ["UNDELIV", "Undeliverable", "1", "100.0%"]
+    assert texts(out["top_errors"])[4:] == [
+        "UNDELIV",
+        "The carrier could not deliver it (operator: “Undeliverable”)",
+        "1",
+        "100.0%",
+    ]
 
 
 def test_dr003_the_browser_language_wins_over_the_profile(loaded):

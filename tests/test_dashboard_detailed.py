@@ -77,7 +77,8 @@ def test_dr101_first_page_is_newest_first_with_readable_cells(services):
     assert (w6["status_label"], w6["error_code"], w6["error_description"]) == (
         "Error",
         "131026",
-        "Message undeliverable",
+        "Mensaje no entregable: el número puede no tener WhatsApp o una versión antigua "
+        "(operador: «Message undeliverable»)",
     )
     assert out["data"][3]["direction"] == "Entrante (MO)"
 
@@ -217,7 +218,8 @@ def test_dr109_an_error_message_shows_why_in_its_timeline(services):
         "Created",
         " " + format_datetime(at(1, 12), "en"),
         "Error",
-        f" recorded {recorded} 131026 · Message undeliverable (file)",
+        f" recorded {recorded} 131026 · Message undeliverable: the number may not be on WhatsApp or"
+        " may run an old version (operator: “Message undeliverable”) (file)",
     ]
 
 

@@ -71,7 +71,7 @@ def consolidated_content(
         content.update(
             daily=consolidated.daily_figure(daily, language),
             pct=consolidated.pct_figure(daily, language),
-            top_errors=consolidated.top_errors_table(top, language),
+            top_errors=consolidated.top_errors_table(top, language, flt.channel),
             body_class=consolidated.BODY_CLASS,
         )
     content.update(

@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.layouts.aria import aria
+from reporting.error_codes import described_error
 from reporting.formatting import (
     babel_locale,
     format_axis_day,
@@ -329,8 +330,9 @@ def pct_figure(daily: pd.DataFrame, language: str) -> dict:
     return {"data": [line], "layout": layout}
 
 
-def top_errors_table(frame: pd.DataFrame, language: str):
-    """Error reasons, most frequent first, with their share of all errors."""
+def top_errors_table(frame: pd.DataFrame, language: str, channel: str | None = None):
+    """Error reasons, most frequent first, with their share of all errors; a known code's
+    meaning in the language beside the operator's text."""
     if frame.empty:
         return html.P(t(language, "top_errors.none"), className="text-muted mb-0")
     header = html.Thead(
@@ -351,7 +353,10 @@ def top_errors_table(frame: pd.DataFrame, language: str):
                     if row.error_code is not None
                     else t(language, "empty_value")
                 ),
-                html.Td(str(row.error_description or t(language, "top_errors.no_description"))),
+                html.Td(
+                    described_error(language, channel, row.error_code, row.error_description)
+                    or t(language, "top_errors.no_description")
+                ),
                 html.Td(format_count(row.count, language), className="text-end"),
                 html.Td(format_pct(row.share, language), className="text-end"),
             ]

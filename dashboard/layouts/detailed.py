@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.layouts.aria import aria
+from reporting.error_codes import described_error
 from reporting.formatting import format_count, format_datetime
 from reporting.i18n import label, t
 
@@ -155,7 +156,12 @@ def table_rows(frame: pd.DataFrame, language: str) -> list[dict]:
                 "status": record["status"],
                 "status_label": label(language, "status", record["status"]),
                 "error_code": _text(record["error_code"]),
-                "error_description": _text(record["error_description"]),
+                "error_description": described_error(
+                    language,
+                    record.get("channel"),
+                    record["error_code"],
+                    _text(record["error_description"]),
+                ),
                 "sent_at": format_datetime(record["sent_at"], language),
                 "delivered_at": format_datetime(record["delivered_at"], language),
                 "read_at": format_datetime(record["read_at"], language),
@@ -203,7 +209,17 @@ def event_timeline(record: dict, kept: list[dict], language: str) -> list[tuple[
         if status == "error":
             parts.append(
                 " · ".join(
-                    v for v in (_text(event["error_code"]), _text(event["error_description"])) if v
+                    v
+                    for v in (
+                        _text(event["error_code"]),
+                        described_error(
+                            language,
+                            record.get("channel"),
+                            event["error_code"],
+                            _text(event["error_description"]),
+                        ),
+                    )
+                    if v
                 )
             )
         parts.append(f"({t(language, 'timeline.source.' + event['source'])})")
@@ -239,7 +255,12 @@ def timeline(record: dict, language: str, kept: list[dict] | None = None) -> lis
             for v in (
                 t(language, "timeline.time_unknown"),
                 _text(record["error_code"]),
-                _text(record["error_description"]),
+                described_error(
+                    language,
+                    record.get("channel"),
+                    record["error_code"],
+                    _text(record["error_description"]),
+                ),
             )
             if v
         )
