@@ -15,6 +15,9 @@ DOCUMENT_TITLE = "document-title"
 URL_CHANGE = "url-change"
 WIDGET_WORDS = "widget-words"
 ZONE_NOTE = "zone-note"
+LIVE_SWITCH = "live-switch"
+LIVE_INTERVAL = "live-interval"
+LIVE_STATUS = "live-status"
 
 # Filter bar
 DATE_RANGE = "date-range"

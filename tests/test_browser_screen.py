@@ -5,6 +5,7 @@ Each test serves the dashboard on the hand-built rows of tests/dashboard_data.py
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -485,4 +486,56 @@ def test_dr510_a_known_error_reads_in_the_page_language_beside_the_operator_s_te
         20,
         "the top errors in English",
     )
+    assert severe_console_messages(browser) == []
+
+
+def new_today_row(message_id: str) -> dict:
+    return {
+        "message_id": message_id,
+        "channel": "whatsapp",
+        "direction": "MT",
+        "content_type": "text",
+        "subaccount": "Brand A",
+        "phone": "+5511900000001",
+        "status": "queued",
+        "created_at": at(0, 0, 2),
+    }
+
+
+SET_HIDDEN_JS = """
+Object.defineProperty(document, 'hidden', {value: arguments[0], configurable: true});
+document.dispatchEvent(new Event('visibilitychange'));
+"""
+
+
+def test_dr511_live_refreshes_today_while_the_page_is_visible(
+    browser, served, duckdb_engine, load_rows
+):
+    browser.get(served.url + "/")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    status = browser.find_element(By.ID, ids.LIVE_STATUS)
+    browser.find_element(By.CSS_SELECTOR, f"label[for={ids.LIVE_SWITCH}]").click()
+    # Every 30 s on the page; every second here, so the test does not wait minutes.
+    browser.execute_script(
+        "window.dash_clientside.set_props(arguments[0], {interval: 1000});", ids.LIVE_INTERVAL
+    )
+    load_rows(duckdb_engine, [new_today_row("live-1")])
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1] == "10", 15, "the new message")
+    assert status.text.startswith("Actualizado: ")
+
+    # Hidden, it waits; shown again, it catches up.
+    browser.execute_script(SET_HIDDEN_JS, True)
+    wait_text(browser, ids.LIVE_STATUS, "En pausa mientras la página no está a la vista")
+    load_rows(duckdb_engine, [new_today_row("live-2")])
+    time.sleep(3)
+    assert kpi_texts(browser, ids.KPI_TOTAL)[1] == "10"
+    browser.execute_script(SET_HIDDEN_JS, False)
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1] == "11", 15, "the second message")
+
+    # A range that ends before today has nothing to refresh, and says so.
+    Select(browser.find_element(By.ID, ids.DATE_PRESET)).select_by_value("yesterday")
+    wait_text(browser, ids.LIVE_STATUS, "El período no incluye hoy: no hay nada que actualizar")
+    # Switched off, it stops and says nothing.
+    browser.find_element(By.CSS_SELECTOR, f"label[for={ids.LIVE_SWITCH}]").click()
+    wait_text(browser, ids.LIVE_STATUS, "")
     assert severe_console_messages(browser) == []

@@ -15,7 +15,7 @@ from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from dashboard.callbacks import consolidated, detailed
+from dashboard.callbacks import consolidated, detailed, live
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import SORTABLE
@@ -300,6 +300,8 @@ def _trigger() -> str | None:
 
 
 def register_callbacks(app, services: Services) -> None:
+    # The live switch asks the applied view again, as Apply does: registered with it.
+    live.register_callbacks(app, services)
     app.clientside_callback(
         READ_DATE_BOXES,
         Output(ids.DATE_RANGE_TEXT, "data"),

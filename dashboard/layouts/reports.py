@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from dashboard import ids
 from dashboard.layouts import consolidated, detailed
@@ -71,6 +72,33 @@ def export_buttons(language: str) -> html.Div:
     )
 
 
+# A live view asks for today's figures this often, while the page is visible.
+LIVE_SECONDS = 30
+
+
+def paused_words(language: str) -> dict[str, Any]:
+    """The status's text while the page is hidden, for assets/live.js (typed Any as aria())."""
+    return {"data-paused": t(language, "live.paused")}
+
+
+def live_switch(language: str) -> html.Div:
+    """The "live" switch: today's view again every LIVE_SECONDS while the page is visible
+    (callbacks/live.py, assets/live.js); its status says when it last refreshed or why not."""
+    return html.Div(
+        [
+            dbc.Switch(id=ids.LIVE_SWITCH, label=t(language, "live.switch"), value=False),
+            html.Span(
+                id=ids.LIVE_STATUS,
+                className="live-status",
+                role="status",
+                **paused_words(language),
+            ),
+            dcc.Interval(id=ids.LIVE_INTERVAL, interval=LIVE_SECONDS * 1000, disabled=True),
+        ],
+        className="live-area",
+    )
+
+
 def zone_note(language: str, days_zone: str, times_zone: str) -> html.P:
     """Which zone the days are counted in (the account's) and which the times are shown in
     (the person's): a person in Tokyo reading a Sao Paulo account's day otherwise sees rows
@@ -122,6 +150,7 @@ def page(
             html.Div(
                 [
                     html.Nav(report_tabs, **aria(label=t(language, "shell.report_kind"))),
+                    live_switch(language),
                     export_buttons(language),
                 ],
                 className="view-toolbar",
