@@ -8,15 +8,25 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from dashboard import ids
 from dashboard.shell import build_app
-from tests.browser import ServedApp, chromium, grid_column, severe_console_messages, wait_for
+from reporting.formatting import format_date
+from tests.browser import (
+    ServedApp,
+    chromium,
+    grid_column,
+    set_viewport,
+    severe_console_messages,
+    wait_for,
+)
 from tests.dashboard_data import (
     FixedViewerServices,
     at,
@@ -538,4 +548,57 @@ def test_dr511_live_refreshes_today_while_the_page_is_visible(
     # Switched off, it stops and says nothing.
     browser.find_element(By.CSS_SELECTOR, f"label[for={ids.LIVE_SWITCH}]").click()
     wait_text(browser, ids.LIVE_STATUS, "")
+    assert severe_console_messages(browser) == []
+
+
+# The boxes of the x axis's day labels and of its title, in the page's pixels.
+AXIS_BOXES_JS = """
+const chart = document.getElementById(arguments[0]);
+const box = (e) => { const r = e.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+return {
+    labels: Array.from(chart.querySelectorAll('.xtick text')).filter((e) => e.textContent)
+        .map(box),
+    title: box(chart.querySelector('.xtitle')),
+};
+"""
+
+
+def test_dr512_day_labels_clear_the_axis_title_and_a_day_shows_its_numbers_anywhere_in_it(
+    browser, served
+):
+    set_viewport(browser, 390, 844, mobile=True)
+    browser.get(served.url + f"/?start={day(89).isoformat()}&end={day(0).isoformat()}")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    for chart in (ids.DAILY_CHART, ids.DAILY_PCT_CHART):
+        boxes = wait_for(
+            lambda chart=chart: browser.execute_script(AXIS_BOXES_JS, chart), 15, chart
+        )
+        assert len(boxes["labels"]) == 12, chart
+        lowest = max(label["bottom"] for label in boxes["labels"])
+        assert lowest <= boxes["title"]["top"], (chart, lowest, boxes["title"])
+        # Labels side by side never overlap one another either.
+        ordered = sorted(boxes["labels"], key=lambda label: label["left"])
+        assert all(a["right"] <= b["left"] for a, b in pairwise(ordered)), chart
+
+    # Yesterday's column, near its top (far above its short bars): the day's numbers show.
+    set_viewport(browser, 1366, 768)
+    browser.get(served.url + "/")
+    wait_for(lambda: kpi_texts(browser, ids.KPI_TOTAL)[1:2] == ["9"], 20, "the cards")
+    idle(browser)
+    expected = f"{format_date(day(1), 'es')}Entregados: 2Errores: 2Total: 5"
+    hover = f"#{ids.DAILY_CHART} .hoverlayer"
+
+    def hover_text() -> str:
+        area = browser.find_element(By.CSS_SELECTOR, f"#{ids.DAILY_CHART} .nsewdrag")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", area)
+        width, height = area.size["width"], area.size["height"]
+        ActionChains(browser).move_to_element(
+            browser.find_element(By.ID, ids.KPI_TOTAL)
+        ).move_to_element_with_offset(
+            area, int(-width / 2 + width * 5.5 / 7), int(-height / 2 + 5)
+        ).perform()
+        return browser.find_element(By.CSS_SELECTOR, hover).text.replace("\n", "")
+
+    wait_for(lambda: expected in hover_text(), 15, "the day's numbers")
     assert severe_console_messages(browser) == []

@@ -61,6 +61,9 @@ def test_dr001_whatsapp_cards_charts_and_errors_in_spanish(loaded):
         "Errores: %{customdata[2]}<br>Total: %{customdata[3]}<extra></extra>"
     )
     assert out["daily"]["layout"]["separators"] == ",."
+    # The day's label shows anywhere in its column; one label for both bars.
+    assert (out["daily"]["layout"]["hovermode"], errors["hoverinfo"]) == ("x unified", "skip")
+    assert out["daily"]["layout"]["xaxis"]["automargin"] is True
 
     (line,) = out["pct"]["data"]
     # Days without messages leave a gap instead of a misleading 0 %.

@@ -188,7 +188,10 @@ def _axis(days: list, language: str) -> dict:
     return {
         "tickvals": [day.isoformat() for day in ticks],
         "ticktext": [format_axis_day(day, language) for day in ticks],
-        "title": {"text": t(language, "chart.day")},
+        # Room for the day labels, turned when a narrow chart needs it, then the axis title
+        # below them: never on top of each other.
+        "title": {"text": t(language, "chart.day"), "standoff": 12},
+        "automargin": True,
         "type": "category",
         "fixedrange": True,
         "showgrid": False,
@@ -209,6 +212,8 @@ def _base_layout(title: str, language: str) -> dict:
         "margin": {"l": 56, "r": 16, "t": 72, "b": 48},
         "legend": {"orientation": "h", "x": 0, "y": 1.12, "xanchor": "left"},
         "hoverlabel": {"bgcolor": "white", "font": {"size": 13}},
+        # A day's numbers show wherever the pointer is in its column, not only over a bar.
+        "hovermode": "x unified",
         "height": 340,
     }
 
@@ -263,7 +268,8 @@ def daily_figure(daily: pd.DataFrame, language: str) -> dict:
                 },
             },
             "customdata": customdata,
-            "hovertemplate": hover,
+            # The delivered bars' label already gives the day's errors.
+            "hoverinfo": "skip",
         },
     ]
     layout = {
