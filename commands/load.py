@@ -63,7 +63,8 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             raise
         console.err(
             f"The store ran out of memory (DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}) "
-            "while merging a chunk; that chunk was not written and the chunks before it were. "
+            "during the load: the parts merged before it are stored, nothing of the part it "
+            "stopped in (nothing at all if it stopped while reading the files). "
             "Raise DUCKDB_MEMORY_LIMIT and load the same files again (it is harmless)."
         )
         return 1

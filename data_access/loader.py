@@ -44,7 +44,7 @@ from data_access.validation import (
     discard,
     validate_chunk,
 )
-from data_access.writes import Transaction, WriteScope, write
+from data_access.writes import Transaction, WriteScope, is_out_of_memory, write
 
 __all__ = [
     "LOADER_COLUMNS",
@@ -67,9 +67,12 @@ MERGE_ROWS_MAX = 100_000
 # limit with room to spare, so a small limit loads in smaller parts instead of failing.
 CHUNK_BYTES_PER_ROW = 2_500
 CHUNK_ROWS_MIN = 5_000
-# The scratch database that reads and checks the files has this share of the store's limit.
+# The scratch database that reads and checks the files has this share of the store's limit
+# while it reads (see _Memory).
 READER_MEMORY_SHARE = 0.25
 READER_MEMORY_MIN = 64 * 2**20
+READER_MEMORY_FLOOR = 16 * 2**20
+READER_MEMORY_MERGING = 128 * 2**20
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
 
 
@@ -220,18 +223,63 @@ def chunk_rows_for(engine: Engine, most: int = MERGE_ROWS_MAX) -> int:
     return max(CHUNK_ROWS_MIN, min(most, int(limit / CHUNK_BYTES_PER_ROW)))
 
 
-def _open_reader(folder: Path, engine: Engine) -> duckdb.DuckDBPyConnection:
+class _Memory:
+    """The store's memory limit shared by the store and the scratch store that checks the
+    files, so that the two together never pass it: a quarter for the scratch store while it
+    reads and checks, little while the store merges (the checked rows wait on disk then).
+    Without a limit to share (PostgreSQL) the scratch store keeps READER_MEMORY_MIN."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.limit = _memory_limit_bytes(engine)
+
+    def reader_config(self) -> str:
+        if self.limit is None:
+            return _mib(READER_MEMORY_MIN)
+        return _mib(self._reading())
+
+    def _reading(self) -> float:
+        assert self.limit is not None
+        # DuckDB's CSV reader takes blocks of about 20 MiB: below READER_MEMORY_MIN the two
+        # together pass a very small limit rather than fail.
+        return max(READER_MEMORY_MIN, self.limit * READER_MEMORY_SHARE)
+
+    def _merging(self) -> float:
+        assert self.limit is not None
+        return max(READER_MEMORY_FLOOR, min(READER_MEMORY_MERGING, self.limit / 8))
+
+    def reading(self) -> None:
+        if self.limit is not None:
+            self._set_store(max(self.limit - self._reading(), self.limit / 2))
+
+    def merging(self, reader: duckdb.DuckDBPyConnection) -> None:
+        if self.limit is None:
+            return
+        reader.execute(f"SET memory_limit = '{_mib(self._merging())}'")
+        self._set_store(self.limit - self._merging())
+
+    def restore(self) -> None:
+        if self.limit is not None:
+            self._set_store(self.limit)
+
+    def _set_store(self, size: float) -> None:
+        # A setting of the database, not of one connection: every connection of the process
+        # to the store shares it.
+        with self.engine.connect() as conn:
+            conn.execute(text(f"SET memory_limit = '{_mib(size)}'"))
+
+
+def _mib(size: float) -> str:
+    return f"{max(1, int(size) // 2**20)}MiB"
+
+
+def _open_reader(folder: Path, memory: _Memory) -> duckdb.DuckDBPyConnection:
     """The scratch database that reads and checks files: in memory up to its limit, on disk
     (in `folder`) past it."""
-    limit = _memory_limit_bytes(engine)
-    share = READER_MEMORY_MIN if limit is None else limit * READER_MEMORY_SHARE
     (folder / "spill").mkdir()
     reader = duckdb.connect(
         ":memory:",
-        config={
-            "memory_limit": f"{int(max(share, READER_MEMORY_MIN)) // 2**20}MiB",
-            "temp_directory": str(folder / "spill"),
-        },
+        config={"memory_limit": memory.reader_config(), "temp_directory": str(folder / "spill")},
     )
     reader.execute("CREATE TABLE load_ids (message_id VARCHAR)")
     return reader
@@ -442,16 +490,20 @@ def load_files(
     `chunk_rows` caps a part's rows (by default what the store's memory allows).
     """
     scope = scope or WriteScope.account("file load")
-    part_rows = chunk_rows or chunk_rows_for(engine)
     folder = Path(tempfile.mkdtemp(prefix="load-"))
-    reader = _open_reader(folder, engine)
+    memory = _Memory(engine)
+    reader = _open_reader(folder, memory)
     try:
+        memory.reading()
+        # Parts sized to the store's share of the limit.
+        part_rows = chunk_rows or chunk_rows_for(engine)
         version = _keys_version(engine)
         files = _check_files(reader, engine, paths, timezone, scope, part_rows, skip_invalid)
         report = LoadReport(rows_read=sum(f.rows for f in files))
         # The recent keys' days that aged out go first (the server does it hourly too), so the
         # index stays the size of its window where no server runs.
         write(engine, _forget_old_keys)
+        memory.merging(reader)
         advance = progress(report.rows_read) if progress else (lambda _n: None)
         lookups = _Lookups(version)
         for checked in files:
@@ -459,6 +511,7 @@ def load_files(
         return report
     finally:
         reader.close()
+        memory.restore()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -496,6 +549,8 @@ def _check_files(
             whole_file_problem = True
             continue
         except (ValueError, OSError, UnicodeDecodeError, duckdb.Error) as error:
+            if is_out_of_memory(error):
+                raise
             problems.append(RowProblem(path.name, 0, "-", f"cannot be read: {_reading(error)}"))
             whole_file_problem = True
             continue
@@ -528,9 +583,9 @@ def _merge_file(
     refused_problems: list[RowProblem] = []
     merged_rows = 0
     for part in range(checked.parts):
+        # (The table is in part and line order; a scan keeps it.)
         staged = reader.sql(
-            f"SELECT * EXCLUDE (part) FROM {checked.staged} "
-            f"WHERE {checked.part_filter(part)} ORDER BY line"
+            f"SELECT * EXCLUDE (part) FROM {checked.staged} WHERE {checked.part_filter(part)}"
         ).df()
         frame = as_staged_frame(staged)
         if frame.empty:
