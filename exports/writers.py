@@ -38,6 +38,7 @@ from exports import source
 from exports.request import ExportRequest
 from exports.safety import neutralise_array
 from exports.xlsx import EXCEL_MAX_ROWS, ISO_FORMATS, Column, NumberFormats, TextChanges, XlsxBook
+from reporting.error_codes import error_meaning
 from reporting.formatting import decimal_mark, format_count, format_picker_day
 from reporting.i18n import N_, label, t
 from reporting.words import DAILY_HEADERS
@@ -73,7 +74,14 @@ _PCT_STEP = Decimal("0.01")  # percentages to two places
 # The Info sheet lists chosen names up to about this many characters, then says how many more.
 INFO_LIST_CHARS = 2000
 
+# The detailed file's columns: the message's, then what its error code means in the file's
+# language (reporting.error_codes), beside the operator's own text in error_description.
+ERROR_MEANING = "error_meaning"
+DETAIL_FILE_COLUMNS = (*reports.DETAIL_COLUMNS, ERROR_MEANING)
+N_("column.error_meaning")
+
 DETAIL_WIDTHS = {
+    ERROR_MEANING: 40,
     "message_id": 30,
     "created_at": 20,
     "channel": 10,
@@ -113,7 +121,7 @@ def detail_headers(language: str, times_zone: str) -> list[str]:
         f"{header(language, name)} ({times_zone})"
         if name in reports.TIME_COLUMNS
         else header(language, name)
-        for name in reports.DETAIL_COLUMNS
+        for name in DETAIL_FILE_COLUMNS
     ]
 
 
@@ -187,7 +195,27 @@ def _detail_arrays(
             if neutralise_text:
                 values = neutralise_array(values)
         arrays.append(values)
+    arrays.append(error_meanings(batch, request.language))
     return arrays
+
+
+def error_meanings(batch: pa.RecordBatch, language: str) -> pa.Array:
+    """What each row's error code means in the language ("" for none or an unknown code),
+    looked up once per distinct channel and code of the batch."""
+    keys = pc.binary_join_element_wise(
+        batch.column("channel").cast(pa.string()),
+        batch.column("error_code").cast(pa.string()),
+        "\x1f",
+        null_handling="replace",
+        null_replacement="",
+    ).dictionary_encode()
+    meanings = []
+    for key in keys.dictionary.to_pylist():
+        channel, _, code = key.partition("\x1f")
+        meanings.append(error_meaning(language, channel, code or None) or "")
+    return pa.DictionaryArray.from_arrays(
+        keys.indices, pa.array(meanings, pa.string())
+    ).dictionary_decode()
 
 
 def _csv_times(values: pa.Array) -> pa.Array:
@@ -382,7 +410,7 @@ def _write_csv_detailed(handle, stream, request: ExportRequest, progress: _Progr
             arrays = _detail_arrays(batch, request, neutralise_text=True)
             arrays = [
                 _csv_times(values) if column in reports.TIME_COLUMNS else values
-                for column, values in zip(reports.DETAIL_COLUMNS, arrays, strict=True)
+                for column, values in zip(DETAIL_FILE_COLUMNS, arrays, strict=True)
             ]
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
             progress.add(batch.num_rows)
@@ -433,7 +461,7 @@ def _detail_columns(language: str, times_zone: str) -> list[Column]:
             else (DETAIL_WIDTHS[name]),
         )
         for name, title in zip(
-            reports.DETAIL_COLUMNS, detail_headers(language, times_zone), strict=True
+            DETAIL_FILE_COLUMNS, detail_headers(language, times_zone), strict=True
         )
     ]
 

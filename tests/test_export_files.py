@@ -13,6 +13,7 @@ from exports import writers
 from exports.request import ExportRequest
 from exports.safety import neutralise
 from exports.writers import LABELLED, write_export
+from reporting.error_codes import error_meaning
 from reporting.formatting import format_picker_day
 from reporting.i18n import label
 from tests.conftest import TIMEZONE
@@ -24,6 +25,7 @@ ES_DETAIL_HEADER = [
     "Tipo", "Teléfono", "Contacto", "Contenido", "Estado", "Código de error",
     "Descripción del error", "Enviado (America/Sao_Paulo)",
     "Entregado (America/Sao_Paulo)", "Leído (America/Sao_Paulo)", "ID de correlación",
+    "Qué significa el error",
 ]  # fmt: skip
 # The screen's words: the KPI cards' titles and the charts' "% delivered".
 EN_CONSOLIDATED_HEADER = [
@@ -71,6 +73,8 @@ def expected_detail_cells(engine, scope, flt, timezone=TIMEZONE, csv=True, langu
                 if csv:
                     value = neutralise(value)
             row.append(value)
+        # Last, what the error code means in the language (none for an unknown code).
+        row.append(error_meaning(language, record["channel"], record["error_code"]) or "")
         rows.append(row)
     return rows
 
@@ -143,7 +147,7 @@ def test_detailed_xlsx_is_typed_and_equals_the_data_layer(store, tmp_path):
     assert [row[0] for row in rows[1:]] == ["e6", "e5", "e2", "e1"]
     expected = expected_detail_cells(store, scope, req.report_filter(), csv=False, language="en")
     for got, want in zip(rows[1:], expected, strict=True):
-        for name, cell, value in zip(reports.DETAIL_COLUMNS, got, want, strict=True):
+        for name, cell, value in zip(writers.DETAIL_FILE_COLUMNS, got, want, strict=True):
             if name in reports.TIME_COLUMNS:
                 assert (cell.strftime("%F %T") if cell else "") == value
             else:

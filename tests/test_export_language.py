@@ -56,6 +56,13 @@ WORDS = {
            ["WhatsApp", "Inbound (MO)", "Text", "Received"]),
 }  # fmt: skip
 SEPARATOR = {"es": ";", "pt-BR": ";", "en": ","}
+ERROR_MEANING_131047 = {
+    "es": "Pasaron más de 24 horas desde el último mensaje del cliente: solo se puede enviar "
+    "una plantilla",
+    "pt-BR": "Passaram mais de 24 horas desde a última mensagem do cliente: só é possível "
+    "enviar um modelo",
+    "en": "More than 24 hours since the customer last wrote: only a template can be sent",
+}
 LABELLED_AT = [2, 3, 7, 11]  # channel, direction, type and status in the detailed columns
 
 
@@ -92,8 +99,14 @@ def test_a_detailed_csv_splits_on_the_languages_separator_and_uses_the_screens_w
     )
     with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle, delimiter=SEPARATOR[language]))
-    assert {len(row) for row in rows} == {18}
+    assert {len(row) for row in rows} == {19}
     by_id = {row[0]: row for row in rows[1:]}
+    # The last column says what a known error code means, beside the operator's text.
+    assert (by_id["e6"][13], by_id["e6"][18], by_id["e1"][18]) == (
+        "Re-engagement message",
+        ERROR_MEANING_131047[language],
+        "",
+    )
     # A text holding the other language's separator stays one cell, quoted.
     assert by_id["e1"][6] == 'Promo, "Fall"'
     for message_id, words in zip(("e1", "e5"), WORDS[language], strict=True):

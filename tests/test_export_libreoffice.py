@@ -32,6 +32,7 @@ from data_access.tables import messages, subaccounts
 from exports.request import ExportRequest
 from exports.safety import neutralise
 from exports.writers import LABELLED, write_export
+from reporting.error_codes import error_meaning
 from reporting.i18n import label as word_of
 from tests.conftest import TIMEZONE, write_csv
 from tests.exports_data import day, scope_of
@@ -231,6 +232,7 @@ def _store_rows(engine, language: str = "en") -> list[list[str]]:
             elif name in LABELLED:
                 value = word_of(language, LABELLED[name], value)
             row.append(value)
+        row.append(error_meaning(language, record["channel"], record["error_code"]) or "")
         rows.append(row)
     return rows
 
