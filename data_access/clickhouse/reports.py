@@ -77,23 +77,40 @@ def _messages(
     on_nodes: bool = False,
     days: tuple[date, date] | None = None,
     keys: list[tuple[date, str]] | None = None,
+    ranks: tuple[int, ...] | None = None,
 ) -> str:
     """Every message of the filter's days, one row each with its merged values (of `columns`
     only, when given: merging a message's content costs more than all the rest).
 
     `on_nodes`: read the node's own table (run it with store.on_each_node); `days` narrows the
-    range to (first, last); `keys` to the given messages (day, id)."""
+    range to (first, last); `keys` to the given messages (day, id); `ranks` to the messages
+    one of whose stored rows has one of these status ranks as its highest. A message's
+    status is the highest of its rows', so every message whose status is among them is kept
+    (the caller still tests the merged status): only those are merged."""
     low, high = days or (flt.start, flt.end)
     where = ["created_day >= %(low)s", "created_day <= %(high)s"]
+    # The selective tests read the id column first: the state columns (a message's content
+    # among them) are read only where an id passed (PREWHERE).
+    prewhere: list[str] = []
     params.update(low=low, high=high)
+    if ranks is None and flt.statuses and on_nodes:
+        ranks = tuple(sorted(STATUS_RANK[status] for status in flt.statuses))
+    if ranks:
+        prewhere.append(
+            f"message_id IN (SELECT message_id FROM {store.client.database}.messages_local "
+            "WHERE created_day >= %(low)s AND created_day <= %(high)s "
+            "AND finalizeAggregation(s_status_rank) IN %(candidate_ranks)s)"
+        )
+        params["candidate_ranks"] = tuple(ranks)
     if keys is not None:
-        where.append("created_day IN %(key_days)s AND message_id IN %(key_ids)s")
+        where.append("created_day IN %(key_days)s")
+        prewhere.append("message_id IN %(key_ids)s")
         params.update(
             key_days=tuple(sorted({day for day, _ in keys})),
             key_ids=tuple(sorted({ident for _, ident in keys})),
         )
     if flt.message_id:
-        where.append("message_id = %(message_id)s")
+        prewhere.append("message_id = %(message_id)s")
         params["message_id"] = flt.message_id
     if flt.phone:
         # phones and messages are sharded alike, so each shard looks in its own phones.
@@ -104,15 +121,16 @@ def _messages(
         if flt.phone.ending:
             tests.append("phone_reversed LIKE %(ending)s")
             params["ending"] = flt.phone.ending[::-1] + "%"
-        where.append(
+        prewhere.append(
             f"message_id IN (SELECT message_id FROM {store.client.database}.phones_local "
             f"WHERE created_day >= %(low)s AND created_day <= %(high)s "
             f"AND ({' OR '.join(tests)}))"
         )
     table = f"{store.client.database}.messages_local" if on_nodes else store.table("messages")
+    first = f"PREWHERE {' AND '.join(prewhere)} " if prewhere else ""
     return (
         f"(SELECT created_day, message_id, {_finalised_columns(columns)} FROM {table} "
-        f"WHERE {' AND '.join(where)} GROUP BY created_day, message_id)"
+        f"{first}WHERE {' AND '.join(where)} GROUP BY created_day, message_id)"
     )
 
 
@@ -246,7 +264,7 @@ def top_errors(
         return pd.DataFrame(columns=columns_out)
     params: dict[str, Any] = {}
     columns = _needed(flt, "status_rank", "error_code", "error_description")
-    source = _messages(store, flt, params, columns, on_nodes=True)
+    source = _messages(store, flt, params, columns, on_nodes=True, ranks=(STATUS_RANK["error"],))
     where = _conditions(scope, flt, params, rolled=False)
     per_node = store.on_each_node(
         "SELECT error_code, minIf(error_description, error_description != ''), count() "
