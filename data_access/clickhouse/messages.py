@@ -18,7 +18,7 @@ import heapq
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -357,7 +357,7 @@ def _stream_windows(flt: ReportFilter, sort: str, descending: bool) -> list[tupl
     return [(day, day) for day in days]
 
 
-def _stream_rows(client, sql: str, batch_rows: int) -> Iterator[tuple]:
+def _stream_rows(client, sql: str, batch_rows: int) -> Generator[tuple, None, None]:
     """The rows of a query, read as the server sends them."""
     if isinstance(client, NativeClient):
         driver = client._driver
