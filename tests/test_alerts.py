@@ -348,6 +348,13 @@ def test_the_alerts_page_lists_and_manages_the_viewers_rules(store_settings, sto
     assert notice.children == "A rule can watch only subaccounts you can see."
     notice, _ = as_ana(alerts_callbacks.add_rule, services, None, {**form, "threshold": "x"})
     assert notice.children == "Threshold, window, volume and minutes must be numbers."
+    # A webhook is an address the server calls: only an administrator chooses one.
+    hook = {**form, "notify_by": "webhook", "target": "http://10.0.0.1/", "secret": "s3cret"}
+    notice, _ = as_ana(alerts_callbacks.add_rule, services, None, hook)
+    assert notice.children == (
+        "Only an administrator may send alerts to a webhook (the server calls its address); "
+        "choose e-mail."
+    )
     with store.connect() as conn:
         added = alerts.list_rules(conn, viewer.scope)[-1]
     assert (added.name, added.subaccount_ids, added.stuck_minutes, added.owner) == (

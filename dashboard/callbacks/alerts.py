@@ -29,6 +29,7 @@ ERROR_KEYS = (
     N_("alerts.error.notify_by"),
     N_("alerts.error.email"),
     N_("alerts.error.webhook"),
+    N_("alerts.error.webhook_admin"),
     N_("alerts.error.scope"),
     N_("alerts.error.secret"),
     N_("alerts.error.number"),
@@ -53,6 +54,12 @@ def add_rule(services: Services, stored_language, values: dict):
     """(notice, table) after adding the rule the form describes, within the viewer's scope."""
     viewer, language = viewer_and_language(services, stored_language)
     try:
+        if values.get("notify_by") == "webhook" and viewer.role != "admin":
+            # The server calls a webhook's address from inside the network it runs in: only
+            # an administrator chooses such addresses.
+            raise alerts.AlertRuleError(
+                "webhook_admin", "Only an administrator may send alerts to a webhook."
+            )
         subaccount_ids = [int(i) for i in values.get("subaccounts") or ()]
         with services.engine.begin() as conn:
             rule = alerts.create_rule(
