@@ -144,10 +144,12 @@ def test_detailed_pages_and_phone_search_served_from_clickhouse(served):
         "",
     )
     w6 = table[2]
+    # A known code reads in the viewer's language, the operator's own text beside it.
     assert (w6["status"], w6["error_code"], w6["error_description"]) == (
         "error",
         "131026",
-        "Message undeliverable",
+        "Message undeliverable: the number may not be on WhatsApp or may run an old version "
+        "(operator: “Message undeliverable”)",
     )
     page.phone("98765-4321")
     found = page.values[(ids.DETAILED_TABLE, "rowData")]
