@@ -138,7 +138,8 @@ def hover_text(driver, graph_id: str, trace: int, point: int) -> list[str]:
     ActionChains(driver).move_to_element(target).perform()
     return wait_for(
         lambda: driver.execute_script(
-            "const t = document.querySelector(arguments[0] + ' .hoverlayer .hovertext text');"
+            # One label for the whole day (hovermode "x unified"): its text, line by line.
+            "const t = document.querySelector(arguments[0] + ' .hoverlayer .legendtext');"
             "return t && Array.from(t.querySelectorAll('tspan.line')).map(s => s.textContent);",
             f"#{graph_id}",
         ),
