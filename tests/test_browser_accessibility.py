@@ -1,7 +1,7 @@
 """Every page checked by axe-core (npm, node_modules/) for WCAG 2.1 AA, in the three languages.
 
-One served app and one browser: a signed-in admin walks the pages in each language; the sign-in
-page is checked before signing in.
+One served app and one browser: a signed-in admin walks the pages in each language (reports,
+exports, audit, alerts, schedules, profile); the sign-in page is checked before signing in.
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def test_a11y01_every_page_has_no_wcag21_aa_violation_in_each_language(
                 "detailed": ("/?view=detailed", ids.DETAILED_TABLE),
                 "exports": ("/exports", ids.PAGE_CONTENT),
                 "audit": ("/audit", ids.AUDIT_TABLE),
+                "alerts": ("/alerts", ids.ALERT_NAME),
+                "schedules": ("/schedules", ids.SCHEDULE_VIEW),
             }
             for name, (path, element) in pages.items():
                 browser.get(served.url + path)
