@@ -269,6 +269,54 @@ def range_totals(daily: pd.DataFrame, channel: str) -> dict:
     return totals
 
 
+def previous_filter(flt: ReportFilter) -> ReportFilter:
+    """The same filter over the period of the same length that ends the day before its start
+    (a week before a week, a day before a day)."""
+    length = timedelta(days=(flt.end - flt.start).days + 1)
+    return replace(flt, start=flt.start - length, end=flt.start - timedelta(days=1))
+
+
+# Which way a card's share of the total is better: 1 when up is better, -1 when down is, 0 when
+# neither (volumes: more messages are neither better nor worse).
+BETTER_WHEN_UP = {"total": 0, "sent": 1, "delivered": 1, "read": 1, "errors": -1, "received": 0}
+SHARE_OF = {"sent": "sent", "delivered": "delivered_pct", "read": "read_pct", "errors": "error_pct"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One KPI against the previous period: its count's change, its share's change in
+    percentage points (None when it has no share or either period sent nothing) and whether
+    that is `better`, `worse`, `same` or `neutral` (a volume, or nothing to compare)."""
+
+    count: int | None
+    points: float | None
+    verdict: str
+
+
+def period_changes(current: dict, previous: dict) -> dict[str, Change]:
+    """Each KPI's change from `previous` to `current` (both range_totals)."""
+    changes = {}
+    for key, better in BETTER_WHEN_UP.items():
+        now, before = current.get(key), previous.get(key)
+        if now is None or before is None:
+            changes[key] = Change(None, None, "neutral")
+            continue
+        points = None
+        if key in SHARE_OF and current["total"] and previous["total"]:
+            if key == "sent":
+                points = _percent(now, current["total"]) - _percent(before, previous["total"])
+            else:
+                points = current[SHARE_OF[key]] - previous[SHARE_OF[key]]
+        if points is None or better == 0:
+            verdict = "neutral"
+        elif round(points, 1) == 0:
+            verdict = "same"
+        else:
+            verdict = "better" if points * better > 0 else "worse"
+        changes[key] = Change(int(now) - int(before), points, verdict)
+    return changes
+
+
 def top_errors(
     bind: Engine | Connection, scope: AccessScope, flt: ReportFilter, limit: int = 10
 ) -> pd.DataFrame:

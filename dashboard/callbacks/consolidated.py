@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
+from dashboard.callbacks import drill
 from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.layouts import consolidated
 from dashboard.services import Services, Viewer
@@ -64,8 +65,23 @@ def consolidated_content(
         )
     else:
         top = services.top_errors(viewer.scope, flt)
+        # The previous period of the same length, in the same scope and filters: one more
+        # roll-up query (cached like the view's own).
+        previous = report_data.range_totals(
+            services.daily_series(viewer.scope, report_data.previous_filter(flt)), flt.channel
+        )
+        changes = report_data.period_changes(totals, previous)
+        previous_empty = previous["total"] == 0 and previous["received"] == 0
         content = {
-            f"kpi_{key}": consolidated.kpi_content(key, totals, flt.channel, language)
+            f"kpi_{key}": consolidated.kpi_content(
+                key,
+                totals,
+                flt.channel,
+                language,
+                change=changes[key],
+                previous_empty=previous_empty,
+                href=drill.card_href(state, key),
+            )
             for _card_id, key, _title, _colour in consolidated.KPI_CARDS
         }
         content.update(
@@ -110,4 +126,17 @@ def register_callbacks(app, services: Services) -> None:
     # The page is built with its view's data, so nothing runs when a page appears.
     app.callback(output=OUTPUTS, inputs=INPUTS, prevent_initial_call=True)(
         lambda applied, shown, language: update_consolidated(services, applied, language, shown)
+    )
+    # A click on a day of either daily chart opens the detailed view of that day (drill.py).
+    app.callback(
+        Output(ids.URL, "search", allow_duplicate=True),
+        Input(ids.DAILY_CHART, "clickData"),
+        Input(ids.DAILY_PCT_CHART, "clickData"),
+        State(ids.APPLIED_FILTERS, "data"),
+        State(ids.LANGUAGE_STORE, "data"),
+        prevent_initial_call=True,
+    )(
+        lambda daily, pct, applied, language: drill.day_search(
+            services, applied, ctx.triggered[0]["value"] if ctx.triggered else None, language
+        )
     )

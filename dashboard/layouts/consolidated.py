@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.layouts.aria import aria
+from data_access.reports import Change
 from reporting.error_codes import described_error
 from reporting.formatting import (
     babel_locale,
@@ -58,8 +59,64 @@ EMPTY_FIGURE = {
 }
 
 
-def kpi_content(key: str, totals: dict, channel: str, language: str) -> list:
-    """The inside of one KPI card: title, count and its share of the total."""
+# A change's colour by its verdict (reports.Change): dark enough for text on white (AA).
+CHANGE_COLOURS = {"better": "#146C43", "worse": "#B02A37", "same": "#495057", "neutral": "#495057"}
+MINUS = "\u2212"
+# What a screen reader hears after a coloured change.
+VERDICT_WORDS = {"better": N_("kpi.change.better"), "worse": N_("kpi.change.worse")}
+
+
+def _signed(text: str, negative: bool, zero: bool) -> str:
+    return text if zero else (MINUS if negative else "+") + text
+
+
+def change_text(change: Change, language: str) -> str:
+    """'+1 (−41,7 p.p.) vs. período anterior': the count's change and, where the card has a
+    share of the total, the share's change in percentage points."""
+    count = _signed(
+        format_count(abs(change.count or 0), language), (change.count or 0) < 0, not change.count
+    )
+    if change.points is None:
+        return t(language, "kpi.change.count", count=count)
+    rounded = round(change.points, 1)
+    points = format_decimal(abs(rounded), format="#,##0.0", locale=babel_locale(language))
+    return t(
+        language,
+        "kpi.change.points",
+        count=count,
+        points=_signed(points, rounded < 0, rounded == 0),
+    )
+
+
+def change_line(change: Change | None, previous_empty: bool, language: str):
+    """The card's line comparing it with the previous period, coloured by its verdict; the
+    verdict is also said in words to a screen reader."""
+    if change is None or change.count is None:
+        return None
+    if previous_empty:
+        return html.Div(t(language, "kpi.change.none"), className="kpi-change neutral")
+    words: list = [change_text(change, language)]
+    if change.verdict in VERDICT_WORDS:
+        hidden = " " + t(language, VERDICT_WORDS[change.verdict])
+        words.append(html.Span(hidden, className="visually-hidden"))
+    return html.Div(
+        words,
+        className=f"kpi-change {change.verdict}",
+        style={"color": CHANGE_COLOURS[change.verdict]},
+    )
+
+
+def kpi_content(
+    key: str,
+    totals: dict,
+    channel: str,
+    language: str,
+    change: Change | None = None,
+    previous_empty: bool = False,
+    href: str | None = None,
+) -> list:
+    """The inside of one KPI card: title, count, its share of the total and its change from
+    the previous period; with `href`, the card is a link to the messages it counts."""
     title = html.Div(t(language, f"kpi.{key}"), className="kpi-title")
     if key == "read" and channel == "sms":
         return [
@@ -74,11 +131,26 @@ def kpi_content(key: str, totals: dict, channel: str, language: str) -> list:
         sub = t(language, "kpi.of_total", pct=format_pct(count * 100.0 / totals["total"], language))
     else:
         sub = t(language, "empty_value")
-    return [
+    parts: list = [
         title,
         html.Div(format_count(count, language), className="kpi-value"),
         html.Div(sub, className="kpi-sub"),
     ]
+    line = change_line(change, previous_empty, language)
+    if line is not None:
+        parts.append(line)
+    if href is not None:
+        # Bootstrap's stretched-link makes the whole card the link (kpi_row's cards are its
+        # containing block); Tab reaches it and Enter opens the messages.
+        parts.append(
+            dcc.Link(
+                t(language, "kpi.drill"),
+                href=href,
+                className="stretched-link kpi-link",
+                title=t(language, "kpi.drill_title", kpi=t(language, f"kpi.{key}")),
+            )
+        )
+    return parts
 
 
 def mo_kpis(daily: pd.DataFrame, language: str) -> dict[str, list]:
@@ -158,7 +230,8 @@ def kpi_row(language: str, content: dict) -> dbc.Row:
                     content.get(f"kpi_{key}"),
                     id=card_id,
                     className="kpi-card",
-                    style={"borderTopColor": colour},
+                    # position: the containing block of a card's stretched link.
+                    style={"borderTopColor": colour, "position": "relative"},
                     role="group",
                     **aria(live="polite"),
                 ),

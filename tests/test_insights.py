@@ -1,0 +1,264 @@
+"""Insights on the consolidated view: each KPI against the previous period, and drill-down
+from a chart's day or a KPI card to the detailed view, on the hand-built message set."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from urllib.parse import parse_qsl
+
+import pytest
+from dash.exceptions import PreventUpdate
+
+from dashboard.callbacks import drill
+from dashboard.callbacks.consolidated import update_consolidated
+from dashboard.callbacks.url_state import state_from_search
+from data_access import reports
+from data_access.filters import ReportFilter
+from reporting.view_state import ViewState
+from tests.conftest import TIMEZONE
+from tests.dashboard_data import (
+    FixedViewerServices,
+    as_json,
+    by_class,
+    day,
+    rows,
+    subaccount_ids,
+    viewer_for,
+)
+
+MINUS = "\u2212"
+
+
+@pytest.fixture
+def loaded(engine, store_settings, load_rows):
+    load_rows(engine, rows())
+    return engine, store_settings
+
+
+def services_for(loaded, names=None, language="es"):
+    engine, settings = loaded
+    return FixedViewerServices(settings, engine, viewer_for(engine, names, language))
+
+
+def one_day(offset: int, **fields) -> dict:
+    """The consolidated view of one day of the fixture (`offset` days before today)."""
+    return ViewState(start=day(offset).isoformat(), end=day(offset).isoformat(), **fields).to_dict()
+
+
+def change_of(out: dict, key: str) -> str:
+    (line,) = by_class(out[f"kpi_{key}"], "kpi-change")
+    return line
+
+
+def verdict_of(out: dict, key: str) -> str:
+    node = as_json(out[f"kpi_{key}"])
+    (line,) = [
+        part for part in node if "kpi-change" in str(part.get("props", {}).get("className", ""))
+    ]
+    return line["props"]["className"].split()[1]
+
+
+# --- previous period (engine) --------------------------------------------------------------
+
+
+def test_ins001_the_previous_period_has_the_same_length_and_ends_the_day_before():
+    today = date(2026, 3, 20)
+    week = ReportFilter.build("whatsapp", "2026-03-10", "2026-03-16", today=today)
+    previous = reports.previous_filter(week)
+    assert (previous.start.isoformat(), previous.end.isoformat()) == ("2026-03-03", "2026-03-09")
+    single = reports.previous_filter(
+        ReportFilter.build("sms", "2026-03-01", "2026-03-01", campaigns=(4,), today=today)
+    )
+    # Across the month's end, every other field kept.
+    assert (single.start.isoformat(), single.end.isoformat()) == ("2026-02-28", "2026-02-28")
+    assert (single.channel, single.campaigns) == ("sms", (4,))
+
+
+def test_ins002_exact_changes_of_yesterday_against_the_day_before(loaded):
+    engine, _ = loaded
+    flt = ReportFilter.build("whatsapp", day(1), day(1), timezone=TIMEZONE)
+    scope = viewer_for(engine).scope
+    current = reports.range_totals(reports.daily_series(engine, scope, flt), "whatsapp")
+    previous = reports.range_totals(
+        reports.daily_series(engine, scope, reports.previous_filter(flt)), "whatsapp"
+    )
+    # Yesterday: 4 MT (2 sent, 1 delivered, 0 read, 2 errors), 1 MO; the day before: 3 MT
+    # (2 sent, 2 delivered, 1 read, 1 error), no MO.
+    changes = reports.period_changes(current, previous)
+    got = {key: (c.count, c.points, c.verdict) for key, c in changes.items()}
+    assert got == {
+        "total": (1, None, "neutral"),
+        "sent": (0, pytest.approx(50.0 - 200 / 3), "worse"),
+        "delivered": (-1, pytest.approx(25.0 - 200 / 3), "worse"),
+        "read": (-1, pytest.approx(0.0 - 100 / 3), "worse"),
+        "errors": (1, pytest.approx(50.0 - 100 / 3), "worse"),
+        "received": (1, None, "neutral"),
+    }
+    # The other way round every share is better, and fewer errors too.
+    back = reports.period_changes(previous, current)
+    assert {key: c.verdict for key, c in back.items()} == {
+        "total": "neutral",
+        "sent": "better",
+        "delivered": "better",
+        "read": "better",
+        "errors": "better",
+        "received": "neutral",
+    }
+    assert back["errors"].points == pytest.approx(100 / 3 - 50.0)
+
+
+def test_ins003_sms_has_no_read_change_and_equal_shares_are_the_same():
+    now = {"total": 2, "sent": 2, "delivered": 1, "read": None, "errors": 1, "received": 0}
+    before = {"total": 4, "sent": 4, "delivered": 2, "read": None, "errors": 2, "received": 3}
+    for totals in (now, before):
+        totals.update(delivered_pct=50.0, read_pct=None, error_pct=50.0)
+    changes = reports.period_changes(now, before)
+    assert changes["read"] == reports.Change(None, None, "neutral")
+    assert changes["delivered"] == reports.Change(-1, 0.0, "same")
+    assert changes["errors"] == reports.Change(-1, 0.0, "same")
+    assert changes["received"] == reports.Change(-3, None, "neutral")
+
+
+# --- previous period (cards, three languages) ----------------------------------------------
+
+
+def test_ins010_cards_show_the_change_in_spanish(loaded):
+    out = update_consolidated(services_for(loaded), one_day(1), None)
+    assert change_of(out, "total") == "+1 vs. período anterior"
+    assert change_of(out, "sent") == f"0 ({MINUS}16,7 p.p.) vs. período anterior  (peor)"
+    assert change_of(out, "delivered") == (
+        f"{MINUS}1 ({MINUS}41,7 p.p.) vs. período anterior  (peor)"
+    )
+    assert change_of(out, "read") == f"{MINUS}1 ({MINUS}33,3 p.p.) vs. período anterior  (peor)"
+    assert change_of(out, "errors") == "+1 (+16,7 p.p.) vs. período anterior  (peor)"
+    assert change_of(out, "received") == "+1 vs. período anterior"
+    assert [verdict_of(out, k) for k in ("total", "delivered", "errors")] == [
+        "neutral",
+        "worse",
+        "worse",
+    ]
+
+
+def test_ins011_cards_show_the_change_in_portuguese_and_english(loaded):
+    pt = update_consolidated(services_for(loaded, language="pt-BR"), one_day(1), "pt-BR")
+    assert change_of(pt, "delivered") == (
+        f"{MINUS}1 ({MINUS}41,7 p.p.) vs. período anterior  (pior)"
+    )
+    en = update_consolidated(services_for(loaded, language="en"), one_day(2), "en")
+    # The day before two days ago had nothing: said so, not a change from zero.
+    assert change_of(en, "delivered") == "No messages in the previous period"
+    en = update_consolidated(services_for(loaded, language="en"), one_day(1), "en")
+    assert change_of(en, "errors") == "+1 (+16.7 pts) vs previous period  (worse)"
+    assert change_of(en, "total") == "+1 vs previous period"
+
+
+def test_ins012_the_previous_period_keeps_the_viewers_scope(loaded):
+    engine, _ = loaded
+    ids_of = subaccount_ids(engine)
+    # Brand A only, even when the browser names Brand B: yesterday 2 MT (2 sent, 1
+    # delivered) and 1 MO; the day before 2 MT (2 sent, 2 delivered, 1 read).
+    forged = one_day(1, subaccounts=(ids_of["Brand B"],))
+    for state in (one_day(1), forged):
+        out = update_consolidated(services_for(loaded, ["Brand A"]), state, None)
+        if state is forged:
+            # A subaccount outside the scope counts nothing, in either period.
+            assert change_of(out, "total") == "Sin mensajes en el período anterior"
+            continue
+        assert change_of(out, "total") == "0 vs. período anterior"
+        assert change_of(out, "delivered") == (
+            f"{MINUS}1 ({MINUS}50,0 p.p.) vs. período anterior  (peor)"
+        )
+        assert change_of(out, "errors") == "0 (0,0 p.p.) vs. período anterior"
+        assert verdict_of(out, "errors") == "same"
+
+
+# --- drill-down ------------------------------------------------------------------------------
+
+
+def click(x, curve=0):
+    return {"points": [{"curveNumber": curve, "pointNumber": 4, "x": x, "y": 2}]}
+
+
+def test_ins020_a_click_on_a_day_opens_the_detailed_view_of_that_day(loaded):
+    services = services_for(loaded)
+    applied = ViewState(campaigns=(3,)).to_dict()
+    search = drill.day_search(services, applied, click(day(2).isoformat()))
+    assert parse_qsl(search.lstrip("?")) == [
+        ("view", "detailed"),
+        ("start", day(2).isoformat()),
+        ("end", day(2).isoformat()),
+        ("direction", "MT"),
+        ("campaign", "3"),
+    ]
+    state = state_from_search(search)
+    assert (state.view, state.start, state.end, state.campaigns) == (
+        "detailed",
+        day(2).isoformat(),
+        day(2).isoformat(),
+        (3,),
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        {},
+        {"points": []},
+        {"points": "x"},
+        click(None),
+        click("2026-02-30"),
+        click(day(1).isoformat() + "&subaccount=2"),
+        click(7),
+        # A day outside the applied range (the last 7 days).
+        click((day(0) - timedelta(days=30)).isoformat()),
+    ],
+)
+def test_ins021_a_click_naming_no_day_of_the_range_changes_nothing(loaded, payload):
+    with pytest.raises(PreventUpdate):
+        drill.day_search(services_for(loaded), ViewState().to_dict(), payload)
+
+
+def test_ins022_a_click_from_the_detailed_view_or_a_bad_state_changes_nothing(loaded):
+    services = services_for(loaded)
+    for applied in (ViewState(view="detailed").to_dict(), {"view": "nowhere"}, "nonsense"):
+        with pytest.raises(PreventUpdate):
+            drill.day_search(services, applied, click(day(1).isoformat()))
+
+
+def test_ins023_the_delivered_and_error_cards_link_to_their_messages(loaded):
+    out = update_consolidated(services_for(loaded), ViewState().to_dict(), None)
+
+    def link(key):
+        found = [
+            part["props"]
+            for part in as_json(out[f"kpi_{key}"])
+            if part.get("type") == "Link" and part.get("namespace") == "dash_core_components"
+        ]
+        return found[0] if found else None
+
+    delivered, errors = link("delivered"), link("errors")
+    assert delivered["href"] == "/?view=detailed&direction=MT&status=delivered&status=read"
+    assert errors["href"] == "/?view=detailed&direction=MT&status=error"
+    assert (delivered["children"], delivered["title"]) == (
+        "Ver los mensajes",
+        "Ver los mensajes: Entregados",
+    )
+    assert "stretched-link" in errors["className"].split()
+    assert [link(key) for key in ("total", "sent", "read", "received")] == [None] * 4
+    # SMS has no read status: the delivered card asks for delivered only.
+    sms = ViewState(channel="sms", start=day(2).isoformat(), end=day(1).isoformat())
+    assert drill.card_href(sms, "delivered") == (
+        f"/?channel=sms&view=detailed&start={day(2).isoformat()}&end={day(1).isoformat()}"
+        "&direction=MT&status=delivered"
+    )
+    assert drill.card_href(ViewState(direction="MO"), "errors") is None
+
+
+def test_ins024_the_detailed_view_of_a_drilled_link_counts_the_cards_messages(loaded):
+    # The link's state, run as the detailed view: as many rows as the card counts.
+    engine, _ = loaded
+    scope = viewer_for(engine).scope
+    for key, expected in (("delivered", 3), ("errors", 3)):
+        state = state_from_search(drill.card_href(ViewState(), key)[1:])
+        assert reports.detailed_count(engine, scope, state.to_filter(TIMEZONE)) == expected
