@@ -522,6 +522,39 @@ def _page_ids_select(
     )
 
 
+# Days of a time-ordered page looked at first, then more, before the whole range.
+TIME_PAGE_WINDOWS = (1, 4, 16)
+
+
+def _time_ordered_page_ids(
+    conn: Connection,
+    scope: AccessScope,
+    flt: ReportFilter,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list:
+    """_page_ids_select's rows in creation order, looking at the range's newest days first
+    (its oldest when ascending). A day holds only messages created that day, so when the
+    newest days hold the page's rows and every row before them, no older day can hold one.
+    DuckDB then sorts a day's messages instead of the range's (at 100M, 34 ms instead of 9 s:
+    its top-N skips no row group once the filter has other columns)."""
+    for days in TIME_PAGE_WINDOWS:
+        if days >= len(flt.days):
+            break
+        if descending:
+            window = replace(flt, start=flt.end - timedelta(days=days - 1))
+        else:
+            window = replace(flt, end=flt.start + timedelta(days=days - 1))
+        found = conn.execute(
+            _page_ids_select(scope, window, "created_at", descending, 0, offset + limit)
+        ).all()
+        if len(found) == offset + limit:
+            return list(found[offset:])
+    last = _page_ids_select(scope, flt, "created_at", descending, offset, limit)
+    return list(conn.execute(last).all())
+
+
 # Sort keys the roll-up holds: key -> (its column in messages and in the roll-up, the table
 # of names it is shown by, or None when the value itself is shown).
 _GROUPED_SORTS = {
@@ -670,6 +703,8 @@ def detailed_rows(
                 found = []
             elif sort in _GROUPED_SORTS and not flt.searches_messages:
                 found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
+            elif sort == "created_at" and conn.dialect.name == "duckdb":
+                found = _time_ordered_page_ids(conn, scope, narrowed, descending, offset, limit)
             else:
                 ids = _page_ids_select(scope, narrowed, sort, descending, offset, limit)
                 found = conn.execute(ids).all()
