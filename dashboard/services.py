@@ -143,6 +143,11 @@ class Services:
         key = ("top_errors", scope, flt, self.data_version())
         return self._read(key, lambda: reports.top_errors(self.engine, scope, flt)).copy()
 
+    def campaign_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
+        key = ("campaign_table", scope, flt, self.data_version())
+        found = self._read(key, lambda: reports.campaign_table(self.engine, scope, flt))
+        return None if found is None else found.copy()
+
     def message_events(self, scope: AccessScope, message_id: str, timezone: str) -> pd.DataFrame:
         """The timeline of one message (not cached: one message, read by key)."""
         return message_events.events_of(self.engine, scope, message_id, timezone)

@@ -344,6 +344,114 @@ def top_errors(
     return frame.head(limit).reset_index(drop=True)
 
 
+CAMPAIGN_COLUMNS = (
+    "campaign_id",
+    "campaign",
+    "total",
+    "sent",
+    "delivered",
+    "read",
+    "errors",
+    "delivered_pct",
+    "read_pct",
+    "error_pct",
+    "top_error_code",
+    "top_error_description",
+    "top_error_count",
+)
+
+
+def campaign_table(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """One row per campaign of the range's sent (MT) messages, most messages first: counts,
+    delivered / read / error shares of its messages, and its most frequent error reason
+    (ties: the smallest code). Messages without a campaign make one row with campaign_id and
+    campaign None. None when the messages live in a store that does not answer it yet
+    (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return None
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=list(CAMPAIGN_COLUMNS))
+    table = _source(flt)
+    c = table.c
+    sent: ColumnElement[Any]
+    delivered: ColumnElement[Any]
+    read: ColumnElement[Any]
+    if table is messages:
+        sent, delivered, read = (
+            func.count(c.sent_at),
+            func.count(c.delivered_at),
+            func.count(c.read_at),
+        )
+    else:
+        sent, delivered, read = (
+            func.sum(c.sent_count),
+            func.sum(c.delivered_count),
+            func.sum(c.read_count),
+        )
+    conditions = [*_conditions(scope, flt, table), c.direction == "MT"]
+    count = _message_count(table)
+    totals = (
+        select(
+            c.campaign_id,
+            count.label("total"),
+            sent.label("sent"),
+            delivered.label("delivered"),
+            read.label("read"),
+            func.coalesce(count.filter(c.status == "error"), 0).label("errors"),
+        )
+        .where(*conditions)
+        .group_by(c.campaign_id)
+    )
+    error_count = count.label("count")
+    errors = (
+        select(
+            c.campaign_id,
+            c.error_code,
+            func.min(c.error_description).label("error_description"),
+            error_count,
+        )
+        .where(*conditions, c.status == "error")
+        .group_by(c.campaign_id, c.error_code)
+    )
+    names = select(campaigns.c.id, campaigns.c.name)
+    with _connection(bind) as conn:
+        counted = conn.execute(totals).all()
+        reasons = conn.execute(errors).all()
+        ids = sorted({row.campaign_id for row in counted if row.campaign_id is not None})
+        named = dict(conn.execute(names.where(campaigns.c.id.in_(ids))).all()) if ids else {}
+    top: dict = {}
+    for reason in reasons:
+        key = (-int(reason.count), reason.error_code is None, reason.error_code or "")
+        if reason.campaign_id not in top or key < top[reason.campaign_id][0]:
+            top[reason.campaign_id] = (key, reason)
+    out = []
+    for row in counted:
+        total = int(row.total)
+        figures = {
+            name: int(getattr(row, name) or 0) for name in ("sent", "delivered", "read", "errors")
+        }
+        reason = top.get(row.campaign_id, (None, None))[1]
+        out.append(
+            {
+                "campaign_id": row.campaign_id,
+                "campaign": named.get(row.campaign_id),
+                "total": total,
+                **figures,
+                "delivered_pct": _percent(figures["delivered"], total),
+                "read_pct": None if flt.channel == "sms" else _percent(figures["read"], total),
+                "error_pct": _percent(figures["errors"], total),
+                "top_error_code": reason.error_code if reason else None,
+                "top_error_description": reason.error_description if reason else None,
+                "top_error_count": int(reason.count) if reason else 0,
+            }
+        )
+    # Most messages first; then by name, the messages without a campaign last.
+    out.sort(key=lambda r: (-r["total"], r["campaign"] is None, r["campaign"] or ""))
+    return pd.DataFrame(out, columns=list(CAMPAIGN_COLUMNS))
+
+
 @dataclass(frozen=True)
 class DetailedPage:
     rows: pd.DataFrame

@@ -23,6 +23,7 @@ from tests.dashboard_data import (
     day,
     rows,
     subaccount_ids,
+    texts,
     viewer_for,
 )
 
@@ -262,3 +263,101 @@ def test_ins024_the_detailed_view_of_a_drilled_link_counts_the_cards_messages(lo
     for key, expected in (("delivered", 3), ("errors", 3)):
         state = state_from_search(drill.card_href(ViewState(), key)[1:])
         assert reports.detailed_count(engine, scope, state.to_filter(TIMEZONE)) == expected
+
+
+# --- campaigns table ---------------------------------------------------------------------------
+
+
+def grid_of(out: dict) -> dict:
+    return as_json(out["campaigns"])["props"]
+
+
+def test_ins030_campaigns_table_in_spanish(loaded):
+    out = update_consolidated(services_for(loaded), ViewState().to_dict(), None)
+    grid = grid_of(out)
+    assert [c["headerName"] for c in grid["columnDefs"]] == [
+        "Campaña",
+        "Enviados",
+        "% entregados",
+        "% leídos",
+        "% errores",
+        "Error más frecuente",
+    ]
+    # Sorted by the numbers, shown as formatted in the language.
+    assert grid["columnDefs"][2]["valueFormatter"] == {"function": "params.data.delivered_pct_text"}
+    assert grid["defaultColDef"]["sortable"] is True
+    # No campaign: w3-w8 (6 sent, 2 with a sent time, w7 delivered, 3 errors of which two
+    # 131026); Black Friday: w1 delivered and w2 read.
+    (none, black_friday) = grid["rowData"]
+    assert none == {
+        "campaign": "Sin campaña",
+        "top_error": none["top_error"],
+        "total": 6,
+        "total_text": "6",
+        "delivered_pct": pytest.approx(100 / 6),
+        "delivered_pct_text": "16,7\u00a0%",
+        "read_pct": 0.0,
+        "read_pct_text": "0,0\u00a0%",
+        "error_pct": 50.0,
+        "error_pct_text": "50,0\u00a0%",
+    }
+    # The code, its meaning in the language and the operator's own text.
+    assert none["top_error"] == (
+        "131026 · Mensaje no entregable: el número puede no tener WhatsApp o una versión "
+        "antigua (operador: «Message undeliverable»)"
+    )
+    assert (black_friday["campaign"], black_friday["total"], black_friday["top_error"]) == (
+        "Black Friday",
+        2,
+        "—",
+    )
+    assert [black_friday[k] for k in ("delivered_pct_text", "read_pct_text")] == [
+        "100,0\u00a0%",
+        "50,0\u00a0%",
+    ]
+    assert out["campaigns_hidden"] is False
+
+
+def test_ins031_campaigns_table_in_portuguese_and_english_and_sms(loaded):
+    pt = grid_of(update_consolidated(services_for(loaded, language="pt-BR"), None, "pt-BR"))
+    assert [c["headerName"] for c in pt["columnDefs"]][:2] == ["Campanha", "Enviadas"]
+    assert pt["rowData"][0]["campaign"] == "Sem campanha"
+    en = update_consolidated(
+        services_for(loaded, language="en"), ViewState(channel="sms").to_dict(), "en"
+    )
+    grid = grid_of(en)
+    # SMS has no read receipts: no read column.
+    assert [c["headerName"] for c in grid["columnDefs"]] == [
+        "Campaign",
+        "Sent",
+        "Delivered %",
+        "Error %",
+        "Most frequent error",
+    ]
+    # s1 delivered and s2 undeliverable, neither in a campaign.
+    (row,) = grid["rowData"]
+    assert (row["campaign"], row["total_text"], row["delivered_pct_text"]) == (
+        "No campaign",
+        "2",
+        "50.0%",
+    )
+    assert row["top_error"].startswith("UNDELIV · ")
+
+
+def test_ins032_campaigns_keep_the_scope_and_hide_for_received_messages(loaded):
+    engine, _ = loaded
+    ids_of = subaccount_ids(engine)
+    services = services_for(loaded, ["Brand A"])
+    out = update_consolidated(services, ViewState().to_dict(), None)
+    # Brand A: Black Friday w1, w2; no campaign w4, w7, w8 (no errors).
+    assert [(r["campaign"], r["total"], r["top_error"]) for r in grid_of(out)["rowData"]] == [
+        ("Sin campaña", 3, "—"),
+        ("Black Friday", 2, "—"),
+    ]
+    forged = update_consolidated(
+        services, ViewState(subaccounts=(ids_of["Brand B"],)).to_dict(), None
+    )
+    assert forged["body_hidden"] is True
+    assert texts(forged["campaigns"]) == ["No hay mensajes enviados en este período."]
+    received = update_consolidated(services, ViewState(direction="MO").to_dict(), None)
+    assert (received["campaigns"], received["campaigns_hidden"]) == ([], True)

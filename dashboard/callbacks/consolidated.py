@@ -22,6 +22,8 @@ OUTPUTS = {
     "daily": Output(ids.DAILY_CHART, "figure"),
     "pct": Output(ids.DAILY_PCT_CHART, "figure"),
     "top_errors": Output(ids.TOP_ERRORS, "children"),
+    "campaigns": Output(ids.CAMPAIGNS, "children"),
+    "campaigns_hidden": Output(ids.CAMPAIGNS_CARD, "hidden"),
     "body_hidden": Output(ids.CONSOLIDATED_BODY, "hidden"),
     "body_class": Output(ids.CONSOLIDATED_BODY, "className"),
     "empty_hidden": Output(ids.CONSOLIDATED_EMPTY, "hidden"),
@@ -61,6 +63,8 @@ def consolidated_content(
             daily=consolidated.received_figure(daily, language),
             pct=consolidated.EMPTY_FIGURE,
             top_errors=[],
+            campaigns=[],
+            campaigns_hidden=True,
             body_class=consolidated.MO_BODY_CLASS,
         )
     else:
@@ -88,6 +92,10 @@ def consolidated_content(
             daily=consolidated.daily_figure(daily, language),
             pct=consolidated.pct_figure(daily, language),
             top_errors=consolidated.top_errors_table(top, language, flt.channel),
+            campaigns=consolidated.campaigns_table(
+                services.campaign_table(viewer.scope, flt), language, flt.channel
+            ),
+            campaigns_hidden=False,
             body_class=consolidated.BODY_CLASS,
         )
     content.update(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
@@ -451,6 +452,95 @@ def top_errors_table(frame: pd.DataFrame, language: str, channel: str | None = N
     )
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _campaign_column(language: str, field: str, key: str) -> dict:
+    # Sorted by the number, shown as the server formatted it in the language.
+    return {
+        "field": field,
+        "headerName": t(language, key),
+        "type": "numericColumn",
+        "valueFormatter": {"function": f"params.data.{field}_text"},
+        "sortingOrder": ["desc", "asc", None],
+        "minWidth": 110,
+    }
+
+
+def campaigns_table(frame: pd.DataFrame | None, language: str, channel: str):
+    """Sent, delivered %, read %, error % and the most frequent error of each campaign, most
+    messages first; a column header sorts the table (click, or Enter from the keyboard)."""
+    if frame is None:
+        return html.P(t(language, "campaigns.not_available"), className="text-muted mb-0")
+    if frame.empty:
+        return html.P(t(language, "campaigns.none_sent"), className="text-muted mb-0")
+    numbers = [
+        ("total", N_("campaigns.total"), format_count),
+        ("delivered_pct", N_("campaigns.delivered_pct"), format_pct),
+        ("read_pct", N_("campaigns.read_pct"), format_pct),
+        ("error_pct", N_("campaigns.error_pct"), format_pct),
+    ]
+    if channel == "sms":
+        numbers = [n for n in numbers if n[0] != "read_pct"]
+    rows = []
+    for record in frame.to_dict("records"):
+        # pandas keeps a missing name or code as NaN: None here.
+        row = {key: None if _missing(value) else value for key, value in record.items()}
+        data = {
+            "campaign": row["campaign"]
+            if row["campaign"] is not None
+            else t(language, "campaigns.no_campaign"),
+            "top_error": (
+                " · ".join(
+                    part
+                    for part in (
+                        str(row["top_error_code"]) if row["top_error_code"] is not None else "",
+                        described_error(
+                            language, channel, row["top_error_code"], row["top_error_description"]
+                        ),
+                    )
+                    if part
+                )
+                if row["top_error_count"]
+                else t(language, "empty_value")
+            ),
+        }
+        for field, _key, formatter in numbers:
+            data[field] = row[field]
+            data[f"{field}_text"] = formatter(row[field], language)
+        rows.append(data)
+    columns = [
+        {
+            "field": "campaign",
+            "headerName": t(language, "campaigns.campaign"),
+            "minWidth": 160,
+            "flex": 2,
+        },
+        *(_campaign_column(language, field, key) for field, key, _f in numbers),
+        {
+            "field": "top_error",
+            "headerName": t(language, "campaigns.top_error"),
+            "minWidth": 200,
+            "flex": 3,
+            "tooltipField": "top_error",
+        },
+    ]
+    return dag.AgGrid(
+        columnDefs=columns,
+        rowData=rows,
+        defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
+        columnSize="responsiveSizeToFit",
+        dashGridOptions={
+            "domLayout": "autoHeight",
+            "enableCellTextSelection": True,
+            "ensureDomOrder": True,
+            "tooltipShowDelay": 200,
+        },
+        className="campaigns-grid",
+    )
+
+
 def empty_state(language: str) -> list:
     return [
         html.Div("∅", className="empty-icon", **aria(hidden="true")),
@@ -499,6 +589,19 @@ def view(language: str, content: dict | None = None) -> html.Div:
                     dbc.CardBody(html.Div(content.get("top_errors"), id=ids.TOP_ERRORS)),
                 ],
                 className="mb-3 top-errors-card",
+            ),
+            html.Div(
+                dbc.Card(
+                    [
+                        dbc.CardHeader(
+                            html.H2(t(language, "campaigns.title"), className="h6 mb-0")
+                        ),
+                        dbc.CardBody(html.Div(content.get("campaigns"), id=ids.CAMPAIGNS)),
+                    ],
+                    className="mb-3 campaigns-card",
+                ),
+                id=ids.CAMPAIGNS_CARD,
+                hidden=content.get("campaigns_hidden", False),
             ),
         ],
         id=ids.CONSOLIDATED_BODY,
