@@ -18,6 +18,7 @@ ZONE_NOTE = "zone-note"
 LIVE_SWITCH = "live-switch"
 LIVE_INTERVAL = "live-interval"
 LIVE_STATUS = "live-status"
+LIVE_ANSWER = "live-answer"
 
 # Filter bar
 DATE_RANGE = "date-range"

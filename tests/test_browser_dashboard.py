@@ -117,7 +117,14 @@ def wait_text(driver, selector: str, expected: str, timeout: float = 15.0) -> No
 
 
 def click_tab(driver, tabs_id: str, label: str) -> None:
-    driver.find_element(By.XPATH, f"//*[@id='{tabs_id}']//a[normalize-space()='{label}']").click()
+    tab = driver.find_element(By.XPATH, f"//*[@id='{tabs_id}']//a[normalize-space()='{label}']")
+    # The view is taller than the window since it gained its tables: a hover further down
+    # leaves the tabs above the fold, and Bootstrap's smooth scrolling would still be moving
+    # the page when the click lands.
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", tab
+    )
+    tab.click()
 
 
 def expected_cards(engine, scope, flt: ReportFilter, language: str) -> dict[str, str]:

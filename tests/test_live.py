@@ -32,17 +32,20 @@ def test_the_switch_starts_off_with_a_30_second_interval():
 
 def test_a_tick_asks_the_open_view_again_when_the_range_includes_today(services):
     applied = ViewState(view="detailed").to_dict()
-    out = live_refresh(services, applied, "en", True)
+    out = live_refresh(services, applied, "en", True, tick=4)
     assert (out["detailed_shown"], out["detailed_request"]) == (None, applied)
     assert out["consolidated_request"] is no_update
-    assert out["status"].startswith("Updated: ")
+    assert out["status"]["text"].startswith("Updated: ") and out["status"]["tick"] == 4
 
 
 def test_a_past_range_is_left_alone_and_says_why(services):
     yesterday = (day(1)).isoformat()
     applied = ViewState(start=yesterday, end=yesterday).to_dict()
-    out = live_refresh(services, applied, "pt-BR", True)
-    assert out["status"] == "O período não inclui hoje: não há nada para atualizar"
+    out = live_refresh(services, applied, "pt-BR", True, tick=2)
+    assert out["status"] == {
+        "text": "O período não inclui hoje: não há nada para atualizar",
+        "tick": 2,
+    }
     assert out["consolidated_request"] is no_update and out["consolidated_shown"] is no_update
 
 

@@ -22,11 +22,21 @@ SWITCHED = """function(on) {
     return [!on || document.hidden, on ? window.dash_clientside.no_update : ''];
 }"""
 
+# A tick's answer may arrive after the page went hidden (assets/live.js then says "paused"):
+# the pause stands until the page shows again.
+SHOW_ANSWER = """function(answer, on) {
+    if (!answer || (on && document.hidden)) {
+        return window.dash_clientside.no_update;
+    }
+    return answer.text;
+}"""
 
-def live_refresh(services: Services, applied: dict | None, language, on) -> dict:
+
+def live_refresh(services: Services, applied: dict | None, language, on, tick=0) -> dict:
     """What one tick asks: the open view again (its "shown" store cleared, so it does not
     take itself as up to date), and the time of the refresh; nothing when the range ends
-    before today (a past range does not change), only the reason."""
+    before today (a past range does not change), only the reason. The status carries the
+    tick, so the same words twice still reach the screen (SHOW_ANSWER)."""
     if not on or applied is None:
         raise PreventUpdate
     viewer, language = viewer_and_language(services, language)
@@ -43,12 +53,15 @@ def live_refresh(services: Services, applied: dict | None, language, on) -> dict
     except FilterError:
         raise PreventUpdate from None
     if not flt.start <= today_in(viewer.timezone) <= flt.end:
-        out["status"] = t(language, "live.not_today")
+        out["status"] = {"text": t(language, "live.not_today"), "tick": tick}
         return out
     out[f"{state.view}_shown"] = None
     out[f"{state.view}_request"] = applied
     now = datetime.now(ZoneInfo(viewer.timezone)).replace(tzinfo=None)
-    out["status"] = t(language, "live.updated", time=format_datetime(now, language))
+    out["status"] = {
+        "text": t(language, "live.updated", time=format_datetime(now, language)),
+        "tick": tick,
+    }
     return out
 
 
@@ -60,9 +73,16 @@ def register_callbacks(app, services: Services) -> None:
         Input(ids.LIVE_SWITCH, "value"),
         prevent_initial_call=True,
     )
+    app.clientside_callback(
+        SHOW_ANSWER,
+        Output(ids.LIVE_STATUS, "children", allow_duplicate=True),
+        Input(ids.LIVE_ANSWER, "data"),
+        State(ids.LIVE_SWITCH, "value"),
+        prevent_initial_call=True,
+    )
     app.callback(
         output={
-            "status": Output(ids.LIVE_STATUS, "children", allow_duplicate=True),
+            "status": Output(ids.LIVE_ANSWER, "data"),
             "consolidated_shown": Output(ids.CONSOLIDATED_SHOWN, "data", allow_duplicate=True),
             "consolidated_request": Output(ids.CONSOLIDATED_REQUEST, "data", allow_duplicate=True),
             "detailed_shown": Output(ids.DETAILED_SHOWN, "data", allow_duplicate=True),
@@ -75,4 +95,4 @@ def register_callbacks(app, services: Services) -> None:
             "on": State(ids.LIVE_SWITCH, "value"),
         },
         prevent_initial_call=True,
-    )(lambda tick, applied, language, on: live_refresh(services, applied, language, on))
+    )(lambda tick, applied, language, on: live_refresh(services, applied, language, on, tick))

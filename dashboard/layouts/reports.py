@@ -94,6 +94,8 @@ def live_switch(language: str) -> html.Div:
                 **paused_words(language),
             ),
             dcc.Interval(id=ids.LIVE_INTERVAL, interval=LIVE_SECONDS * 1000, disabled=True),
+            # The server's status of its last tick, shown unless the page went hidden meanwhile.
+            dcc.Store(id=ids.LIVE_ANSWER),
         ],
         className="live-area",
     )
