@@ -392,18 +392,14 @@ def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]
         row = [record.date]
         for name in COUNT_COLUMNS:
             value = getattr(record, name)
-            row.append(None if _isna(value) else int(value))
+            row.append(None if missing(value) else int(value))
         for name in PCT_COLUMNS:
-            row.append(_percentage(getattr(record, name)))
+            row.append(rounded_percentage(getattr(record, name)))
         daily_rows.append(row)
     total_row: list = [t(language, "row.total")]
     total_row += [totals[name] for name in COUNT_COLUMNS]
-    total_row += [_percentage(totals[name]) for name in PCT_COLUMNS]
+    total_row += [rounded_percentage(totals[name]) for name in PCT_COLUMNS]
     return daily_rows, total_row
-
-
-_percentage = rounded_percentage
-_isna = missing
 
 
 class _Progress:
@@ -473,20 +469,23 @@ def _write_csv_section(handle, table: SectionTable, language: str) -> int:
     decimal mark, texts quoted and neutralised, numbers bare, days in ISO."""
     mark, separator = decimal_mark(language), CSV_SEPARATOR[language]
     rows: list[list] = [list(table.headers)]
-    for row in table.rows:
-        rows.append(
-            [
-                neutralise(value)
-                if kind == "text"
-                else value.isoformat()
-                if kind == "date" and value is not None
-                else value
-                for value, kind in zip(row, table.kinds, strict=True)
-            ]
-        )
+    rows += [
+        [_section_value(value, kind) for value, kind in zip(row, table.kinds, strict=True)]
+        for row in table.rows
+    ]
     text = "".join(separator.join(_csv_cell(v, mark) for v in row) + "\r\n" for row in rows)
     handle.write(text.encode())
     return len(table.rows)
+
+
+def _section_value(value, kind: str):
+    if value is None:
+        return None
+    if kind == "text":
+        return neutralise(value)
+    if kind == "date":
+        return value.isoformat()
+    return value
 
 
 def section_file_name(stem: str, title: str) -> str:
