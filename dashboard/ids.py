@@ -82,6 +82,7 @@ DETAILED_PAGE_TEXT = "detailed-page-text"
 # Exports
 EXPORT_CSV = "export-csv"
 EXPORT_XLSX = "export-xlsx"
+EXPORT_ZIP = "export-zip"  # the consolidated view's daily CSV and sections, zipped
 EXPORT_NOTICE = "export-notice"
 EXPORTS_TABLE = "exports-table"
 EXPORTS_INTERVAL = "exports-interval"

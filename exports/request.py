@@ -15,9 +15,12 @@ from reporting.i18n import t
 from reporting.languages import normalize_language
 from reporting.view_state import ViewState
 
-FORMATS = ("csv", "xlsx")
+# `zip`: the consolidated view's daily CSV as the `csv` format writes it, with one CSV per
+# section of the view beside it (exports.sections; README, "Exports").
+FORMATS = ("csv", "xlsx", "zip")
 MEDIA_TYPES = {
     "csv": "text/csv",
+    "zip": "application/zip",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
@@ -57,10 +60,15 @@ class ExportRequest:
     ) -> ExportRequest:
         """Validate every part; raises ExportError or FilterError with a message for the user."""
         if format not in FORMATS:
-            raise ExportError(f"The format must be csv or xlsx, got {format!r}.")
+            raise ExportError(f"The format must be csv, xlsx or zip, got {format!r}.")
         timezone = check_timezone(timezone)
         if not isinstance(state, ViewState):
             state = ViewState.from_dict(state)
+        if format == "zip" and state.view != "consolidated":
+            raise ExportError(
+                "The zip format holds the consolidated view's sections: ask for the"
+                " consolidated view, or csv or xlsx for the detailed one."
+            )
         if state.sort not in SORT_COLUMNS:
             raise FilterError("unknown_sort", "sort", f"Cannot sort by {state.sort!r}.")
         today = today or today_in(timezone)

@@ -1,4 +1,4 @@
-"""Write an export file (CSV or XLSX) from the store, streaming, into a temp file then renamed.
+"""Write an export file (CSV, XLSX or ZIP) from the store, streaming, into a temp file then renamed.
 
 CSV: UTF-8 with a byte-order mark (so spreadsheets pick the encoding), RFC 4180 quoting and
 CRLF line ends, fields separated as the language's spreadsheets split them (CSV_SEPARATOR) and
@@ -6,7 +6,9 @@ decimals with its decimal mark, written by pyarrow's CSV writer; every text goes
 text a spreadsheet would read as a formula gets a leading apostrophe. XLSX: typed cells, number
 formats of the language, bold frozen header, column widths, an info sheet with the filters and
 with every cell written otherwise than as it is (exports.xlsx), and further sheets when the rows
-pass the sheet limit.
+pass the sheet limit. A consolidated XLSX has a sheet per section of the view after the daily one
+(exports.sections); the consolidated ZIP holds the daily CSV, the same bytes as the CSV format,
+and a CSV per section by the same rules.
 
 In both: the screen's words for columns and figures, and for a message's channel, direction,
 content type and status; times in the request's time zone, cut to the whole second (never
@@ -17,14 +19,15 @@ view counts it in); phones in E.164 with their `+`; percentages rounded half up 
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -36,11 +39,12 @@ from data_access.store import read_meta
 from data_access.tables import subaccounts
 from exports import source
 from exports.request import ExportRequest
-from exports.safety import neutralise_array
+from exports.safety import neutralise, neutralise_array
+from exports.sections import SectionTable, missing, rounded_percentage, shown_sections
 from exports.xlsx import EXCEL_MAX_ROWS, ISO_FORMATS, Column, NumberFormats, TextChanges, XlsxBook
 from reporting.error_codes import error_meaning
 from reporting.formatting import decimal_mark, format_count, format_picker_day
-from reporting.i18n import N_, label, t
+from reporting.i18n import N_, label, t, tn
 from reporting.words import DAILY_HEADERS
 
 ProgressFn = Callable[[int, int], None]  # (rows written so far, rows expected)
@@ -70,7 +74,6 @@ LABELLED = {
     "content_type": "content_type",
     "status": "status",
 }
-_PCT_STEP = Decimal("0.01")  # percentages to two places
 # The Info sheet lists chosen names up to about this many characters, then says how many more.
 INFO_LIST_CHARS = 2000
 
@@ -152,6 +155,10 @@ class ExportResult:
     size: int = 0
     # XLSX only: (sheet title, first data row, last data row) of every data sheet.
     sheets: list[tuple[str, int, int]] = field(default_factory=list)
+    # Consolidated XLSX and ZIP: (title, rows) of each section written, and the titles of
+    # those the store does not answer yet (exports.sections).
+    sections: list[tuple[str, int]] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
 
 
 def _local_times(values: pa.Array, timezone: str) -> pa.Array:
@@ -323,6 +330,24 @@ def _info_rows(
         )
     if len(result.sheets) > 1:
         rows.append([t(lang, "info.sheets"), t(lang, "info.continued")])
+    for title, count in result.sections:
+        rows.append(
+            [
+                t(lang, "info.sections"),
+                tn(lang, "info.section_rows", count, sheet=title, rows=count),
+            ]
+        )
+    for title in result.unavailable:
+        rows.append([t(lang, "info.sections"), t(lang, "info.section_not_available", title=title)])
+    if request.view == "consolidated":
+        previous = reports.previous_filter(flt)
+        rows.append(
+            [
+                t(lang, "info.previous_period"),
+                f"{format_picker_day(previous.start, lang)} – "
+                f"{format_picker_day(previous.end, lang)}",
+            ]
+        )
     if request.view == "consolidated" and flt.channel == "sms":
         rows.append([t(lang, "kpi.read"), t(lang, "info.sms_read")])
     rows.append([t(lang, "info.requested_by"), requested_by])
@@ -367,26 +392,14 @@ def _consolidated_table(daily, totals: dict, language: str) -> tuple[list, list]
         row = [record.date]
         for name in COUNT_COLUMNS:
             value = getattr(record, name)
-            row.append(None if _isna(value) else int(value))
+            row.append(None if missing(value) else int(value))
         for name in PCT_COLUMNS:
-            row.append(_percentage(getattr(record, name)))
+            row.append(rounded_percentage(getattr(record, name)))
         daily_rows.append(row)
     total_row: list = [t(language, "row.total")]
     total_row += [totals[name] for name in COUNT_COLUMNS]
-    total_row += [_percentage(totals[name]) for name in PCT_COLUMNS]
+    total_row += [rounded_percentage(totals[name]) for name in PCT_COLUMNS]
     return daily_rows, total_row
-
-
-def _percentage(value) -> float | None:
-    """Rounded half up, as a spreadsheet's ROUND and people do (3.125 -> 3.13), from the
-    shortest decimal that reads back as the float."""
-    if _isna(value):
-        return None
-    return float(Decimal(repr(float(value))).quantize(_PCT_STEP, rounding=ROUND_HALF_UP))
-
-
-def _isna(value) -> bool:
-    return value is None or bool(pd.isna(value))
 
 
 class _Progress:
@@ -449,6 +462,54 @@ def _write_csv_consolidated(
     text = "".join(separator.join(_csv_cell(v, mark) for v in row) + "\r\n" for row in rows)
     handle.write(text.encode())
     return len(daily_rows)
+
+
+def _write_csv_section(handle, table: SectionTable, language: str) -> int:
+    """A section's rows by the CSV rules of the daily file: the language's separator and
+    decimal mark, texts quoted and neutralised, numbers bare, days in ISO."""
+    mark, separator = decimal_mark(language), CSV_SEPARATOR[language]
+    rows: list[list] = [list(table.headers)]
+    rows += [
+        [_section_value(value, kind) for value, kind in zip(row, table.kinds, strict=True)]
+        for row in table.rows
+    ]
+    text = "".join(separator.join(_csv_cell(v, mark) for v in row) + "\r\n" for row in rows)
+    handle.write(text.encode())
+    return len(table.rows)
+
+
+def _section_value(value, kind: str):
+    if value is None:
+        return None
+    if kind == "text":
+        return neutralise(value)
+    if kind == "date":
+        return value.isoformat()
+    return value
+
+
+def section_file_name(stem: str, title: str) -> str:
+    """A section's file in the ZIP: the daily file's name, then the section's title in
+    lowercase ASCII (`_periodo_anterior`), which every unzip program keeps as it is."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return f"{stem}_{re.sub(r'[^a-z0-9]+', '_', folded).strip('_')}.csv"
+
+
+def _section_tables(conn, scope, flt, language: str) -> list[tuple[str, SectionTable | None]]:
+    """Each section the view shows for the filter: its title and its table (None when the
+    store does not answer it yet)."""
+    return [
+        (t(language, section.title), section.table(conn, scope, flt, language))
+        for section in shown_sections(flt)
+    ]
+
+
+def _section_columns(table: SectionTable) -> list[Column]:
+    # Wide enough for the header's words; texts (descriptions, meanings) wider.
+    return [
+        Column(header, kind, max(30 if kind == "text" else 12, len(header) + 2))
+        for header, kind in zip(table.headers, table.kinds, strict=True)
+    ]
 
 
 def _detail_columns(language: str, times_zone: str) -> list[Column]:
@@ -539,6 +600,8 @@ def write_export(
                 result = _write_csv(
                     conn, request, scope, flt, partial, progress, batch_rows, window_rows
                 )
+            elif request.format == "zip":
+                result = _write_zip(conn, request, scope, flt, partial, progress)
             else:
                 result = _write_xlsx(
                     conn,
@@ -597,6 +660,35 @@ def _write_csv(conn, request, scope, flt, partial, progress, batch_rows, window_
     return ExportResult(rows=rows)
 
 
+def _write_zip(conn, request, scope, flt, partial, progress) -> ExportResult:
+    """The ZIP of sections: the daily CSV exactly as the CSV export writes it (same bytes,
+    same name), then one CSV per section the view shows."""
+    language = request.language
+    stem = request.file_name().removesuffix(f".{request.format}")
+    result = ExportResult(rows=0)
+    with open(partial, "wb") as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            daily, totals = source.consolidated_rows(conn, scope, flt)
+            daily_rows, total_row = _consolidated_table(daily, totals, language)
+            with archive.open(f"{stem}.csv", "w") as member:
+                member.write(BOM)
+                result.rows = _write_csv_consolidated(
+                    member, daily_rows, total_row, request, days_timezone(conn, request)
+                )
+            for title, table in _section_tables(conn, scope, flt, language):
+                if table is None:
+                    result.unavailable.append(title)
+                    continue
+                with archive.open(section_file_name(stem, title), "w") as member:
+                    member.write(BOM)
+                    result.sections.append((title, _write_csv_section(member, table, language)))
+        handle.flush()
+        os.fsync(handle.fileno())
+    if progress is not None:
+        progress(result.rows, result.rows)
+    return result
+
+
 def _write_xlsx(
     conn,
     request,
@@ -631,6 +723,14 @@ def _write_xlsx(
             sheet.write_rows([total_row], ["text"] + [c.kind for c in columns[1:]])
             sheet.close()
             result = ExportResult(rows=len(daily_rows))
+            for title, table in _section_tables(conn, scope, flt, request.language):
+                if table is None:
+                    result.unavailable.append(title)
+                    continue
+                section_sheet = book.add_sheet(title, _section_columns(table), EXCEL_MAX_ROWS - 1)
+                section_sheet.write_rows(table.rows)
+                section_sheet.close()
+                result.sections.append((section_sheet.title, len(table.rows)))
             if progress is not None:
                 progress(result.rows, result.rows)
         info = book.add_sheet(

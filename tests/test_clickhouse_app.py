@@ -230,6 +230,20 @@ def test_exports_written_by_the_server_from_clickhouse_read_back(served):
         for name in ("total", "sent", "delivered", "read", "errors", "received")
     ]
     assert [int(line[list(line)[1]]) for line in days[:-1]] == WHATSAPP_DAILY["total"]
+    # The consolidated Excel file: the sections ClickHouse answers, and a word for the one it
+    # does not compute yet (the campaigns table) instead of its sheet.
+    sectioned = folder / "consolidated.xlsx"
+    done = _app(env, "export", "--view", "consolidated", "--format", "xlsx", "--lang", "en",
+                *period, "--out", str(sectioned))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    book = openpyxl.load_workbook(sectioned)
+    assert book.sheetnames == ["Data", "Previous period", "Error reasons", "Info"]
+    previous = [list(row) for row in book["Previous period"].iter_rows(values_only=True)]
+    assert [row[1] for row in previous[1:6]] == [
+        WHATSAPP_TOTALS[name] for name in ("total", "sent", "delivered", "read", "errors")
+    ]
+    info = [list(row) for row in book["Info"].iter_rows(values_only=True)]
+    assert ["Sections", "Campaigns: this store does not compute it yet"] in info
 
 
 def test_api_records_reach_the_served_views(served):

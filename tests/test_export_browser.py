@@ -72,3 +72,34 @@ def test_ex501_export_from_the_view_and_download_from_the_history(
         if pool is not None:
             pool.stop()
         served.stop()
+
+
+def test_ex502_the_zip_of_sections_from_the_consolidated_view_only(
+    browser, duckdb_engine, duckdb_settings, load_rows, tmp_path
+):
+    load(duckdb_engine, load_rows)
+    settings = replace(duckdb_settings, export_dir=tmp_path / "exports")
+    viewer = viewer_for(duckdb_engine, language="es")
+    served = ServedApp(build_app(FixedViewerServices(settings, duckdb_engine, viewer)).server)
+    served.start()
+    try:
+        browser.get(served.url + "/?view=consolidated")
+        button = wait_for(lambda: browser.find_element(By.ID, ids.EXPORT_ZIP), 20, "the button")
+        wait_for(lambda: button.is_displayed() and button.is_enabled(), 20, "the page")
+        assert button.text == "Exportar CSV + secciones (ZIP)"
+        button.click()
+        notice = wait_for(
+            lambda: browser.find_element(By.ID, ids.EXPORT_NOTICE).text, 15, "the notice"
+        )
+        assert notice.startswith("Estamos preparando tu archivo ZIP.")
+        listed = jobs.list_jobs(duckdb_engine, jobs.Requester.of(viewer))
+        assert [(job.format, job.view) for job in listed] == [("zip", "consolidated")]
+        # The detailed view has no sections: the button goes with the consolidated view.
+        browser.find_element(
+            By.XPATH, f"//*[@id='{ids.REPORT_TABS}']//a[normalize-space()='Detallado']"
+        ).click()
+        wait_for(lambda: not button.is_displayed(), 10, "the button to hide")
+        assert browser.find_element(By.ID, ids.EXPORT_CSV).is_displayed()
+        assert severe_console_messages(browser) == []
+    finally:
+        served.stop()

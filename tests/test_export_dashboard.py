@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import quote
@@ -318,3 +320,33 @@ def test_the_page_writes_a_jobs_filters_as_the_filter_bar_does(store):
         f"{day(2).strftime('%b')} {day(2).day}, {day(2).year} – "
     )
     assert job.subaccount_ids == (brand_a,) and brand_b not in names
+
+
+def test_the_consolidated_zip_is_queued_written_and_downloaded(app, store, settings, services):
+    bia = viewer(store, "Brand B")
+    with services.acting_as(bia):
+        notice = callbacks.request_export(services, "zip", applied(view="consolidated"), "en")
+        refused = callbacks.request_export(services, "zip", applied(), "en")
+    assert "Your ZIP file is being prepared." in text_of(notice)
+    # The detailed view has no sections: nothing queued, a notice instead.
+    assert "being prepared" not in text_of(refused)
+    (job,) = jobs.list_jobs(store, jobs.Requester.of(bia))
+    assert (job.format, job.view) == ("zip", "consolidated")
+    ExportPool(store, settings, workers=1).run_pending()
+    response = browser(app, "bia", "bia-password-1").get(f"/exports/download/{job.id}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    assert job.file_name.endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        names = archive.namelist()
+    stem = job.file_name.removesuffix(".zip")
+    assert names == [f"{stem}.csv", f"{stem}_previous_period.csv",
+                     f"{stem}_error_reasons.csv", f"{stem}_campaigns.csv"]  # fmt: skip
+
+
+def test_the_zip_button_shows_on_the_consolidated_view_only():
+    from dashboard.layouts.reports import ZIP_HIDDEN, export_buttons
+
+    assert by_id(export_buttons("es", "consolidated"), ids.EXPORT_ZIP).style == {}
+    assert by_id(export_buttons("es", "detailed"), ids.EXPORT_ZIP).style == ZIP_HIDDEN
+    assert by_id(export_buttons("pt-BR"), ids.EXPORT_ZIP).children == "Exportar CSV + seções (ZIP)"

@@ -33,6 +33,7 @@ from exports.request import ExportRequest
 from exports.safety import neutralise
 from exports.writers import LABELLED, write_export
 from reporting.error_codes import error_meaning
+from reporting.formatting import format_picker_day
 from reporting.i18n import label as word_of
 from tests.conftest import TIMEZONE, write_csv
 from tests.exports_data import day, scope_of
@@ -416,3 +417,52 @@ def test_a_spanish_xlsx_holds_the_same_numbers(opened):
     spanish, english = sheets["xlsx:consolidated_es-Datos"], sheets["xlsx:consolidated-Data"]
     assert spanish[0][:3] == ["Día (America/Sao_Paulo)", "Total enviados", "Entregados al canal"]
     assert [row[1:] for row in spanish[1:]] == [row[1:] for row in english[1:]]
+
+
+def test_the_consolidated_sections_read_back_as_sheets_of_their_own(opened):
+    sheets, _ = opened
+    names = sorted(key for key in sheets if key.startswith("xlsx:consolidated-"))
+    assert names == [
+        "xlsx:consolidated-Campaigns",
+        "xlsx:consolidated-Data",
+        "xlsx:consolidated-Error reasons",
+        "xlsx:consolidated-Info",
+        "xlsx:consolidated-Previous period",
+    ]
+    meaning = error_meaning("en", "whatsapp", "131026")
+    # Both days against the two before them, which hold nothing: 32 sent, 31 reached the
+    # channel, 12 delivered, 1 read (u4), 1 error (u7); no shares of an empty period.
+    this, before = (
+        f"{format_picker_day(day(2), 'en')} – {format_picker_day(day(1), 'en')}",
+        f"{format_picker_day(day(4), 'en')} – {format_picker_day(day(3), 'en')}",
+    )
+    assert sheets["xlsx:consolidated-Previous period"] == [
+        ["Figure", f"This period ({this})", f"Previous period ({before})", "Change",
+         "% of total, this period", "% of total, previous period",
+         "Change (percentage points)", "Better or worse"],
+        ["Total sent", "32", "0", "32", "", "", "", ""],
+        ["Reached the channel", "31", "0", "31", "96.88", "", "", ""],
+        ["Delivered", "12", "0", "12", "37.5", "", "", ""],
+        ["Read", "1", "0", "1", "3.13", "", "", ""],
+        ["Errors", "1", "0", "1", "3.13", "", "", ""],
+        ["Received", "0", "0", "0", "", "", "", ""],
+    ]  # fmt: skip
+    # The operator's text that reads as a formula comes back as the text, never run.
+    assert sheets["xlsx:consolidated-Error reasons"] == [
+        ["Code", "Error description", "What the error means", "Messages", "% of errors"],
+        ["131026", "@SUM(A1)", meaning, "1", "100"],
+    ]
+    assert sheets["xlsx:consolidated-Campaigns"][1] == [
+        "No campaign", "32", "31", "12", "1", "1", "37.5", "3.13", "3.13", "131026", "@SUM(A1)",
+        meaning, "1",
+    ]  # fmt: skip
+    assert len(sheets["xlsx:consolidated-Campaigns"]) == 2
+    # The Spanish file names its sheets in Spanish and holds the same numbers.
+    spanish = sheets["xlsx:consolidated_es-Período anterior"]
+    assert spanish[1][0] == "Total enviados"
+    assert [row[1:7] for row in spanish[1:]] == [
+        row[1:7] for row in sheets["xlsx:consolidated-Previous period"][1:]
+    ]
+    assert "xlsx:consolidated_es-Campañas" in sheets
+    info = [value for label, value in sheets["xlsx:consolidated-Info"] if label == "Sections"]
+    assert info == ["Previous period: 6 rows", "Error reasons: 1 row", "Campaigns: 1 row"]

@@ -21,7 +21,7 @@ from exports.request import MEDIA_TYPES, ExportError, ExportRequest
 from reporting.i18n import filter_error_text, t
 
 DOWNLOAD_RULE = page.DOWNLOAD_PATH + "<job_id>"
-FORMAT_OF_BUTTON = {ids.EXPORT_CSV: "csv", ids.EXPORT_XLSX: "xlsx"}
+FORMAT_OF_BUTTON = {ids.EXPORT_CSV: "csv", ids.EXPORT_XLSX: "xlsx", ids.EXPORT_ZIP: "zip"}
 
 
 def _notice(message: str, language: str, color: str = "info") -> dbc.Alert:
@@ -155,6 +155,19 @@ def _on_export_click(services: Services):
     return callback
 
 
+def _on_zip_click(services: Services):
+    """The ZIP button has a callback of its own, so the CSV and Excel buttons' requests keep
+    their shape."""
+    csv_and_xlsx = _on_export_click(services)
+
+    def callback(clicks, applied, stored_language):
+        if not clicks:
+            raise PreventUpdate
+        return csv_and_xlsx(None, None, applied, stored_language)
+
+    return callback
+
+
 def _on_rerun_click(services: Services):
     def callback(clicks, stored_language):
         button = ctx.triggered_id
@@ -176,6 +189,13 @@ def register_callbacks(app, services: Services) -> None:
         State(ids.LANGUAGE_STORE, "data"),
         prevent_initial_call=True,
     )(_on_export_click(services))
+    app.callback(
+        Output(ids.EXPORT_NOTICE, "children", allow_duplicate=True),
+        Input(ids.EXPORT_ZIP, "n_clicks"),
+        State(ids.APPLIED_FILTERS, "data"),
+        State(ids.LANGUAGE_STORE, "data"),
+        prevent_initial_call=True,
+    )(_on_zip_click(services))
     app.callback(
         Output(ids.EXPORTS_TABLE, "children"),
         Output(ids.EXPORTS_INTERVAL, "disabled"),

@@ -321,12 +321,15 @@ def register_callbacks(app, services: Services) -> None:
         prevent_initial_call=True,
     )
     # Switching report tabs shows the other view at once, before its data arrives.
+    # The ZIP of sections goes with the consolidated view (layouts.reports.ZIP_HIDDEN).
     app.clientside_callback(
         """function(view) {
-            return [view !== 'consolidated', view !== 'detailed'];
+            return [view !== 'consolidated', view !== 'detailed',
+                    view === 'consolidated' ? {} : {display: 'none'}];
         }""",
         Output(ids.CONSOLIDATED_VIEW, "hidden"),
         Output(ids.DETAILED_VIEW, "hidden"),
+        Output(ids.EXPORT_ZIP, "style"),
         Input(ids.REPORT_TABS, "active_tab"),
         prevent_initial_call=True,
     )

@@ -41,7 +41,11 @@ def sort_by_of(state: ViewState) -> list[dict]:
     return [{"column_id": column, "direction": "desc" if state.descending else "asc"}]
 
 
-def export_buttons(language: str) -> html.Div:
+# The ZIP of sections is the consolidated view's (exports.sections): hidden on the detailed one.
+ZIP_HIDDEN = {"display": "none"}
+
+
+def export_buttons(language: str, view: str = "consolidated") -> html.Div:
     return html.Div(
         [
             html.Div(
@@ -60,6 +64,14 @@ def export_buttons(language: str) -> html.Div:
                             color="secondary",
                             outline=True,
                             size="sm",
+                        ),
+                        dbc.Button(
+                            t(language, "export.zip"),
+                            id=ids.EXPORT_ZIP,
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                            style=ZIP_HIDDEN if view != "consolidated" else {},
                         ),
                     ]
                 ),
@@ -153,7 +165,7 @@ def page(
                 [
                     html.Nav(report_tabs, **aria(label=t(language, "shell.report_kind"))),
                     live_switch(language),
-                    export_buttons(language),
+                    export_buttons(language, state.view),
                 ],
                 className="view-toolbar",
             ),

@@ -1,0 +1,347 @@
+"""The consolidated view's sections in its exports: an XLSX sheet each after the daily sheet, and
+the ZIP of CSV files (the daily file exactly as the CSV export writes it, then a file per
+section), in the three languages, in the viewer's scope, never half-written.
+
+Exact values on the hand-built store of tests/exports_data.py (worked out beside ROWS there):
+yesterday against the day before for the previous period; both days for errors and campaigns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import openpyxl
+import pytest
+
+from data_access import reports
+from exports import sections, writers
+from exports.request import ExportError, ExportRequest
+from exports.writers import section_file_name, write_export
+from exports.xlsx import SHEET_NAME_MAX
+from reporting.formatting import format_picker_day
+from reporting.i18n import t
+from reporting.languages import LANGUAGES
+from tests.conftest import TIMEZONE
+from tests.exports_data import day, load, scope_of
+
+SEPARATOR = {"es": ";", "pt-BR": ";", "en": ","}
+MEANING_131026 = {
+    "es": "Mensaje no entregable: el número puede no tener WhatsApp o una versión antigua",
+    "pt-BR": t("pt-BR", "error_meaning.whatsapp.131026"),
+    "en": "Message undeliverable: the number may not be on WhatsApp or may run an old version",
+}
+MEANING_131047 = {language: t(language, "error_meaning.whatsapp.131047") for language in LANGUAGES}
+
+SHEETS = {
+    "es": ["Datos", "Período anterior", "Motivos de error", "Campañas", "Información"],
+    "pt-BR": ["Dados", "Período anterior", "Motivos de erro", "Campanhas", "Informações"],
+    "en": ["Data", "Previous period", "Error reasons", "Campaigns", "Info"],
+}
+PREVIOUS_HEADERS = {
+    "es": ["Indicador", "Este período ({d1} – {d1})", "Período anterior ({d2} – {d2})",
+           "Variación", "% del total, este período", "% del total, período anterior",
+           "Variación (puntos porcentuales)", "Mejor o peor"],
+    "pt-BR": ["Indicador", "Este período ({d1} – {d1})", "Período anterior ({d2} – {d2})",
+              "Variação", "% do total, este período", "% do total, período anterior",
+              "Variação (pontos percentuais)", "Melhor ou pior"],
+    "en": ["Figure", "This period ({d1} – {d1})", "Previous period ({d2} – {d2})", "Change",
+           "% of total, this period", "% of total, previous period",
+           "Change (percentage points)", "Better or worse"],
+}  # fmt: skip
+# Yesterday (3 MT: 2 reached the channel, 0 delivered, 0 read, 1 error; 1 received) against
+# the day before (3 MT: 2 reached, 2 delivered, 1 read, 1 error; none received): counts,
+# changes, shares of the total (2/3, 0, 1/3 ...) and their change in points.
+PREVIOUS_FIGURES = [
+    [3, 3, 0, None, None, None],
+    [2, 2, 0, 66.67, 66.67, 0],
+    [0, 2, -2, 0, 66.67, -66.67],
+    [0, 1, -1, 0, 33.33, -33.33],
+    [1, 1, 0, 33.33, 33.33, 0],
+    [1, 0, 1, None, None, None],
+]
+PREVIOUS_WORDS = {
+    "es": (["Total enviados", "Entregados al canal", "Entregados", "Leídos", "Errores",
+            "Recibidos"], [None, "Sin cambios", "Peor", "Peor", "Sin cambios", None]),
+    "pt-BR": (["Total enviadas", "Entregues ao canal", "Entregues", "Lidas", "Erros",
+               "Recebidas"], [None, "Sem mudança", "Pior", "Pior", "Sem mudança", None]),
+    "en": (["Total sent", "Reached the channel", "Delivered", "Read", "Errors", "Received"],
+           [None, "No change", "Worse", "Worse", "No change", None]),
+}  # fmt: skip
+ERROR_HEADERS = {
+    "es": ["Código", "Descripción del error", "Qué significa el error", "Mensajes",
+           "% de los errores"],
+    "pt-BR": ["Código", "Descrição do erro", "O que o erro significa", "Mensagens",
+              "% dos erros"],
+    "en": ["Code", "Error description", "What the error means", "Messages", "% of errors"],
+}  # fmt: skip
+CAMPAIGN_HEADERS = {
+    "es": ["Campaña", "Total enviados", "Entregados al canal", "Entregados", "Leídos",
+           "Errores", "% entregados", "% leídos", "% errores", "Error más frecuente: código",
+           "Error más frecuente: descripción", "Error más frecuente: qué significa",
+           "Error más frecuente: mensajes"],
+    "pt-BR": ["Campanha", "Total enviadas", "Entregues ao canal", "Entregues", "Lidas",
+              "Erros", "% entregues", "% lidas", "% erros", "Erro mais frequente: código",
+              "Erro mais frequente: descrição", "Erro mais frequente: o que significa",
+              "Erro mais frequente: mensagens"],
+    "en": ["Campaign", "Total sent", "Reached the channel", "Delivered", "Read", "Errors",
+           "Delivered %", "Read %", "Error %", "Most frequent error: code",
+           "Most frequent error: description", "Most frequent error: what it means",
+           "Most frequent error: messages"],
+}  # fmt: skip
+NO_CAMPAIGN = {"es": "Sin campaña", "pt-BR": "Sem campanha", "en": "No campaign"}
+
+
+def error_rows(language: str) -> list[list]:
+    # e3 (Brand B, 131026) and e6 (Brand A, 131047), one message each: half of the errors.
+    return [
+        ["131026", "@SUM(A1)", MEANING_131026[language], 1, 50],
+        ["131047", "Re-engagement message", MEANING_131047[language], 1, 50],
+    ]
+
+
+def campaign_rows(language: str) -> list[list]:
+    # Without a campaign: e2 (read), e3 (error), e4 (sent), e6 (error), e7 (queued): 5 sent,
+    # 3 reached the channel, 1 delivered, 1 read, 2 errors; the tie of two errors goes to the
+    # smaller code. 'Promo, "Fall"': e1, delivered.
+    return [
+        [NO_CAMPAIGN[language], 5, 3, 1, 1, 2, 20, 20, 40, "131026", "@SUM(A1)",
+         MEANING_131026[language], 1],
+        ['Promo, "Fall"', 1, 1, 1, 0, 0, 100, 0, 0, None, None, None, None],
+    ]  # fmt: skip
+
+
+def request(fmt="xlsx", language="es", start=2, end=1, **state):
+    base = {"channel": "whatsapp", "view": "consolidated", "start": str(day(start)),
+            "end": str(day(end))}  # fmt: skip
+    return ExportRequest.build({**base, **state}, fmt, language, TIMEZONE)
+
+
+@pytest.fixture
+def store(engine, load_rows):
+    load(engine, load_rows)
+    return engine
+
+
+def sheet_rows(book, title: str) -> list[list]:
+    return [list(row) for row in book[title].iter_rows(values_only=True)]
+
+
+def picker(offset: int, language: str) -> str:
+    return format_picker_day(day(offset), language)
+
+
+def previous_rows(language: str) -> list[list]:
+    words, verdicts = PREVIOUS_WORDS[language]
+    return [
+        [word, *figures, verdict]
+        for word, figures, verdict in zip(words, PREVIOUS_FIGURES, verdicts, strict=True)
+    ]
+
+
+def previous_headers(language: str) -> list[str]:
+    d1, d2 = picker(1, language), picker(2, language)
+    return [header.format(d1=d1, d2=d2) for header in PREVIOUS_HEADERS[language]]
+
+
+class TestXlsx:
+    @pytest.mark.parametrize("language", ["es", "pt-BR", "en"])
+    def test_each_section_is_a_sheet_after_the_daily_one(self, store, tmp_path, language):
+        path = tmp_path / "c.xlsx"
+        result = write_export(store, request(language=language), scope_of(store), path,
+                              requested_by="ana")  # fmt: skip
+        book = openpyxl.load_workbook(path)
+        assert book.sheetnames == SHEETS[language]
+        # The daily sheet as before: two days and the Total row.
+        assert len(sheet_rows(book, SHEETS[language][0])) == 4
+        errors = sheet_rows(book, SHEETS[language][2])
+        assert errors == [ERROR_HEADERS[language], *error_rows(language)]
+        campaigns = sheet_rows(book, SHEETS[language][3])
+        assert campaigns == [CAMPAIGN_HEADERS[language], *campaign_rows(language)]
+        assert result.sections == [(title, rows) for title, rows in
+                                   zip(SHEETS[language][1:4], (6, 2, 2), strict=True)]  # fmt: skip
+        # Typed cells formatted like the daily sheet: counts grouped, percentages 0.00, text.
+        sheet = book[SHEETS[language][3]]
+        assert [sheet.cell(2, c).data_type for c in (1, 2, 7, 10)] == ["s", "n", "n", "s"]
+        assert [sheet.cell(2, c).number_format for c in (2, 7)] == ["#,##0", "0.00"]
+        # Text a spreadsheet would run keeps its value and is marked as text (quotePrefix).
+        assert book[SHEETS[language][2]].cell(2, 2).quotePrefix is True
+
+    @pytest.mark.parametrize("language", ["es", "pt-BR", "en"])
+    def test_the_previous_period_sheet_holds_the_exact_changes(self, store, tmp_path, language):
+        path = tmp_path / "p.xlsx"
+        write_export(store, request(language=language, start=1), scope_of(store), path,
+                     requested_by="ana")  # fmt: skip
+        rows = sheet_rows(openpyxl.load_workbook(path), SHEETS[language][1])
+        assert rows == [previous_headers(language), *previous_rows(language)]
+
+    def test_a_previous_period_without_messages_has_no_shares_nor_verdicts(self, store, tmp_path):
+        path = tmp_path / "p.xlsx"
+        write_export(store, request(language="en", start=2, end=2), scope_of(store), path,
+                     requested_by="ana")  # fmt: skip
+        rows = sheet_rows(openpyxl.load_workbook(path), "Previous period")
+        # The day before yesterday against the day before it, which holds nothing.
+        assert [row[1:] for row in rows[1:]] == [
+            [3, 0, 3, None, None, None, None],
+            [2, 0, 2, 66.67, None, None, None],
+            [2, 0, 2, 66.67, None, None, None],
+            [1, 0, 1, 33.33, None, None, None],
+            [1, 0, 1, 33.33, None, None, None],
+            [0, 0, 0, None, None, None, None],
+        ]
+
+    def test_the_info_sheet_lists_the_sections_and_the_previous_period(self, store, tmp_path):
+        path = tmp_path / "i.xlsx"
+        write_export(store, request(language="en"), scope_of(store), path, requested_by="ana")
+        info = sheet_rows(openpyxl.load_workbook(path), "Info")
+        assert [row for row in info if row[0] in ("Sections", "Previous period")] == [
+            ["Sections", "Previous period: 6 rows"],
+            ["Sections", "Error reasons: 2 rows"],
+            ["Sections", "Campaigns: 2 rows"],
+            ["Previous period", f"{picker(4, 'en')} – {picker(3, 'en')}"],
+        ]
+
+    def test_received_messages_have_no_error_or_campaign_sheets(self, store, tmp_path):
+        path = tmp_path / "mo.xlsx"
+        write_export(store, request(language="en", direction="MO"), scope_of(store), path,
+                     requested_by="ana")  # fmt: skip
+        assert openpyxl.load_workbook(path).sheetnames == ["Data", "Previous period", "Info"]
+
+    def test_sms_campaigns_leave_read_empty(self, store, tmp_path):
+        path = tmp_path / "sms.xlsx"
+        write_export(store, request(language="en", channel="sms"), scope_of(store), path,
+                     requested_by="ana")  # fmt: skip
+        book = openpyxl.load_workbook(path)
+        assert sheet_rows(book, "Campaigns")[1] == [
+            "No campaign", 1, 1, 1, None, 0, 100, None, 0, None, None, None, None,
+        ]  # fmt: skip
+        assert sheet_rows(book, "Previous period")[4][1:3] == [None, None]
+
+    def test_a_store_that_does_not_answer_a_section_says_so(self, store, tmp_path, monkeypatch):
+        # A ClickHouse-bound store answers no campaigns table yet (reports.campaign_table).
+        monkeypatch.setattr(reports, "campaign_table", lambda *args, **kwargs: None)
+        path = tmp_path / "ch.xlsx"
+        result = write_export(store, request(language="pt-BR"), scope_of(store), path,
+                              requested_by="ana")  # fmt: skip
+        book = openpyxl.load_workbook(path)
+        assert "Campanhas" not in book.sheetnames
+        assert result.unavailable == ["Campanhas"]
+        assert ["Seções", "Campanhas: este armazenamento ainda não calcula esta seção"] in (
+            sheet_rows(book, "Informações")
+        )
+
+
+class TestScope:
+    def test_a_viewer_of_one_subaccount_exports_nothing_of_another(self, store, tmp_path):
+        scope = scope_of(store, "Brand A")
+        write_export(store, request(language="en"), scope, tmp_path / "a.xlsx",
+                     requested_by="ana")  # fmt: skip
+        write_export(store, request("zip", "en"), scope, tmp_path / "a.zip", requested_by="ana")
+        book = openpyxl.load_workbook(tmp_path / "a.xlsx")
+        # Brand A's messages: e1 (Promo), e2 and e6 (131047) of the MT; Brand B's e3 (131026),
+        # e4 and e7 nowhere.
+        assert sheet_rows(book, "Error reasons")[1:] == [
+            ["131047", "Re-engagement message", MEANING_131047["en"], 1, 100]
+        ]
+        assert sheet_rows(book, "Campaigns")[1:] == [
+            ["No campaign", 2, 2, 1, 1, 1, 50, 50, 50, "131047", "Re-engagement message",
+             MEANING_131047["en"], 1],
+            ['Promo, "Fall"', 1, 1, 1, 0, 0, 100, 0, 0, None, None, None, None],
+        ]  # fmt: skip
+        assert [row[1:4] for row in sheet_rows(book, "Previous period")[1:]] == [
+            [3, 0, 3], [3, 0, 3], [2, 0, 2], [1, 0, 1], [1, 0, 1], [1, 0, 1],
+        ]  # fmt: skip
+        with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+            text = "".join(archive.read(name).decode() for name in archive.namelist())
+        assert "131026" not in text and "@SUM" not in text and "Brand B" not in text
+
+
+def read_zip(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def csv_rows(raw: bytes, language: str) -> list[list[str]]:
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.endswith(b"\r\n")
+    return list(csv.reader(io.StringIO(raw[3:].decode(), newline=""),
+                           delimiter=SEPARATOR[language]))  # fmt: skip
+
+
+def as_text(value, language: str) -> str:
+    """A cell as the CSV writes it: empty for none, decimals with the language's mark."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return writers.decimal_text(value, "," if language != "en" else ".")
+    return str(value)
+
+
+class TestZip:
+    @pytest.mark.parametrize("language", ["es", "pt-BR", "en"])
+    def test_the_daily_file_is_the_csv_export_and_each_section_a_file(
+        self, store, tmp_path, language
+    ):
+        scope = scope_of(store)
+        csv_request, zip_request = request("csv", language), request("zip", language)
+        write_export(store, csv_request, scope, tmp_path / "c.csv", requested_by="ana")
+        result = write_export(store, zip_request, scope, tmp_path / "c.zip", requested_by="ana")
+        files = read_zip(tmp_path / "c.zip")
+        stem = csv_request.file_name().removesuffix(".csv")
+        titles = SHEETS[language][1:4]
+        assert list(files) == [csv_request.file_name()] + [
+            section_file_name(stem, title) for title in titles
+        ]
+        # Byte for byte the CSV export: people and scripts read it as before.
+        assert files[csv_request.file_name()] == (tmp_path / "c.csv").read_bytes()
+        assert zip_request.file_name() == f"{stem}.zip"
+        assert result.rows == 2 and [rows for _, rows in result.sections] == [6, 2, 2]
+        _, errors, campaigns = (files[section_file_name(stem, title)] for title in titles)
+        # Text a spreadsheet would run gets CSV's apostrophe, as in the detailed file.
+        expected_errors = [[as_text(v, language) for v in row] for row in error_rows(language)]
+        expected_errors[0][1] = "'@SUM(A1)"
+        assert csv_rows(errors, language) == [ERROR_HEADERS[language], *expected_errors]
+        expected_campaigns = [
+            [as_text(v, language) for v in row] for row in campaign_rows(language)
+        ]
+        expected_campaigns[0][10] = "'@SUM(A1)"
+        assert csv_rows(campaigns, language) == [CAMPAIGN_HEADERS[language], *expected_campaigns]
+
+    @pytest.mark.parametrize("language", ["es", "pt-BR", "en"])
+    def test_the_previous_period_file_holds_the_exact_changes(self, store, tmp_path, language):
+        req = request("zip", language, start=1)
+        write_export(store, req, scope_of(store), tmp_path / "p.zip", requested_by="ana")
+        stem = req.file_name().removesuffix(".zip")
+        raw = read_zip(tmp_path / "p.zip")[section_file_name(stem, SHEETS[language][1])]
+        want = [[as_text(v, language) for v in row] for row in previous_rows(language)]
+        assert csv_rows(raw, language) == [previous_headers(language), *want]
+        mark = "," if language != "en" else "."
+        sep = SEPARATOR[language]
+        # Numbers bare, with the language's decimal mark; the change in points signed.
+        assert f"{sep}-66{mark}67{sep}" in raw.decode()
+
+    def test_section_files_are_named_in_plain_ascii(self):
+        assert section_file_name("consolidado_x", "Campañas") == "consolidado_x_campanas.csv"
+        assert section_file_name("c", "Período anterior") == "c_periodo_anterior.csv"
+
+    def test_a_failing_section_leaves_no_file(self, store, tmp_path, monkeypatch):
+        def broken(*args, **kwargs):
+            raise RuntimeError("store went away")
+
+        monkeypatch.setattr(reports, "top_errors", broken)
+        for fmt in ("zip", "xlsx"):
+            with pytest.raises(RuntimeError):
+                write_export(store, request(fmt), scope_of(store), tmp_path / f"x.{fmt}",
+                             requested_by="ana")  # fmt: skip
+        assert list(tmp_path.glob("x*")) == []
+
+    def test_the_zip_is_for_the_consolidated_view_only(self):
+        with pytest.raises(ExportError):
+            request("zip", view="detailed")
+
+
+def test_sheet_names_fit_excel_in_every_language():
+    for language in LANGUAGES:
+        for section in sections.SECTIONS:
+            assert len(t(language, section.title)) <= SHEET_NAME_MAX
+    assert sections.SECTION_KEYS == ("previous_period", "error_reasons", "campaigns")
