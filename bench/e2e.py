@@ -44,6 +44,7 @@ from bench.stores import (
     open_postgres,
 )
 from dashboard import ids
+from dashboard.callbacks import drill
 from dashboard.callbacks.url_state import state_to_search
 from dashboard.layouts.detailed import PAGE_SIZE, SORTABLE
 from dashboard.layouts.filters import ALL_DIRECTIONS, STATE_FIELDS
@@ -67,12 +68,17 @@ LANGUAGE = "en"
 UPDATE = "/_dash-update-component"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-# Targets of issue 6 (milliseconds; "ratio" is end to end over the raw engine time).
+# Targets (milliseconds; "ratio" is end to end over the raw engine time): Apply with every
+# section of the consolidated view and the drill-down from a day to its messages as issue 17
+# asks (Apply's p95 within 300 ms too, said in the report), the rest as issue 6 did.
 TARGETS = {
-    "apply": (250.0, 2.0),
+    "apply": (150.0, 2.0),
+    "drill": (150.0, None),
     "page": (100.0, None),
     "phone": (100.0, None),
 }
+# p95 targets (milliseconds), where an action has one.
+P95_TARGETS = {"apply": 300.0}
 USERS_P95_MS = 1000.0
 PEAK_MEMORY_MB = 1536.0
 
@@ -102,6 +108,9 @@ class Timing:
             return ""
         limit, ratio = target
         parts = [f"median <= {limit:.0f} ms: {'met' if self.median <= limit else 'missed'}"]
+        if self.action in P95_TARGETS:
+            high = P95_TARGETS[self.action]
+            parts.append(f"p95 <= {high:.0f} ms: {'met' if p95(self.e2e) <= high else 'missed'}")
         if ratio is not None and self.raw_median:
             met = self.median <= ratio * self.raw_median
             parts.append(f"<= {ratio:g}x raw: {'met' if met else 'missed'}")
@@ -397,6 +406,10 @@ class Page:
             {(ids.DETAILED_TABLE, "columnState"): [{"colId": column, "sort": direction}]}
         )
 
+    def drill(self, day: date) -> tuple[int, int]:
+        """A click on a day's bar of the daily chart: the detailed view of that day."""
+        return self.act({(ids.DAILY_CHART, "clickData"): {"points": [{"x": day.isoformat()}]}})
+
     def phone(self, typed: str) -> tuple[int, int]:
         self.clicks += 1
         return self.act(
@@ -419,6 +432,8 @@ class Workload:
     scope: AccessScope
     timezone: str
     ranges: list[tuple[date, date]]
+    # Days clicked in the 90-day chart, each a view not asked for before.
+    drill_days: list[date]
     pages: list[int]
     sorts: list[tuple[str, bool]]
     phones: list[str]
@@ -469,6 +484,7 @@ def build_workload(engine: Engine, timezone: str, repeat: int) -> Workload:
         scope=scope,
         timezone=timezone,
         ranges=ranges,
+        drill_days=[today - timedelta(days=i + 1) for i in range(min(repeat, DAYS - 1))],
         pages=list(range(1, repeat + 1)),
         sorts=sorts[:repeat],
         phones=phones[:repeat],
@@ -501,9 +517,12 @@ def raw_times(engine: Engine, work: Workload) -> dict[str, list[float]]:
     def consolidated(start: date, end: date):
         state = ViewState(channel=CHANNEL, start=start.isoformat(), end=end.isoformat())
         f = state.to_filter(zone)
+        # Every query of the view's sections, as dashboard/callbacks/consolidated.py asks them.
         return lambda: (
             reports.daily_series(engine, scope, f),
+            reports.daily_series(engine, scope, reports.previous_filter(f)),
             reports.top_errors(engine, scope, f),
+            reports.campaign_table(engine, scope, f),
         )
 
     detailed = flt(work.state("detailed"))
@@ -520,10 +539,17 @@ def raw_times(engine: Engine, work: Workload) -> dict[str, list[float]]:
     # those run only the rows' query; a phone search is a new filter and counts as well.
     return {
         "apply": [_raw_ms(engine, consolidated(s, e)) for s, e in work.ranges],
+        "drill": [_raw_ms(engine, page(flt(drilled_state(work, day)))) for day in work.drill_days],
         "page": [_raw_ms(engine, rows(detailed, offset=n * PAGE_SIZE)) for n in work.pages],
         "sort": [_raw_ms(engine, rows(detailed, SORTABLE[c], d)) for c, d in work.sorts],
         "phone": [_raw_ms(engine, page(flt(work.state("detailed", phone=p)))) for p in work.phones],
     }
+
+
+def drilled_state(work: Workload, day: date) -> dict:
+    """The detailed view a click on `day` of the 90-day consolidated view opens."""
+    state = ViewState.from_dict(work.state("consolidated"))
+    return drill.drilled(state, day=day).to_dict()
 
 
 def _timed(timing: Timing, run: Callable[[], tuple[int, int]]) -> None:
@@ -545,11 +571,15 @@ def measure_single(base: str, work: Workload, raw: dict[str, list[float]], repea
         # The page shows another state than the one about to be applied (as after any Apply).
         page.values[(ids.CONSOLIDATED_SHOWN, "data")] = None
 
+    def shown_consolidated():
+        page.show(work.state("consolidated"))
+
     def detailed_page():
         page.show(work.state("detailed"))
 
     cases = [
         ("apply", consolidated_page, lambda i: page.apply(*work.ranges[i])),
+        ("drill", shown_consolidated, lambda i: page.drill(work.drill_days[i])),
         ("page", detailed_page, lambda i: page.page(work.pages[i])),
         ("sort", detailed_page, lambda i: page.sort(*work.sorts[i])),
         ("phone", detailed_page, lambda i: page.phone(work.phones[i])),
@@ -659,6 +689,7 @@ def measure_load(
 
 LABELS = {
     "apply": "consolidated Apply (last 90 days, shorter when cold)",
+    "drill": "drill-down: a day's bar to its detailed view",
     "page": "detailed, next page",
     "sort": "detailed, sort by a column",
     "phone": "detailed, phone search",

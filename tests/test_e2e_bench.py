@@ -15,14 +15,15 @@ def test_e2e_bench_completes_on_a_tiny_store(tmp_path):
 
     assert [(t.action, t.phase) for t in report.timings] == [
         (action, phase)
-        for action in ("apply", "page", "sort", "phone")
+        for action in ("apply", "drill", "page", "sort", "phone")
         for phase in ("cold", "warm")
     ]
     # The chains the page makes: the control's callback (the filter bar, or the table for a
     # next page), then the one view that shows the result; the URL the filter bar writes for
-    # that view asks the server nothing.
+    # that view asks the server nothing. A click on a day writes the URL (one request), and
+    # the page of the URL is built with its data (a second).
     requests = {t.action: t.requests for t in report.timings}
-    assert requests == {"apply": 2, "page": 1, "sort": 2, "phone": 2}
+    assert requests == {"apply": 2, "drill": 2, "page": 1, "sort": 2, "phone": 2}
     for timing in report.timings:
         assert len(timing.e2e) == 2, timing.action
         assert all(math.isfinite(ms) and 0 < ms < 60_000 for ms in timing.e2e)
@@ -43,5 +44,5 @@ def test_e2e_bench_completes_on_a_tiny_store(tmp_path):
     text = out.getvalue()
     assert "serving: " in text and " app.py serve " in text
     rows = [line for line in text.splitlines() if line.startswith("| duckdb |")]
-    assert len(rows) == 8
+    assert len(rows) == 10
     assert re.search(r"2 users for \d+ s \(50% of actions", text)
