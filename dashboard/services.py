@@ -148,6 +148,11 @@ class Services:
         found = self._read(key, lambda: reports.campaign_table(self.engine, scope, flt))
         return None if found is None else found.copy()
 
+    def delivery_times(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
+        key = ("delivery_times", scope, flt, self.data_version())
+        found = self._read(key, lambda: reports.delivery_times(self.engine, scope, flt))
+        return None if found is None else found.copy()
+
     def message_events(self, scope: AccessScope, message_id: str, timezone: str) -> pd.DataFrame:
         """The timeline of one message (not cached: one message, read by key)."""
         return message_events.events_of(self.engine, scope, message_id, timezone)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from data_access import delivery_times as dt
 from data_access import message_keys
 from data_access.clickhouse.binding import messages_of
 from data_access.domain import STATUS_LIFECYCLE, STATUSES
@@ -37,6 +38,7 @@ from data_access.tables import (
     campaigns,
     contacts,
     daily_rollup,
+    delivery_time_rollup,
     messages,
     subaccounts,
     users,
@@ -450,6 +452,114 @@ def campaign_table(
     # Most messages first; then by name, the messages without a campaign last.
     out.sort(key=lambda r: (-r["total"], r["campaign"] is None, r["campaign"] or ""))
     return pd.DataFrame(out, columns=list(CAMPAIGN_COLUMNS))
+
+
+DELIVERY_TIME_COLUMNS = (
+    "date",
+    "delivered",
+    *(f"delivered_{name}" for name in dt.PERCENTILES),
+    *(f"{name}_pct" for name in dt.WITHIN_SECONDS),
+    "read",
+    *(f"read_{name}" for name in dt.PERCENTILES),
+)
+
+
+def _times_select(scope: AccessScope, flt: ReportFilter):
+    """Delivered and read messages per day and bucket of seconds (data_access/delivery_times):
+    from the roll-up's histogram, or bucketed the same way from the messages when the filter
+    needs them, so both answer alike."""
+    if not flt.searches_messages:
+        h = delivery_time_rollup.c
+        return (
+            select(
+                h.created_day.label("date"),
+                h.bucket,
+                func.sum(h.delivered_count).label("delivered"),
+                func.sum(h.read_count).label("read"),
+            )
+            .where(*_conditions(scope, flt, delivery_time_rollup), h.direction == "MT")
+            .group_by(h.created_day, h.bucket)
+        )
+    c = m
+    conditions = [*_conditions(scope, flt, messages), c.direction == "MT"]
+
+    def branch(at, delivered: int, read: int):
+        return select(
+            c.created_day.label("date"),
+            dt.delay_seconds(at, c.created_at).label("seconds"),
+            literal(delivered).label("delivered"),
+            literal(read).label("read"),
+        ).where(*conditions, at.is_not(None))
+
+    # The delay a column of its own: worked out once per message (data_access/rollup.py).
+    both = union_all(branch(c.delivered_at, 1, 0), branch(c.read_at, 0, 1)).subquery("timed")
+    bucketed = select(
+        both.c.date, dt.bucket_of(both.c.seconds).label("bucket"), both.c.delivered, both.c.read
+    ).subquery("bucketed")
+    t = bucketed.c
+    return select(
+        t.date,
+        t.bucket,
+        func.sum(t.delivered).label("delivered"),
+        func.sum(t.read).label("read"),
+    ).group_by(t.date, t.bucket)
+
+
+def _time_figures(delivered: list[int], read: list[int], channel: str) -> dict:
+    figures: dict = {"delivered": sum(delivered), "read": sum(read)}
+    for name, fraction in dt.PERCENTILES.items():
+        figures[f"delivered_{name}"] = dt.percentile(delivered, fraction)
+        figures[f"read_{name}"] = dt.percentile(read, fraction)
+    for name, seconds in dt.WITHIN_SECONDS.items():
+        within = dt.count_within(delivered, seconds)
+        figures[f"{name}_pct"] = (
+            _percent(within, figures["delivered"]) if figures["delivered"] else None
+        )
+    if channel == "sms":
+        # SMS has no read receipts: "not available", never 0.
+        figures.update({"read": None, **{f"read_{name}": None for name in dt.PERCENTILES}})
+    return figures
+
+
+def delivery_times(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """Seconds from creation to delivered (and to read, WhatsApp) of the range's sent (MT)
+    messages: one row per day of the range, then one row for the whole range (date None), each
+    with the delivered and read counts, p50 / p90 / p99 of each (None without a message) and
+    the share of delivered messages delivered within 5 s, 1 min and 1 h.
+
+    Percentiles are read off the histogram of data_access/delivery_times.py: exact to the
+    bounds of the bucket they fall in. None when the messages live in a store that does not
+    answer it yet (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return None
+    rows = []
+    if scope.subaccount_ids:
+        with _connection(bind) as conn:
+            rows = conn.execute(_times_select(scope, flt)).all()
+    by_day: dict = {}
+    for row in rows:
+        delivered, read = by_day.setdefault(row.date, ({}, {}))
+        delivered[int(row.bucket)] = int(row.delivered or 0)
+        read[int(row.bucket)] = int(row.read or 0)
+    out = []
+    whole_delivered = [0] * dt.BUCKET_COUNT
+    whole_read = [0] * dt.BUCKET_COUNT
+    for day in flt.days:
+        delivered, read = (dt.as_counts(found) for found in by_day.get(day, ({}, {})))
+        whole_delivered = [a + b for a, b in zip(whole_delivered, delivered, strict=True)]
+        whole_read = [a + b for a, b in zip(whole_read, read, strict=True)]
+        out.append({"date": day, **_time_figures(delivered, read, flt.channel)})
+    out.append({"date": None, **_time_figures(whole_delivered, whole_read, flt.channel)})
+    frame = pd.DataFrame(out, columns=list(DELIVERY_TIME_COLUMNS))
+    for name in DELIVERY_TIME_COLUMNS[1:]:
+        # Nullable types: a figure not available (a day without deliveries, read on SMS) is NA.
+        if name in ("delivered", "read"):
+            frame[name] = frame[name].astype("Int64")
+        else:
+            frame[name] = frame[name].astype("Float64")
+    return frame
 
 
 @dataclass(frozen=True)

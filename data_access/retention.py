@@ -1,5 +1,6 @@
-"""Messages older than RETENTION_DAYS leave the store by whole days; the daily roll-up keeps
-their counts, so the consolidated figures of those days stay as they were."""
+"""Messages older than RETENTION_DAYS leave the store by whole days; the daily roll-up and the
+delivery times' histogram keep their counts, so the consolidated figures of those days stay as
+they were."""
 
 from __future__ import annotations
 

@@ -30,12 +30,14 @@ from data_access import message_keys, migrations, rollup
 from data_access.tables import (
     POSTGRES_CONSTRAINTS,
     POSTGRES_CONTACT_INDEXES,
+    POSTGRES_DELIVERY_TIME_INDEXES,
     POSTGRES_EVENT_INDEXES,
     POSTGRES_INDEXES,
     POSTGRES_ROLLUP_INDEXES,
     SCHEMA_VERSION,
     contacts,
     daily_rollup,
+    delivery_time_rollup,
     message_events,
     messages,
     metadata,
@@ -49,6 +51,7 @@ from data_access.writes import Transaction, write
 _private = MetaData()
 _indexed_messages = messages.to_metadata(_private)
 _indexed_rollup = daily_rollup.to_metadata(_private)
+_indexed_delivery_times = delivery_time_rollup.to_metadata(_private)
 _indexed_events = message_events.to_metadata(_private)
 _indexed_contacts = contacts.to_metadata(_private)
 _POSTGRES_INDEX_OBJECTS = tuple(
@@ -56,6 +59,7 @@ _POSTGRES_INDEX_OBJECTS = tuple(
     for table, indexes in (
         (_indexed_messages, POSTGRES_INDEXES),
         (_indexed_rollup, POSTGRES_ROLLUP_INDEXES),
+        (_indexed_delivery_times, POSTGRES_DELIVERY_TIME_INDEXES),
         (_indexed_events, POSTGRES_EVENT_INDEXES),
         (_indexed_contacts, POSTGRES_CONTACT_INDEXES),
     )

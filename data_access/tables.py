@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Sequence,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -203,6 +204,26 @@ daily_rollup = Table(
     Column("read_count", BigInteger, nullable=False),
 )
 
+# Delivery times kept with the roll-up: per local day, filterable field (the roll-up's keys but
+# the error code, which no filter names) and bucket of seconds (data_access/delivery_times.py),
+# how many messages took that long from creation to delivered and to read. Kept by the same
+# calls as the roll-up, in the same transaction, so it always equals counting the messages.
+delivery_time_rollup = Table(
+    "delivery_time_rollup",
+    metadata,
+    Column("created_day", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(2), nullable=False),
+    Column("subaccount_id", Integer, nullable=False),
+    Column("user_id", Integer),
+    Column("campaign_id", Integer),
+    Column("content_type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("bucket", SmallInteger, nullable=False),
+    Column("delivered_count", BigInteger, nullable=False),
+    Column("read_count", BigInteger, nullable=False),
+)
+
 # PostgreSQL's keys of the tables that have none on DuckDB: (table, constraint, its DDL).
 POSTGRES_CONSTRAINTS = (
     ("messages", "messages_pkey", "PRIMARY KEY (message_id)"),
@@ -225,6 +246,9 @@ POSTGRES_EVENT_INDEXES = {
 }
 POSTGRES_ROLLUP_INDEXES = {
     "daily_rollup_day_channel": ("created_day", "channel", "subaccount_id"),
+}
+POSTGRES_DELIVERY_TIME_INDEXES = {
+    "delivery_time_rollup_day_channel": ("created_day", "channel", "subaccount_id"),
 }
 
 # ---- live ingestion (ingest/): API keys, channel numbers, the webhook inbox ----

@@ -29,6 +29,7 @@ from tests.dashboard_data import (
     by_class,
     day,
     rows,
+    texts,
 )
 
 NEWEST_FIRST = ["w8", "w7", "w6", "w9", "w5", "w4", "w3", "w2", "w1"]
@@ -127,6 +128,10 @@ def test_consolidated_figures_served_from_clickhouse(served):
     assert delivered["x"] == [day(offset).isoformat() for offset in range(6, -1, -1)]
     assert delivered["y"] == WHATSAPP_DAILY["delivered"]
     assert errors["y"] == WHATSAPP_DAILY["errors"]
+    # Delivery times are not counted there yet: the card says so, never a traceback.
+    assert texts(page.values[(ids.DELIVERY_TIME, "children")]) == [
+        "This store does not compute delivery times yet."
+    ]
 
 
 def test_detailed_pages_and_phone_search_served_from_clickhouse(served):

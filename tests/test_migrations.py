@@ -231,9 +231,15 @@ def _without_user_preferences(engine: Engine) -> None:
     _run(engine, "DROP TABLE user_preferences")
 
 
+def _without_delivery_time_rollup(engine: Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        _run(engine, "DROP INDEX delivery_time_rollup_day_channel")
+    _run(engine, "DROP TABLE delivery_time_rollup")
+
+
 # What each store made before the revisions lacks of the newest shape, newest change first.
 # A new revision adds the step undoing it to AFTER_0006.
-AFTER_0006: tuple = (_without_user_preferences, _keyed_messages)
+AFTER_0006: tuple = (_without_delivery_time_rollup, _without_user_preferences, _keyed_messages)
 SCHEMA_3_WITH_EVENTS = (*AFTER_0006, _without_expired_at)  # create_all made message_events
 SCHEMA_3 = (*SCHEMA_3_WITH_EVENTS, _without_message_events)
 SCHEMA_2_WITH_AUDIT_LOG = (*SCHEMA_3, _without_scopes)  # create_all made audit_log

@@ -17,7 +17,14 @@ from data_access.domain import CONTENT_TYPES, statuses_for
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.loader import load_files
 from data_access.store import create_schema, make_engine
-from data_access.tables import campaigns, daily_rollup, messages, subaccounts, users
+from data_access.tables import (
+    campaigns,
+    daily_rollup,
+    delivery_time_rollup,
+    messages,
+    subaccounts,
+    users,
+)
 from tests.conftest import TIMEZONE, write_csv
 
 ZONE = ZoneInfo(TIMEZONE)
@@ -201,6 +208,7 @@ def load_only(store, rows: list[dict]) -> None:
         # by hand.
         conn.execute(delete(messages))
         conn.execute(delete(daily_rollup))
+        conn.execute(delete(delivery_time_rollup))
         if message_keys.in_use(conn):
             message_keys.forget_all(conn)
     if rows:

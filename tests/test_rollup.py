@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter
 from datetime import date, timedelta
 
 import pytest
@@ -10,15 +12,17 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 
 from data_access import reports
+from data_access.delivery_times import BUCKET_BOUNDS
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.loader import load_files
-from data_access.rollup import KEY_COLUMNS
+from data_access.rollup import KEY_COLUMNS, TIME_KEY_COLUMNS
 from data_access.store import create_schema, ensure_timezone, make_engine, read_meta
 from data_access.tables import (
     SCHEMA_VERSION,
     campaigns,
     contacts,
     daily_rollup,
+    delivery_time_rollup,
     messages,
     store_meta,
     subaccounts,
@@ -58,10 +62,44 @@ def stored_rollup(conn) -> list[tuple]:
     return sorted((tuple(row) for row in conn.execute(query)), key=repr)
 
 
+def bucket_in_python(seconds: float) -> int:
+    """The bucket of a delay, found apart from the engine's CASE: the first bound not below it."""
+    return bisect_left(BUCKET_BOUNDS, seconds)
+
+
+def times_from_messages(conn) -> list[tuple]:
+    """What the delivery times' histogram must hold, counted in Python from every message's
+    times (a check independent of the SQL that keeps it)."""
+    keys = [m[name] for name in TIME_KEY_COLUMNS]
+    counts: Counter = Counter()
+    for row in conn.execute(select(*keys, m.created_at, m.delivered_at, m.read_at)):
+        key = tuple(row[: len(keys)])
+        created, delivered, read = row[len(keys) :]
+        if delivered is not None:
+            counts[(*key, bucket_in_python((delivered - created).total_seconds()), 0)] += 1
+        if read is not None:
+            counts[(*key, bucket_in_python((read - created).total_seconds()), 1)] += 1
+    merged: dict = {}
+    for (*key, bucket, which), count in counts.items():
+        pair = merged.setdefault((*key, bucket), [0, 0])
+        pair[which] += count
+    return sorted(((*key, d, r) for key, (d, r) in merged.items()), key=repr)
+
+
+def stored_times(conn) -> list[tuple]:
+    h = delivery_time_rollup.c
+    query = select(
+        *(h[name] for name in TIME_KEY_COLUMNS), h.bucket, h.delivered_count, h.read_count
+    )
+    return sorted((tuple(row) for row in conn.execute(query)), key=repr)
+
+
 def assert_rollup_matches(engine) -> list[tuple]:
+    """The roll-up and the delivery times' histogram both equal counting the messages."""
     with engine.connect() as conn:
         stored = stored_rollup(conn)
         assert stored == counted_from_messages(conn)
+        assert stored_times(conn) == times_from_messages(conn)
     return stored
 
 
@@ -303,6 +341,7 @@ def test_any_sequence_of_loads_keeps_the_rollup_exact(module_store, loads):
     with engine.begin() as conn:
         conn.execute(delete(messages))
         conn.execute(delete(daily_rollup))
+        conn.execute(delete(delivery_time_rollup))
     for number, rows in enumerate(loads):
         path = write_csv(folder / f"load-{number}.csv", rows)
         load_files(engine, [path], TIMEZONE, skip_invalid=True)

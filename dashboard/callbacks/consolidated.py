@@ -10,7 +10,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import ids
 from dashboard.callbacks import drill
 from dashboard.callbacks.common import applied_state, viewer_and_language
-from dashboard.layouts import consolidated
+from dashboard.layouts import consolidated, delivery_time
 from dashboard.services import Services, Viewer
 from data_access import reports as report_data
 from data_access.filters import FilterError
@@ -24,6 +24,7 @@ OUTPUTS = {
     "top_errors": Output(ids.TOP_ERRORS, "children"),
     "campaigns": Output(ids.CAMPAIGNS, "children"),
     "campaigns_hidden": Output(ids.CAMPAIGNS_CARD, "hidden"),
+    "delivery_time": Output(ids.DELIVERY_TIME, "children"),
     "body_hidden": Output(ids.CONSOLIDATED_BODY, "hidden"),
     "body_class": Output(ids.CONSOLIDATED_BODY, "className"),
     "empty_hidden": Output(ids.CONSOLIDATED_EMPTY, "hidden"),
@@ -65,6 +66,8 @@ def consolidated_content(
             top_errors=[],
             campaigns=[],
             campaigns_hidden=True,
+            # Received messages have no delivery time: said, not an empty chart.
+            delivery_time=delivery_time.section(None, language, flt.channel, flt.direction),
             body_class=consolidated.MO_BODY_CLASS,
         )
     else:
@@ -96,6 +99,9 @@ def consolidated_content(
                 services.campaign_table(viewer.scope, flt), language, flt.channel
             ),
             campaigns_hidden=False,
+            delivery_time=delivery_time.section(
+                services.delivery_times(viewer.scope, flt), language, flt.channel, flt.direction
+            ),
             body_class=consolidated.BODY_CLASS,
         )
     content.update(

@@ -590,6 +590,15 @@ def view(language: str, content: dict | None = None) -> html.Div:
                 ],
                 className="mb-3 top-errors-card",
             ),
+            dbc.Card(
+                [
+                    dbc.CardHeader(
+                        html.H2(t(language, "delivery_time.title"), className="h6 mb-0")
+                    ),
+                    dbc.CardBody(html.Div(content.get("delivery_time"), id=ids.DELIVERY_TIME)),
+                ],
+                className="mb-3 delivery-time-card",
+            ),
             html.Div(
                 dbc.Card(
                     [
