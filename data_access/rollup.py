@@ -49,6 +49,9 @@ KEY_COLUMNS = (
     "content_type",
     "status",
     "error_code",
+    "country",
+    "operator",
+    "template",
 )
 
 

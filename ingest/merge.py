@@ -141,6 +141,7 @@ def status_frame(events: list[tuple[int, StatusEvent]], stored: dict[str, Identi
                 "sent_at": at if column == "sent_at" else None,
                 "delivered_at": at if column == "delivered_at" else None,
                 "read_at": at if column == "read_at" else None,
+                "operator": event.operator,
                 EVENT_AT: at,
                 RAW_STATUS: event.raw_status,
             }

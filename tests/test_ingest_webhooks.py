@@ -18,6 +18,7 @@ from data_access.filters import AccessScope, ReportFilter
 from data_access.store import create_schema, data_version, make_engine
 from data_access.tables import (
     contacts,
+    daily_rollup,
     inbox,
     messages,
     pending_statuses,
@@ -449,6 +450,24 @@ def test_sinch_reports_summaries_and_inbound(client, engine, load_rows):
         for i in ("sms-0102", "sms-0103")
     ] == [("error", "11"), ("error", "402")]
     assert stored(engine, "sms-0103")["error_description"] == "Aborted: Message unroutable"
+    # Sinch names the operator (an MCC-MNC) in its delivery reports; the message keeps it, and
+    # the roll-up counts it (sms-0103's abort named none).
+    with engine.connect() as conn:
+        operators = dict(
+            conn.execute(
+                select(messages.c.message_id, messages.c.operator).where(
+                    messages.c.message_id.in_(["sms-0101", "sms-0102", "sms-0103"])
+                )
+            ).all()
+        )
+        rolled = conn.execute(
+            select(daily_rollup.c.operator, func.sum(daily_rollup.c.message_count))
+            .where(daily_rollup.c.channel == "sms", daily_rollup.c.direction == "MT")
+            .group_by(daily_rollup.c.operator)
+            .order_by(daily_rollup.c.operator)
+        ).all()
+    assert operators == {"sms-0101": "72405", "sms-0102": "72405", "sms-0103": None}
+    assert [tuple(r) for r in rolled] == [("72405", 2), (None, 1)]
     with engine.connect() as conn:
         summaries = conn.execute(
             select(

@@ -24,6 +24,13 @@ OUTPUTS = {
     "top_errors": Output(ids.TOP_ERRORS, "children"),
     "campaigns": Output(ids.CAMPAIGNS, "children"),
     "campaigns_hidden": Output(ids.CAMPAIGNS_CARD, "hidden"),
+    "countries": Output(ids.COUNTRIES, "children"),
+    "countries_chart": Output(ids.COUNTRIES_CHART, "figure"),
+    "countries_hidden": Output(ids.COUNTRIES_CARD, "hidden"),
+    "operators": Output(ids.OPERATORS, "children"),
+    "operators_hidden": Output(ids.OPERATORS_CARD, "hidden"),
+    "templates": Output(ids.TEMPLATES, "children"),
+    "templates_hidden": Output(ids.TEMPLATES_CARD, "hidden"),
     "body_hidden": Output(ids.CONSOLIDATED_BODY, "hidden"),
     "body_class": Output(ids.CONSOLIDATED_BODY, "className"),
     "empty_hidden": Output(ids.CONSOLIDATED_EMPTY, "hidden"),
@@ -65,6 +72,7 @@ def consolidated_content(
             top_errors=[],
             campaigns=[],
             campaigns_hidden=True,
+            **consolidated.NO_BREAKDOWNS,
             body_class=consolidated.MO_BODY_CLASS,
         )
     else:
@@ -96,6 +104,7 @@ def consolidated_content(
                 services.campaign_table(viewer.scope, flt), language, flt.channel
             ),
             campaigns_hidden=False,
+            **breakdowns(services, viewer, language, flt),
             body_class=consolidated.BODY_CLASS,
         )
     content.update(
@@ -106,6 +115,25 @@ def consolidated_content(
         shown=state.to_dict(),
     )
     return content
+
+
+def breakdowns(services: Services, viewer: Viewer, language: str, flt) -> dict:
+    """The sent messages by country (a table and a bar chart), by operator where operators
+    are known, and by WhatsApp template; each read in the viewer's scope."""
+    countries = services.country_table(viewer.scope, flt)
+    operators = services.operator_table(viewer.scope, flt)
+    templates = None if flt.channel == "sms" else services.template_table(viewer.scope, flt)
+    return {
+        "countries": consolidated.countries_table(countries, language, flt.channel),
+        "countries_chart": consolidated.countries_figure(countries, language),
+        "countries_hidden": False,
+        "operators": consolidated.operators_table(operators, language, flt.channel),
+        # Shown where some operator is known (or where the store cannot say yet).
+        "operators_hidden": operators is not None and operators.empty,
+        "templates": consolidated.templates_table(templates, language),
+        # SMS has no templates.
+        "templates_hidden": flt.channel == "sms",
+    }
 
 
 def update_consolidated(
