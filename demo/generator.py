@@ -529,6 +529,7 @@ def build_chunk(
         has_correlation, _SUB_CORRELATION[sub] + _zfill(index % 10_000_000_000, 10), None
     )
 
+    nothing = np.full(size, None, dtype=object)
     created = pd.Series(created_us.astype("datetime64[us]"))
     local = pd.DatetimeIndex(created).tz_localize("UTC").tz_convert(account.timezone)
     created_day = local.tz_localize(None).to_numpy().astype("datetime64[D]").astype(object)
@@ -556,7 +557,7 @@ def build_chunk(
             # Sinch names the network in the delivery reports of what it dispatched; WhatsApp
             # names none.
             "operator": np.where(
-                ~whatsapp & mt & has_sent, _operators(contact, contact_country, account), None
+                ~whatsapp & mt & has_sent, _operators(contact, contact_country, account), nothing
             ),
             "template": np.where(
                 whatsapp & mt & (content_type == "template"),
@@ -565,7 +566,7 @@ def build_chunk(
                     _CAMPAIGN_TEMPLATE_NAMES[campaign_pick],
                     np.where(portuguese, DIRECT_TEMPLATES["pt"], DIRECT_TEMPLATES["es"]),
                 ),
-                None,
+                nothing,
             ),
         }
     )
