@@ -306,6 +306,8 @@ pending_statuses = Table(
     # When it was marked expired: no send record came within PENDING_KEEP_DAYS. It stays
     # visible (and still applies should the record come after all).
     Column("expired_at", DateTime),
+    # The operator the report named (Sinch), given to the message with the status.
+    Column("operator", String(100)),
 )
 
 # Sinch per-batch delivery summaries: counts only, one row per batch, status and code.

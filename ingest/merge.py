@@ -225,6 +225,7 @@ def keep_pending(
             "error_description": e.error_description,
             "received_at": now,
             "scope": _scope_name(scope),
+            "operator": e.operator,
         }
         for e, scope in earliest.values()
     ]
@@ -236,6 +237,7 @@ def keep_pending(
             "event_at": func.least(old.event_at, new.event_at),
             "error_code": func.coalesce(old.error_code, new.error_code),
             "error_description": func.coalesce(old.error_description, new.error_description),
+            "operator": func.coalesce(old.operator, new.operator),
         },
     )
     conn.execute(statement)
@@ -267,6 +269,7 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
         p.error_code,
         p.error_description,
         p.scope,
+        p.operator,
     ).where(p.problem.is_(None))
     if ids is None:
         queries = [base]
@@ -287,6 +290,7 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
             row.event_at,
             row.error_code,
             row.error_description,
+            operator=row.operator,
         )
         scope = (
             PENDING_SCOPE

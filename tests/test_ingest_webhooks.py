@@ -543,6 +543,40 @@ def test_status_before_its_send_record_is_kept_then_applied(client, engine, numb
     assert count(engine, pending_statuses) == 0
 
 
+def test_a_kept_sinch_report_gives_its_operator_and_the_api_takes_template_and_operator(
+    client, engine
+):
+    post_sinch(client, body_of("sinch_delivered.json"))
+    report = drain(engine, TZ)
+    assert report.pending == 1
+    with engine.connect() as conn:
+        kept = conn.execute(select(pending_statuses.c.operator)).scalars().all()
+    assert kept == ["72405"]
+
+    with engine.begin() as conn:
+        _, key = create_key(conn, "Brand A")
+    records = [
+        send_record("sms-0101", "+5511987650101", "sms"),
+        send_record("wamid.ar", "+54 9 11 2345-6789", template="pedido_enviado", operator="Claro"),
+    ]
+    for record in records:
+        del record["subaccount"]
+    response = client.post(
+        "/api/v1/messages", json=records, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 200
+    assert response.json["statuses_applied"] == 1
+    m = messages.c
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(m.message_id, m.status, m.country, m.operator, m.template).order_by(m.message_id)
+        ).all()
+    assert [tuple(r) for r in found] == [
+        ("sms-0101", "delivered", "BR", "72405", None),
+        ("wamid.ar", "queued", "AR", "Claro", "pedido_enviado"),
+    ]
+
+
 def test_kept_status_applies_after_a_file_load(client, engine, load_rows, numbers):
     post_whatsapp(client, body_of("whatsapp_read.json"))
     drain(engine, TZ)

@@ -242,6 +242,7 @@ def _without_countries(engine: Engine) -> None:
         ("messages", "operator"),
         ("messages", "country"),
         ("contacts", "country"),
+        ("pending_statuses", "operator"),
     ):
         _run(engine, f"ALTER TABLE {table_name} DROP COLUMN {column_name}")
     keys = [k for k in rollup.KEY_COLUMNS if k not in ("country", "operator", "template")]

@@ -1,4 +1,5 @@
-"""Country, operator and template: contacts.country, the same three on messages and the roll-up.
+"""Country, operator and template: contacts.country, the three on messages and the roll-up, and
+the operator of a status waiting for its message.
 
 Revision ID: 0009
 Revises: 0008
@@ -34,6 +35,7 @@ COLUMNS = (
     ("daily_rollup", "country", 2),
     ("daily_rollup", "operator", 100),
     ("daily_rollup", "template", 512),
+    ("pending_statuses", "operator", 100),
 )
 UNKNOWN = "ZZ"
 # Contacts read and written at a time.
