@@ -564,7 +564,7 @@ def countries_table(frame: pd.DataFrame | None, language: str, channel: str):
     """Sent, delivered %, error % and the most frequent error of each country, most messages
     first, the countries named in the language."""
     if frame is None:
-        return html.P(t(language, "campaigns.not_available"), className="text-muted mb-0")
+        return html.P(t(language, "breakdowns.not_available"), className="text-muted mb-0")
     if frame.empty:
         return html.P(t(language, "campaigns.none_sent"), className="text-muted mb-0")
     names = [
@@ -577,7 +577,7 @@ def countries_table(frame: pd.DataFrame | None, language: str, channel: str):
 def operators_table(frame: pd.DataFrame | None, language: str, channel: str):
     """The same figures per country and operator, where the operator is known."""
     if frame is None:
-        return html.P(t(language, "campaigns.not_available"), className="text-muted mb-0")
+        return html.P(t(language, "breakdowns.not_available"), className="text-muted mb-0")
     if frame.empty:
         return html.P(t(language, "operators.none_known"), className="text-muted mb-0")
     names = [
@@ -592,7 +592,7 @@ def templates_table(frame: pd.DataFrame | None, language: str):
     """Sent, delivered %, read %, error % and the most frequent error of each WhatsApp
     template, most messages first."""
     if frame is None:
-        return html.P(t(language, "campaigns.not_available"), className="text-muted mb-0")
+        return html.P(t(language, "breakdowns.not_available"), className="text-muted mb-0")
     if frame.empty:
         return html.P(t(language, "templates.none_sent"), className="text-muted mb-0")
     names = [("template", N_("templates.template"), lambda row: row["template"])]
