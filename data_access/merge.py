@@ -521,8 +521,8 @@ def _merged_values(old, new) -> dict:
         "contact_name": func.coalesce(old.contact_name, new.contact_name),
         "content": func.coalesce(old.content, new.content),
         "correlation_id": func.coalesce(old.correlation_id, new.correlation_id),
-        # The first operator reported stays (a later report of a ported number is an event of
-        # the message's life, not a correction); so does the template's name.
+        # Filled in, never overwritten, like the fields above: the first operator reported
+        # (a later report naming another does not move the message between operators' counts).
         "operator": func.coalesce(old.operator, new.operator),
         "template": func.coalesce(old.template, new.template),
     }

@@ -13,7 +13,7 @@ from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.layouts import consolidated
 from dashboard.services import Services, Viewer
 from data_access import reports as report_data
-from data_access.filters import FilterError
+from data_access.filters import FilterError, ReportFilter
 from reporting.i18n import filter_error_text
 from reporting.view_state import ViewState
 
@@ -117,7 +117,7 @@ def consolidated_content(
     return content
 
 
-def breakdowns(services: Services, viewer: Viewer, language: str, flt) -> dict:
+def breakdowns(services: Services, viewer: Viewer, language: str, flt: ReportFilter) -> dict:
     """The sent messages by country (a table and a bar chart), by operator where operators
     are known, and by WhatsApp template; each read in the viewer's scope."""
     countries = services.country_table(viewer.scope, flt)
