@@ -153,6 +153,21 @@ class Services:
         found = self._read(key, lambda: reports.delivery_times(self.engine, scope, flt))
         return None if found is None else found.copy()
 
+    def country_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
+        key = ("country_table", scope, flt, self.data_version())
+        found = self._read(key, lambda: reports.country_table(self.engine, scope, flt))
+        return None if found is None else found.copy()
+
+    def operator_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
+        key = ("operator_table", scope, flt, self.data_version())
+        found = self._read(key, lambda: reports.operator_table(self.engine, scope, flt))
+        return None if found is None else found.copy()
+
+    def template_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
+        key = ("template_table", scope, flt, self.data_version())
+        found = self._read(key, lambda: reports.template_table(self.engine, scope, flt))
+        return None if found is None else found.copy()
+
     def message_events(self, scope: AccessScope, message_id: str, timezone: str) -> pd.DataFrame:
         """The timeline of one message (not cached: one message, read by key)."""
         return message_events.events_of(self.engine, scope, message_id, timezone)

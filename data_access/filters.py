@@ -15,6 +15,8 @@ MAX_DAYS_BACK = 90
 DEFAULT_DAYS = 7
 # A message id or correlation id is at most this long (the loader and the API keep ids short).
 SEARCH_ID_MAX = 200
+# A country as the store keeps it: an ISO 3166 alpha-2 code.
+COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
 
 
 class FilterError(ValueError):
@@ -107,6 +109,8 @@ class ReportFilter:
     subaccounts: tuple[int, ...] = ()
     users: tuple[int, ...] = ()
     campaigns: tuple[int, ...] = ()
+    # ISO 3166 codes of the contacts' countries (ZZ: unknown; data_access/countries.py).
+    countries: tuple[str, ...] = ()
     content_types: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     phone: PhoneSearch | None = None
@@ -135,6 +139,7 @@ class ReportFilter:
         subaccounts=(),
         users=(),
         campaigns=(),
+        countries=(),
         content_types=(),
         statuses=(),
         phone: str | None = None,
@@ -204,6 +209,15 @@ class ReportFilter:
                     f"Unknown content type {content_type!r}.",
                     value=str(content_type),
                 )
+        countries = tuple(sorted(set(countries or ())))
+        for country in countries:
+            if not (isinstance(country, str) and COUNTRY_PATTERN.fullmatch(country)):
+                raise FilterError(
+                    "unknown_country",
+                    "country",
+                    f"Unknown country {country!r}.",
+                    value=str(country),
+                )
         return cls(
             channel=channel,
             start=start_day,
@@ -212,6 +226,7 @@ class ReportFilter:
             subaccounts=_ids(subaccounts),
             users=_ids(users),
             campaigns=_ids(campaigns),
+            countries=countries,
             content_types=content_types,
             statuses=statuses,
             phone=phone_search(phone, timezone) if phone not in (None, "") else None,

@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 
 from data_access import message_keys, rollup
+from data_access.countries import countries_of
 from data_access.domain import RANK_STATUS, STATUS_RANK
 from data_access.sql import next_id, raw_connection
 from data_access.tables import (
@@ -301,6 +302,8 @@ merge_stage = Table(
     Column("delivered_at", DateTime),
     Column("read_at", DateTime),
     Column("correlation_id", String(128)),
+    Column("operator", String(100)),
+    Column("template", String(512)),
     Column("known", Boolean),
     prefixes=["TEMPORARY"],
 )
@@ -374,6 +377,41 @@ def _ensure_names(conn: Connection, table: Table, column: str, values, derived=N
     conn.execute(text(f"DROP TABLE {names_stage.name}"))
 
 
+contacts_stage = Table(
+    "merge_contacts",
+    _stage_metadata,
+    Column("phone", String(16)),
+    Column("country", String(2)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _ensure_contacts(conn: Connection, phones) -> None:
+    """Create the contacts of the numbers not stored yet, each with its tail and country (the
+    country worked out here, once per number: data_access/countries.py)."""
+    values = sorted({v for v in pd.Series(phones, dtype=object).dropna() if v})
+    if not values:
+        return
+    phone = contacts.c.phone
+    if len(values) <= KEYED_LOOKUP_MAX:
+        have: set[str] = set()
+        for chunk in _chunks(values):
+            have.update(conn.execute(select(phone).where(phone.in_(chunk))).scalars())
+        values = [v for v in values if v not in have]
+        if not values:
+            return
+    _fresh(conn, contacts_stage)
+    _copy_frame(
+        conn, contacts_stage, pd.DataFrame({"phone": values, "country": countries_of(values)})
+    )
+    s = contacts_stage.c
+    missing = select(next_id(contacts), s.phone, phone_tail(s.phone), s.country).where(
+        ~exists().where(phone == s.phone)
+    )
+    conn.execute(insert(contacts).from_select(["id", "phone", "phone_tail", "country"], missing))
+    conn.execute(text(f"DROP TABLE {contacts_stage.name}"))
+
+
 def _rank(column):
     return case(STATUS_RANK, value=column)
 
@@ -407,6 +445,8 @@ def _folded_rows(with_contacts: bool, fold: bool = True):
         ("delivered_at", func.min),
         ("read_at", func.min),
         ("correlation_id", func.max),
+        ("operator", func.max),
+        ("template", func.max),
         ("known", func.bool_or),
     )
     if fold:
@@ -436,6 +476,9 @@ def _folded_rows(with_contacts: bool, fold: bool = True):
         f.delivered_at,
         f.read_at,
         f.correlation_id,
+        contacts.c.country if with_contacts else literal(None, String(2)),
+        f.operator,
+        f.template,
         f.known,
     )
     joined = folded.join(subaccounts, subaccounts.c.name == f.subaccount)
@@ -478,6 +521,10 @@ def _merged_values(old, new) -> dict:
         "contact_name": func.coalesce(old.contact_name, new.contact_name),
         "content": func.coalesce(old.content, new.content),
         "correlation_id": func.coalesce(old.correlation_id, new.correlation_id),
+        # Filled in, never overwritten, like the fields above: the first operator reported
+        # (a later report naming another does not move the message between operators' counts).
+        "operator": func.coalesce(old.operator, new.operator),
+        "template": func.coalesce(old.template, new.template),
     }
 
 
@@ -499,7 +546,7 @@ def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) ->
     _ensure_names(conn, users, "username", staged["user"])
     _ensure_names(conn, campaigns, "name", staged["campaign"])
     # A stored message keeps its contact: only new messages' phones are looked up.
-    _ensure_names(conn, contacts, "phone", new["phone"], {"phone_tail": phone_tail})
+    _ensure_contacts(conn, new["phone"])
     folded = _folded_rows(with_contacts=not new.empty, fold=not frame["message_id"].is_unique)
     conn.execute(insert(merge_rows).from_select([*MESSAGE_COLUMNS, "known"], folded))
 

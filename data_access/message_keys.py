@@ -126,11 +126,21 @@ def copy_unkeyed(conn: Connection, keyed: bool) -> None:
 
 def _copy(conn: Connection, table: Table, order: str, *constraints) -> None:
     name = f"{table.name}_copy"
-    columns = ", ".join(c.name for c in table.columns)
-    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    Table(name, MetaData(), *(c._copy() for c in table.columns), *constraints).create(
-        conn, checkfirst=True
+    # The columns the stored table has: a revision older than the newest runs this over a
+    # table without the columns later revisions add.
+    stored = set(
+        conn.execute(
+            text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = :name AND table_schema = current_schema()"
+            ),
+            {"name": table.name},
+        ).scalars()
     )
+    kept = [c for c in table.columns if c.name in stored]
+    columns = ", ".join(c.name for c in kept)
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    Table(name, MetaData(), *(c._copy() for c in kept), *constraints).create(conn, checkfirst=True)
     conn.execute(
         text(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {table.name} ORDER BY {order}")
     )

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from data_access import delivery_times as dt
 from data_access import message_keys
 from data_access.clickhouse.binding import messages_of
+from data_access.countries import UNKNOWN as UNKNOWN_COUNTRY
 from data_access.domain import STATUS_LIFECYCLE, STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
 from data_access.phones import PhoneSearch
@@ -117,6 +118,8 @@ def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
         conds.append(c.user_id.in_(flt.users))
     if flt.campaigns:
         conds.append(c.campaign_id.in_(flt.campaigns))
+    if flt.countries:
+        conds.append(_in_countries(c.country, flt.countries))
     if flt.content_types:
         conds.append(c.content_type.in_(flt.content_types))
     if flt.statuses:
@@ -128,6 +131,12 @@ def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
     if flt.correlation_id:
         conds.append(c.correlation_id == flt.correlation_id)
     return conds
+
+
+def _in_countries(column, countries: tuple[str, ...]):
+    """The rows of the countries; the unknown country takes the rows not worked out too."""
+    test = column.in_(countries)
+    return or_(test, column.is_(None)) if UNKNOWN_COUNTRY in countries else test
 
 
 def located(conn: Connection, flt: ReportFilter) -> ReportFilter | None:
@@ -346,9 +355,7 @@ def top_errors(
     return frame.head(limit).reset_index(drop=True)
 
 
-CAMPAIGN_COLUMNS = (
-    "campaign_id",
-    "campaign",
+FIGURE_COLUMNS = (
     "total",
     "sent",
     "delivered",
@@ -361,20 +368,19 @@ CAMPAIGN_COLUMNS = (
     "top_error_description",
     "top_error_count",
 )
+CAMPAIGN_COLUMNS = ("campaign_id", "campaign", *FIGURE_COLUMNS)
+COUNTRY_COLUMNS = ("country", *FIGURE_COLUMNS)
+OPERATOR_COLUMNS = ("country", "operator", *FIGURE_COLUMNS)
+TEMPLATE_COLUMNS = ("template", *FIGURE_COLUMNS)
 
 
-def campaign_table(
-    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
-) -> pd.DataFrame | None:
-    """One row per campaign of the range's sent (MT) messages, most messages first: counts,
-    delivered / read / error shares of its messages, and its most frequent error reason
-    (ties: the smallest code). Messages without a campaign make one row with campaign_id and
-    campaign None. None when the messages live in a store that does not answer it yet
-    (ClickHouse)."""
-    if messages_of(bind) is not None:
-        return None
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=list(CAMPAIGN_COLUMNS))
+def _breakdown(
+    conn: Connection, scope: AccessScope, flt: ReportFilter, keys: tuple[str, ...], *extra
+) -> list[dict]:
+    """The range's sent (MT) messages grouped by `keys` (columns of both the messages and the
+    roll-up), one dict per group: its key values, counts, delivered / read / error shares and
+    most frequent error reason (ties: the smallest code). Counted in the engine, from the
+    roll-up unless the filter needs the messages."""
     table = _source(flt)
     c = table.c
     sent: ColumnElement[Any]
@@ -393,10 +399,17 @@ def campaign_table(
             func.sum(c.read_count),
         )
     conditions = [*_conditions(scope, flt, table), c.direction == "MT"]
+    conditions += [condition(c) for condition in extra]
+    # A message whose country was never worked out (no contact made it) counts as unknown, as
+    # the country filter takes it.
+    key_columns = [
+        func.coalesce(c.country, UNKNOWN_COUNTRY).label(key) if key == "country" else c[key]
+        for key in keys
+    ]
     count = _message_count(table)
     totals = (
         select(
-            c.campaign_id,
+            *key_columns,
             count.label("total"),
             sent.label("sent"),
             delivered.label("delivered"),
@@ -404,41 +417,37 @@ def campaign_table(
             func.coalesce(count.filter(c.status == "error"), 0).label("errors"),
         )
         .where(*conditions)
-        .group_by(c.campaign_id)
+        .group_by(*key_columns)
     )
-    error_count = count.label("count")
     errors = (
         select(
-            c.campaign_id,
+            *key_columns,
             c.error_code,
             func.min(c.error_description).label("error_description"),
-            error_count,
+            count.label("error_count"),
         )
         .where(*conditions, c.status == "error")
-        .group_by(c.campaign_id, c.error_code)
+        .group_by(*key_columns, c.error_code)
     )
-    names = select(campaigns.c.id, campaigns.c.name)
-    with _connection(bind) as conn:
-        counted = conn.execute(totals).all()
-        reasons = conn.execute(errors).all()
-        ids = sorted({row.campaign_id for row in counted if row.campaign_id is not None})
-        named = dict(conn.execute(names.where(campaigns.c.id.in_(ids))).all()) if ids else {}
+    counted = conn.execute(totals).all()
+    reasons = conn.execute(errors).all()
     top: dict = {}
     for reason in reasons:
-        key = (-int(reason.count), reason.error_code is None, reason.error_code or "")
-        if reason.campaign_id not in top or key < top[reason.campaign_id][0]:
-            top[reason.campaign_id] = (key, reason)
+        group = tuple(reason[: len(keys)])
+        rank = (-int(reason.error_count), reason.error_code is None, reason.error_code or "")
+        if group not in top or rank < top[group][0]:
+            top[group] = (rank, reason)
     out = []
     for row in counted:
+        group = tuple(row[: len(keys)])
         total = int(row.total)
         figures = {
             name: int(getattr(row, name) or 0) for name in ("sent", "delivered", "read", "errors")
         }
-        reason = top.get(row.campaign_id, (None, None))[1]
+        reason = top.get(group, (None, None))[1]
         out.append(
             {
-                "campaign_id": row.campaign_id,
-                "campaign": named.get(row.campaign_id),
+                **dict(zip(keys, group, strict=True)),
                 "total": total,
                 **figures,
                 "delivered_pct": _percent(figures["delivered"], total),
@@ -446,9 +455,31 @@ def campaign_table(
                 "error_pct": _percent(figures["errors"], total),
                 "top_error_code": reason.error_code if reason else None,
                 "top_error_description": reason.error_description if reason else None,
-                "top_error_count": int(reason.count) if reason else 0,
+                "top_error_count": int(reason.error_count) if reason else 0,
             }
         )
+    return out
+
+
+def campaign_table(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """One row per campaign of the range's sent (MT) messages, most messages first: counts,
+    delivered / read / error shares of its messages, and its most frequent error reason
+    (ties: the smallest code). Messages without a campaign make one row with campaign_id and
+    campaign None. None when the messages live in a store that does not answer it yet
+    (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return None
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=list(CAMPAIGN_COLUMNS))
+    with _connection(bind) as conn:
+        out = _breakdown(conn, scope, flt, ("campaign_id",))
+        ids = sorted({row["campaign_id"] for row in out if row["campaign_id"] is not None})
+        names = select(campaigns.c.id, campaigns.c.name).where(campaigns.c.id.in_(ids))
+        named = dict(conn.execute(names).all()) if ids else {}
+    for row in out:
+        row["campaign"] = named.get(row["campaign_id"])
     # Most messages first; then by name, the messages without a campaign last.
     out.sort(key=lambda r: (-r["total"], r["campaign"] is None, r["campaign"] or ""))
     return pd.DataFrame(out, columns=list(CAMPAIGN_COLUMNS))
@@ -560,6 +591,55 @@ def delivery_times(
         else:
             frame[name] = frame[name].astype("Float64")
     return frame
+
+
+def country_table(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """One row per country of the range's sent (MT) messages (the contacts' countries, ISO
+    3166 codes, ZZ for numbers of no known country), most messages first, with the figures of
+    campaign_table. None in a store that does not answer it yet (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return None
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=list(COUNTRY_COLUMNS))
+    with _connection(bind) as conn:
+        out = _breakdown(conn, scope, flt, ("country",))
+    out.sort(key=lambda r: (-r["total"], r["country"] == UNKNOWN_COUNTRY, r["country"]))
+    return pd.DataFrame(out, columns=list(COUNTRY_COLUMNS))
+
+
+def operator_table(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """One row per country and operator of the range's sent (MT) messages whose operator is
+    known (the channel reported it, or the writer gave it), most messages first. None in a
+    store that does not answer it yet (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return None
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=list(OPERATOR_COLUMNS))
+    keys = ("country", "operator")
+    with _connection(bind) as conn:
+        out = _breakdown(conn, scope, flt, keys, lambda c: c.operator.is_not(None))
+    out.sort(key=lambda r: (-r["total"], r["country"], r["operator"]))
+    return pd.DataFrame(out, columns=list(OPERATOR_COLUMNS))
+
+
+def template_table(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """One row per WhatsApp template name of the range's sent (MT) messages that name one,
+    most messages first, with the figures of campaign_table. None in a store that does not
+    answer it yet (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return None
+    if not scope.subaccount_ids:
+        return pd.DataFrame(columns=list(TEMPLATE_COLUMNS))
+    with _connection(bind) as conn:
+        out = _breakdown(conn, scope, flt, ("template",), lambda c: c.template.is_not(None))
+    out.sort(key=lambda r: (-r["total"], r["template"]))
+    return pd.DataFrame(out, columns=list(TEMPLATE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -991,6 +1071,7 @@ def filter_options(
         "campaigns": [],
         "content_types": [],
         "statuses": [],
+        "countries": [],
     }
     if (clickhouse := messages_of(bind)) is not None:
         return clickhouse.filter_options(scope, channel, timezone)
@@ -1016,6 +1097,7 @@ def filter_options(
         distinct(r.campaign_id, "campaign"),
         distinct(r.content_type, "content_type"),
         distinct(r.status, "status"),
+        distinct(func.coalesce(r.country, UNKNOWN_COUNTRY), "country"),
     )
     with _connection(bind) as conn:
         present: dict[str, set[str]] = {}
@@ -1048,4 +1130,6 @@ def filter_options(
         "campaigns": names["campaign"],
         "content_types": sorted(present.get("content_type", ())),
         "statuses": [s for s in STATUSES if s in present.get("status", ())],
+        # Codes; the screen names them in the viewer's language and sorts them by that name.
+        "countries": sorted(present.get("country", ())),
     }

@@ -55,6 +55,9 @@ KEY_COLUMNS = (
     "content_type",
     "status",
     "error_code",
+    "country",
+    "operator",
+    "template",
 )
 
 

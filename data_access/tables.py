@@ -132,6 +132,9 @@ contacts = Table(
     Column("id", BigInteger, Sequence("contacts_id_seq"), nullable=False),
     Column("phone", String(16), nullable=False),
     Column("phone_tail", String(PHONE_TAIL_DIGITS)),
+    # The number's country (ISO 3166, ZZ unknown), from its calling code when first written
+    # (data_access/countries.py).
+    Column("country", String(2)),
 )
 
 # Timestamps are UTC without zone; created_day is the local day in the account time zone,
@@ -160,6 +163,14 @@ messages = Table(
     Column("delivered_at", DateTime),
     Column("read_at", DateTime),
     Column("correlation_id", String(128)),
+    # The contact's country, copied when the message is first written, so counting by country
+    # needs no join to the contacts.
+    Column("country", String(2)),
+    # The mobile network that carried it, where the channel reports one (Sinch's delivery
+    # reports) or the writer gives it.
+    Column("operator", String(100)),
+    # The WhatsApp template's name, where a template was sent and the writer names it.
+    Column("template", String(512)),
 )
 
 # Every status a message received, from whichever writer, kept once (a replayed webhook or a
@@ -202,6 +213,10 @@ daily_rollup = Table(
     Column("sent_count", BigInteger, nullable=False),
     Column("delivered_count", BigInteger, nullable=False),
     Column("read_count", BigInteger, nullable=False),
+    # Keys too, added after the counts (revision 0010).
+    Column("country", String(2)),
+    Column("operator", String(100)),
+    Column("template", String(512)),
 )
 
 # Delivery times kept with the roll-up: per local day, filterable field (the roll-up's keys but
@@ -219,6 +234,9 @@ delivery_time_rollup = Table(
     Column("campaign_id", Integer),
     Column("content_type", String(32), nullable=False),
     Column("status", String(16), nullable=False),
+    Column("country", String(2)),
+    Column("operator", String(100)),
+    Column("template", String(512)),
     Column("bucket", SmallInteger, nullable=False),
     Column("delivered_count", BigInteger, nullable=False),
     Column("read_count", BigInteger, nullable=False),
@@ -315,6 +333,8 @@ pending_statuses = Table(
     # When it was marked expired: no send record came within PENDING_KEEP_DAYS. It stays
     # visible (and still applies should the record come after all).
     Column("expired_at", DateTime),
+    # The operator the report named (Sinch), given to the message with the status.
+    Column("operator", String(100)),
 )
 
 # Sinch per-batch delivery summaries: counts only, one row per batch, status and code.

@@ -40,6 +40,9 @@ LOADER_COLUMNS = (
     "delivered_at",
     "read_at",
     "correlation_id",
+    # Optional columns a file or record may leave out altogether (older files have neither).
+    "operator",
+    "template",
 )
 REQUIRED = (
     "message_id",
@@ -62,6 +65,9 @@ MAX_LENGTH = {
     "contact_name": 500,
     "content": 10_000,
     "error_description": 2_000,
+    "operator": 100,
+    # WhatsApp's limit for a template's name.
+    "template": 512,
 }
 OPTIONAL = tuple(c for c in LOADER_COLUMNS if c not in REQUIRED and c not in TIMESTAMPS)
 OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
@@ -285,6 +291,8 @@ def _staged_columns(timezone: str) -> str:
             f"{naive(delivered)} AS delivered_at",
             f"{naive(read)} AS read_at",
             optional("correlation_id"),
+            optional("operator"),
+            optional("template"),
         ]
     )
 

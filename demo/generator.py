@@ -10,6 +10,8 @@ by (seed, chunk number), so a seed always yields the same messages.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +60,8 @@ COUNTRIES = {
     for code, c in _DATA["countries"].items()
 }
 COUNTRY_CODES = tuple(COUNTRIES)
+# The mobile networks of each country, as Sinch's delivery reports name them.
+OPERATORS = {code: tuple(c["operators"]) for code, c in _DATA["countries"].items()}
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,18 @@ USERS = tuple((u["username"], u["subaccount"]) for u in _DATA["users"])
 CAMPAIGNS = tuple(
     (c["name"], c["subaccount"], c["channel"], c["template"]) for c in _DATA["campaigns"]
 )
+
+
+# A campaign's WhatsApp template: its name as a business registers one (lowercase, digits and
+# underscores).
+def template_name(campaign: str) -> str:
+    plain = unicodedata.normalize("NFKD", campaign).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+
+
+CAMPAIGN_TEMPLATES = tuple(template_name(c[0]) for c in CAMPAIGNS)
+# The template of the WhatsApp templates sent outside campaigns, by language.
+DIRECT_TEMPLATES: dict[str, str] = _DATA["direct_templates"]
 
 # Messages sent outside any campaign, by (language, channel).
 TRANSACTIONAL = {(t["language"], t["channel"]): tuple(t["texts"]) for t in _DATA["transactional"]}
@@ -289,6 +305,12 @@ _CAMPAIGN_GROUPS = [
 _CAMPAIGN_OFFSETS, _CAMPAIGN_SIZES, _campaign_flat = _catalogue(_CAMPAIGN_GROUPS)
 _CAMPAIGN_FLAT = np.array(_campaign_flat, dtype=np.int64)
 _CAMPAIGN_NAMES = np.array([c[0] for c in CAMPAIGNS], dtype=object)
+_CAMPAIGN_TEMPLATE_NAMES = np.array(CAMPAIGN_TEMPLATES, dtype=object)
+# Each country's operators in one array: a contact's is fixed by its rank (see _operators).
+_OPERATOR_OFFSETS, _OPERATOR_SIZES, _operator_flat = _catalogue(
+    [OPERATORS[code] for code in COUNTRY_CODES]
+)
+_OPERATOR_NAMES = np.array(_operator_flat, dtype=object)
 _CAMPAIGN_TEMPLATES = _Templates.of(c[3] for c in CAMPAIGNS)
 _DIRECT_KEYS = [("pt", "whatsapp"), ("pt", "sms"), ("es", "whatsapp"), ("es", "sms")]
 _DIRECT_OFFSETS, _DIRECT_SIZES, _DIRECT_FLAT = _catalogue([TRANSACTIONAL[k] for k in _DIRECT_KEYS])
@@ -328,6 +350,12 @@ def _phones(contact: np.ndarray, account: _Account) -> tuple[np.ndarray, np.ndar
             spec.calling_code + prefixes[local % len(prefixes)] + _zfill(subscriber, spec.digits)
         )
     return phones, country
+
+
+def _operators(contact: np.ndarray, country: np.ndarray, account: _Account) -> np.ndarray:
+    """Each contact's mobile network: one of its country's, always the same for a contact."""
+    rank = contact - account.contact_start[country]
+    return _OPERATOR_NAMES[_OPERATOR_OFFSETS[country] + rank % _OPERATOR_SIZES[country]]
 
 
 def _contact_names(contact: np.ndarray, country: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -501,6 +529,7 @@ def build_chunk(
         has_correlation, _SUB_CORRELATION[sub] + _zfill(index % 10_000_000_000, 10), None
     )
 
+    nothing = np.full(size, None, dtype=object)
     created = pd.Series(created_us.astype("datetime64[us]"))
     local = pd.DatetimeIndex(created).tz_localize("UTC").tz_convert(account.timezone)
     created_day = local.tz_localize(None).to_numpy().astype("datetime64[D]").astype(object)
@@ -525,6 +554,20 @@ def build_chunk(
             "delivered_at": _as_timestamps(delivered_at, has_delivered),
             "read_at": _as_timestamps(read_at, has_read),
             "correlation_id": correlation,
+            # Sinch names the network in the delivery reports of what it dispatched; WhatsApp
+            # names none.
+            "operator": np.where(
+                ~whatsapp & mt & has_sent, _operators(contact, contact_country, account), nothing
+            ),
+            "template": np.where(
+                whatsapp & mt & (content_type == "template"),
+                np.where(
+                    in_campaign,
+                    _CAMPAIGN_TEMPLATE_NAMES[campaign_pick],
+                    np.where(portuguese, DIRECT_TEMPLATES["pt"], DIRECT_TEMPLATES["es"]),
+                ),
+                nothing,
+            ),
         }
     )
     return frame[list(STAGE_COLUMNS)]

@@ -22,6 +22,8 @@ class StatusEvent:
     number_id: str | None = None
     # The channel's own word for the status, as it reported it.
     raw_status: str | None = None
+    # The mobile network that handled it, where the channel says (Sinch's `operator`).
+    operator: str | None = None
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def status_frame(events: list[tuple[int, StatusEvent]], stored: dict[str, Identi
                 "sent_at": at if column == "sent_at" else None,
                 "delivered_at": at if column == "delivered_at" else None,
                 "read_at": at if column == "read_at" else None,
+                "operator": event.operator,
                 EVENT_AT: at,
                 RAW_STATUS: event.raw_status,
             }
@@ -224,6 +225,7 @@ def keep_pending(
             "error_description": e.error_description,
             "received_at": now,
             "scope": _scope_name(scope),
+            "operator": e.operator,
         }
         for e, scope in earliest.values()
     ]
@@ -235,6 +237,7 @@ def keep_pending(
             "event_at": func.least(old.event_at, new.event_at),
             "error_code": func.coalesce(old.error_code, new.error_code),
             "error_description": func.coalesce(old.error_description, new.error_description),
+            "operator": func.coalesce(old.operator, new.operator),
         },
     )
     conn.execute(statement)
@@ -266,6 +269,7 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
         p.error_code,
         p.error_description,
         p.scope,
+        p.operator,
     ).where(p.problem.is_(None))
     if ids is None:
         queries = [base]
@@ -286,6 +290,7 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
             row.event_at,
             row.error_code,
             row.error_description,
+            operator=row.operator,
         )
         scope = (
             PENDING_SCOPE

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ingest.events import BatchSummary, InboundMessage, Mapped, StatusEvent, iso_time, text
+from ingest.events import (
+    BatchSummary,
+    InboundMessage,
+    Mapped,
+    StatusEvent,
+    clip,
+    iso_time,
+    text,
+)
 
 # Sinch status -> ours. Unknown: the SMSC took the message but no receipt came back, so it is
 # as far as "sent" and stays there, as some carriers never report handset delivery.
@@ -33,6 +41,8 @@ CODE_NAMES = {
     "411": "Exceeded parts limit",
     "412": "Unprovisioned region",
 }
+# The loader's limit for an operator's name.
+MAX_OPERATOR = 100
 NOT_RECORDED = ("recipient_delivery_report_mms", "delivery_report_mms", "mo_media")
 
 
@@ -69,7 +79,16 @@ def _recipient_report(payload: dict, out: Mapped) -> None:
         name = CODE_NAMES.get(code or "")
         description = f"{raw_status.capitalize()}: {name}" if name else raw_status.capitalize()
     out.statuses.append(
-        StatusEvent(message_id, "sms", status, event_at, code, description, raw_status=raw_status)
+        StatusEvent(
+            message_id,
+            "sms",
+            status,
+            event_at,
+            code,
+            description,
+            raw_status=raw_status,
+            operator=clip(text(payload.get("operator")), MAX_OPERATOR),
+        )
     )
 
 

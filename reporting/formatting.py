@@ -18,6 +18,8 @@ from babel.numbers import (
     parse_pattern,
 )
 
+from data_access.countries import UNKNOWN as UNKNOWN_COUNTRY
+from reporting.i18n import t
 from reporting.languages import LOCALES, normalize_language
 
 BABEL_LOCALES = LOCALES
@@ -130,3 +132,14 @@ def format_datetime(value, language: str, timezone: str | None = None) -> str:
     day = babel_format_date(py_moment, format="short", locale=locale)
     time = babel_format_datetime(py_moment, format="HH:mm:ss", locale=locale)
     return f"{day} {time}"
+
+
+def country_name(code: str | None, language: str) -> str:
+    """A country's name in the language (CLDR's, through Babel) from its ISO 3166 code; the
+    catalog's word for a number of no known country (ZZ, or none worked out)."""
+    if code and code != UNKNOWN_COUNTRY:
+        name = _locale(babel_locale(language)).territories.get(code)
+        if name:
+            return name
+        return code
+    return t(language, "countries.unknown")

@@ -13,6 +13,7 @@ LIST_KEYS = {
     "subaccount": "subaccounts",
     "user": "users",
     "campaign": "campaigns",
+    "country": "countries",
     "content_type": "content_types",
     "status": "statuses",
 }

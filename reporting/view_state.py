@@ -24,6 +24,7 @@ class ViewState:
     subaccounts: tuple[int, ...] = ()
     users: tuple[int, ...] = ()
     campaigns: tuple[int, ...] = ()
+    countries: tuple[str, ...] = ()
     content_types: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     phone: str | None = None
@@ -75,6 +76,7 @@ class ViewState:
             subaccounts=many("subaccounts", int),
             users=many("users", int),
             campaigns=many("campaigns", int),
+            countries=many("countries"),
             content_types=many("content_types"),
             statuses=many("statuses"),
             phone=text("phone"),
@@ -96,6 +98,7 @@ class ViewState:
             subaccounts=self.subaccounts,
             users=self.users,
             campaigns=self.campaigns,
+            countries=self.countries,
             content_types=self.content_types,
             statuses=self.statuses,
             phone=self.phone if self.view == "detailed" else None,

@@ -109,6 +109,8 @@ FILTER_ERRORS = (
     N_("filter_error.unknown_direction"),
     N_("filter_error.unknown_status"),
     N_("filter_error.unknown_content_type"),
+    N_("filter_error.unknown_country"),
+    N_("filter_error.country_not_available"),
     N_("filter_error.unknown_channel"),
     N_("filter_error.unknown_view"),
     N_("filter_error.bad_id"),

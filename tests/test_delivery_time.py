@@ -221,6 +221,28 @@ def test_dt013_a_phone_search_reads_the_messages_and_buckets_them_alike(night):
     pd.testing.assert_frame_equal(from_messages, from_rollup)
 
 
+def test_dt015_the_country_filter_holds_on_the_histogram(engine, tmp_path):
+    # Two Chilean messages (2 s and 20 s) and one Brazilian (7 s), on the 5th.
+    ensure_timezone(engine, SANTIAGO)
+    rows = [
+        mt("c1", "2026-09-05T12:00:00-04:00", "2026-09-05T12:00:02-04:00"),
+        mt("c2", "2026-09-05T12:00:00-04:00", "2026-09-05T12:00:20-04:00"),
+        mt("b1", "2026-09-05T12:00:00-04:00", "2026-09-05T12:00:07-04:00",
+           phone="+5511987654321"),
+    ]  # fmt: skip
+    load_files(engine, [write_csv(tmp_path / "countries.csv", rows)], SANTIAGO)
+    scope = scope_of(engine, "Brand A")
+    chile = reports.delivery_times(engine, scope, night_filter(countries=("CL",)))
+    brazil = reports.delivery_times(engine, scope, night_filter(countries=("BR",)))
+    assert (int(chile.iloc[-1]["delivered"]), float(chile.iloc[-1]["within_5s_pct"])) == (2, 50.0)
+    assert (int(brazil.iloc[-1]["delivered"]), float(brazil.iloc[-1]["within_5s_pct"])) == (1, 0.0)
+    # The messages, bucketed alike, answer the same (a phone search reads them).
+    from_messages = reports.delivery_times(
+        engine, scope, night_filter(countries=("CL",), phone="+56 9 1234 5678")
+    )
+    pd.testing.assert_frame_equal(from_messages, chile)
+
+
 def test_dt014_the_histogram_stays_with_the_rollup_through_retention(night):
     def by_day(conn):
         h, r = delivery_time_rollup.c, daily_rollup.c

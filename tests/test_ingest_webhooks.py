@@ -18,6 +18,7 @@ from data_access.filters import AccessScope, ReportFilter
 from data_access.store import create_schema, data_version, make_engine
 from data_access.tables import (
     contacts,
+    daily_rollup,
     inbox,
     messages,
     pending_statuses,
@@ -449,6 +450,24 @@ def test_sinch_reports_summaries_and_inbound(client, engine, load_rows):
         for i in ("sms-0102", "sms-0103")
     ] == [("error", "11"), ("error", "402")]
     assert stored(engine, "sms-0103")["error_description"] == "Aborted: Message unroutable"
+    # Sinch names the operator (an MCC-MNC) in its delivery reports; the message keeps it, and
+    # the roll-up counts it (sms-0103's abort named none).
+    with engine.connect() as conn:
+        operators = dict(
+            conn.execute(
+                select(messages.c.message_id, messages.c.operator).where(
+                    messages.c.message_id.in_(["sms-0101", "sms-0102", "sms-0103"])
+                )
+            ).all()
+        )
+        rolled = conn.execute(
+            select(daily_rollup.c.operator, func.sum(daily_rollup.c.message_count))
+            .where(daily_rollup.c.channel == "sms", daily_rollup.c.direction == "MT")
+            .group_by(daily_rollup.c.operator)
+            .order_by(daily_rollup.c.operator)
+        ).all()
+    assert operators == {"sms-0101": "72405", "sms-0102": "72405", "sms-0103": None}
+    assert [tuple(r) for r in rolled] == [("72405", 2), (None, 1)]
     with engine.connect() as conn:
         summaries = conn.execute(
             select(
@@ -522,6 +541,40 @@ def test_status_before_its_send_record_is_kept_then_applied(client, engine, numb
         "read_at": None,
     }
     assert count(engine, pending_statuses) == 0
+
+
+def test_a_kept_sinch_report_gives_its_operator_and_the_api_takes_template_and_operator(
+    client, engine
+):
+    post_sinch(client, body_of("sinch_delivered.json"))
+    report = drain(engine, TZ)
+    assert report.pending == 1
+    with engine.connect() as conn:
+        kept = conn.execute(select(pending_statuses.c.operator)).scalars().all()
+    assert kept == ["72405"]
+
+    with engine.begin() as conn:
+        _, key = create_key(conn, "Brand A")
+    records = [
+        send_record("sms-0101", "+5511987650101", "sms"),
+        send_record("wamid.ar", "+54 9 11 2345-6789", template="pedido_enviado", operator="Claro"),
+    ]
+    for record in records:
+        del record["subaccount"]
+    response = client.post(
+        "/api/v1/messages", json=records, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 200
+    assert response.json["statuses_applied"] == 1
+    m = messages.c
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(m.message_id, m.status, m.country, m.operator, m.template).order_by(m.message_id)
+        ).all()
+    assert [tuple(r) for r in found] == [
+        ("sms-0101", "delivered", "BR", "72405", None),
+        ("wamid.ar", "queued", "AR", "Claro", "pedido_enviado"),
+    ]
 
 
 def test_kept_status_applies_after_a_file_load(client, engine, load_rows, numbers):

@@ -417,7 +417,10 @@ def test_new_names_are_created_once(engine, tmp_path):
     assert sorted(name for _, name in tables["subaccounts"]) == ["Brand A", "Marca Ñandú"]
     assert sorted(r[1] for r in tables["users"]) == ["ana", "josé"]
     assert sorted(name for _, name in tables["campaigns"]) == ["Año Nuevo 🎆", "Black Friday"]
-    assert [(phone, tail) for _, phone, tail in tables["contacts"]] == [("5511987654321", "654321")]
+    # A new contact gets its tail and its country (from the calling code) once.
+    assert [tuple(contact[1:]) for contact in tables["contacts"]] == [
+        ("5511987654321", "654321", "BR")
+    ]
     assert stored(engine, "b")["user_id"] is None
 
 

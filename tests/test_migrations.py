@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, column, insert, quoted_name, select, table, text
+from sqlalchemy import Engine, column, func, insert, quoted_name, select, table, text
 
 from data_access import message_keys, migrations
 from data_access.store import create_schema, make_engine, read_meta
@@ -20,6 +20,7 @@ from data_access.tables import (
     channel_numbers,
     contacts,
     inbox,
+    messages,
     metadata,
     pending_statuses,
 )
@@ -227,6 +228,37 @@ def _keyed_messages(engine: Engine) -> None:
             message_keys.copy_unkeyed(conn, keyed=True)
 
 
+def _without_countries(engine: Engine) -> None:
+    """Before 0010: no country, operator or template, the roll-up counted without them (the
+    delivery times' histogram too; 0010 counts it again whatever it holds)."""
+    from data_access import rollup
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM daily_rollup"))
+    for table_name, column_name in (
+        ("delivery_time_rollup", "template"),
+        ("delivery_time_rollup", "operator"),
+        ("delivery_time_rollup", "country"),
+        ("daily_rollup", "template"),
+        ("daily_rollup", "operator"),
+        ("daily_rollup", "country"),
+        ("messages", "template"),
+        ("messages", "operator"),
+        ("messages", "country"),
+        ("contacts", "country"),
+        ("pending_statuses", "operator"),
+    ):
+        _run(engine, f"ALTER TABLE {table_name} DROP COLUMN {column_name}")
+    keys = [k for k in rollup.KEY_COLUMNS if k not in ("country", "operator", "template")]
+    counts = "count(*), count(sent_at), count(delivered_at), count(read_at)"
+    _run(
+        engine,
+        f"INSERT INTO daily_rollup ({', '.join(keys)}, error_description, message_count, "
+        f"sent_count, delivered_count, read_count) SELECT {', '.join(keys)}, "
+        f"min(error_description), {counts} FROM messages GROUP BY {', '.join(keys)}",
+    )
+
+
 def _without_user_preferences(engine: Engine) -> None:
     _run(engine, "DROP TABLE user_preferences")
 
@@ -239,7 +271,12 @@ def _without_delivery_time_rollup(engine: Engine) -> None:
 
 # What each store made before the revisions lacks of the newest shape, newest change first.
 # A new revision adds the step undoing it to AFTER_0006.
-AFTER_0006: tuple = (_without_delivery_time_rollup, _without_user_preferences, _keyed_messages)
+AFTER_0006: tuple = (
+    _without_countries,
+    _without_delivery_time_rollup,
+    _without_user_preferences,
+    _keyed_messages,
+)
 SCHEMA_3_WITH_EVENTS = (*AFTER_0006, _without_expired_at)  # create_all made message_events
 SCHEMA_3 = (*SCHEMA_3_WITH_EVENTS, _without_message_events)
 SCHEMA_2_WITH_AUDIT_LOG = (*SCHEMA_3, _without_scopes)  # create_all made audit_log
@@ -298,6 +335,10 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
     assert assert_rollup_matches(engine) == expected_rollup != []
     with engine.connect() as conn:
         tails = conn.execute(select(contacts.c.phone, contacts.c.phone_tail)).all()
+        countries = conn.execute(select(contacts.c.phone, contacts.c.country)).all()
+        message_countries = conn.execute(
+            select(messages.c.country, func.count()).group_by(messages.c.country)
+        ).all()
         added = [
             conn.execute(select(new_column)).scalars().all()
             for new_column in (
@@ -308,6 +349,9 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
             )
         ]
     assert sorted(tails) == [("5491187654321", "654321"), ("5511987654321", "654321")]
+    # 0010 worked out the stored contacts' countries, and their messages took them.
+    assert sorted(countries) == [("5491187654321", "AR"), ("5511987654321", "BR")]
+    assert {country for country, _count in message_countries} == {"AR", "BR"}
     assert added == [[] if earlier == "1, first tables only" else [None]] * 4
     # The next start finds nothing to do.
     before = contents(engine)

@@ -283,6 +283,7 @@ def test_empty_scope_sees_nothing(store):
         "campaigns": [],
         "content_types": [],
         "statuses": [],
+        "countries": [],
     }
 
 
@@ -622,6 +623,7 @@ def test_filter_options(store):
         "campaigns": named(BF, WELCOME),
         "content_types": ["image", "template", "text"],
         "statuses": ["scheduled", "sent", "delivered", "read", "error", "cancelled", "received"],
+        "countries": ["AR", "BR", "MX"],
     }
     assert reports.filter_options(engine, scope, "sms", TIMEZONE) == {
         "subaccounts": named(A, B),
@@ -629,6 +631,7 @@ def test_filter_options(store):
         "campaigns": named(BF, WELCOME),
         "content_types": ["text"],
         "statuses": ["queued", "sent", "delivered", "error", "received"],
+        "countries": ["AR", "BR", "MX"],
     }
     assert reports.filter_options(engine, scope_of(ids, A), "whatsapp", TIMEZONE) == {
         "subaccounts": named(A),
@@ -636,6 +639,7 @@ def test_filter_options(store):
         "campaigns": named(BF, WELCOME),
         "content_types": ["image", "template", "text"],
         "statuses": ["scheduled", "sent", "delivered", "read", "error", "received"],
+        "countries": ["AR", "BR", "MX"],
     }
 
 

@@ -345,3 +345,23 @@ def test_a_shared_link_with_another_subaccount_opens_only_the_users_own(setup):
     assert answer[ids.APPLIED_FILTERS]["data"]["subaccounts"] == [id_of["Brand A"]]
     page = json.dumps(answer[ids.PAGE_CONTENT])
     assert "hello A 30" in page
+
+
+def test_forged_country_requests_answer_only_the_users_own(setup):
+    app, client, id_of = setup
+    # Brand B's messages go to Brazil too: asked for by country and by subaccount, none counts.
+    forged = consolidated(
+        app,
+        client,
+        applied({}, view="consolidated", countries=["BR"], subaccounts=[id_of["Brand B"]]),
+    )
+    assert forged[ids.CONSOLIDATED_BODY]["hidden"] is True
+    assert "131026" not in json.dumps(forged)
+    own = consolidated(app, client, applied({}, view="consolidated", countries=["BR"]))
+    (brazil,) = own[ids.COUNTRIES]["children"]["props"]["rowData"]
+    assert (brazil["country"], brazil["total"]) == ("Brasil", ROWS_A)
+    # A value that is no country code is refused in the person's language.
+    bad = consolidated(app, client, applied({}, view="consolidated", countries=["' OR 1=1"]))
+    assert bad[ids.CONSOLIDATED_MESSAGE]["children"] == filter_error(
+        "unknown_country", value="' OR 1=1"
+    )

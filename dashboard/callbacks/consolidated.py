@@ -13,7 +13,7 @@ from dashboard.callbacks.common import applied_state, viewer_and_language
 from dashboard.layouts import consolidated, delivery_time
 from dashboard.services import Services, Viewer
 from data_access import reports as report_data
-from data_access.filters import FilterError
+from data_access.filters import FilterError, ReportFilter
 from reporting.i18n import filter_error_text
 from reporting.view_state import ViewState
 
@@ -25,6 +25,13 @@ OUTPUTS = {
     "campaigns": Output(ids.CAMPAIGNS, "children"),
     "campaigns_hidden": Output(ids.CAMPAIGNS_CARD, "hidden"),
     "delivery_time": Output(ids.DELIVERY_TIME, "children"),
+    "countries": Output(ids.COUNTRIES, "children"),
+    "countries_chart": Output(ids.COUNTRIES_CHART, "figure"),
+    "countries_hidden": Output(ids.COUNTRIES_CARD, "hidden"),
+    "operators": Output(ids.OPERATORS, "children"),
+    "operators_hidden": Output(ids.OPERATORS_CARD, "hidden"),
+    "templates": Output(ids.TEMPLATES, "children"),
+    "templates_hidden": Output(ids.TEMPLATES_CARD, "hidden"),
     "body_hidden": Output(ids.CONSOLIDATED_BODY, "hidden"),
     "body_class": Output(ids.CONSOLIDATED_BODY, "className"),
     "empty_hidden": Output(ids.CONSOLIDATED_EMPTY, "hidden"),
@@ -68,6 +75,7 @@ def consolidated_content(
             campaigns_hidden=True,
             # Received messages have no delivery time: said, not an empty chart.
             delivery_time=delivery_time.section(None, language, flt.channel, flt.direction),
+            **consolidated.NO_BREAKDOWNS,
             body_class=consolidated.MO_BODY_CLASS,
         )
     else:
@@ -102,6 +110,7 @@ def consolidated_content(
             delivery_time=delivery_time.section(
                 services.delivery_times(viewer.scope, flt), language, flt.channel, flt.direction
             ),
+            **breakdowns(services, viewer, language, flt),
             body_class=consolidated.BODY_CLASS,
         )
     content.update(
@@ -112,6 +121,25 @@ def consolidated_content(
         shown=state.to_dict(),
     )
     return content
+
+
+def breakdowns(services: Services, viewer: Viewer, language: str, flt: ReportFilter) -> dict:
+    """The sent messages by country (a table and a bar chart), by operator where operators
+    are known, and by WhatsApp template; each read in the viewer's scope."""
+    countries = services.country_table(viewer.scope, flt)
+    operators = services.operator_table(viewer.scope, flt)
+    templates = None if flt.channel == "sms" else services.template_table(viewer.scope, flt)
+    return {
+        "countries": consolidated.countries_table(countries, language, flt.channel),
+        "countries_chart": consolidated.countries_figure(countries, language),
+        "countries_hidden": False,
+        "operators": consolidated.operators_table(operators, language, flt.channel),
+        # Shown where some operator is known (or where the store cannot say yet).
+        "operators_hidden": operators is not None and operators.empty,
+        "templates": consolidated.templates_table(templates, language),
+        # SMS has no templates.
+        "templates_hidden": flt.channel == "sms",
+    }
 
 
 def update_consolidated(

@@ -192,7 +192,7 @@ def _for_channel(base: ViewState, channel: str, options: dict[str, list[dict]]) 
     data = base.to_dict()
     data["channel"] = channel
     for control, field in STATE_FIELDS.items():
-        if field in ("subaccounts", "users", "campaigns"):
+        if field in ("subaccounts", "users", "campaigns", "countries"):
             known = {option["value"] for option in options[control]}
             data[field] = [v for v in data[field] if v in known]
     data["content_types"] = [v for v in data["content_types"] if v in CONTENT_TYPES[channel]]

@@ -75,7 +75,7 @@ def with_known_choices(
     known = {
         field: {option["value"] for option in options[control_id]}
         for control_id, field in STATE_FIELDS.items()
-        if field in ("subaccounts", "users", "campaigns")
+        if field in ("subaccounts", "users", "campaigns", "countries")
     }
     kept = ViewState.from_dict(
         {

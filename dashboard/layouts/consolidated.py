@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -16,6 +17,7 @@ from data_access.reports import Change
 from reporting.error_codes import described_error
 from reporting.formatting import (
     babel_locale,
+    country_name,
     format_axis_day,
     format_count,
     format_date,
@@ -468,55 +470,46 @@ def _campaign_column(language: str, field: str, key: str) -> dict:
     }
 
 
-def campaigns_table(frame: pd.DataFrame | None, language: str, channel: str):
-    """Sent, delivered %, read %, error % and the most frequent error of each campaign, most
-    messages first; a column header sorts the table (click, or Enter from the keyboard)."""
-    if frame is None:
-        return html.P(t(language, "campaigns.not_available"), className="text-muted mb-0")
-    if frame.empty:
-        return html.P(t(language, "campaigns.none_sent"), className="text-muted mb-0")
-    numbers = [
-        ("total", N_("campaigns.total"), format_count),
-        ("delivered_pct", N_("campaigns.delivered_pct"), format_pct),
-        ("read_pct", N_("campaigns.read_pct"), format_pct),
-        ("error_pct", N_("campaigns.error_pct"), format_pct),
-    ]
-    if channel == "sms":
-        numbers = [n for n in numbers if n[0] != "read_pct"]
+def _top_error_text(row: dict, language: str, channel: str) -> str:
+    """The most frequent error: its code, its meaning in the language and the operator's
+    text; a dash where the group had none."""
+    if not row["top_error_count"]:
+        return t(language, "empty_value")
+    code = row["top_error_code"]
+    parts = (
+        str(code) if code is not None else "",
+        described_error(language, channel, code, row["top_error_description"]),
+    )
+    return " · ".join(part for part in parts if part)
+
+
+def _breakdown_grid(
+    frame: pd.DataFrame,
+    language: str,
+    channel: str,
+    names: Sequence[tuple[str, str, Callable[[dict], str]]],
+    numbers: Sequence[tuple[str, str, Callable[..., str]]],
+    class_name: str,
+):
+    """An AG Grid of one row per group: the group's names (field, catalog key, how a record
+    names it), its figures (field, catalog key, formatter), sorted by the numbers and shown
+    formatted in the language, and its most frequent error. A column header sorts the table
+    (click, or Enter from the keyboard)."""
     rows = []
     for record in frame.to_dict("records"):
         # pandas keeps a missing name or code as NaN: None here.
         row = {key: None if _missing(value) else value for key, value in record.items()}
-        data = {
-            "campaign": row["campaign"]
-            if row["campaign"] is not None
-            else t(language, "campaigns.no_campaign"),
-            "top_error": (
-                " · ".join(
-                    part
-                    for part in (
-                        str(row["top_error_code"]) if row["top_error_code"] is not None else "",
-                        described_error(
-                            language, channel, row["top_error_code"], row["top_error_description"]
-                        ),
-                    )
-                    if part
-                )
-                if row["top_error_count"]
-                else t(language, "empty_value")
-            ),
-        }
+        data: dict[str, object] = {field: name_of(row) for field, _key, name_of in names}
+        data["top_error"] = _top_error_text(row, language, channel)
         for field, _key, formatter in numbers:
             data[field] = row[field]
             data[f"{field}_text"] = formatter(row[field], language)
         rows.append(data)
     columns = [
-        {
-            "field": "campaign",
-            "headerName": t(language, "campaigns.campaign"),
-            "minWidth": 160,
-            "flex": 2,
-        },
+        *(
+            {"field": field, "headerName": t(language, key), "minWidth": 140, "flex": 2}
+            for field, key, _n in names
+        ),
         *(_campaign_column(language, field, key) for field, key, _f in numbers),
         {
             "field": "top_error",
@@ -537,7 +530,182 @@ def campaigns_table(frame: pd.DataFrame | None, language: str, channel: str):
             "ensureDomOrder": True,
             "tooltipShowDelay": 200,
         },
-        className="campaigns-grid",
+        className=class_name,
+    )
+
+
+SENT_NUMBER = ("total", N_("campaigns.total"), format_count)
+DELIVERED_NUMBER = ("delivered_pct", N_("campaigns.delivered_pct"), format_pct)
+READ_NUMBER = ("read_pct", N_("campaigns.read_pct"), format_pct)
+ERROR_NUMBER = ("error_pct", N_("campaigns.error_pct"), format_pct)
+
+
+def campaigns_table(frame: pd.DataFrame | None, language: str, channel: str):
+    """Sent, delivered %, read %, error % and the most frequent error of each campaign, most
+    messages first; a column header sorts the table (click, or Enter from the keyboard)."""
+    if frame is None:
+        return html.P(t(language, "campaigns.not_available"), className="text-muted mb-0")
+    if frame.empty:
+        return html.P(t(language, "campaigns.none_sent"), className="text-muted mb-0")
+    numbers = [SENT_NUMBER, DELIVERED_NUMBER, READ_NUMBER, ERROR_NUMBER]
+    if channel == "sms":
+        numbers = [n for n in numbers if n[0] != "read_pct"]
+
+    def campaign(row: dict) -> str:
+        if row["campaign"] is None:
+            return t(language, "campaigns.no_campaign")
+        return row["campaign"]
+
+    names = [("campaign", N_("campaigns.campaign"), campaign)]
+    return _breakdown_grid(frame, language, channel, names, numbers, "campaigns-grid")
+
+
+def countries_table(frame: pd.DataFrame | None, language: str, channel: str):
+    """Sent, delivered %, error % and the most frequent error of each country, most messages
+    first, the countries named in the language."""
+    if frame is None:
+        return html.P(t(language, "breakdowns.not_available"), className="text-muted mb-0")
+    if frame.empty:
+        return html.P(t(language, "campaigns.none_sent"), className="text-muted mb-0")
+    names = [
+        ("country", N_("countries.country"), lambda row: country_name(row["country"], language))
+    ]
+    numbers = [SENT_NUMBER, DELIVERED_NUMBER, ERROR_NUMBER]
+    return _breakdown_grid(frame, language, channel, names, numbers, "countries-grid")
+
+
+def operators_table(frame: pd.DataFrame | None, language: str, channel: str):
+    """The same figures per country and operator, where the operator is known."""
+    if frame is None:
+        return html.P(t(language, "breakdowns.not_available"), className="text-muted mb-0")
+    if frame.empty:
+        return html.P(t(language, "operators.none_known"), className="text-muted mb-0")
+    names = [
+        ("country", N_("countries.country"), lambda row: country_name(row["country"], language)),
+        ("operator", N_("operators.operator"), lambda row: row["operator"]),
+    ]
+    numbers = [SENT_NUMBER, DELIVERED_NUMBER, ERROR_NUMBER]
+    return _breakdown_grid(frame, language, channel, names, numbers, "operators-grid")
+
+
+def templates_table(frame: pd.DataFrame | None, language: str):
+    """Sent, delivered %, read %, error % and the most frequent error of each WhatsApp
+    template, most messages first."""
+    if frame is None:
+        return html.P(t(language, "breakdowns.not_available"), className="text-muted mb-0")
+    if frame.empty:
+        return html.P(t(language, "templates.none_sent"), className="text-muted mb-0")
+    names = [("template", N_("templates.template"), lambda row: row["template"])]
+    numbers = [SENT_NUMBER, DELIVERED_NUMBER, READ_NUMBER, ERROR_NUMBER]
+    return _breakdown_grid(frame, language, "whatsapp", names, numbers, "templates-grid")
+
+
+# The countries a chart shows at most (the table lists them all).
+CHART_COUNTRIES = 12
+
+
+def countries_figure(frame: pd.DataFrame | None, language: str) -> dict:
+    """A bar per country, the most messages first: its delivered, failed and other sent
+    messages stacked to its volume; hovering a bar gives the volume and both shares."""
+    if frame is None or frame.empty:
+        return EMPTY_FIGURE
+    shown = frame.head(CHART_COUNTRIES)
+    names = [country_name(code, language) for code in shown["country"]]
+    totals = [int(v) for v in shown["total"]]
+    delivered = [int(v) for v in shown["delivered"]]
+    errors = [int(v) for v in shown["errors"]]
+    others = [t_ - d - e for t_, d, e in zip(totals, delivered, errors, strict=True)]
+    customdata = [
+        [
+            name,
+            format_count(total, language),
+            format_pct(delivered_pct, language),
+            format_pct(error_pct, language),
+        ]
+        for name, total, delivered_pct, error_pct in zip(
+            names, totals, shown["delivered_pct"], shown["error_pct"], strict=True
+        )
+    ]
+    hover = (
+        "<b>%{customdata[0]}</b><br>"
+        + t(language, "chart.total")
+        + ": %{customdata[1]}<br>"
+        + t(language, "chart.delivered_pct")
+        + ": %{customdata[2]}<br>"
+        + t(language, "countries.error_pct")
+        + ": %{customdata[3]}<extra></extra>"
+    )
+    # Biggest on top: a horizontal bar chart draws its first category at the bottom.
+    y = names[::-1]
+    bars = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": t(language, label_key),
+            "y": y,
+            "x": values[::-1],
+            "marker": marker,
+            "customdata": customdata[::-1],
+            "hovertemplate": hover,
+        }
+        for label_key, values, marker in (
+            (N_("chart.delivered"), delivered, {"color": DELIVERED_COLOUR}),
+            (
+                N_("chart.errors"),
+                errors,
+                {
+                    "color": ERROR_COLOUR,
+                    "pattern": {
+                        "shape": "/",
+                        "fillmode": "overlay",
+                        "fgcolor": "white",
+                        "solidity": 0.25,
+                    },
+                },
+            ),
+            (N_("countries.other_sent"), others, {"color": SENT_COLOUR}),
+        )
+    ]
+    layout = {
+        **_base_layout(t(language, "countries.chart_title"), language),
+        "barmode": "stack",
+        "hovermode": "closest",
+        "height": max(240, 120 + 32 * len(names)),
+        "margin": {"l": 140, "r": 16, "t": 72, "b": 48},
+        "xaxis": {
+            "title": {"text": t(language, "chart.messages")},
+            "rangemode": "tozero",
+            "fixedrange": True,
+            "gridcolor": GRID_COLOUR,
+        },
+        "yaxis": {"fixedrange": True, "automargin": True},
+    }
+    return {"data": bars, "layout": layout}
+
+
+# The breakdown sections' outputs where they do not apply (received messages).
+NO_BREAKDOWNS = {
+    "countries": [],
+    "countries_chart": EMPTY_FIGURE,
+    "countries_hidden": True,
+    "operators": [],
+    "operators_hidden": True,
+    "templates": [],
+    "templates_hidden": True,
+}
+
+
+def _section(language: str, title_key: str, body, section_id: str, hidden: bool, name: str):
+    return html.Div(
+        dbc.Card(
+            [
+                dbc.CardHeader(html.H2(t(language, title_key), className="h6 mb-0")),
+                dbc.CardBody(body),
+            ],
+            className=f"mb-3 {name}",
+        ),
+        id=section_id,
+        hidden=hidden,
     )
 
 
@@ -611,6 +779,38 @@ def view(language: str, content: dict | None = None) -> html.Div:
                 ),
                 id=ids.CAMPAIGNS_CARD,
                 hidden=content.get("campaigns_hidden", False),
+            ),
+            _section(
+                language,
+                N_("templates.title"),
+                html.Div(content.get("templates"), id=ids.TEMPLATES),
+                ids.TEMPLATES_CARD,
+                content.get("templates_hidden", False),
+                "templates-card",
+            ),
+            _section(
+                language,
+                N_("countries.title"),
+                [
+                    dcc.Graph(
+                        id=ids.COUNTRIES_CHART,
+                        figure=content.get("countries_chart", EMPTY_FIGURE),
+                        config=GRAPH_CONFIG,
+                        className="chart countries-chart",
+                    ),
+                    html.Div(content.get("countries"), id=ids.COUNTRIES),
+                ],
+                ids.COUNTRIES_CARD,
+                content.get("countries_hidden", False),
+                "countries-card",
+            ),
+            _section(
+                language,
+                N_("operators.title"),
+                html.Div(content.get("operators"), id=ids.OPERATORS),
+                ids.OPERATORS_CARD,
+                content.get("operators_hidden", False),
+                "operators-card",
             ),
         ],
         id=ids.CONSOLIDATED_BODY,

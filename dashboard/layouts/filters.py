@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import cast
 
@@ -10,9 +11,10 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.layouts.aria import aria
+from data_access.countries import UNKNOWN as UNKNOWN_COUNTRY
 from data_access.filters import MAX_DAYS_BACK
-from reporting.formatting import PICKER_FORMAT
-from reporting.i18n import label, t
+from reporting.formatting import PICKER_FORMAT, country_name
+from reporting.i18n import N_, label, t
 from reporting.languages import normalize_language
 from reporting.periods import PRESETS, calendar_bounds
 
@@ -21,6 +23,7 @@ MULTI_SELECTS = (
     (ids.FILTER_SUBACCOUNT, "filters.subaccount"),
     (ids.FILTER_USER, "filters.user"),
     (ids.FILTER_CAMPAIGN, "filters.campaign"),
+    (ids.FILTER_COUNTRY, N_("filters.country")),
     (ids.FILTER_CONTENT_TYPE, "filters.content_type"),
     (ids.FILTER_STATUS, "filters.status"),
 )
@@ -33,6 +36,7 @@ STATE_FIELDS = {
     ids.FILTER_SUBACCOUNT: "subaccounts",
     ids.FILTER_USER: "users",
     ids.FILTER_CAMPAIGN: "campaigns",
+    ids.FILTER_COUNTRY: "countries",
     ids.FILTER_CONTENT_TYPE: "content_types",
     ids.FILTER_STATUS: "statuses",
 }
@@ -51,9 +55,24 @@ def dropdown_options(options: dict, language: str) -> dict[str, list[dict]]:
         ids.FILTER_SUBACCOUNT: named(options.get("subaccounts", ())),
         ids.FILTER_USER: named(options.get("users", ())),
         ids.FILTER_CAMPAIGN: named(options.get("campaigns", ())),
+        ids.FILTER_COUNTRY: country_options(options.get("countries", ()), language),
         ids.FILTER_CONTENT_TYPE: worded("content_type", options.get("content_types", ())),
         ids.FILTER_STATUS: worded("status", options.get("statuses", ())),
     }
+
+
+def _sort_key(name: str) -> str:
+    # México sorts with the M's, not after Z.
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(c)
+    )
+
+
+def country_options(codes, language: str) -> list[dict]:
+    """Countries named in the language, in the order of their names (the unknown one last)."""
+    named = [(country_name(code, language), code) for code in codes]
+    named.sort(key=lambda pair: (pair[1] == UNKNOWN_COUNTRY, _sort_key(pair[0])))
+    return [{"label": name, "value": code} for name, code in named]
 
 
 def direction_options(language: str) -> list[dict]:

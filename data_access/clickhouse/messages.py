@@ -33,7 +33,7 @@ from data_access.clickhouse import reports as ch_reports
 from data_access.clickhouse.client import ChdbClient, NativeClient, parse_url, render
 from data_access.clickhouse.store import ClickHouseStore, IngestResult, ingest
 from data_access.domain import RANK_STATUS, STATUSES
-from data_access.filters import MAX_DAYS_BACK, AccessScope, ReportFilter, today_in
+from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
 from data_access.sql import next_id
 from data_access.tables import campaigns, subaccounts, users
 from data_access.writes import Transaction, WriteScope, write
@@ -134,6 +134,14 @@ class ClickHouseMessages:
         )
 
     def _filter(self, flt: ReportFilter) -> ReportFilter:
+        if flt.countries:
+            # Not kept in this store yet: answering without the filter would count other
+            # countries' messages as the chosen ones.
+            raise FilterError(
+                "country_not_available",
+                "country",
+                "This store cannot filter by country yet.",
+            )
         return replace(
             flt,
             subaccounts=self._translated("subaccount", flt.subaccounts),
