@@ -74,10 +74,12 @@ def _write_marker(path: Path, plan: Plan, seconds: float) -> Marker:
 
 
 def _upgraded(engine: Engine, plan: Plan, marker: Marker, marker_path: Path) -> Marker:
-    """Bring a reused store to the current schema (as the app's start does) and note it."""
+    """Bring a reused store to the current schema (as the app's start does) and note it.
+    Always asked: revisions after schema version 5 (Alembic's) leave the version as it is, and
+    asking a store at the newest revision costs a read."""
+    create_schema(engine, plan.timezone)
     if marker.schema_version == SCHEMA_VERSION:
         return marker
-    create_schema(engine, plan.timezone)
     marker = replace(marker, schema_version=SCHEMA_VERSION)
     marker_path.write_text(json.dumps(asdict(marker), indent=2) + "\n")
     return marker
