@@ -34,11 +34,19 @@ MEANING_131026 = {
 }
 MEANING_131047 = {language: t(language, "error_meaning.whatsapp.131047") for language in LANGUAGES}
 
+# The store of ROWS knows no operator: the view hides the operators' table, and so do the files.
 SHEETS = {
-    "es": ["Datos", "Período anterior", "Motivos de error", "Campañas", "Información"],
-    "pt-BR": ["Dados", "Período anterior", "Motivos de erro", "Campanhas", "Informações"],
-    "en": ["Data", "Previous period", "Error reasons", "Campaigns", "Info"],
-}
+    "es": ["Datos", "Período anterior", "Motivos de error", "Tiempo de entrega", "Campañas",
+           "Plantillas de WhatsApp", "Países", "Información"],
+    "pt-BR": ["Dados", "Período anterior", "Motivos de erro", "Tempo de entrega", "Campanhas",
+              "Modelos do WhatsApp", "Países", "Informações"],
+    "en": ["Data", "Previous period", "Error reasons", "Delivery time", "Campaigns",
+           "WhatsApp templates", "Countries", "Info"],
+}  # fmt: skip
+SECTION_TITLES = {language: titles[1:-1] for language, titles in SHEETS.items()}
+# Rows of each section on both days: 6 figures, 2 reasons, 2 days and the whole period, 2
+# campaigns, no template, 1 country (every phone of ROWS is Brazilian).
+SECTION_ROWS = (6, 2, 3, 2, 0, 1)
 PREVIOUS_HEADERS = {
     "es": ["Indicador", "Este período ({d1} – {d1})", "Período anterior ({d2} – {d2})",
            "Variación", "% del total, este período", "% del total, período anterior",
@@ -157,12 +165,11 @@ class TestXlsx:
         assert len(sheet_rows(book, SHEETS[language][0])) == 4
         errors = sheet_rows(book, SHEETS[language][2])
         assert errors == [ERROR_HEADERS[language], *error_rows(language)]
-        campaigns = sheet_rows(book, SHEETS[language][3])
+        campaigns = sheet_rows(book, SHEETS[language][4])
         assert campaigns == [CAMPAIGN_HEADERS[language], *campaign_rows(language)]
-        assert result.sections == [(title, rows) for title, rows in
-                                   zip(SHEETS[language][1:4], (6, 2, 2), strict=True)]  # fmt: skip
+        assert result.sections == list(zip(SECTION_TITLES[language], SECTION_ROWS, strict=True))
         # Typed cells formatted like the daily sheet: counts grouped, percentages 0.00, text.
-        sheet = book[SHEETS[language][3]]
+        sheet = book[SHEETS[language][4]]
         assert [sheet.cell(2, c).data_type for c in (1, 2, 7, 10)] == ["s", "n", "n", "s"]
         assert [sheet.cell(2, c).number_format for c in (2, 7)] == ["#,##0", "0.00"]
         # Text a spreadsheet would run keeps its value and is marked as text (quotePrefix).
@@ -198,7 +205,10 @@ class TestXlsx:
         assert [row for row in info if row[0] in ("Sections", "Previous period")] == [
             ["Sections", "Previous period: 6 rows"],
             ["Sections", "Error reasons: 2 rows"],
+            ["Sections", "Delivery time: 3 rows"],
             ["Sections", "Campaigns: 2 rows"],
+            ["Sections", "WhatsApp templates: 0 rows"],
+            ["Sections", "Countries: 1 row"],
             ["Previous period", f"{picker(4, 'en')} – {picker(3, 'en')}"],
         ]
 
@@ -288,15 +298,15 @@ class TestZip:
         result = write_export(store, zip_request, scope, tmp_path / "c.zip", requested_by="ana")
         files = read_zip(tmp_path / "c.zip")
         stem = csv_request.file_name().removesuffix(".csv")
-        titles = SHEETS[language][1:4]
+        titles = SECTION_TITLES[language]
         assert list(files) == [csv_request.file_name()] + [
             section_file_name(stem, title) for title in titles
         ]
         # Byte for byte the CSV export: people and scripts read it as before.
         assert files[csv_request.file_name()] == (tmp_path / "c.csv").read_bytes()
         assert zip_request.file_name() == f"{stem}.zip"
-        assert result.rows == 2 and [rows for _, rows in result.sections] == [6, 2, 2]
-        _, errors, campaigns = (files[section_file_name(stem, title)] for title in titles)
+        assert result.rows == 2 and [rows for _, rows in result.sections] == list(SECTION_ROWS)
+        _, errors, _, campaigns, *_ = (files[section_file_name(stem, title)] for title in titles)
         # Text a spreadsheet would run gets CSV's apostrophe, as in the detailed file.
         expected_errors = [[as_text(v, language) for v in row] for row in error_rows(language)]
         expected_errors[0][1] = "'@SUM(A1)"
@@ -344,4 +354,8 @@ def test_sheet_names_fit_excel_in_every_language():
     for language in LANGUAGES:
         for section in sections.SECTIONS:
             assert len(t(language, section.title)) <= SHEET_NAME_MAX
-    assert sections.SECTION_KEYS == ("previous_period", "error_reasons", "campaigns")
+    # In the view's order.
+    assert sections.SECTION_KEYS == (
+        "previous_period", "error_reasons", "delivery_times", "campaigns", "templates",
+        "countries", "operators",
+    )  # fmt: skip
