@@ -13,9 +13,9 @@ such as the delivery times' whole period, is written as text). A section's rows 
 DataFrame of those columns in order; `None` when the store does not answer the section yet
 (ClickHouse), which the file says instead of holding a sheet.
 
-A section is in the file where the view shows it (`shown`: received messages have no delivery,
-errors, countries or templates; SMS has no templates), and a section the view hides while it
-has no rows (operators, known only where the channel reports them) is left out then too.
+A section is in the file where the view shows it (`shown`: received messages have none but the
+previous period; SMS has no templates), and a section the view hides while it has no rows
+(operators, known only where the channel reports them) is left out then too.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ class Section:
     title: str  # catalog key of its name (an XLSX sheet's, a CSV file's in the ZIP)
     columns: tuple[SectionColumn, ...]
     rows: RowsFn
-    # Whether the view shows the section for a filter (received messages have no errors or
-    # campaigns, so the view hides those tables and the file leaves them out).
+    # Whether the view shows the section for a filter (received messages have no errors,
+    # delivery or breakdowns, so the view hides those and the file leaves them out).
     shown: Callable[[ReportFilter], bool] = lambda flt: True
     # Whether the view hides the section while it has no rows (operators: only where some
     # operator is known), so the file leaves it out then too.
