@@ -83,6 +83,7 @@ class ExportRequest:
             subaccounts=flt.subaccounts,
             users=flt.users,
             campaigns=flt.campaigns,
+            countries=flt.countries,
             content_types=flt.content_types,
             statuses=flt.statuses,
             phone=state.phone if state.view == "detailed" and flt.phone else None,

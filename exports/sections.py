@@ -7,10 +7,15 @@ sheet's name), its columns (the catalog key of each header and the kind of its c
 function that reads its rows from the store. Adding a section is one entry in SECTIONS and its
 words in the catalogs; the writers need no change.
 
-Column kinds: `int` (a count), `decimal` (a percentage or percentage points, rounded half up to
-two places as the daily sheet's), `text`, `date` (a day). A section's rows come as a DataFrame
-of those columns in order; `None` when the store does not answer the section yet (ClickHouse),
-which the file says instead of holding a sheet.
+Column kinds: `int` (a count), `decimal` (a percentage, percentage points or seconds, rounded
+half up to two places as the daily sheet's), `text`, `date` (a day; a row's label in its place,
+such as the delivery times' whole period, is written as text). A section's rows come as a
+DataFrame of those columns in order; `None` when the store does not answer the section yet
+(ClickHouse), which the file says instead of holding a sheet.
+
+A section is in the file where the view shows it (`shown`: received messages have none but the
+previous period; SMS has no templates), and a section the view hides while it has no rows
+(operators, known only where the channel reports them) is left out then too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine
@@ -25,7 +31,7 @@ from sqlalchemy import Connection, Engine
 from data_access import reports
 from data_access.filters import AccessScope, ReportFilter
 from reporting.error_codes import error_meaning
-from reporting.formatting import format_picker_day
+from reporting.formatting import country_name, format_picker_day
 from reporting.i18n import N_, t
 
 Bind = Engine | Connection
@@ -70,6 +76,25 @@ class SectionTable:
     kinds: list[str]
     rows: list[list]
 
+    def row_kinds(self, row: list) -> list[str]:
+        """The kinds of a row's cells: a label in a date column (the whole period's row) is
+        text, as the daily sheet's Total."""
+        return [
+            "text" if kind == "date" and isinstance(value, str) else kind
+            for value, kind in zip(row, self.kinds, strict=True)
+        ]
+
+    def runs(self) -> list[tuple[list[str], list[list]]]:
+        """The rows in order, in runs of rows whose cells have the same kinds."""
+        out: list[tuple[list[str], list[list]]] = []
+        for row in self.rows:
+            kinds = self.row_kinds(row)
+            if out and out[-1][0] == kinds:
+                out[-1][1].append(row)
+            else:
+                out.append((kinds, [row]))
+        return out
+
 
 @dataclass(frozen=True)
 class Section:
@@ -77,9 +102,12 @@ class Section:
     title: str  # catalog key of its name (an XLSX sheet's, a CSV file's in the ZIP)
     columns: tuple[SectionColumn, ...]
     rows: RowsFn
-    # Whether the view shows the section for a filter (received messages have no errors or
-    # campaigns, so the view hides those tables and the file leaves them out).
+    # Whether the view shows the section for a filter (received messages have no errors,
+    # delivery or breakdowns, so the view hides those and the file leaves them out).
     shown: Callable[[ReportFilter], bool] = lambda flt: True
+    # Whether the view hides the section while it has no rows (operators: only where some
+    # operator is known), so the file leaves it out then too.
+    hidden_when_empty: bool = False
 
     def headers(self, language: str, flt: ReportFilter) -> list[str]:
         previous = reports.previous_filter(flt)
@@ -133,6 +161,11 @@ def _cell(value, kind: str):
 
 def _sent_messages(flt: ReportFilter) -> bool:
     return flt.direction != "MO"
+
+
+def _whatsapp_sent_messages(flt: ReportFilter) -> bool:
+    # SMS has no templates: the view hides their table.
+    return _sent_messages(flt) and flt.channel != "sms"
 
 
 # --- each KPI against the previous period ---------------------------------------------------
@@ -214,41 +247,125 @@ def error_reason_rows(
     )
 
 
-# --- campaigns -------------------------------------------------------------------------------
+# --- delivery times --------------------------------------------------------------------------
+
+
+def delivery_time_rows(
+    bind: Bind, scope: AccessScope, flt: ReportFilter, language: str
+) -> pd.DataFrame | None:
+    """The delivery times (reports.delivery_times): a row per day of the range, then the whole
+    period's row, labelled in the language where the day would be. Percentiles in seconds,
+    estimated from the buckets of data_access/delivery_times.py as the screen's are (the last
+    bucket has no upper bound: a percentile there is its lower bound, a week); the read cells
+    are empty on SMS, which has no read receipts."""
+    found = reports.delivery_times(bind, scope, flt)
+    if found is None:
+        return None
+    rows = [
+        [t(language, "section.whole_period") if missing(day) else day, *figures]
+        for day, *figures in found.itertuples(index=False, name=None)
+    ]
+    return pd.DataFrame(rows, columns=range(len(reports.DELIVERY_TIME_COLUMNS)))
+
+
+# --- campaigns, templates, countries and operators -------------------------------------------
+
+
+def _figure_cells(row, flt: ReportFilter, language: str) -> list:
+    """A group's figures (reports.FIGURE_COLUMNS) as the file holds them: counts, shares, and
+    its most frequent error with the code's meaning beside the operator's text; SMS has no read
+    receipts, so its read cells are empty, not 0."""
+    sms = flt.channel == "sms"
+    has_error = bool(row.top_error_count)
+    return [
+        row.total,
+        row.sent,
+        row.delivered,
+        None if sms else row.read,
+        row.errors,
+        row.delivered_pct,
+        None if sms else row.read_pct,
+        row.error_pct,
+        row.top_error_code if has_error and not missing(row.top_error_code) else None,
+        row.top_error_description if has_error and not missing(row.top_error_description) else None,
+        error_meaning(language, flt.channel, row.top_error_code) if has_error else None,
+        row.top_error_count if has_error else None,
+    ]
+
+
+def _breakdown_rows(
+    found: pd.DataFrame | None,
+    names: Callable[[Any], list],
+    name_cells: int,
+    flt: ReportFilter,
+    language: str,
+) -> pd.DataFrame | None:
+    """One row per group of a breakdown table: its `name_cells` names (`names` of a row), then
+    its figures; None when the store does not answer it."""
+    if found is None:
+        return None
+    rows = [names(row) + _figure_cells(row, flt, language) for row in found.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=range(name_cells + len(FIGURE_HEADERS)))
 
 
 def campaign_rows(
     bind: Bind, scope: AccessScope, flt: ReportFilter, language: str
 ) -> pd.DataFrame | None:
-    """The campaigns table (reports.campaign_table), its most frequent error's meaning beside
-    the operator's text; SMS has no read receipts, so its read cells are empty, not 0."""
-    found = reports.campaign_table(bind, scope, flt)
-    if found is None:
-        return None
-    sms = flt.channel == "sms"
-    rows = []
-    for row in found.itertuples(index=False):
-        has_error = bool(row.top_error_count)
-        rows.append(
-            [
-                t(language, "campaigns.no_campaign") if missing(row.campaign) else row.campaign,
-                row.total,
-                row.sent,
-                row.delivered,
-                None if sms else row.read,
-                row.errors,
-                row.delivered_pct,
-                None if sms else row.read_pct,
-                row.error_pct,
-                row.top_error_code if has_error and not missing(row.top_error_code) else None,
-                row.top_error_description
-                if has_error and not missing(row.top_error_description)
-                else None,
-                error_meaning(language, flt.channel, row.top_error_code) if has_error else None,
-                row.top_error_count if has_error else None,
-            ]
-        )
-    return pd.DataFrame(rows, columns=range(13))
+    """The campaigns table (reports.campaign_table); the messages without a campaign in a row
+    of their own, named in the language."""
+
+    def names(row) -> list:
+        return [t(language, "campaigns.no_campaign") if missing(row.campaign) else row.campaign]
+
+    return _breakdown_rows(reports.campaign_table(bind, scope, flt), names, 1, flt, language)
+
+
+def template_rows(
+    bind: Bind, scope: AccessScope, flt: ReportFilter, language: str
+) -> pd.DataFrame | None:
+    """The WhatsApp templates table (reports.template_table)."""
+    found = reports.template_table(bind, scope, flt)
+    return _breakdown_rows(found, lambda row: [row.template], 1, flt, language)
+
+
+def country_rows(
+    bind: Bind, scope: AccessScope, flt: ReportFilter, language: str
+) -> pd.DataFrame | None:
+    """The countries table (reports.country_table), each country named in the language as the
+    screen names it (ZZ, a number of no known country, in the catalog's words)."""
+    found = reports.country_table(bind, scope, flt)
+    return _breakdown_rows(
+        found, lambda row: [country_name(row.country, language)], 1, flt, language
+    )
+
+
+def operator_rows(
+    bind: Bind, scope: AccessScope, flt: ReportFilter, language: str
+) -> pd.DataFrame | None:
+    """The operators table (reports.operator_table): country, as the screen names it, and
+    operator."""
+    found = reports.operator_table(bind, scope, flt)
+    return _breakdown_rows(
+        found, lambda row: [country_name(row.country, language), row.operator], 2, flt, language
+    )
+
+
+# The figures' headers of each breakdown (campaigns, templates, countries, operators), in the
+# order of _figure_cells.
+FIGURE_HEADERS = (
+    (N_("kpi.total"), "int"),
+    (N_("kpi.sent"), "int"),
+    (N_("kpi.delivered"), "int"),
+    (N_("kpi.read"), "int"),
+    (N_("kpi.errors"), "int"),
+    (N_("campaigns.delivered_pct"), "decimal"),
+    (N_("campaigns.read_pct"), "decimal"),
+    (N_("campaigns.error_pct"), "decimal"),
+    (N_("section.top_error_code"), "text"),
+    (N_("section.top_error_description"), "text"),
+    (N_("section.top_error_meaning"), "text"),
+    (N_("section.top_error_count"), "int"),
+)
 
 
 def _columns(*pairs: tuple[str, str]) -> tuple[SectionColumn, ...]:
@@ -285,29 +402,61 @@ SECTIONS = (
         _sent_messages,
     ),
     Section(
+        "delivery_times",
+        N_("delivery_time.title"),
+        _columns(
+            (N_("chart.day"), "date"),
+            (N_("kpi.delivered"), "int"),
+            (N_("section.delivered_p50"), "decimal"),
+            (N_("section.delivered_p90"), "decimal"),
+            (N_("section.delivered_p99"), "decimal"),
+            (N_("section.within_5s"), "decimal"),
+            (N_("section.within_1min"), "decimal"),
+            (N_("section.within_1h"), "decimal"),
+            (N_("kpi.read"), "int"),
+            (N_("section.read_p50"), "decimal"),
+            (N_("section.read_p90"), "decimal"),
+            (N_("section.read_p99"), "decimal"),
+        ),
+        delivery_time_rows,
+        _sent_messages,
+    ),
+    Section(
         "campaigns",
         N_("campaigns.title"),
-        _columns(
-            (N_("campaigns.campaign"), "text"),
-            (N_("kpi.total"), "int"),
-            (N_("kpi.sent"), "int"),
-            (N_("kpi.delivered"), "int"),
-            (N_("kpi.read"), "int"),
-            (N_("kpi.errors"), "int"),
-            (N_("campaigns.delivered_pct"), "decimal"),
-            (N_("campaigns.read_pct"), "decimal"),
-            (N_("campaigns.error_pct"), "decimal"),
-            (N_("section.top_error_code"), "text"),
-            (N_("section.top_error_description"), "text"),
-            (N_("section.top_error_meaning"), "text"),
-            (N_("section.top_error_count"), "int"),
-        ),
+        _columns((N_("campaigns.campaign"), "text"), *FIGURE_HEADERS),
         campaign_rows,
         _sent_messages,
+    ),
+    Section(
+        "templates",
+        N_("templates.title"),
+        _columns((N_("templates.template"), "text"), *FIGURE_HEADERS),
+        template_rows,
+        _whatsapp_sent_messages,
+    ),
+    Section(
+        "countries",
+        N_("countries.title"),
+        _columns((N_("countries.country"), "text"), *FIGURE_HEADERS),
+        country_rows,
+        _sent_messages,
+    ),
+    Section(
+        "operators",
+        N_("operators.title"),
+        _columns(
+            (N_("countries.country"), "text"), (N_("operators.operator"), "text"), *FIGURE_HEADERS
+        ),
+        operator_rows,
+        _sent_messages,
+        hidden_when_empty=True,
     ),
 )
 SECTION_KEYS = tuple(section.key for section in SECTIONS)
 
 
 def shown_sections(flt: ReportFilter) -> list[Section]:
+    """The sections the view shows for a filter, in its order (a section it hides while empty
+    is left out by the writer once its rows are read)."""
     return [section for section in SECTIONS if section.shown(flt)]

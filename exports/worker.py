@@ -83,6 +83,12 @@ def run_job(engine: Engine, settings: Settings, job: jobs.Job, worker: str, **tu
     except JobLost:
         log.warning("export %s was taken over by another worker", job.id)
         return jobs.PROCESSING
+    except FilterError as error:
+        # A filter the store cannot apply (a ClickHouse store and a country filter): the
+        # person is told to change the filters, never given a file that ignores one.
+        log.warning("export %s cannot run on this store: %s", job.id, error)
+        jobs.mark_error(engine, job.id, worker, "invalid")
+        return jobs.ERROR
     except OSError as error:
         code = "no_space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "failed"
         log.exception("export %s failed writing its file", job.id)

@@ -43,7 +43,7 @@ from exports.safety import neutralise, neutralise_array
 from exports.sections import SectionTable, missing, rounded_percentage, shown_sections
 from exports.xlsx import EXCEL_MAX_ROWS, ISO_FORMATS, Column, NumberFormats, TextChanges, XlsxBook
 from reporting.error_codes import error_meaning
-from reporting.formatting import decimal_mark, format_count, format_picker_day
+from reporting.formatting import country_name, decimal_mark, format_count, format_picker_day
 from reporting.i18n import N_, label, t, tn
 from reporting.words import DAILY_HEADERS
 
@@ -294,6 +294,10 @@ def _info_rows(
             listed(_chosen_names(options["campaigns"], flt.campaigns), bool(flt.campaigns)),
         ],
         [
+            t(lang, "countries.title"),
+            listed([country_name(c, lang) for c in flt.countries], bool(flt.countries)),
+        ],
+        [
             t(lang, "info.content_types"),
             listed(
                 [label(lang, "content_type", c) for c in flt.content_types],
@@ -470,7 +474,7 @@ def _write_csv_section(handle, table: SectionTable, language: str) -> int:
     mark, separator = decimal_mark(language), CSV_SEPARATOR[language]
     rows: list[list] = [list(table.headers)]
     rows += [
-        [_section_value(value, kind) for value, kind in zip(row, table.kinds, strict=True)]
+        [_section_value(value, kind) for value, kind in zip(row, table.row_kinds(row), strict=True)]
         for row in table.rows
     ]
     text = "".join(separator.join(_csv_cell(v, mark) for v in row) + "\r\n" for row in rows)
@@ -497,11 +501,14 @@ def section_file_name(stem: str, title: str) -> str:
 
 def _section_tables(conn, scope, flt, language: str) -> list[tuple[str, SectionTable | None]]:
     """Each section the view shows for the filter: its title and its table (None when the
-    store does not answer it yet)."""
-    return [
-        (t(language, section.title), section.table(conn, scope, flt, language))
-        for section in shown_sections(flt)
-    ]
+    store does not answer it yet); one the view hides while empty is left out then."""
+    out: list[tuple[str, SectionTable | None]] = []
+    for section in shown_sections(flt):
+        table = section.table(conn, scope, flt, language)
+        if section.hidden_when_empty and table is not None and not table.rows:
+            continue
+        out.append((t(language, section.title), table))
+    return out
 
 
 def _section_columns(table: SectionTable) -> list[Column]:
@@ -728,7 +735,8 @@ def _write_xlsx(
                     result.unavailable.append(title)
                     continue
                 section_sheet = book.add_sheet(title, _section_columns(table), EXCEL_MAX_ROWS - 1)
-                section_sheet.write_rows(table.rows)
+                for kinds, rows in table.runs():
+                    section_sheet.write_rows(rows, kinds)
                 section_sheet.close()
                 result.sections.append((section_sheet.title, len(table.rows)))
             if progress is not None:

@@ -303,7 +303,8 @@ def test_the_exports_page_is_served_in_the_shell(app):
 def test_the_page_writes_a_jobs_filters_as_the_filter_bar_does(store):
     brand_a, brand_b = sorted(scope_of(store).subaccount_ids)
     state = applied(direction="MT", subaccounts=[brand_a], users=[1, 2], statuses=["error", "read"],
-                    content_types=["template"], phone="+55 11 98765-4321")  # fmt: skip
+                    content_types=["template"], countries=["ZZ", "MX"],
+                    phone="+55 11 98765-4321")  # fmt: skip
     job, _ = jobs.create_job(
         store,
         jobs.Requester.of(viewer(store, role="admin")),
@@ -313,12 +314,15 @@ def test_the_page_writes_a_jobs_filters_as_the_filter_bar_does(store):
     start, end = day(2).strftime("%d/%m/%Y"), day(1).strftime("%d/%m/%Y")
     assert page.filter_summary(job, "es", names) == (
         f"{start} – {end} · Enviados (MT) · Subcuenta: {names[brand_a]} · "
-        "Usuario: 2 seleccionados · Tipo de contenido: Plantilla · Estado: Error, Leído · "
+        "Usuario: 2 seleccionados · País: México, País desconocido · "
+        "Tipo de contenido: Plantilla · Estado: Error, Leído · "
         "Teléfono: +55 11 98765-4321"
     )
-    assert page.filter_summary(job, "en", names).startswith(
-        f"{day(2).strftime('%b')} {day(2).day}, {day(2).year} – "
-    )
+    english = page.filter_summary(job, "en", names)
+    assert english.startswith(f"{day(2).strftime('%b')} {day(2).day}, {day(2).year} – ")
+    # Countries by the names the filter bar gives them, in the page's language.
+    assert " · Country: Mexico, Unknown country · " in english
+    assert " · País: México, País desconhecido · " in page.filter_summary(job, "pt-BR", names)
     assert job.subaccount_ids == (brand_a,) and brand_b not in names
 
 
@@ -340,8 +344,10 @@ def test_the_consolidated_zip_is_queued_written_and_downloaded(app, store, setti
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         names = archive.namelist()
     stem = job.file_name.removesuffix(".zip")
-    assert names == [f"{stem}.csv", f"{stem}_previous_period.csv",
-                     f"{stem}_error_reasons.csv", f"{stem}_campaigns.csv"]  # fmt: skip
+    # No operator is known in this store: no operators file, as the view shows none.
+    assert names == [f"{stem}.csv", f"{stem}_previous_period.csv", f"{stem}_error_reasons.csv",
+                     f"{stem}_delivery_time.csv", f"{stem}_campaigns.csv",
+                     f"{stem}_whatsapp_templates.csv", f"{stem}_countries.csv"]  # fmt: skip
 
 
 def test_the_zip_button_shows_on_the_consolidated_view_only():

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from data_access.filters import FilterError
 from data_access.tables import export_jobs
 from exports import jobs, writers
 from exports.jobs import Requester
@@ -177,6 +178,20 @@ def test_a_job_whose_filters_no_longer_apply_fails_as_invalid(store, settings):
         "error",
         "invalid",
     )
+
+
+def test_a_filter_the_store_cannot_apply_fails_the_job_as_invalid(store, settings, monkeypatch):
+    # A ClickHouse-bound store refuses a country filter (data_access/clickhouse/messages.py)
+    # rather than count every country: the job says to change the filters, and holds no file.
+    def refused(*args, **kwargs):
+        raise FilterError("country_not_available", "country", "No country filter here yet.")
+
+    monkeypatch.setattr("exports.worker.write_export", refused)
+    job, _ = jobs.create_job(store, admin(store), export_request(countries=["ES"]))
+    assert job.filters["countries"] == ["ES"]
+    ExportPool(store, settings, workers=1).run_pending()
+    failed = jobs.get_job(store, job.id)
+    assert (failed.status, failed.error) == ("error", "invalid")
 
 
 def interrupt(engine, job_id, attempts, heartbeat):

@@ -424,10 +424,13 @@ def test_the_consolidated_sections_read_back_as_sheets_of_their_own(opened):
     names = sorted(key for key in sheets if key.startswith("xlsx:consolidated-"))
     assert names == [
         "xlsx:consolidated-Campaigns",
+        "xlsx:consolidated-Countries",
         "xlsx:consolidated-Data",
+        "xlsx:consolidated-Delivery time",
         "xlsx:consolidated-Error reasons",
         "xlsx:consolidated-Info",
         "xlsx:consolidated-Previous period",
+        "xlsx:consolidated-WhatsApp templates",
     ]
     meaning = error_meaning("en", "whatsapp", "131026")
     # Both days against the two before them, which hold nothing: 32 sent, 31 reached the
@@ -465,4 +468,31 @@ def test_the_consolidated_sections_read_back_as_sheets_of_their_own(opened):
     ]
     assert "xlsx:consolidated_es-Campañas" in sheets
     info = [value for label, value in sheets["xlsx:consolidated-Info"] if label == "Sections"]
-    assert info == ["Previous period: 6 rows", "Error reasons: 1 row", "Campaigns: 1 row"]
+    assert info == [
+        "Previous period: 6 rows", "Error reasons: 1 row", "Delivery time: 3 rows",
+        "Campaigns: 1 row", "WhatsApp templates: 0 rows", "Countries: 2 rows",
+    ]  # fmt: skip
+
+
+def test_the_delivery_time_and_country_sections_read_back_as_numbers(opened):
+    sheets, _ = opened
+    # Every delivery took two hours (bucket (5400, 7200]): p50 = 5400 + 1800 * 0.5, p90 and
+    # p99 likewise; u4 was read after three hours (bucket (7200, 10800]). The days are dates,
+    # the whole period's row its label.
+    delivered = ["6300", "7020", "7182", "0", "0", "0"]
+    assert sheets["xlsx:consolidated-Delivery time"][1:] == [
+        [str(day(2)), "8", *delivered, "0", "", "", ""],
+        [str(day(1)), "4", *delivered, "1", "9000", "10440", "10764"],
+        ["Whole period", "12", *delivered, "1", "9000", "10440", "10764"],
+    ]
+    spanish = sheets["xlsx:consolidated_es-Tiempo de entrega"]
+    assert spanish[3][0] == "Todo el período"
+    assert [row[1:] for row in spanish[1:]] == [
+        row[1:] for row in sheets["xlsx:consolidated-Delivery time"][1:]
+    ]
+    # u5's number (012345) has no calling code: no country.
+    assert [row[:6] for row in sheets["xlsx:consolidated-Countries"][1:]] == [
+        ["Brazil", "31", "30", "12", "1", "1"],
+        ["Unknown country", "1", "1", "0", "0", "0"],
+    ]
+    assert sheets["xlsx:consolidated_es-Países"][2][0] == "País desconocido"

@@ -11,7 +11,13 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.services import Services, Viewer
 from exports import jobs
-from reporting.formatting import babel_locale, format_count, format_datetime, format_picker_day
+from reporting.formatting import (
+    babel_locale,
+    country_name,
+    format_count,
+    format_datetime,
+    format_picker_day,
+)
 from reporting.i18n import N_, label, t, tn
 
 DOWNLOAD_PATH = "/exports/download/"
@@ -67,8 +73,8 @@ def _day(value, language: str) -> str:
 
 def filter_summary(job: jobs.Job, language: str, names: dict[int, str] | None = None) -> str:
     """The filters of a job in one line, in the words and forms the filter bar shows: period,
-    direction, subaccounts by name, how many users and campaigns, content types and statuses
-    by their labels, the phone or id searched."""
+    direction, subaccounts by name, how many users and campaigns, countries by their names,
+    content types and statuses by their labels, the phone or id searched."""
     filters = job.filters
     names = names or {}
     parts = [f"{_day(filters.get('start'), language)} – {_day(filters.get('end'), language)}"]
@@ -81,6 +87,7 @@ def filter_summary(job: jobs.Job, language: str, names: dict[int, str] | None = 
         # would need the store's names, which the page does not read for every job.
         "users": filters.get("users") or [],
         "campaigns": filters.get("campaigns") or [],
+        "countries": [country_name(v, language) for v in filters.get("countries") or []],
         "content_types": [
             label(language, "content_type", v) for v in filters.get("content_types") or []
         ],
@@ -90,6 +97,7 @@ def filter_summary(job: jobs.Job, language: str, names: dict[int, str] | None = 
         ("subaccounts", N_("filters.subaccount")),
         ("users", N_("filters.user")),
         ("campaigns", N_("filters.campaign")),
+        ("countries", N_("filters.country")),
         ("content_types", N_("filters.content_type")),
         ("statuses", N_("filters.status")),
     ):
