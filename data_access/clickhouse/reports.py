@@ -68,6 +68,36 @@ def name_ids(store: ClickHouseStore, names: list[str]) -> dict[str, int]:
     return {name: int(value) for name, value in rows}
 
 
+# In the order of schema.MESSAGE_STATES, which _finalised_columns keeps.
+IDENTITY_COLUMNS = ("channel", "direction", "subaccount", "content_type", "phone", "created_at")
+
+
+def message_identities(
+    store: ClickHouseStore, ids: list[str], low: date | None, high: date | None
+) -> list[tuple]:
+    """(created_day, message_id, *IDENTITY_COLUMNS) of each stored message among `ids` whose
+    day is within low..high (None: any day), one row per day the message was recorded on.
+    The range lets the table's key (day, id) skip the other days."""
+    if not ids:
+        return []
+    where = ["message_id IN %(ids)s"]
+    params: dict[str, Any] = {"ids": tuple(ids)}
+    if low is not None and high is not None:
+        where.append("created_day >= %(low)s AND created_day <= %(high)s")
+        params.update(low=low, high=high)
+    rows = store.query(
+        f"SELECT created_day, message_id, {_finalised_columns(IDENTITY_COLUMNS)} "
+        f"FROM {store.table('messages')} WHERE {' AND '.join(where)} "
+        "GROUP BY created_day, message_id",
+        params,
+    )
+    return [(_day(row[0]), *row[1:7], _naive_utc(row[7])) for row in rows]
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 def _messages(
     store: ClickHouseStore,
     flt: ReportFilter,
