@@ -15,6 +15,7 @@ from app import _make_engine, create_app
 from data_access import audit
 from data_access.clickhouse.binding import messages_of, unbind
 from data_access.filters import AccessScope, ReportFilter
+from data_access.retention import purge_messages
 from data_access.tables import audit_log, pending_statuses, subaccounts
 from ingest.channels import assign
 from ingest.inbox import drain
@@ -254,3 +255,23 @@ def test_inbound_messages_are_counted_as_received(client, engine):
     post_whatsapp(client, body_of("whatsapp_inbound.json"))
     drain(engine, TZ)
     assert daily(engine, "whatsapp") == [0, 0, 0, 0, 0, 11]
+
+
+def test_the_servers_hourly_purge_empties_old_days_and_keeps_their_figures(
+    client, engine, tmp_path
+):
+    load(engine, tmp_path, SENDS)
+    assign_numbers(engine)
+    figures = (daily(engine, "whatsapp"), daily(engine, "sms"))
+    assert figures == ([2, 0, 0, 0, 0, 0], [2, 0, 0, None, 0, 0])
+    # RETENTION_DAYS=90 seen from 2027-03-01: the first day kept is 2026-12-01.
+    assert purge_messages(engine, 90, date(2027, 3, 1)) == 4
+    assert (daily(engine, "whatsapp"), daily(engine, "sms")) == figures
+    with engine.connect() as conn:
+        scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars())
+    flt = ReportFilter.build("whatsapp", DAY, DAY, timezone=TZ, today=TODAY)
+    assert messages_of(engine).detailed_rows(scope, flt).empty
+    # A late status for a message gone waits, as for one never sent.
+    post_whatsapp(client, body_of("whatsapp_read.json"))
+    assert drain(engine, TZ).pending == 1
+    assert (daily(engine, "whatsapp"), daily(engine, "sms")) == figures

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, insert, select
 
 from data_access import reports
 from data_access.clickhouse import reports as ch_reports
+from data_access.clickhouse import retention as ch_retention
 from data_access.clickhouse.client import ChdbClient, NativeClient, parse_url, render
 from data_access.clickhouse.store import ClickHouseStore, IngestResult, ingest
 from data_access.domain import RANK_STATUS, STATUSES
@@ -344,6 +345,12 @@ class ClickHouseMessages:
         return total, batches()
 
     # ----------------------------------------------------------------- writes
+
+    def purge_days_before(self, first_kept: date) -> int:
+        """RETENTION_DAYS: the messages of the days before `first_kept` leave the store, the
+        roll-up keeps their counts (data_access/clickhouse/retention.py)."""
+        with self.store() as store:
+            return ch_retention.purge_days_before(store, first_kept)
 
     def stored_ids(self, frame: pd.DataFrame) -> set[str]:
         """The message ids of validated records that are stored already (read by the table's
