@@ -208,6 +208,19 @@ class ClickHouseMessages:
         with self.store() as store:
             return ch_reports.detailed_rows(store, scope, flt, **page)
 
+    def keyset_rows(
+        self,
+        scope: AccessScope,
+        flt: ReportFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> pd.DataFrame:
+        """The read API's page: up to `limit` messages newest first, after `after` (created_at
+        as naive UTC, message id) when given; times naive UTC."""
+        scope, flt = self._scope(scope), self._filter(flt)
+        with self.store() as store:
+            return ch_reports.keyset_rows(store, scope, flt, after, limit)
+
     def detailed_count(self, scope: AccessScope, flt: ReportFilter) -> int:
         scope, flt = self._scope(scope), self._filter(flt)
         with self.store() as store:
