@@ -1,6 +1,6 @@
 """Messages older than RETENTION_DAYS leave the store by whole days; the daily roll-up and the
 delivery times' histogram keep their counts, so the consolidated figures of those days stay as
-they were."""
+they were. On a ClickHouse store, data_access/clickhouse/retention.py does it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, delete
 
 from data_access import message_keys
+from data_access.clickhouse.binding import messages_of
 from data_access.tables import message_events, messages
 from data_access.writes import Transaction, write
 
@@ -24,6 +25,8 @@ def purge_messages(engine: Engine, keep_days: int, today: date) -> int:
     """Delete the messages (and their events) of the days before the cutoff; returns how many
     messages went. Deleting by day reads only those days' row groups."""
     first_kept = cutoff(today, max(keep_days, MINIMUM_DAYS))
+    if (clickhouse := messages_of(engine)) is not None:
+        return clickhouse.purge_days_before(first_kept)
 
     def work(tx: Transaction) -> int:
         tx.conn.execute(delete(message_events).where(message_events.c.created_day < first_kept))

@@ -113,7 +113,7 @@ def _store(engine, staged: pd.DataFrame, timezone: str, key: ApiKey, address: st
     staged = staged.reset_index(drop=True)
     ids = sorted(set(staged["message_id"]))
     if (clickhouse := messages_of(engine)) is not None:
-        return _store_in_clickhouse(clickhouse, engine, staged, scope, actor, address)
+        return _store_in_clickhouse(clickhouse, engine, staged, timezone, scope, actor, address)
 
     def work(tx: Transaction):
         audit.record(
@@ -154,13 +154,16 @@ def _store(engine, staged: pd.DataFrame, timezone: str, key: ApiKey, address: st
     )
 
 
-def _store_in_clickhouse(clickhouse, engine, staged: pd.DataFrame, scope, actor, address):
-    """The same request on a ClickHouse store: the audit rows in the relational store, the
-    records in ClickHouse (no waiting statuses there: the webhooks' inbox does not run on it)."""
+def _store_in_clickhouse(
+    clickhouse, engine, staged: pd.DataFrame, timezone: str, scope, actor, address
+):
+    """The same request on a ClickHouse store: the audit rows and the kept statuses in the
+    relational store, the records in ClickHouse; kept statuses waiting for these messages
+    are applied once the records are stored."""
     known = clickhouse.stored_ids(staged)
     result = clickhouse.ingest(staged, scope)
 
-    def record(tx: Transaction) -> None:
+    def record(tx: Transaction) -> int:
         audit.record(
             tx.conn,
             actor=actor,
@@ -176,8 +179,10 @@ def _store_in_clickhouse(clickhouse, engine, staged: pd.DataFrame, scope, actor,
                 detail="; ".join(r.reason for r in result.refused)[:2_000],
                 address=address,
             )
+            return 0
+        return apply_pending(tx, timezone, sorted(set(staged["message_id"])))
 
-    write(engine, record)
+    applied = write(engine, record)
     if result.refused:
         problems = [
             {"index": int(staged["line"].loc[r.row]), "field": r.field, "reason": r.reason}
@@ -193,7 +198,7 @@ def _store_in_clickhouse(clickhouse, engine, staged: pd.DataFrame, scope, actor,
         accepted=int(len(staged)),
         created=int(messages - len(known)),
         updated=int(len(staged) - (messages - len(known))),
-        statuses_applied=0,
+        statuses_applied=applied,
     )
 
 

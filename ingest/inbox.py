@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from data_access.clickhouse.binding import messages_of
 from data_access.filters import today_in
 from data_access.retention import purge_messages
 from data_access.sql import raw_connection
@@ -414,7 +415,7 @@ class Worker:
 
     def _apply_pending(self, seen_version: int | None) -> int | None:
         with self.engine.connect() as conn:
-            version = data_version(conn)
+            version = messages_version(conn)
             waiting = conn.execute(
                 select(func.count()).where(pending_statuses.c.problem.is_(None))
             ).scalar_one()
@@ -422,4 +423,11 @@ class Worker:
             return version
         write(self.engine, lambda tx: apply_pending(tx, self.timezone))
         with self.engine.connect() as conn:
-            return data_version(conn)
+            return messages_version(conn)
+
+
+def messages_version(conn: Connection) -> int:
+    """The data version of the store that holds the messages: a kept status is tried again
+    only after some message was written."""
+    clickhouse = messages_of(conn)
+    return data_version(conn) if clickhouse is None else clickhouse.data_version()

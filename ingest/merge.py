@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from data_access import audit
+from data_access.clickhouse.binding import messages_of
 from data_access.domain import MT_STATUSES, STATUS_RANK
 from data_access.loader import LOADER_COLUMNS, validate_chunk
 from data_access.merge import STAGE_COLUMNS, Identity, Refusal, merge_records, stored_identities
@@ -98,11 +99,21 @@ def merge_rows(
     for problem in found:
         problems[problem.line].append(f"{problem.column}: {problem.reason}")
     staged = staged.reset_index(drop=True)
-    result = merge_records(tx, staged, scope, source=source, all_or_nothing=False)
-    for refusal in result.refused:
+    if staged.empty:
+        return 0, dict(problems)
+    if (clickhouse := messages_of(tx.conn)) is not None:
+        # The records' own days: a message is kept under the day of its creation.
+        days = (min(staged["created_day"]), max(staged["created_day"]))
+        stored = clickhouse.identities(staged["message_id"], days=days)
+        refused = clickhouse.ingest(
+            staged, scope, all_or_nothing=False, stored=stored, tx=tx
+        ).refused
+    else:
+        refused = merge_records(tx, staged, scope, source=source, all_or_nothing=False).refused
+    for refusal in refused:
         problems[int(staged["line"].iloc[refusal.row])].append(refusal.reason)
-    audit_refusals(tx, scope, result.refused)
-    return len(staged) - len(result.refused), dict(problems)
+    audit_refusals(tx, scope, refused)
+    return len(staged) - len(refused), dict(problems)
 
 
 def status_problem(event: StatusEvent, stored: Identity) -> str | None:
@@ -173,11 +184,48 @@ def merge_statuses(
         else:
             problems[index].append(reason)
     frame = status_frame(fitting, stored)
-    result = merge_records(tx, frame, scope, source=source, all_or_nothing=False, stored=stored)
-    for refusal in result.refused:
+    if (clickhouse := messages_of(tx.conn)) is not None:
+        refused = clickhouse.ingest(
+            with_stored_identity(frame, stored),
+            scope,
+            all_or_nothing=False,
+            stored=stored,
+            tx=tx,
+        ).refused
+    else:
+        refused = merge_records(
+            tx, frame, scope, source=source, all_or_nothing=False, stored=stored
+        ).refused
+    for refusal in refused:
         problems[int(frame.at[refusal.row, "line"])].append(refusal.reason)
-    audit_refusals(tx, scope, result.refused)
-    return len(frame) - len(result.refused), dict(problems)
+    audit_refusals(tx, scope, refused)
+    return len(frame) - len(refused), dict(problems)
+
+
+def with_stored_identity(frame: pd.DataFrame, stored: dict[str, Identity]) -> pd.DataFrame:
+    """A status frame for the ClickHouse store: each record repeats its message's content type,
+    phone and creation time, so it folds into the message's own row of the engine's roll-up
+    and phone key (the states keep the first record's values in any case)."""
+    frame = frame.copy()
+    for column in ("content_type", "phone", "created_at"):
+        frame[column] = [getattr(stored[i], column) for i in frame["message_id"]]
+    return frame
+
+
+def stored_for_statuses(conn: Connection, events: list[StatusEvent]) -> dict[str, Identity]:
+    """The stored messages the statuses are for. On a ClickHouse store they are looked for
+    near the statuses' days (data_access.clickhouse.messages.ClickHouseMessages.identities)."""
+    ids = [e.message_id for e in events]
+    if (clickhouse := messages_of(conn)) is None:
+        return stored_identities(conn, ids)
+    if not ids:
+        return {}
+    today = datetime.now(UTC).date()
+    days: list[date] = []
+    for event in events:
+        at = utc_naive(event.event_at)
+        days.append(at.date() if at is not None else today)
+    return clickhouse.identities(ids, near=(min(days), max(days)))
 
 
 def audit_refusals(tx: Transaction, scope: WriteScope, refused: list[Refusal]) -> None:
@@ -278,12 +326,8 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
     kept = [row for query in queries for row in conn.execute(query)]
     if not kept:
         return 0
-    stored = stored_identities(conn, (row.message_id for row in kept))
-    groups: dict[tuple[WriteScope, str], list[StatusEvent]] = defaultdict(list)
-    for row in kept:
-        if row.message_id not in stored:
-            continue
-        event = StatusEvent(
+    events = [
+        StatusEvent(
             row.message_id,
             row.channel,
             row.status,
@@ -292,6 +336,13 @@ def apply_pending(tx: Transaction, timezone: str, ids: Iterable[str] | None = No
             row.error_description,
             operator=row.operator,
         )
+        for row in kept
+    ]
+    stored = stored_for_statuses(conn, events)
+    groups: dict[tuple[WriteScope, str], list[StatusEvent]] = defaultdict(list)
+    for row, event in zip(kept, events, strict=True):
+        if row.message_id not in stored:
+            continue
         scope = (
             PENDING_SCOPE
             if row.scope is None
@@ -405,7 +456,7 @@ def apply_mapped(
             source = CHANNEL_SOURCE[message.channel]
             groups[(scope, source)].append((owner, inbound_row(message, subaccount)))
     events = [(owner, e, route) for owner, mapped, route in items for e in mapped.statuses]
-    stored = stored_identities(conn, (e.message_id for _, e, _ in events))
+    stored = stored_for_statuses(conn, [e for _, e, _ in events])
     waiting: list[tuple[StatusEvent, WriteScope]] = []
     statuses: dict[tuple[WriteScope, str], list[tuple[int, StatusEvent]]] = defaultdict(list)
     for owner, event, route in events:

@@ -11,7 +11,6 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from data_access.clickhouse.binding import messages_of
 from ingest.api import error, read_body
 from ingest.channels import callback_subaccount
 from ingest.whatsapp import SIGNATURE_HEADER, signature_valid
@@ -23,20 +22,6 @@ blueprint = Blueprint("ingest_webhooks", __name__)
 
 def _not_configured():
     return error(404, "Not found.")
-
-
-@blueprint.before_request
-def _not_on_clickhouse():
-    """The inbox worker merges statuses through data_access.merge, which writes the relational
-    messages: on a ClickHouse store they would land where no report reads them. Refused (the
-    channel retries) until the worker writes to ClickHouse."""
-    if messages_of(current_app.extensions["ingest"].engine) is not None:
-        return error(
-            501,
-            "Webhooks are not received on a ClickHouse store yet; send records to "
-            "POST /api/v1/messages or load files.",
-        )
-    return None
 
 
 def _store(source: str, body: bytes, scope: str | None = None):

@@ -227,17 +227,35 @@ def _utc(value) -> str | None:
     return value.isoformat() + "Z"
 
 
+def _clickhouse_messages(clickhouse, scope: AccessScope, flt: ReportFilter, limit: int) -> dict:
+    """The same pages from a ClickHouse store (its keyset query finds them node by node)."""
+    cursor = request.args.get("cursor")
+    after = decode_cursor(cursor) if cursor else None
+    frame = clickhouse.keyset_rows(scope, flt, after, limit + 1)
+    items = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for item in items:
+        for column in reports.TIME_COLUMNS:
+            if item[column] is not None:
+                item[column] = pd.Timestamp(item[column]).to_pydatetime()
+    return _answer(items, limit)
+
+
+def _answer(items: list[dict], limit: int) -> dict:
+    """A page from up to limit + 1 items (times as stored, naive UTC): the first `limit`, and
+    the cursor naming the last of them when there are more."""
+    page, more = items[:limit], len(items) > limit
+    last = page[-1] if page else None
+    cursor = encode_cursor(last["created_at"], last["message_id"]) if more and last else None
+    for item in page:
+        for column in reports.TIME_COLUMNS:
+            item[column] = _utc(item[column])
+    return {"messages": page, "next_cursor": cursor}
+
+
 def _messages(api: ReadApi, scope: AccessScope, flt: ReportFilter) -> dict:
-    if messages_of(api.engine) is not None:
-        # Keyset pages read the relational messages table; a ClickHouse store has no such
-        # query yet (its daily, totals and errors are answered there).
-        raise ApiError(
-            501,
-            "Message pages are not served from a ClickHouse store yet; daily, totals and "
-            "errors are.",
-            code="not_on_clickhouse",
-        )
     limit = _limit(DEFAULT_PAGE, MAX_PAGE)
+    if (clickhouse := messages_of(api.engine)) is not None:
+        return _clickhouse_messages(clickhouse, scope, flt, limit)
     # Newest first, ties by message id: the order detailed_select gives for created_at.
     query = reports.detailed_select(scope, flt, "created_at", True).limit(limit + 1)
     cursor = request.args.get("cursor")
@@ -253,18 +271,7 @@ def _messages(api: ReadApi, scope: AccessScope, flt: ReportFilter) -> dict:
     if scope.subaccount_ids:
         with api.engine.connect() as conn:
             rows = list(conn.execute(query).all())
-    page, more = rows[:limit], len(rows) > limit
-    items = []
-    for row in page:
-        item = dict(row._mapping)
-        for column in reports.TIME_COLUMNS:
-            item[column] = _utc(item[column])
-        items.append(item)
-    last = page[-1] if page else None
-    return {
-        "messages": items,
-        "next_cursor": encode_cursor(last.created_at, last.message_id) if more and last else None,
-    }
+    return _answer([dict(row._mapping) for row in rows], limit)
 
 
 blueprint.add_url_rule("/api/v1/reports/daily", view_func=_endpoint("consolidated", _daily))

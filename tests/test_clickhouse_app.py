@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
@@ -19,6 +22,7 @@ from bench.e2e import Page, Server, ensure_admin
 from config import PROJECT_DIR, SettingsError, load_settings
 from dashboard import ids
 from data_access.store import make_engine
+from ingest.whatsapp import sign
 from reporting.view_state import ViewState
 from servertools.clickhouse import ClickHouseCluster
 from tests.conftest import TIMEZONE, write_csv
@@ -26,6 +30,7 @@ from tests.dashboard_data import (
     PHONE_ANA,
     WHATSAPP_DAILY,
     WHATSAPP_TOTALS,
+    at,
     by_class,
     day,
     rows,
@@ -77,9 +82,16 @@ def _app(env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+WEBHOOK_SECRET = "whatsapp-app-secret-for-tests"
+SINCH_TOKEN = "sinch-token-0123456789abcdefghij"
+
+
 @pytest.fixture(params=["cluster-18.16", "chdb"])
-def served(request, tmp_path):
-    """The app served on a ClickHouse store holding tests/dashboard_data.py's rows."""
+def served(request, tmp_path, monkeypatch):
+    """The app served on a ClickHouse store holding tests/dashboard_data.py's rows, with the
+    WhatsApp and Sinch webhooks configured."""
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("SINCH_WEBHOOK_TOKEN", SINCH_TOKEN)
     if request.param == "chdb":
         url = f"chdb:///{tmp_path / 'clickhouse'}"
     else:
@@ -298,11 +310,94 @@ def test_api_records_reach_the_served_views(served):
     assert table[0]["status"] == "delivered"
 
 
-def test_webhooks_and_demo_data_are_refused_rather_than_stored_where_no_report_reads(served):
+def _cards(page: Page) -> dict:
+    return {
+        key: by_class(page.values[(card, "children")], "kpi-value")[0]
+        for key, card in (
+            ("total", ids.KPI_TOTAL),
+            ("sent", ids.KPI_SENT),
+            ("delivered", ids.KPI_DELIVERED),
+            ("read", ids.KPI_READ),
+            ("errors", ids.KPI_ERRORS),
+            ("received", ids.KPI_RECEIVED),
+        )
+    }
+
+
+def _unix(offset: int, hh: int, mm: int) -> str:
+    return str(int(datetime.fromisoformat(at(offset, hh, mm)).timestamp()))
+
+
+def test_webhook_statuses_posted_over_http_reach_the_figures(served):
     server, env, _ = served
-    answer = requests.post(server.base + "/webhooks/whatsapp", json={"entry": []}, timeout=60)
-    assert answer.status_code == 501
-    assert "not received on a ClickHouse store" in answer.json()["error"]
+    made = _app(env, "channels", "add", "--channel", "whatsapp", "--number-id",
+                "104857600012345", "--subaccount", "Brand A")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    # w4 (sent yesterday) is read; w8 (queued today) delivered.
+    statuses = [
+        {"id": "w4", "status": "read", "timestamp": _unix(1, 9, 20), "recipient_id": "1"},
+        {"id": "w8", "status": "delivered", "timestamp": _unix(0, 0, 3), "recipient_id": "1"},
+    ]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "5511930001000", "phone_number_id": "104857600012345"},
+        "statuses": statuses,
+    }
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": sign(WEBHOOK_SECRET, body),
+    }
+    # s2 (an SMS of Brand B that failed yesterday) is reported delivered after all.
+    report = {
+        "type": "recipient_delivery_report_sms",
+        "batch_id": "01JD3Q9C2M5P8S1V4Y7B0E3H6K",
+        "recipient": "5521912345678",
+        "code": "0",
+        "status": "Delivered",
+        "at": datetime.fromisoformat(at(1, 8, 5)).astimezone(UTC).isoformat(),
+        "client_reference": "s2",
+    }
+    for _ in range(2):  # the second time a replay: nothing moves further
+        answer = requests.post(server.base + "/webhooks/whatsapp", data=body, headers=headers,
+                               timeout=60)  # fmt: skip
+        assert answer.json() == {"received": True}
+        answer = requests.post(f"{server.base}/webhooks/sinch/sms/{SINCH_TOKEN}", json=report,
+                               timeout=60)  # fmt: skip
+        assert answer.json() == {"received": True}
+    # By hand, over the last 7 days: w4 and w8 now sent and delivered (w4 read too), so
+    # sent 4 + 1 (w8), delivered 3 + 2, read 1 + 1; errors stay 3. SMS: s2 delivered, no
+    # error left.
+    whatsapp = {"total": "8", "sent": "5", "delivered": "5", "read": "2", "errors": "3",
+                "received": "1"}  # fmt: skip
+    sms = {"total": "2", "sent": "2", "delivered": "2", "read": "Not available", "errors": "0",
+           "received": "1"}  # fmt: skip
+    # The worker merges the bodies a second or so after they came.
+    deadline = time.monotonic() + 30
+    while True:
+        page = _signed_in(server, "consolidated")
+        page.apply(day(6), day(0))
+        sms_page = Page(server.base)
+        sms_page.sign_in()
+        sms_page.show(ViewState(view="consolidated", channel="sms").to_dict())
+        sms_page.apply(day(6), day(0))
+        done = (_cards(page), _cards(sms_page)) == (whatsapp, sms)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert (_cards(page), _cards(sms_page)) == (whatsapp, sms)
+    delivered, errors = page.values[(ids.DAILY_CHART, "figure")]["data"]
+    assert delivered["y"] == [0, 0, 0, 0, 2, 2, 1]
+    assert errors["y"] == WHATSAPP_DAILY["errors"]
+
+
+def test_demo_data_is_refused_rather_than_stored_where_no_report_reads(served):
+    _, env, _ = served
     demo = _app(env, "demo", "--messages", "100")
     assert demo.returncode == 2
     assert "on ClickHouse load files" in demo.stdout + demo.stderr

@@ -6,6 +6,8 @@ the same rows (tests/test_reports.py's hand-built fixture, whose figures are wor
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from data_access import reports
 from data_access.clickhouse import reports as ch_reports
 from data_access.clickhouse.client import ClickHouseUrlError, literal, parse_url
+from data_access.clickhouse.retention import purge_days_before
 from data_access.clickhouse.store import ClickHouseStore, ingest
 from data_access.filters import AccessScope, ReportFilter
 from data_access.loader import LOADER_COLUMNS, validate_chunk
@@ -384,3 +387,58 @@ def test_a_writer_outside_its_subaccount_stores_nothing(new_store):
     ]
     assert store.query("SELECT count() FROM " + store.table("messages")) == [(0,)]
     assert store.data_version() == 0
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def test_retention_deletes_old_days_and_keeps_their_daily_figures(loaded):
+    # Two messages in an older month, so a whole month partition goes too.
+    old_day = D0 - timedelta(days=40)
+    old = [
+        _record(
+            {
+                "message_id": f"old-{n}",
+                "status": "sent",
+                "sent_at": "",
+                "created_at": f"{old_day}T09:0{n}:00-03:00",
+            }
+        )  # fmt: skip
+        for n in (1, 2)
+    ]
+    ingest(loaded, staged(old), WriteScope.account("test"))
+    scope = ch_scope(loaded, A, B, HIDDEN)
+    every_day = ReportFilter.build("whatsapp", old_day, D4, timezone=TIMEZONE, today=TODAY)
+    figures = {
+        channel: ch_reports.daily_series(loaded, scope, replace(every_day, channel=channel))
+        for channel in ("whatsapp", "sms")
+    }
+    messages = "SELECT uniqExact(message_id) FROM " + loaded.table("messages")
+    [(before_cut,)] = loaded.query(messages + " WHERE created_day < %(d)s", {"d": D3})
+    [(kept,)] = loaded.query(messages + " WHERE created_day >= %(d)s", {"d": D3})
+    version = loaded.data_version()
+
+    # D0, D1 and D2 go (rows of the current month, deleted) and the older month (dropped).
+    # By hand: 12 of ROWS before D3 (wa-01 falls on D1 in the account's zone), and the 2 old.
+    assert purge_days_before(loaded, D3) == before_cut == 12 + 2
+    assert loaded.query(messages + " WHERE created_day < %(d)s", {"d": D3}) == [(0,)]
+    assert loaded.query(messages + " WHERE created_day >= %(d)s", {"d": D3}) == [(kept,)]
+    phones = "SELECT count() FROM " + loaded.table("phones") + " WHERE created_day < %(d)s"
+    assert loaded.query(phones, {"d": D3}) == [(0,)]
+    old_month = old_day.year * 100 + old_day.month
+    for node in loaded.nodes():
+        parts = node.query(
+            "SELECT DISTINCT partition FROM system.parts WHERE database = %(db)s "
+            "AND table = 'messages_local' AND active",
+            {"db": node.database},
+        )
+        assert str(old_month) not in {str(p).strip("'") for (p,) in parts}
+    for channel, frame in figures.items():
+        pd.testing.assert_frame_equal(
+            ch_reports.daily_series(loaded, scope, replace(every_day, channel=channel)), frame
+        )
+    assert counts(figures["whatsapp"])[0][1:] == [2, 0, 0, 0, 0, 0]
+    assert loaded.data_version() == version + 1
+    # Nothing older is left: a second run finds nothing and changes nothing.
+    assert purge_days_before(loaded, D3) == 0
+    assert loaded.data_version() == version + 1

@@ -12,7 +12,6 @@ from openapi_spec_validator import validate
 from app import build_parser, create_app
 from commands import apikeys as apikeys_command
 from data_access import reports
-from data_access.clickhouse import binding
 from data_access.filters import AccessScope, FilterError, today_in
 from data_access.outbound_tables import ensure_tables
 from data_access.read_keys import create_read_key, list_read_keys
@@ -284,19 +283,3 @@ def test_apikeys_read_command_makes_lists_and_revokes_read_keys(engine, store_se
     assert apikeys_command.run(args, Capture(), engine, store_settings) == 0
     with engine.connect() as conn:
         assert list_read_keys(conn)[0].revoked_at is not None
-
-
-class _BoundMessages:
-    def close(self) -> None:
-        pass
-
-
-def test_message_pages_are_refused_on_a_clickhouse_store(client, loaded):
-    key = read_key(loaded, "Brand A")
-    binding.bind(loaded, _BoundMessages())
-    try:
-        answer = get(client, key, "/api/v1/reports/messages")
-    finally:
-        binding.unbind(loaded)
-    assert answer.status_code == 501 and answer.json["code"] == "not_on_clickhouse"
-    assert get(client, key, "/api/v1/reports/messages").status_code == 200

@@ -20,8 +20,8 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -30,10 +30,12 @@ from sqlalchemy import Engine, insert, select
 
 from data_access import reports
 from data_access.clickhouse import reports as ch_reports
+from data_access.clickhouse import retention as ch_retention
 from data_access.clickhouse.client import ChdbClient, NativeClient, parse_url, render
 from data_access.clickhouse.store import ClickHouseStore, IngestResult, ingest
 from data_access.domain import RANK_STATUS, STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
+from data_access.merge import Identity
 from data_access.sql import next_id
 from data_access.tables import campaigns, subaccounts, users
 from data_access.writes import Transaction, WriteScope, write
@@ -54,6 +56,20 @@ DETAIL_SCHEMA = pa.schema(
         for name in reports.DETAIL_COLUMNS
     ]
 )
+# How far before a status's day its message is looked for, widening: statuses come within
+# minutes or hours of the send, so the first, narrowest range finds nearly all.
+STATUS_REACH_DAYS = (1, 7, 31)
+LOOKUP_IDS = 2_000
+
+
+@dataclass(frozen=True)
+class StoredMessage(Identity):
+    """A stored message's identity with what a status record for it repeats, so that the
+    status folds into the message's own row of the roll-up and of the phone key."""
+
+    content_type: str = ""
+    phone: str = ""
+    created_at: datetime | None = None
 
 
 class ClickHouseMessages:
@@ -149,8 +165,9 @@ class ClickHouseMessages:
             campaigns=self._translated("campaign", flt.campaigns),
         )
 
-    def register_names(self, frame: pd.DataFrame) -> None:
-        """Give the frame's subaccount, user and campaign names ids in the relational store."""
+    def register_names(self, frame: pd.DataFrame, tx: Transaction | None = None) -> None:
+        """Give the frame's subaccount, user and campaign names ids in the relational store
+        (in the caller's write `tx` when given)."""
         wanted = {}
         for kind, (_, _, column) in _NAMED.items():
             values = frame[column].dropna() if column in frame else pd.Series(dtype=object)
@@ -169,7 +186,10 @@ class ClickHouseMessages:
                         )
 
         if any(wanted.values()):
-            write(self.engine, work)
+            if tx is not None:
+                work(tx)
+            else:
+                write(self.engine, work)
 
     # ----------------------------------------------------------------- reads
 
@@ -187,6 +207,19 @@ class ClickHouseMessages:
         scope, flt = self._scope(scope), self._filter(flt)
         with self.store() as store:
             return ch_reports.detailed_rows(store, scope, flt, **page)
+
+    def keyset_rows(
+        self,
+        scope: AccessScope,
+        flt: ReportFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> pd.DataFrame:
+        """The read API's page: up to `limit` messages newest first, after `after` (created_at
+        as naive UTC, message id) when given; times naive UTC."""
+        scope, flt = self._scope(scope), self._filter(flt)
+        with self.store() as store:
+            return ch_reports.keyset_rows(store, scope, flt, after, limit)
 
     def detailed_count(self, scope: AccessScope, flt: ReportFilter) -> int:
         scope, flt = self._scope(scope), self._filter(flt)
@@ -326,6 +359,12 @@ class ClickHouseMessages:
 
     # ----------------------------------------------------------------- writes
 
+    def purge_days_before(self, first_kept: date) -> int:
+        """RETENTION_DAYS: the messages of the days before `first_kept` leave the store, the
+        roll-up keeps their counts (data_access/clickhouse/retention.py)."""
+        with self.store() as store:
+            return ch_retention.purge_days_before(store, first_kept)
+
     def stored_ids(self, frame: pd.DataFrame) -> set[str]:
         """The message ids of validated records that are stored already (read by the table's
         key: each record's day and id)."""
@@ -344,16 +383,64 @@ class ClickHouseMessages:
                 )
         return found
 
+    def identities(
+        self,
+        ids,
+        *,
+        days: tuple[date, date] | None = None,
+        near: tuple[date, date] | None = None,
+    ) -> dict[str, StoredMessage]:
+        """The stored messages among `ids`: recorded within `days` (first, last), or, for
+        statuses whose days span `near` (first, last), recorded from a day before the last
+        to the last, then up to STATUS_REACH_DAYS before the first; a message recorded on two
+        days answers with its earliest. A message further back is not found."""
+        remaining = sorted(set(ids))
+        if days is not None:
+            windows = [days]
+        elif near is not None:
+            first, last = near
+            high = last + timedelta(days=1)
+            windows = [(first - timedelta(days=n), high) for n in STATUS_REACH_DAYS]
+            windows[0] = (last - timedelta(days=STATUS_REACH_DAYS[0]), high)
+        else:
+            raise ValueError("identities needs days or near")
+        found: dict[str, StoredMessage] = {}
+        with self.store() as store:
+            for low, high in windows:
+                for start in range(0, len(remaining), LOOKUP_IDS):
+                    chunk = remaining[start : start + LOOKUP_IDS]
+                    for row in ch_reports.message_identities(store, chunk, low, high):
+                        day, message_id, channel, direction, subaccount = row[:5]
+                        content_type, phone, created_at = row[5:]
+                        seen = found.get(message_id)
+                        if seen is None or (seen.created_day and day < seen.created_day):
+                            found[message_id] = StoredMessage(
+                                subaccount, channel, direction, day, content_type, phone, created_at
+                            )
+                remaining = [i for i in remaining if i not in found]
+                if not remaining:
+                    break
+        return found
+
     def ingest(
-        self, frame: pd.DataFrame, scope: WriteScope, *, all_or_nothing: bool = True
+        self,
+        frame: pd.DataFrame,
+        scope: WriteScope,
+        *,
+        all_or_nothing: bool = True,
+        stored: dict[str, Identity] | None = None,
+        tx: Transaction | None = None,
     ) -> IngestResult:
         """Store validated records (data_access.loader.validate_chunk's frame) within the
-        writer's scope, their names registered first."""
+        writer's scope, their names registered first (in the caller's relational write `tx`
+        when given). `stored`: the identities of the batch's stored messages, where the
+        writer looked them up (webhooks), so a record against one is refused as
+        data_access.merge refuses it."""
         if frame.empty:
             return IngestResult()
-        self.register_names(frame)
+        self.register_names(frame, tx)
         with self.store() as store:
-            return ingest(store, frame, scope, all_or_nothing=all_or_nothing)
+            return ingest(store, frame, scope, all_or_nothing=all_or_nothing, stored=stored)
 
 
 def _stream_windows(flt: ReportFilter, sort: str, descending: bool) -> list[tuple]:

@@ -8,6 +8,7 @@ ReportFilter carry) are cityHash64 of the name (`name_ids`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -66,6 +67,36 @@ def name_ids(store: ClickHouseStore, names: list[str]) -> dict[str, int]:
         return {}
     rows = store.query("SELECT arrayJoin(%(names)s) AS n, cityHash64(n)", {"names": list(names)})
     return {name: int(value) for name, value in rows}
+
+
+# In the order of schema.MESSAGE_STATES, which _finalised_columns keeps.
+IDENTITY_COLUMNS = ("channel", "direction", "subaccount", "content_type", "phone", "created_at")
+
+
+def message_identities(
+    store: ClickHouseStore, ids: list[str], low: date | None, high: date | None
+) -> list[tuple]:
+    """(created_day, message_id, *IDENTITY_COLUMNS) of each stored message among `ids` whose
+    day is within low..high (None: any day), one row per day the message was recorded on.
+    The range lets the table's key (day, id) skip the other days."""
+    if not ids:
+        return []
+    where = ["message_id IN %(ids)s"]
+    params: dict[str, Any] = {"ids": tuple(ids)}
+    if low is not None and high is not None:
+        where.append("created_day >= %(low)s AND created_day <= %(high)s")
+        params.update(low=low, high=high)
+    rows = store.query(
+        f"SELECT created_day, message_id, {_finalised_columns(IDENTITY_COLUMNS)} "
+        f"FROM {store.table('messages')} WHERE {' AND '.join(where)} "
+        "GROUP BY created_day, message_id",
+        params,
+    )
+    return [(_day(row[0]), *row[1:7], _naive_utc(row[7])) for row in rows]
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 def _messages(
@@ -410,9 +441,11 @@ def _page_keys(
     descending: bool,
     offset: int,
     limit: int,
+    after: tuple[datetime, str] | None = None,
 ) -> list[tuple[date, str]]:
     """The (day, id) of the page's messages in order: each node sorts its own messages by the
-    sort column alone, and the nodes' first offset + limit are merged here."""
+    sort column alone, and the nodes' first offset + limit are merged here. `after`
+    (created_at as naive UTC, message id), newest first only: the messages after that one."""
     column, _ = _SORTS[sort]
     order = _order(sort, descending)
     key = sort_key(sort, descending)
@@ -423,6 +456,12 @@ def _page_keys(
             store, flt, params, _needed(flt, *_sort_columns(sort)), on_nodes=True, days=window
         )
         where = _conditions(scope, flt, params, rolled=False)
+        if after is not None:
+            where.append(
+                "(created_at < %(after_at)s OR "
+                "(created_at = %(after_at)s AND message_id < %(after_id)s))"
+            )
+            params.update(after_at=after[0], after_id=after[1])
         rows = store.on_each_node(
             f"SELECT created_day, message_id, {column} FROM {source} "
             f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %(wanted)s",
@@ -449,17 +488,47 @@ def detailed_rows(
     The page's messages are found with their sort column alone, then read whole."""
     _check_page(offset, limit)
     _order(sort, descending)  # rejects an unknown sort key
+    keys = (
+        _page_keys(store, scope, flt, sort, descending, offset, limit)
+        if scope.subaccount_ids
+        else []
+    )
+    return localise(_rows_of(store, flt, keys), flt.timezone)
+
+
+def _rows_of(store: ClickHouseStore, flt: ReportFilter, keys: list[tuple[date, str]]):
+    """The detailed rows of the messages (day, id), in their order, times naive UTC."""
     rows: list = []
-    if scope.subaccount_ids:
-        keys = _page_keys(store, scope, flt, sort, descending, offset, limit)
-        if keys:
-            params: dict[str, Any] = {}
-            source = _messages(store, flt, params, keys=keys)
-            found = store.query(f"SELECT message_id, {_DETAIL_SELECT} FROM {source}", params)
-            by_id = {row[0]: row[1:] for row in found}
-            rows = [shown(by_id[ident]) for _, ident in keys if ident in by_id]
-    frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
-    return localise(frame, flt.timezone)
+    if keys:
+        params: dict[str, Any] = {}
+        source = _messages(store, flt, params, keys=keys)
+        found = store.query(f"SELECT message_id, {_DETAIL_SELECT} FROM {source}", params)
+        by_id = {row[0]: row[1:] for row in found}
+        rows = [shown(by_id[ident]) for _, ident in keys if ident in by_id]
+    return pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
+
+
+def keyset_rows(
+    store: ClickHouseStore,
+    scope: AccessScope,
+    flt: ReportFilter,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> pd.DataFrame:
+    """Up to `limit` messages newest first (ties by the larger id first), those after `after`
+    (created_at as naive UTC, message id) when given: the read API's keyset pages. Times are
+    naive UTC. Days after the cursor's are not looked at."""
+    if after is not None:
+        last_day = pd.Timestamp(after[0]).tz_localize("UTC").tz_convert(flt.timezone).date()
+        if last_day < flt.start:
+            return _rows_of(store, flt, [])
+        flt = replace(flt, end=min(flt.end, last_day))
+    keys = (
+        _page_keys(store, scope, flt, "created_at", True, 0, limit, after)
+        if scope.subaccount_ids
+        else []
+    )
+    return _rows_of(store, flt, keys)
 
 
 def detailed_count(store: ClickHouseStore, scope: AccessScope, flt: ReportFilter) -> int:

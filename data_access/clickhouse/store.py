@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from data_access.clickhouse import schema
 from data_access.clickhouse.client import Client, connect, parse_url
-from data_access.merge import Refusal, check_records
+from data_access.merge import Identity, Refusal, check_records
 from data_access.writes import Transaction, WriteScope, write
 
 DIALECT_NAMES = ("clickhouse", "chdb")
@@ -140,19 +140,21 @@ def ingest(
     scope: WriteScope,
     *,
     all_or_nothing: bool = True,
+    stored: dict[str, Identity] | None = None,
 ) -> IngestResult:
     """Store validated records (data_access.loader.validate_chunk's frame) within the writer's
     scope, through writes.write.
 
     Records outside the scope, and a record naming another identity than an earlier record of
-    the same message in the same batch, are refused as by data_access.merge. Nothing is read
-    before the write: a record disagreeing with a message stored by an earlier write is not
-    refused; the first record's identity stays (the states keep it).
+    the same message in the same batch (or than `stored`, the identities a caller looked up),
+    are refused as by data_access.merge. Nothing is read here: without `stored`, a record
+    disagreeing with a message stored by an earlier write is not refused; the first record's
+    identity stays (the states keep it).
     """
     if frame.empty:
         return IngestResult()
     frame = frame.reset_index(drop=True)
-    refused = check_records(frame, {}, scope)
+    refused = check_records(frame, stored or {}, scope)
     if refused and all_or_nothing:
         return IngestResult(refused=refused)
     if refused:
