@@ -184,10 +184,15 @@ def test_sinch_recipient_reports():
         )
     ]
     # The operator's time of the state wins over the time Sinch wrote the report; a failure
-    # keeps its time too, for its event.
+    # keeps its time too, for its event. The operator (its MCC and MNC) comes with the state.
     assert delivered.statuses == [
         StatusEvent(
-            "sms-0101", "sms", "delivered", utc(2026, 11, 20, 14, 0, 11), raw_status="Delivered"
+            "sms-0101",
+            "sms",
+            "delivered",
+            utc(2026, 11, 20, 14, 0, 11),
+            raw_status="Delivered",
+            operator="72405",
         )
     ]
     assert failed.statuses == [
@@ -199,6 +204,7 @@ def test_sinch_recipient_reports():
             "11",
             "Failed",
             raw_status="Failed",
+            operator="72405",
         )
     ]
     assert aborted.statuses == [

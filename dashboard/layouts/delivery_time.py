@@ -104,9 +104,14 @@ def summary_table(whole: pd.Series, channel: str, language: str) -> html.Table:
         )
         for name, key in measures
     ]
-    return html.Table(
-        [html.Thead(header), html.Tbody(rows)],
-        className="table table-sm mb-3 delivery-time-table",
+    # In a scrolling box of its own: at phone width the percentiles' columns are wider than
+    # the screen, and the page itself must not scroll sideways.
+    return html.Div(
+        html.Table(
+            [html.Thead(header), html.Tbody(rows)],
+            className="table table-sm mb-0 delivery-time-table",
+        ),
+        className="table-responsive mb-3",
     )
 
 
