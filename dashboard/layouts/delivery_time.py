@@ -73,7 +73,7 @@ def _pct_text(value: float | None, language: str) -> str:
     return t(language, "empty_value") if value is None else format_pct(value, language)
 
 
-def summary_table(whole: pd.Series, channel: str, language: str) -> html.Table:
+def summary_table(whole: pd.Series, channel: str, language: str) -> html.Div:
     """One row per measure (to delivered; to read on WhatsApp): messages, p50, p90, p99."""
     measures = [("delivered", N_("delivery_time.to_delivered"))]
     if channel != "sms":
