@@ -522,7 +522,11 @@ def raw_times(engine: Engine, work: Workload) -> dict[str, list[float]]:
             reports.daily_series(engine, scope, f),
             reports.daily_series(engine, scope, reports.previous_filter(f)),
             reports.top_errors(engine, scope, f),
+            reports.delivery_times(engine, scope, f),
             reports.campaign_table(engine, scope, f),
+            reports.country_table(engine, scope, f),
+            reports.operator_table(engine, scope, f),
+            reports.template_table(engine, scope, f),
         )
 
     detailed = flt(work.state("detailed"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -48,6 +49,21 @@ class Viewer:
 # tables, sort runs), so more at once add memory, not speed: at 10M messages with eight at once
 # under a 1250MB DuckDB limit, some were refused for lack of memory.
 QUERY_SLOTS = 3
+
+# The cached report reads a view may ask for ahead (Services.prefetch), by their cache name.
+PREFETCHABLE = {
+    "daily_series": reports.daily_series,
+    "top_errors": reports.top_errors,
+    "campaign_table": reports.campaign_table,
+    "delivery_times": reports.delivery_times,
+    "country_table": reports.country_table,
+    "operator_table": reports.operator_table,
+    "template_table": reports.template_table,
+}
+# Runs a view's reads at once: each is small (5-25 ms at 10M) and mostly waits on the engine's
+# planning and the driver, so a view of eight of them shows sooner when they overlap. As many
+# threads as query slots: more could only wait for a slot.
+_PREFETCH_POOL = ThreadPoolExecutor(max_workers=QUERY_SLOTS, thread_name_prefix="prefetch")
 
 # Where a request keeps the data version it read (flask.g lives as long as the request).
 _DATA_VERSION = "report_data_version"
@@ -131,6 +147,23 @@ class Services:
                 return query()
 
         return self.cache.get_or_compute(key, in_turn)
+
+    def prefetch(self, scope: AccessScope, reads: Iterable[tuple[str, ReportFilter]]) -> None:
+        """Run the cached reads a view is about to make (PREFETCHABLE names, each with its
+        filter) at once and wait for them, so the view's own calls, one after another, find
+        their results in the cache. A read that fails is left for the view's own call, which
+        runs it again and fails as it would have."""
+        version = self.data_version()  # read here: a pool thread has no request
+        futures = [
+            _PREFETCH_POOL.submit(
+                self._read,
+                (name, scope, flt, version),
+                lambda name=name, flt=flt: PREFETCHABLE[name](self.engine, scope, flt),
+            )
+            for name, flt in reads
+        ]
+        for future in futures:
+            future.exception()  # waits; the view's own call raises what this one did
 
     # Cached report reads. Each returns a copy, so a caller that changes its result cannot
     # change what the next viewer with the same key is given.
