@@ -50,16 +50,19 @@ class Viewer:
 # under a 1250MB DuckDB limit, some were refused for lack of memory.
 QUERY_SLOTS = 3
 
-# The cached report reads a view may ask for ahead (Services.prefetch), by their cache name.
-PREFETCHABLE = {
-    "daily_series": reports.daily_series,
-    "top_errors": reports.top_errors,
-    "campaign_table": reports.campaign_table,
-    "delivery_times": reports.delivery_times,
-    "country_table": reports.country_table,
-    "operator_table": reports.operator_table,
-    "template_table": reports.template_table,
-}
+# The cached report reads of one filter, by their data_access.reports function's name (also
+# their cache key's first part): what a view may ask for ahead (Services.prefetch).
+REPORT_READS = frozenset(
+    {
+        "daily_series",
+        "top_errors",
+        "campaign_table",
+        "delivery_times",
+        "country_table",
+        "operator_table",
+        "template_table",
+    }
+)
 # Runs a view's reads at once: each is small (5-25 ms at 10M) and mostly waits on the engine's
 # planning and the driver, so a view of eight of them shows sooner when they overlap. As many
 # threads as query slots: more could only wait for a slot.
@@ -149,57 +152,52 @@ class Services:
         return self.cache.get_or_compute(key, in_turn)
 
     def prefetch(self, scope: AccessScope, reads: Iterable[tuple[str, ReportFilter]]) -> None:
-        """Run the cached reads a view is about to make (PREFETCHABLE names, each with its
+        """Run the cached reads a view is about to make (REPORT_READS names, each with its
         filter) at once and wait for them, so the view's own calls, one after another, find
         their results in the cache. A read that fails is left for the view's own call, which
         runs it again and fails as it would have."""
         version = self.data_version()  # read here: a pool thread has no request
         futures = [
-            _PREFETCH_POOL.submit(
-                self._read,
-                (name, scope, flt, version),
-                lambda name=name, flt=flt: PREFETCHABLE[name](self.engine, scope, flt),
-            )
-            for name, flt in reads
+            _PREFETCH_POOL.submit(self._report, name, scope, flt, version) for name, flt in reads
         ]
         for future in futures:
             future.exception()  # waits; the view's own call raises what this one did
 
+    def _report(self, name: str, scope: AccessScope, flt: ReportFilter, version: int):
+        """The cached result of the report function `name` (REPORT_READS) for a filter."""
+        if name not in REPORT_READS:
+            raise ValueError(f"{name!r} is not a cached report read")
+        read = getattr(reports, name)
+        return self._read((name, scope, flt, version), lambda: read(self.engine, scope, flt))
+
     # Cached report reads. Each returns a copy, so a caller that changes its result cannot
-    # change what the next viewer with the same key is given.
+    # change what the next viewer with the same key is given. The tables are None where the
+    # store does not answer them yet (ClickHouse).
+
+    def _copy(self, name: str, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
+        found = self._report(name, scope, flt, self.data_version())
+        return None if found is None else found.copy()
 
     def daily_series(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
-        key = ("daily_series", scope, flt, self.data_version())
-        return self._read(key, lambda: reports.daily_series(self.engine, scope, flt)).copy()
+        return self._report("daily_series", scope, flt, self.data_version()).copy()
 
     def top_errors(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
-        key = ("top_errors", scope, flt, self.data_version())
-        return self._read(key, lambda: reports.top_errors(self.engine, scope, flt)).copy()
+        return self._report("top_errors", scope, flt, self.data_version()).copy()
 
     def campaign_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
-        key = ("campaign_table", scope, flt, self.data_version())
-        found = self._read(key, lambda: reports.campaign_table(self.engine, scope, flt))
-        return None if found is None else found.copy()
+        return self._copy("campaign_table", scope, flt)
 
     def delivery_times(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
-        key = ("delivery_times", scope, flt, self.data_version())
-        found = self._read(key, lambda: reports.delivery_times(self.engine, scope, flt))
-        return None if found is None else found.copy()
+        return self._copy("delivery_times", scope, flt)
 
     def country_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
-        key = ("country_table", scope, flt, self.data_version())
-        found = self._read(key, lambda: reports.country_table(self.engine, scope, flt))
-        return None if found is None else found.copy()
+        return self._copy("country_table", scope, flt)
 
     def operator_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
-        key = ("operator_table", scope, flt, self.data_version())
-        found = self._read(key, lambda: reports.operator_table(self.engine, scope, flt))
-        return None if found is None else found.copy()
+        return self._copy("operator_table", scope, flt)
 
     def template_table(self, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame | None:
-        key = ("template_table", scope, flt, self.data_version())
-        found = self._read(key, lambda: reports.template_table(self.engine, scope, flt))
-        return None if found is None else found.copy()
+        return self._copy("template_table", scope, flt)
 
     def message_events(self, scope: AccessScope, message_id: str, timezone: str) -> pd.DataFrame:
         """The timeline of one message (not cached: one message, read by key)."""

@@ -24,13 +24,14 @@ def services(engine, store_settings, load_rows):
 def test_pf001_every_read_of_the_view_is_prefetched_in_a_pool_thread(services, monkeypatch):
     flt = ViewState().to_filter(services.current_viewer().timezone)
     threads: dict[str, set[str]] = {}
-    for name, read in list(services_module.PREFETCHABLE.items()):
+    originals = {name: getattr(reports, name) for name in services_module.REPORT_READS}
+    for name in services_module.REPORT_READS:
 
-        def recorded(bind, scope, f, name=name, read=read):
+        def recorded(bind, scope, f, name=name):
             threads.setdefault(name, set()).add(threading.current_thread().name)
-            return read(bind, scope, f)
+            return originals[name](bind, scope, f)
 
-        monkeypatch.setitem(services_module.PREFETCHABLE, name, recorded)
+        monkeypatch.setattr(reports, name, recorded)
     services.prefetch(services.current_viewer().scope, sent_reads(flt))
     assert sorted(threads) == [
         "campaign_table",
@@ -47,7 +48,7 @@ def test_pf001_every_read_of_the_view_is_prefetched_in_a_pool_thread(services, m
     def refused(*_args, **_kwargs):
         raise AssertionError("read again")
 
-    for name in services_module.PREFETCHABLE:
+    for name in services_module.REPORT_READS:
         monkeypatch.setattr(reports, name, refused)
     scope = services.current_viewer().scope
     assert services.daily_series(scope, flt)["total"].sum() == 8
@@ -72,7 +73,6 @@ def test_pf003_a_read_that_fails_ahead_fails_in_the_view_as_it_would_have(servic
         calls.append(threading.current_thread().name)
         raise RuntimeError("the store is gone")
 
-    monkeypatch.setitem(services_module.PREFETCHABLE, "top_errors", broken)
     monkeypatch.setattr(reports, "top_errors", broken)
     flt = ViewState().to_filter(services.current_viewer().timezone)
     services.prefetch(services.current_viewer().scope, sent_reads(flt))  # does not raise
