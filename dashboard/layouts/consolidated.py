@@ -696,6 +696,7 @@ NO_BREAKDOWNS = {
 
 
 def _section(language: str, title_key: str, body, section_id: str, hidden: bool, name: str):
+    """A card of the view below the charts, with its title; hidden where the view has none."""
     return html.Div(
         dbc.Card(
             [
@@ -767,18 +768,13 @@ def view(language: str, content: dict | None = None) -> html.Div:
                 ],
                 className="mb-3 delivery-time-card",
             ),
-            html.Div(
-                dbc.Card(
-                    [
-                        dbc.CardHeader(
-                            html.H2(t(language, "campaigns.title"), className="h6 mb-0")
-                        ),
-                        dbc.CardBody(html.Div(content.get("campaigns"), id=ids.CAMPAIGNS)),
-                    ],
-                    className="mb-3 campaigns-card",
-                ),
-                id=ids.CAMPAIGNS_CARD,
-                hidden=content.get("campaigns_hidden", False),
+            _section(
+                language,
+                N_("campaigns.title"),
+                html.Div(content.get("campaigns"), id=ids.CAMPAIGNS),
+                ids.CAMPAIGNS_CARD,
+                content.get("campaigns_hidden", False),
+                "campaigns-card",
             ),
             _section(
                 language,
