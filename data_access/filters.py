@@ -17,6 +17,8 @@ DEFAULT_DAYS = 7
 SEARCH_ID_MAX = 200
 # A country as the store keeps it: an ISO 3166 alpha-2 code.
 COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
+# An error code as channels write them (WhatsApp's numbers, Sinch's status codes).
+ERROR_CODE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 
 
 class FilterError(ValueError):
@@ -113,6 +115,9 @@ class ReportFilter:
     countries: tuple[str, ...] = ()
     content_types: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    # The messages whose error is one of these codes (the consolidated view's error reasons
+    # open the detailed view with one).
+    error_codes: tuple[str, ...] = ()
     phone: PhoneSearch | None = None
     message_id: str | None = None
     correlation_id: str | None = None
@@ -142,6 +147,7 @@ class ReportFilter:
         countries=(),
         content_types=(),
         statuses=(),
+        error_codes=(),
         phone: str | None = None,
         message_id: str | None = None,
         correlation_id: str | None = None,
@@ -218,6 +224,15 @@ class ReportFilter:
                     f"Unknown country {country!r}.",
                     value=str(country),
                 )
+        error_codes = tuple(sorted(set(error_codes or ())))
+        for code in error_codes:
+            if not (isinstance(code, str) and ERROR_CODE_PATTERN.fullmatch(code)):
+                raise FilterError(
+                    "unknown_error_code",
+                    "error_code",
+                    f"{code!r} is not an error code.",
+                    value=str(code),
+                )
         return cls(
             channel=channel,
             start=start_day,
@@ -229,6 +244,7 @@ class ReportFilter:
             countries=countries,
             content_types=content_types,
             statuses=statuses,
+            error_codes=error_codes,
             phone=phone_search(phone, timezone) if phone not in (None, "") else None,
             message_id=message_id,
             correlation_id=correlation_id,

@@ -124,6 +124,8 @@ def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
         conds.append(c.content_type.in_(flt.content_types))
     if flt.statuses:
         conds.append(c.status.in_(flt.statuses))
+    if flt.error_codes:
+        conds.append(c.error_code.in_(flt.error_codes))
     if flt.phone:
         conds.append(c.contact_id.in_(matching_contacts(flt.phone)))
     if flt.message_id:
@@ -498,8 +500,8 @@ DELIVERY_TIME_COLUMNS = (
 def _times_select(scope: AccessScope, flt: ReportFilter):
     """Delivered and read messages per day and bucket of seconds (data_access/delivery_times):
     from the roll-up's histogram, or bucketed the same way from the messages when the filter
-    needs them, so both answer alike."""
-    if not flt.searches_messages:
+    needs them (the histogram has no error codes either), so both answer alike."""
+    if not (flt.searches_messages or flt.error_codes):
         h = delivery_time_rollup.c
         return (
             select(

@@ -86,6 +86,7 @@ class ExportRequest:
             countries=flt.countries,
             content_types=flt.content_types,
             statuses=flt.statuses,
+            error_codes=flt.error_codes,
             phone=state.phone if state.view == "detailed" and flt.phone else None,
             message_id=flt.message_id,
             correlation_id=flt.correlation_id,

@@ -309,6 +309,9 @@ def _info_rows(
             listed([label(lang, "status", s) for s in flt.statuses], bool(flt.statuses)),
         ],
     ]
+    if flt.error_codes:
+        # Only an error reason's link sets it (the filter bar has no control for it).
+        rows.append([t(lang, "info.error_codes"), ", ".join(flt.error_codes)])
     if request.view == "detailed":
         order = N_("sort.descending") if state.descending else N_("sort.ascending")
         rows.append([t(lang, "info.phone"), state.phone or everything])

@@ -16,6 +16,7 @@ LIST_KEYS = {
     "country": "countries",
     "content_type": "content_types",
     "status": "statuses",
+    "error_code": "error_codes",
 }
 SINGLE_KEYS = (
     "channel",

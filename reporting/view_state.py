@@ -27,6 +27,7 @@ class ViewState:
     countries: tuple[str, ...] = ()
     content_types: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    error_codes: tuple[str, ...] = ()
     phone: str | None = None
     # The detailed view's other searches: one message by its id, or the messages a sender
     # tagged with a correlation id (each over the whole reachable window).
@@ -79,6 +80,7 @@ class ViewState:
             countries=many("countries"),
             content_types=many("content_types"),
             statuses=many("statuses"),
+            error_codes=many("error_codes"),
             phone=text("phone"),
             message_id=text("message_id"),
             correlation_id=text("correlation_id"),
@@ -101,6 +103,7 @@ class ViewState:
             countries=self.countries,
             content_types=self.content_types,
             statuses=self.statuses,
+            error_codes=self.error_codes,
             phone=self.phone if self.view == "detailed" else None,
             message_id=self.message_id if self.view == "detailed" else None,
             correlation_id=self.correlation_id if self.view == "detailed" else None,

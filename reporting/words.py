@@ -111,6 +111,8 @@ FILTER_ERRORS = (
     N_("filter_error.unknown_content_type"),
     N_("filter_error.unknown_country"),
     N_("filter_error.country_not_available"),
+    N_("filter_error.unknown_error_code"),
+    N_("filter_error.error_code_not_available"),
     N_("filter_error.unknown_channel"),
     N_("filter_error.unknown_view"),
     N_("filter_error.bad_id"),

@@ -102,6 +102,26 @@ def test_ins401_a_bar_opens_its_day_back_returns_and_a_card_opens_its_errors(
         link.send_keys(Keys.ENTER)
         wait_for(lambda: "status=error" in browser.current_url, 10, "the status in the URL")
         wait_text(browser, f"#{ids.DETAILED_COUNT}", "3 mensajes")
+
+        # Back again; an error reason's code opens its failed messages (w3 and w6).
+        browser.back()
+        wait_for(lambda: "view=detailed" not in browser.current_url, 10, "the URL before")
+        code = wait_for(
+            lambda: browser.find_elements(By.CSS_SELECTOR, f"#{ids.TOP_ERRORS} a.error-code-link"),
+            10,
+            "the error reasons' links",
+        )[0]
+        assert code.text == "131026"
+        browser.execute_script(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", code
+        )
+        code.click()
+        wait_for(lambda: "error_code=131026" in browser.current_url, 10, "the code in the URL")
+        wait_text(
+            browser,
+            f"#{ids.DETAILED_COUNT}",
+            "2 mensajes · Solo los mensajes con el error 131026.",
+        )
         assert severe_console_messages(browser) == []
     finally:
         served.stop()

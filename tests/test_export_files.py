@@ -197,6 +197,23 @@ def test_the_info_sheet_names_only_what_the_scope_may_see(store, tmp_path):
     assert [row[0] for row in sheets["Data"][1:]] == ["e6"]
 
 
+def test_an_error_codes_link_exports_its_messages_and_the_info_sheet_names_the_code(
+    store, tmp_path
+):
+    # An error reason's link: the failed messages with code 131026 (e3, Brand B's).
+    req = request(fmt="xlsx", language="en", statuses=["error"], error_codes=["131026"])
+    assert req.state.error_codes == ("131026",)
+    write_export(store, req, scope_of(store), tmp_path / "e.xlsx", requested_by="x")
+    _, sheets = read_xlsx(tmp_path / "e.xlsx")
+    info = dict((row[0], row[1]) for row in sheets["Info"][1:])
+    assert info["Error codes"] == "131026"
+    assert [row[0] for row in sheets["Data"][1:]] == ["e3"]
+    # Brand A's viewer has no message of that code.
+    write_export(store, req, scope_of(store, "Brand A"), tmp_path / "a.xlsx", requested_by="x")
+    _, sheets = read_xlsx(tmp_path / "a.xlsx")
+    assert sheets["Data"][1:] == []
+
+
 def test_consolidated_files_hold_each_day_and_a_total_row(store, tmp_path):
     scope = scope_of(store)
     csv_req = request(view="consolidated", language="en")

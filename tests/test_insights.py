@@ -11,9 +11,10 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.callbacks import drill
 from dashboard.callbacks.consolidated import update_consolidated
+from dashboard.callbacks.detailed import update_table
 from dashboard.callbacks.url_state import state_from_search
 from data_access import reports
-from data_access.filters import ReportFilter
+from data_access.filters import FilterError, ReportFilter
 from reporting.view_state import ViewState
 from tests.conftest import TIMEZONE
 from tests.dashboard_data import (
@@ -263,6 +264,66 @@ def test_ins024_the_detailed_view_of_a_drilled_link_counts_the_cards_messages(lo
     for key, expected in (("delivered", 3), ("errors", 3)):
         state = state_from_search(drill.card_href(ViewState(), key)[1:])
         assert reports.detailed_count(engine, scope, state.to_filter(TIMEZONE)) == expected
+
+
+def test_ins025_an_error_reasons_code_links_to_its_failed_messages(loaded):
+    # The last 7 days: 131026 twice (w3, w6), 131047 once (w5).
+    out = update_consolidated(services_for(loaded), ViewState().to_dict(), None)
+    links = {
+        part["props"]["children"]: part["props"]
+        for part in _walk(as_json(out["top_errors"]))
+        if part.get("type") == "Link"
+    }
+    assert {code: props["href"] for code, props in links.items()} == {
+        "131026": "/?view=detailed&direction=MT&status=error&error_code=131026",
+        "131047": "/?view=detailed&direction=MT&status=error&error_code=131047",
+    }
+    assert links["131047"]["title"] == "Ver los mensajes con el error 131047"
+    # The link's state, run as the detailed view: the code's messages, in the viewer's scope.
+    engine, _ = loaded
+    for code, expected in (("131026", 2), ("131047", 1)):
+        state = state_from_search(links[code]["href"][1:])
+        assert state.error_codes == (code,)
+        flt = state.to_filter(TIMEZONE)
+        assert reports.detailed_count(engine, viewer_for(engine).scope, flt) == expected
+        assert int(reports.daily_series(engine, viewer_for(engine).scope, flt)["errors"].sum()) == (
+            expected
+        )
+        # Delivery times have no error codes in their histogram: read from the messages.
+        times = reports.delivery_times(engine, viewer_for(engine).scope, flt)
+        assert int(times["delivered"].sum()) == 0
+    brand_a = viewer_for(engine, ["Brand A"]).scope
+    only_a = state_from_search(links["131026"]["href"][1:]).to_filter(TIMEZONE)
+    assert reports.detailed_count(engine, brand_a, only_a) == 0  # both are Brand B's
+    assert drill.error_href(ViewState(direction="MO"), "131026") is None
+
+
+def test_ins026_the_detailed_view_says_which_error_code_it_shows(loaded):
+    state = state_from_search("?view=detailed&direction=MT&status=error&error_code=131026")
+    out = update_table(services_for(loaded), state.to_dict(), 0, None, new_view=True)
+    assert out["count"] == "2 mensajes · Solo los mensajes con el error 131026."
+    english = update_table(
+        services_for(loaded, language="en"), state.to_dict(), 0, None, new_view=True
+    )
+    assert english["count"] == "2 messages · Only the messages with the error 131026."
+
+
+@pytest.mark.parametrize("code", ["13 10", "x" * 33, "<b>"])
+def test_ins027_a_link_naming_no_error_code_is_refused_in_words(code):
+    with pytest.raises(FilterError) as refused:
+        ViewState(error_codes=(code,)).to_filter(TIMEZONE)
+    assert refused.value.code == "unknown_error_code"
+
+
+def _walk(node):
+    """Every component of a JSON layout, depth first."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+    elif isinstance(node, dict):
+        if "type" in node:
+            yield node
+        yield from _walk(node.get("props", {}).get("children"))
 
 
 # --- campaigns table ---------------------------------------------------------------------------

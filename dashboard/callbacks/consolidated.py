@@ -105,7 +105,9 @@ def consolidated_content(
         content.update(
             daily=consolidated.daily_figure(daily, language),
             pct=consolidated.pct_figure(daily, language),
-            top_errors=consolidated.top_errors_table(top, language, flt.channel),
+            top_errors=consolidated.top_errors_table(
+                top, language, flt.channel, href=lambda code: drill.error_href(state, code)
+            ),
             campaigns=consolidated.campaigns_table(
                 services.campaign_table(viewer.scope, flt), language, flt.channel
             ),

@@ -124,10 +124,14 @@ def table_content(
         page = fetch(page_number)
     return {
         "data": detailed.table_rows(page.rows, language),
-        "count": (
-            detailed.count_text(page.total, flt.phone.shown if flt.phone else None, language)
-            if page.total
-            else t(language, "detailed.empty")
+        "count": detailed.with_error_codes(
+            (
+                detailed.count_text(page.total, flt.phone.shown if flt.phone else None, language)
+                if page.total
+                else t(language, "detailed.empty")
+            ),
+            flt.error_codes,
+            language,
         ),
         "message": "",
         "shown": shown_value(state.to_dict(), page_number, page_count),

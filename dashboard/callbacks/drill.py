@@ -1,10 +1,11 @@
 """Drill-down from the consolidated view to the messages behind a figure.
 
-A click on a day in either daily chart, or a KPI card (delivered, errors), opens the detailed
-view with that day or status applied, by writing the URL's query string: the routing callback
-builds the detailed page from it, Back returns to the consolidated view and the link can be
-shared. Only the day, the status, the view and the direction change; the viewer's scope is
-applied again by the page built from the URL, so a forged click can name nothing wider.
+A click on a day in either daily chart, a KPI card (delivered, errors) or an error reason's
+code opens the detailed view with that day, status or error code applied, by writing the
+URL's query string: the routing callback builds the detailed page from it, Back returns to the
+consolidated view and the link can be shared. Only the day, the status, the error code, the
+view and the direction change; the viewer's scope is applied again by the page built from the
+URL, so a forged click can name nothing wider.
 """
 
 from __future__ import annotations
@@ -27,9 +28,15 @@ from reporting.view_state import ViewState
 CARD_STATUSES = {"delivered": ("delivered", "read"), "errors": ("error",)}
 
 
-def drilled(state: ViewState, day: date | None = None, statuses: tuple[str, ...] = ()) -> ViewState:
+def drilled(
+    state: ViewState,
+    day: date | None = None,
+    statuses: tuple[str, ...] = (),
+    error_codes: tuple[str, ...] = (),
+) -> ViewState:
     """The detailed view of `state`'s messages on `day` (else over its range) with `statuses`
-    (else its own); the charts and cards count sent messages (MT) unless it shows received."""
+    (else its own) and `error_codes` (else its own); the charts and cards count sent messages
+    (MT) unless it shows received."""
     known = statuses_for(state.channel)
     return replace(
         state,
@@ -38,6 +45,7 @@ def drilled(state: ViewState, day: date | None = None, statuses: tuple[str, ...]
         end=day.isoformat() if day else state.end,
         direction=state.direction or "MT",
         statuses=tuple(s for s in statuses if s in known) if statuses else state.statuses,
+        error_codes=error_codes or state.error_codes,
         sort=ViewState().sort,
         descending=ViewState().descending,
     )
@@ -48,6 +56,16 @@ def card_href(state: ViewState, key: str) -> str | None:
     if key not in CARD_STATUSES or state.direction == "MO":
         return None
     return REPORTS_PATH + state_to_search(drilled(state, statuses=CARD_STATUSES[key]))
+
+
+def error_href(state: ViewState, code: str) -> str | None:
+    """The link of an error reason to its messages: the range's failed messages with that
+    code (an error reason counts messages in error, so their status is applied too)."""
+    if state.direction == "MO":
+        return None
+    return REPORTS_PATH + state_to_search(
+        drilled(state, statuses=CARD_STATUSES["errors"], error_codes=(code,))
+    )
 
 
 def clicked_day(click) -> date | None:

@@ -412,9 +412,31 @@ def pct_figure(daily: pd.DataFrame, language: str) -> dict:
     return {"data": [line], "layout": layout}
 
 
-def top_errors_table(frame: pd.DataFrame, language: str, channel: str | None = None):
+def top_errors_table(
+    frame: pd.DataFrame,
+    language: str,
+    channel: str | None = None,
+    href: Callable[[str], str | None] | None = None,
+):
     """Error reasons, most frequent first, with their share of all errors; a known code's
-    meaning in the language beside the operator's text."""
+    meaning in the language beside the operator's text. With `href`, each code is a link to
+    its messages (the detailed view with that code)."""
+
+    def code_cell(code) -> html.Td:
+        if code is None:
+            return html.Td(t(language, "empty_value"))
+        target = href(str(code)) if href is not None else None
+        if target is None:
+            return html.Td(str(code))
+        return html.Td(
+            dcc.Link(
+                str(code),
+                href=target,
+                className="error-code-link",
+                title=t(language, "top_errors.open", code=str(code)),
+            )
+        )
+
     if frame.empty:
         return html.P(t(language, "top_errors.none"), className="text-muted mb-0")
     header = html.Thead(
@@ -430,11 +452,7 @@ def top_errors_table(frame: pd.DataFrame, language: str, channel: str | None = N
     rows = [
         html.Tr(
             [
-                html.Td(
-                    str(row.error_code)
-                    if row.error_code is not None
-                    else t(language, "empty_value")
-                ),
+                code_cell(row.error_code),
                 html.Td(
                     described_error(language, channel, row.error_code, row.error_description)
                     or t(language, "top_errors.no_description")

@@ -182,6 +182,15 @@ def count_text(total: int, phone: str | None, language: str) -> str:
     return t(language, "detailed.count", count=format_count(total, language))
 
 
+def with_error_codes(count: str, codes: tuple[str, ...], language: str) -> str:
+    """The count's line, saying which error codes it is limited to (an error reason of the
+    consolidated view opened it; the filter bar has no control for them)."""
+    if not codes:
+        return count
+    note = t(language, "detailed.error_codes_note", codes=", ".join(codes))
+    return f"{count} · {note}"
+
+
 def _event_name(language: str, status: str) -> str:
     if status in ("scheduled", "queued"):
         return t(language, "timeline.pending", status=label(language, "status", status))

@@ -109,6 +109,9 @@ def filter_summary(job: jobs.Job, language: str, names: dict[int, str] | None = 
         else:
             shown = _capped([str(v) for v in values], language)
         parts.append(f"{t(language, title)}: {shown}")
+    if filters.get("error_codes"):
+        codes = ", ".join(filters["error_codes"])
+        parts.append(f"{t(language, 'info.error_codes')}: {codes}")
     for key, title in (
         ("phone", N_("column.phone")),
         ("message_id", N_("info.message_id")),

@@ -150,6 +150,12 @@ class ClickHouseMessages:
         )
 
     def _filter(self, flt: ReportFilter) -> ReportFilter:
+        if flt.error_codes:
+            raise FilterError(
+                "error_code_not_available",
+                "error_code",
+                "This store cannot filter by error code yet.",
+            )
         if flt.countries:
             # Not kept in this store yet: answering without the filter would count other
             # countries' messages as the chosen ones.
