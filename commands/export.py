@@ -37,7 +37,7 @@ def _day(value: str) -> str:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="write a report file (CSV or XLSX) now",
+        help="write a report file (CSV, XLSX, or a ZIP of the consolidated sections) now",
         description="Write the consolidated or detailed report of a channel and date range to a "
         "file, as the dashboard's export does, and wait until it is written. Times are in "
         "--tz (default: the account time zone). Exit status 2 means the arguments need fixing.",
