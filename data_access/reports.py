@@ -185,26 +185,21 @@ def _message_count(table):
     return func.count() if table is messages else func.sum(table.c.message_count)
 
 
+def _time_counts(table) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
+    """How many of a group's messages were sent, delivered and read: their times counted over
+    the messages, the kept counts summed over the roll-up."""
+    c = table.c
+    if table is messages:
+        return func.count(c.sent_at), func.count(c.delivered_at), func.count(c.read_at)
+    return func.sum(c.sent_count), func.sum(c.delivered_count), func.sum(c.read_count)
+
+
 def _daily_select(scope: AccessScope, flt: ReportFilter):
     # One group per day and direction, counting the non-null times: DuckDB does this several
     # times faster than one FILTER clause per figure over a single group per day.
     table = _source(flt)
     c = table.c
-    sent: ColumnElement[Any]
-    delivered: ColumnElement[Any]
-    read: ColumnElement[Any]
-    if table is messages:
-        sent, delivered, read = (
-            func.count(c.sent_at),
-            func.count(c.delivered_at),
-            func.count(c.read_at),
-        )
-    else:
-        sent, delivered, read = (
-            func.sum(c.sent_count),
-            func.sum(c.delivered_count),
-            func.sum(c.read_count),
-        )
+    sent, delivered, read = _time_counts(table)
     errors = func.coalesce(_message_count(table).filter(c.status == "error"), 0)
     return (
         select(
@@ -385,21 +380,7 @@ def _breakdown(
     roll-up unless the filter needs the messages."""
     table = _source(flt)
     c = table.c
-    sent: ColumnElement[Any]
-    delivered: ColumnElement[Any]
-    read: ColumnElement[Any]
-    if table is messages:
-        sent, delivered, read = (
-            func.count(c.sent_at),
-            func.count(c.delivered_at),
-            func.count(c.read_at),
-        )
-    else:
-        sent, delivered, read = (
-            func.sum(c.sent_count),
-            func.sum(c.delivered_count),
-            func.sum(c.read_count),
-        )
+    sent, delivered, read = _time_counts(table)
     conditions = [*_conditions(scope, flt, table), c.direction == "MT"]
     conditions += [condition(c) for condition in extra]
     # A message whose country was never worked out (no contact made it) counts as unknown, as
