@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx
-from dash.exceptions import PreventUpdate
 
 from clock import utcnow
 from dashboard import ids
+from dashboard.callbacks import managed_list
 from dashboard.callbacks.common import viewer_and_language
 from dashboard.layouts import alerts as page
 from dashboard.services import Services
@@ -113,22 +112,6 @@ def toggle_rule(services: Services, stored_language, rule_id: int):
     )
 
 
-def _on_toggle(services: Services):
-    def callback(clicks, stored_language):
-        button = ctx.triggered_id
-        if not isinstance(button, dict) or not any(clicks or ()):
-            raise PreventUpdate
-        if not (ctx.triggered and ctx.triggered[0]["value"]):
-            raise PreventUpdate
-        try:
-            rule_id = int(str(button.get("rule")))
-        except (TypeError, ValueError):
-            raise PreventUpdate from None
-        return toggle_rule(services, stored_language, rule_id)
-
-    return callback
-
-
 FORM_FIELDS = {
     "name": ids.ALERT_NAME,
     "channel": ids.ALERT_CHANNEL,
@@ -147,22 +130,14 @@ FORM_FIELDS = {
 
 
 def register_callbacks(app, services: Services) -> None:
-    app.callback(
-        Output(ids.ALERTS_NOTICE, "children"),
-        Output(ids.ALERTS_TABLE, "children"),
-        Input(ids.ALERT_ADD, "n_clicks"),
-        *(State(control, "value") for control in FORM_FIELDS.values()),
-        State(ids.LANGUAGE_STORE, "data"),
-        prevent_initial_call=True,
-    )(
-        lambda _clicks, *values: add_rule(
-            services, values[-1], dict(zip(FORM_FIELDS, values[:-1], strict=True))
-        )
+    managed_list.register(
+        app,
+        notice=ids.ALERTS_NOTICE,
+        table=ids.ALERTS_TABLE,
+        add_button=ids.ALERT_ADD,
+        form_fields=FORM_FIELDS,
+        toggle_type=ids.ALERT_TOGGLE,
+        row_key="rule",
+        add=lambda language, values: add_rule(services, language, values),
+        toggle=lambda language, rule_id: toggle_rule(services, language, rule_id),
     )
-    app.callback(
-        Output(ids.ALERTS_NOTICE, "children", allow_duplicate=True),
-        Output(ids.ALERTS_TABLE, "children", allow_duplicate=True),
-        Input({"type": ids.ALERT_TOGGLE, "rule": ALL}, "n_clicks"),
-        State(ids.LANGUAGE_STORE, "data"),
-        prevent_initial_call=True,
-    )(_on_toggle(services))

@@ -5,11 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx
-from dash.exceptions import PreventUpdate
 
 from clock import utcnow
 from dashboard import ids
+from dashboard.callbacks import managed_list
 from dashboard.callbacks.common import viewer_and_language
 from dashboard.layouts import schedules as page
 from dashboard.services import Services
@@ -110,21 +109,6 @@ def toggle_schedule(services: Services, stored_language, schedule_id: int):
     return dbc.Alert(notice, color="info"), page.schedules_table(services, viewer, language)
 
 
-def _on_toggle(services: Services):
-    def callback(clicks, stored_language):
-        button = ctx.triggered_id
-        if not isinstance(button, dict) or not any(clicks or ()):
-            raise PreventUpdate
-        if not (ctx.triggered and ctx.triggered[0]["value"]):
-            raise PreventUpdate
-        schedule_id = _int(button.get("schedule"))
-        if schedule_id is None:
-            raise PreventUpdate
-        return toggle_schedule(services, stored_language, schedule_id)
-
-    return callback
-
-
 FORM_FIELDS = {
     "view": ids.SCHEDULE_VIEW,
     "every": ids.SCHEDULE_EVERY,
@@ -137,22 +121,14 @@ FORM_FIELDS = {
 
 
 def register_callbacks(app, services: Services) -> None:
-    app.callback(
-        Output(ids.SCHEDULES_NOTICE, "children"),
-        Output(ids.SCHEDULES_TABLE, "children"),
-        Input(ids.SCHEDULE_ADD, "n_clicks"),
-        *(State(control, "value") for control in FORM_FIELDS.values()),
-        State(ids.LANGUAGE_STORE, "data"),
-        prevent_initial_call=True,
-    )(
-        lambda _clicks, *values: add_schedule(
-            services, values[-1], dict(zip(FORM_FIELDS, values[:-1], strict=True))
-        )
+    managed_list.register(
+        app,
+        notice=ids.SCHEDULES_NOTICE,
+        table=ids.SCHEDULES_TABLE,
+        add_button=ids.SCHEDULE_ADD,
+        form_fields=FORM_FIELDS,
+        toggle_type=ids.SCHEDULE_TOGGLE,
+        row_key="schedule",
+        add=lambda language, values: add_schedule(services, language, values),
+        toggle=lambda language, schedule_id: toggle_schedule(services, language, schedule_id),
     )
-    app.callback(
-        Output(ids.SCHEDULES_NOTICE, "children", allow_duplicate=True),
-        Output(ids.SCHEDULES_TABLE, "children", allow_duplicate=True),
-        Input({"type": ids.SCHEDULE_TOGGLE, "schedule": ALL}, "n_clicks"),
-        State(ids.LANGUAGE_STORE, "data"),
-        prevent_initial_call=True,
-    )(_on_toggle(services))

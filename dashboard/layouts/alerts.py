@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.layouts.managed_list import add_button, field, page
 from dashboard.services import Services, Viewer
 from data_access import alerts
 from data_access.filters import AccessScope
@@ -150,12 +151,6 @@ def rules_table(services: Services, viewer: Viewer, language: str) -> list:
     return [head, html.Tbody(rows)]
 
 
-def _field(language: str, key: str, control, width: int = 3) -> dbc.Col:
-    return dbc.Col(
-        [dbc.Label(t(language, key), html_for=control.id), control], xs=12, sm=6, md=width
-    )
-
-
 def _select(control_id: str, options: list[tuple[str, str]], value: str) -> dbc.Select:
     return dbc.Select(
         id=control_id,
@@ -173,12 +168,12 @@ def rule_form(services: Services, viewer: Viewer, language: str) -> html.Section
             html.H2(t(language, "alerts.form.title"), className="h5 mt-4"),
             dbc.Row(
                 [
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.name"),
                         dbc.Input(id=ids.ALERT_NAME, type="text", maxLength=200),
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.channel"),
                         _select(
@@ -204,7 +199,7 @@ def rule_form(services: Services, viewer: Viewer, language: str) -> html.Section
                         xs=12,
                         md=7,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.metric"),
                         _select(
@@ -213,43 +208,43 @@ def rule_form(services: Services, viewer: Viewer, language: str) -> html.Section
                             "delivered_pct",
                         ),
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.error_code"),
                         dbc.Input(id=ids.ALERT_ERROR_CODE, type="text", maxLength=64),
                         2,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.stuck_minutes"),
                         dbc.Input(id=ids.ALERT_STUCK_MINUTES, type="number", min=1, value=30),
                         2,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.comparison"),
                         _select(ids.ALERT_COMPARISON, [(c, c) for c in alerts.COMPARISONS], "<"),
                         1,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.threshold"),
                         dbc.Input(id=ids.ALERT_THRESHOLD, type="number", min=0, value=90),
                         2,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.window"),
                         dbc.Input(id=ids.ALERT_WINDOW, type="number", min=1, value=60),
                         2,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.min_volume"),
                         dbc.Input(id=ids.ALERT_MIN_VOLUME, type="number", min=0, value=100),
                         2,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.notify_by"),
                         _select(
@@ -259,24 +254,19 @@ def rule_form(services: Services, viewer: Viewer, language: str) -> html.Section
                         ),
                         2,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.target"),
                         dbc.Input(id=ids.ALERT_TARGET, type="text", maxLength=500),
                         4,
                     ),
-                    _field(
+                    field(
                         language,
                         N_("alerts.form.secret"),
                         dbc.Input(id=ids.ALERT_SECRET, type="password", maxLength=128),
                         3,
                     ),
-                    dbc.Col(
-                        dbc.Button(t(language, "alerts.form.add"), id=ids.ALERT_ADD),
-                        xs=12,
-                        md=2,
-                        className="d-flex align-items-end",
-                    ),
+                    add_button(language, N_("alerts.form.add"), ids.ALERT_ADD),
                 ],
                 className="g-2",
             ),
@@ -285,18 +275,12 @@ def rule_form(services: Services, viewer: Viewer, language: str) -> html.Section
 
 
 def layout(services: Services, viewer: Viewer, language: str) -> html.Div:
-    return html.Div(
-        [
-            html.H1(t(language, "alerts.title"), className="h3 mt-3"),
-            html.P(t(language, "alerts.intro"), className="muted"),
-            html.Div(id=ids.ALERTS_NOTICE, role="status"),
-            dbc.Table(
-                rules_table(services, viewer, language),
-                id=ids.ALERTS_TABLE,
-                responsive=True,
-                hover=True,
-                size="sm",
-            ),
-            rule_form(services, viewer, language),
-        ]
+    return page(
+        language,
+        N_("alerts.title"),
+        N_("alerts.intro"),
+        ids.ALERTS_NOTICE,
+        ids.ALERTS_TABLE,
+        rules_table(services, viewer, language),
+        rule_form(services, viewer, language),
     )

@@ -11,6 +11,7 @@ from dash import html
 
 from clock import utcnow
 from dashboard import ids
+from dashboard.layouts.managed_list import add_button, field, page
 from dashboard.services import Services, Viewer
 from data_access import schedules as store
 from reporting.formatting import format_datetime
@@ -129,12 +130,6 @@ def schedules_table(services: Services, viewer: Viewer, language: str) -> list:
     return [head, html.Tbody(rows)]
 
 
-def _col(language: str, key: str, control, width: int) -> dbc.Col:
-    return dbc.Col(
-        [dbc.Label(t(language, key), html_for=control.id), control], xs=12, sm=6, md=width
-    )
-
-
 def schedule_form(viewer: Viewer, language: str) -> html.Section:
     zone_now = datetime.now(UTC).astimezone(ZoneInfo(viewer.timezone))
     return html.Section(
@@ -145,7 +140,7 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
             ),
             dbc.Row(
                 [
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.view"),
                         dbc.Input(
@@ -156,7 +151,7 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
                         ),
                         12,
                     ),
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.every"),
                         dbc.Select(
@@ -169,7 +164,7 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
                         ),
                         2,
                     ),
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.hour"),
                         dbc.Select(
@@ -179,7 +174,7 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
                         ),
                         2,
                     ),
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.weekday"),
                         dbc.Select(
@@ -192,7 +187,7 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
                         ),
                         2,
                     ),
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.month_day"),
                         dbc.Input(
@@ -204,7 +199,7 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
                         ),
                         2,
                     ),
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.format"),
                         dbc.Select(
@@ -214,18 +209,13 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
                         ),
                         2,
                     ),
-                    _col(
+                    field(
                         language,
                         N_("schedules.form.recipients"),
                         dbc.Input(id=ids.SCHEDULE_RECIPIENTS, type="text", maxLength=1000),
                         8,
                     ),
-                    dbc.Col(
-                        dbc.Button(t(language, "schedules.form.add"), id=ids.SCHEDULE_ADD),
-                        xs=12,
-                        md=2,
-                        className="d-flex align-items-end",
-                    ),
+                    add_button(language, N_("schedules.form.add"), ids.SCHEDULE_ADD),
                 ],
                 className="g-2",
             ),
@@ -234,18 +224,12 @@ def schedule_form(viewer: Viewer, language: str) -> html.Section:
 
 
 def layout(services: Services, viewer: Viewer, language: str) -> html.Div:
-    return html.Div(
-        [
-            html.H1(t(language, "schedules.title"), className="h3 mt-3"),
-            html.P(t(language, "schedules.intro"), className="muted"),
-            html.Div(id=ids.SCHEDULES_NOTICE, role="status"),
-            dbc.Table(
-                schedules_table(services, viewer, language),
-                id=ids.SCHEDULES_TABLE,
-                responsive=True,
-                hover=True,
-                size="sm",
-            ),
-            schedule_form(viewer, language),
-        ]
+    return page(
+        language,
+        N_("schedules.title"),
+        N_("schedules.intro"),
+        ids.SCHEDULES_NOTICE,
+        ids.SCHEDULES_TABLE,
+        schedules_table(services, viewer, language),
+        schedule_form(viewer, language),
     )
