@@ -8,24 +8,31 @@ Every writer (file loads, the API, the webhook worker, demo data) hands its vali
 2. Each row is checked against that identity and the writer's scope. A stored message's
    identity never changes: a later record that names another subaccount, channel or direction
    is refused, and so is any record for a message outside the writer's subaccounts.
-3. New ids are inserted; stored ones are updated by key, and only where a value changes, by the
-   domain's rules: the status moves only forward, each timestamp keeps its earliest value, and
-   empty fields are filled, never overwritten.
-4. The daily roll-up regions of the changed messages are counted again.
+3. Stored ids are updated, and only where a value changes, by the domain's rules: the status
+   moves only forward, each timestamp keeps its earliest value, and empty fields are filled,
+   never overwritten. Their stored rows are read first (on DuckDB at the row the recent index
+   names, else on their day; on PostgreSQL by key), and the roll-up moves each changed message
+   from its old counts to its new ones.
+4. New ids are inserted, and counted into the roll-up.
+5. Each record's events are kept, but for those kept already.
 
-The cost follows the batch: lookups and updates go by message id, not over the whole table.
+The cost follows the batch: lookups and updates go by message id or row, not over the table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
+from duckdb_engine.datatypes import UBigInteger as DuckUBigInteger
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Connection,
     Date,
     DateTime,
@@ -45,6 +52,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.sql.expression import ColumnClause
 
 from data_access import message_keys, rollup
 from data_access.countries import countries_of
@@ -98,7 +106,12 @@ class Identity:
     channel: str
     direction: str
     created_day: date | None = None
+    # Where the message's row is (DuckDB's rowid, from the recent index): a proposal only.
+    row: int | None = None
 
+
+# An event's hash (data_access/message_keys.py): kept on DuckDB only.
+UBigInteger = BigInteger().with_variant(DuckUBigInteger(), "duckdb")
 
 # --------------------------------------------------------------------------- lookups
 
@@ -173,8 +186,8 @@ def _located_identities(conn: Connection, ids: list[str]) -> dict[str, Identity]
         ).all()
     )
     return {
-        message_id: Identity(names[subaccount_id], channel, direction, day)
-        for message_id, (day, subaccount_id, channel, direction) in located.items()
+        message_id: Identity(names[subaccount_id], channel, direction, day, row)
+        for message_id, (day, subaccount_id, channel, direction, row) in located.items()
     }
 
 
@@ -491,13 +504,13 @@ def _folded_rows(with_contacts: bool, fold: bool = True):
     )
 
 
-def _merged_values(old, new) -> dict:
-    """A stored message's columns after a record, by the merge rules (SQL expressions).
+def _merged_values(old, new, advances) -> dict:
+    """A stored message's columns after a record, by the merge rules (SQL expressions), given
+    whether the record's status advances the stored one.
 
     The error code and description describe the current status: they are kept while the
     message is in `error` and cleared once it moves on (the failure stays in its events).
     """
-    advances = _rank(new.status) > _rank(old.status)
     status = case((advances, new.status), else_=old.status)
     new_error = and_(advances, new.error_code.is_not(None))
     in_error = status == "error"
@@ -518,14 +531,32 @@ def _merged_values(old, new) -> dict:
         "read_at": func.least(old.read_at, new.read_at),
         "user_id": func.coalesce(old.user_id, new.user_id),
         "campaign_id": func.coalesce(old.campaign_id, new.campaign_id),
-        "contact_name": func.coalesce(old.contact_name, new.contact_name),
-        "content": func.coalesce(old.content, new.content),
-        "correlation_id": func.coalesce(old.correlation_id, new.correlation_id),
         # Filled in, never overwritten, like the fields above: the first operator reported
         # (a later report naming another does not move the message between operators' counts).
         "operator": func.coalesce(old.operator, new.operator),
         "template": func.coalesce(old.template, new.template),
     }
+
+
+# The columns _merged_values works out (the filled-only ones are written apart).
+_MERGED = (
+    "status",
+    "error_code",
+    "error_description",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "user_id",
+    "campaign_id",
+    "operator",
+    "template",
+)
+# Filled in from a record where the stored message has none, and not part of the roll-up: read
+# from the stored rows only when the batch brings one (a status never does), since reading them
+# costs most of a small batch's read (long texts).
+FILLED_ONLY = ("contact_name", "content", "correlation_id")
+# A record's columns the merge reads.
+_RECORD_COLUMNS = (*_MERGED, *FILLED_ONLY)
 
 
 def _fresh(conn: Connection, table: Table) -> None:
@@ -534,7 +565,11 @@ def _fresh(conn: Connection, table: Table) -> None:
     table.create(conn)
 
 
-def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) -> MergeResult:
+def _write(
+    conn: Connection, frame: pd.DataFrame, known: dict[str, Identity], events: bool
+) -> MergeResult:
+    """`events`: the batch's events are staged (events_stage), so new messages' keys take
+    their hashes."""
     known_ids = set(known)
     staged = frame[list(STAGE_COLUMNS)].copy()
     staged["known"] = staged["message_id"].isin(known_ids)
@@ -550,47 +585,184 @@ def _write(conn: Connection, frame: pd.DataFrame, known: dict[str, Identity]) ->
     folded = _folded_rows(with_contacts=not new.empty, fold=not frame["message_id"].is_unique)
     conn.execute(insert(merge_rows).from_select([*MESSAGE_COLUMNS, "known"], folded))
 
-    r = merge_rows.c
     result = MergeResult()
-    regions: set[tuple] = set()
-    new_rows = select(*(r[c] for c in MESSAGE_COLUMNS)).where(~r.known)
-    conn.execute(insert(messages).from_select(list(MESSAGE_COLUMNS), new_rows))
-    # Every row of the batch not stored was inserted (counted in the engine, not a row each
-    # returned to Python).
-    result.created = conn.execute(
-        select(func.count()).select_from(merge_rows).where(~r.known)
-    ).scalar_one()
-    if result.created:
-        rollup.add(conn, merge_rows, ~r.known)
-        if message_keys.in_use(conn):
-            message_keys.add(conn, merge_rows.name, "NOT known")
-
     if known_ids:
-        old = messages.c
-        values = _merged_values(old, r)
-        changes = or_(*(expr.is_distinct_from(old[name]) for name, expr in values.items()))
-        condition = [old.message_id == r.message_id, r.known, changes]
-        days = sorted({i.created_day for i in known.values() if i.created_day is not None})
-        if days:
-            # Messages are stored in about the order they were created, so the days let DuckDB
-            # skip the row groups of every other day before it compares ids.
-            condition += [old.created_day.between(days[0], days[-1]), old.created_day.in_(days)]
-        if len(known_ids) <= KEYED_LOOKUP_MAX:
-            # Naming the ids lets the key's index find the rows instead of a scan of them all.
-            condition.append(old.message_id.in_(sorted(known_ids)))
-        updated = conn.execute(
-            update(messages)
-            .where(*condition)
-            .values(**values)
-            .returning(old.created_day, old.channel, old.subaccount_id)
-        ).all()
-        result.updated = len(updated)
-        result.unchanged = len(known_ids) - len(updated)
-        regions.update(tuple(row) for row in updated)
-    rollup.refresh(conn, regions)
+        # Before any insert: a row this transaction inserts has no lasting row number yet.
+        result.updated = _update_known(conn, known, filled=_filled_columns(staged))
+        result.unchanged = len(known_ids) - result.updated
+    if len(known_ids) < len(staged):
+        result.created = _insert_new(conn, events)
     for table in (merge_rows, merge_stage):
         conn.execute(text(f"DROP TABLE {table.name}"))
     return result
+
+
+def _insert_new(conn: Connection, events: bool) -> int:
+    """Insert the batch's new messages (in message_keys.INSERT_ORDER, so each one's row number
+    is known), count them into the roll-up and record their keys; returns how many."""
+    r = merge_rows.c
+    keyed = message_keys.in_use(conn)
+    first_row = message_keys.next_row(conn) if keyed else 0
+    new_rows = select(*(r[c] for c in MESSAGE_COLUMNS)).where(~r.known)
+    if keyed:
+        new_rows = new_rows.order_by(*(r[c] for c in message_keys.INSERT_ORDER.split(", ")))
+    conn.execute(insert(messages).from_select(list(MESSAGE_COLUMNS), new_rows))
+    # Every row of the batch not stored was inserted (counted in the engine, not a row each
+    # returned to Python).
+    created = conn.execute(
+        select(func.count()).select_from(merge_rows).where(~r.known)
+    ).scalar_one()
+    if created:
+        rollup.add(conn, merge_rows, ~r.known)
+        if keyed:
+            message_keys.add(
+                conn,
+                merge_rows.name,
+                "NOT known",
+                first_row=first_row,
+                count=created,
+                events=events_stage.name if events else None,
+            )
+    return created
+
+
+# DuckDB's row number of a stored message.
+_ROW_ID: ColumnElement[int] = ColumnClause("rowid", BigInteger(), _selectable=messages)
+
+
+_old_metadata = MetaData()
+merge_old = Table(
+    "merge_old",
+    _old_metadata,
+    Column("message_row", BigInteger),
+    *(Column(c.name, c.type) for c in messages.columns if c.name != "contact_id"),
+    prefixes=["TEMPORARY"],
+)
+merge_changed = Table(
+    "merge_changed",
+    _old_metadata,
+    *(Column(c.name, c.type) for c in merge_old.columns),
+    prefixes=["TEMPORARY"],
+)
+OLD_COLUMNS = tuple(c.name for c in merge_old.columns if c.name != "message_row")
+
+
+def _filled_columns(staged: pd.DataFrame) -> tuple[str, ...]:
+    known = staged[staged["known"]]
+    return tuple(name for name in FILLED_ONLY if known[name].notna().any())
+
+
+def _read_old(conn: Connection, known: dict[str, Identity], filled: tuple[str, ...]) -> None:
+    """The stored rows of the batch's known messages into merge_old: on DuckDB at the rows
+    the recent index proposes (confirmed by id), else on their days; on PostgreSQL by key."""
+    _fresh(conn, merge_old)
+    m, r = messages.c, merge_rows.c
+    read = [c for c in OLD_COLUMNS if c not in FILLED_ONLY or c in filled]
+    target = ["message_row", *read]
+    known_ids = select(r.message_id).where(r.known)
+    if not message_keys.in_use(conn):
+        query = select(literal(None, BigInteger), *(m[c] for c in read)).where(
+            m.message_id.in_(known_ids)
+        )
+        conn.execute(insert(merge_old).from_select(target, query))
+        return
+    row_id = _ROW_ID
+    rows = sorted({i.row for i in known.values() if i.row is not None})
+    found: set[str] = set()
+    for chunk in _chunks(rows):
+        query = select(row_id, *(m[c] for c in read)).where(
+            row_id.in_(chunk), m.message_id.in_(known_ids)
+        )
+        conn.execute(insert(merge_old).from_select(target, query))
+    if rows:
+        found = set(conn.execute(select(merge_old.c.message_id)).scalars())
+    missing = sorted(set(known) - found)
+    if not missing:
+        return
+    days = sorted({d for i in missing if (d := known[i].created_day) is not None})
+    condition = [m.message_id.in_(known_ids)]
+    if days:
+        # Messages are stored in about the order they were created, so the days let DuckDB
+        # skip the row groups of every other day before it compares ids.
+        condition += [m.created_day.between(days[0], days[-1]), m.created_day.in_(days)]
+    if len(missing) <= KEYED_LOOKUP_MAX:
+        condition.append(m.message_id.in_(missing))
+    query = select(row_id, *(m[c] for c in read)).where(*condition)
+    conn.execute(insert(merge_old).from_select(target, query))
+    if any(known[i].row is not None for i in missing):
+        # A proposed row that missed: the store compacted its table since.
+        message_keys.reseat(conn)
+
+
+def _update_known(conn: Connection, known: dict[str, Identity], filled: tuple[str, ...]) -> int:
+    """Update the batch's stored messages where a value changes; returns how many changed."""
+    _read_old(conn, known, filled)
+    o, r = merge_old.c, merge_rows.c
+    # In steps, so the engine gets each expression once: the status's rank compared, then
+    # the merged values, then the rows where one differs from the stored one.
+    record = [n for n in _RECORD_COLUMNS if n not in FILLED_ONLY or n in filled]
+    ranked = (
+        select(
+            *merge_old.columns,
+            *(r[n].label(f"new_{n}") for n in record),
+            (_rank(r.status) > _rank(o.status)).label("advances"),
+        )
+        .join_from(merge_old, merge_rows, r.message_id == o.message_id)
+        .subquery("ranked")
+    )
+    k = ranked.c
+    values = _merged_values(
+        SimpleNamespace(**{c.name: k[c.name] for c in merge_old.columns}),
+        SimpleNamespace(**{n: k[f"new_{n}"] for n in record}),
+        k.advances,
+    )
+    for name in FILLED_ONLY:
+        # The record's value, written only where the stored message has none (_apply_changes).
+        values[name] = k[f"new_{name}"] if name in filled else literal(None, messages.c[name].type)
+    kept = [c.name for c in merge_old.columns if c.name not in values]
+    merged = select(
+        *(k[name] for name in kept),
+        *(expr.label(f"merged_{name}") for name, expr in values.items()),
+        *(k[name].label(f"stored_{name}") for name in values if name in filled or name in _MERGED),
+    ).subquery("merged")
+    g = merged.c
+    changes = [g[f"merged_{n}"].is_distinct_from(g[f"stored_{n}"]) for n in _MERGED]
+    changes += [and_(g[f"stored_{n}"].is_(None), g[f"merged_{n}"].is_not(None)) for n in filled]
+    _fresh(conn, merge_changed)
+    changed = select(*(g[n] for n in kept), *(g[f"merged_{n}"] for n in values)).where(
+        or_(*changes)
+    )
+    conn.execute(insert(merge_changed).from_select([*kept, *values], changed))
+    count = conn.execute(select(func.count()).select_from(merge_changed)).scalar_one()
+    if count:
+        _apply_changes(conn)
+        rollup.shift(
+            conn,
+            merge_old,
+            merge_changed,
+            o.message_id.in_(select(merge_changed.c.message_id)),
+        )
+    for table in (merge_changed, merge_old):
+        conn.execute(text(f"DROP TABLE {table.name}"))
+    return count
+
+
+def _apply_changes(conn: Connection) -> None:
+    """Write merge_changed's values to the messages, by row on DuckDB, by key on PostgreSQL.
+    The filled-only columns carry the record's value: a stored one is kept."""
+    c, m = merge_changed.c, messages.c
+    values: dict[str, Any] = {name: c[name] for name in _MERGED}
+    for name in FILLED_ONLY:
+        values[name] = func.coalesce(m[name], c[name])
+    if message_keys.in_use(conn):
+        row_id = _ROW_ID
+        rows = sorted(conn.execute(select(c.message_row)).scalars())
+        for chunk in _chunks(rows):
+            conn.execute(
+                update(messages).where(row_id.in_(chunk), row_id == c.message_row).values(**values)
+            )
+        return
+    conn.execute(update(messages).where(m.message_id == c.message_id).values(**values))
 
 
 # --------------------------------------------------------------------------- events
@@ -605,6 +777,7 @@ events_stage = Table(
     *(Column(c.name, c.type) for c in message_events.columns),
     # The event's message was stored before this batch (only those can have events kept).
     Column("known", Boolean),
+    Column("event_hash", UBigInteger),
     prefixes=["TEMPORARY"],
 )
 EVENT_COLUMNS = tuple(c.name for c in message_events.columns)
@@ -686,19 +859,60 @@ def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -
     return events.drop_duplicates(subset=list(EVENT_KEY)).reset_index(drop=True)
 
 
-def _record_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> int:
-    """Add the events not kept yet; returns how many were new. Only a message stored before
-    this batch (`known`) can have events kept: the others' events are all new."""
-    if events.empty:
-        return 0
+def _stage_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> None:
+    """The batch's events into events_stage, each with its hash on DuckDB (message_keys)."""
     _fresh(conn, events_stage)
     staged = events[list(EVENT_COLUMNS)].assign(known=events["message_id"].isin(known))
     _copy_frame(conn, events_stage, staged)
+    if message_keys.in_use(conn):
+        conn.execute(
+            text(f"UPDATE {events_stage.name} SET event_hash = {message_keys.event_hash()}")
+        )
+
+
+def _record_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> int:
+    """Add the staged events not kept yet; returns how many were new. Only a message stored
+    before this batch (`known`) can have events kept: the others' events are all new. On
+    DuckDB the recent index holds the hashes of its messages' kept events; the events of older
+    messages are compared with those kept on their days."""
     s, e = events_stage.c, message_events.c
     added = 0
     new = select(*(s[c] for c in EVENT_COLUMNS)).where(~s.known)
     added += _inserted(conn, insert(message_events).from_select(list(EVENT_COLUMNS), new))
-    days = sorted(set(events.loc[staged["known"], "created_day"]))
+    known_events = events[events["message_id"].isin(known)]
+    recent: dict[str, tuple[int, set[int]]] = {}
+    if message_keys.in_use(conn) and not known_events.empty:
+        recent = message_keys.recent_events(conn, sorted(set(known_events["message_id"])))
+    if recent:
+        _fresh(conn, recent_stage)
+        # Each recent message once with a hash of 0 (no event's: its odds are 2^-64), so the
+        # hashes stay plain unsigned 64-bit numbers (a nullable column would reach the engine
+        # as floating point).
+        kept_hashes = pd.DataFrame(
+            [(i, row, h) for i, (row, kept) in recent.items() for h in [*kept, 0]],
+            columns=["message_id", "key_row", "event_hash"],
+        ).astype({"key_row": "int64", "event_hash": "uint64"})
+        _copy_frame(conn, recent_stage, kept_hashes)
+        k = recent_stage.c
+        fresh = and_(
+            s.known,
+            s.message_id.in_(select(k.message_id)),
+            ~exists().where(k.message_id == s.message_id, k.event_hash == s.event_hash),
+        )
+        _fresh(conn, recent_added)
+        key_row = select(func.min(k.key_row)).where(k.message_id == s.message_id).scalar_subquery()
+        conn.execute(
+            insert(recent_added).from_select(
+                ["key_row", "event_hash"], select(key_row, s.event_hash).where(fresh)
+            )
+        )
+        kept = select(*(s[c] for c in EVENT_COLUMNS)).where(fresh)
+        added += _inserted(conn, insert(message_events).from_select(list(EVENT_COLUMNS), kept))
+        message_keys.add_events(conn, recent_added.name, sorted(r for r, _ in recent.values()))
+        for table in (recent_stage, recent_added):
+            conn.execute(text(f"DROP TABLE {table.name}"))
+    older = known_events[~known_events["message_id"].isin(recent.keys())]
+    days = sorted(set(older["created_day"]))
     if days:
         same = exists().where(
             # The range lets DuckDB skip the row groups of other days before comparing.
@@ -710,10 +924,30 @@ def _record_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> i
             e.event_at.is_not_distinct_from(s.event_at),
             e.error_code.is_not_distinct_from(s.error_code),
         )
-        kept = select(*(s[c] for c in EVENT_COLUMNS)).where(s.known, ~same)
+        kept = select(*(s[c] for c in EVENT_COLUMNS)).where(
+            s.known, s.message_id.in_(sorted(set(older["message_id"]))), ~same
+        )
         added += _inserted(conn, insert(message_events).from_select(list(EVENT_COLUMNS), kept))
     conn.execute(text(f"DROP TABLE {events_stage.name}"))
     return added
+
+
+# The recent index's kept event hashes of a batch's messages, and the ones it adds.
+recent_stage = Table(
+    "merge_recent_events",
+    _stage_metadata,
+    Column("message_id", String(128)),
+    Column("key_row", BigInteger),
+    Column("event_hash", UBigInteger),
+    prefixes=["TEMPORARY"],
+)
+recent_added = Table(
+    "merge_recent_added",
+    _stage_metadata,
+    Column("key_row", BigInteger),
+    Column("event_hash", UBigInteger),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _inserted(conn: Connection, statement) -> int:
@@ -755,13 +989,16 @@ def merge_records(
         frame = frame.drop(index=[r.row for r in refused]).reset_index(drop=True)
     result = MergeResult(refused=refused)
     if not frame.empty:
-        written = _write(tx.conn, frame, stored)
+        events = event_frame(frame, stored, source) if keep_events else None
+        if events is not None:
+            _stage_events(tx.conn, events, set(stored))
+        written = _write(tx.conn, frame, stored, events=events is not None)
         result.created, result.updated, result.unchanged = (
             written.created,
             written.updated,
             written.unchanged,
         )
-        if keep_events:
-            result.events = _record_events(tx.conn, event_frame(frame, stored, source), set(stored))
+        if events is not None:
+            result.events = _record_events(tx.conn, events, set(stored))
     tx.mark_changed(result.changed or bool(result.events))
     return result

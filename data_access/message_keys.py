@@ -7,15 +7,24 @@ has no key index, and two small tables answer "is this id stored, and on which d
 - `recent_keys`: the identity (day, subaccount, channel, direction) of every message created
   in the last KEY_WINDOW_DAYS days, indexed by a 64-bit hash of the id. Statuses arrive within
   hours of the send, so nearly every lookup ends here, at a cost that follows the batch and the
-  window, not the store. Days leave it as they age (`forget_old`).
+  window, not the store. Days leave it as they age (`forget_old`). Each key also holds where
+  its message's row is (`message_row`: DuckDB's rowid, so the merge reads and updates that row
+  instead of the message's whole day) and a hash of each event kept for the message
+  (`event_hashes`: a replayed webhook is recognised without reading the day's events).
 - `message_keys`: the hash and day of every stored message, no index, 10 bytes a message on
   disk. An id not found among the recent ones is looked for here (one scan of an 8-byte column,
   Bloom-filtered by DuckDB's join), and a hit is confirmed in `messages` on that day only, whose
   row groups DuckDB skips by their min/max day.
 
-Both are exact: a hash only proposes a day; the message's own row decides. Every writer that
-inserts or deletes messages keeps them in step (data_access/merge.py, retention.py, store.py).
-PostgreSQL keeps its primary key on `messages` and needs neither.
+Both are exact: a hash only proposes a day, a row number only proposes a row; the message's
+own row decides, and a row found elsewhere is looked for by its day. Row numbers are given to
+new messages as they are inserted (in the order of the insert, from the store's next row
+number, kept in store_meta); DuckDB keeps them until it compacts a table after deletes
+(retention), and the first merge that misses a row sets every key right (`reseat`). An event
+hash of 64 bits stands for the event's key (source, status, time, error code): two different
+events of one message would have to share one (odds about 1 in 10^18).
+Every writer that inserts or deletes messages keeps them in step (data_access/merge.py,
+retention.py, store.py). PostgreSQL keeps its primary key on `messages` and needs neither.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from data_access.tables import contacts, messages
 
 # Days of messages (by creation day) whose identity the recent index holds.
 KEY_WINDOW_DAYS = 3
+# A stored message's identity, as the key tables and a lookup give it.
+COLUMNS = "message_id, created_day, subaccount_id, channel, direction"
 # Up to this many ids a lookup names their hashes (the index answers); past it, one join.
 LITERAL_MAX = 2_000
 
@@ -51,6 +62,8 @@ TABLE_COLUMNS = {
         "subaccount_id",
         "channel",
         "direction",
+        "message_row",
+        "event_hashes",
     },
 }
 CREATE_STATEMENTS = (
@@ -58,9 +71,26 @@ CREATE_STATEMENTS = (
     "(key_hash UBIGINT NOT NULL, created_day DATE NOT NULL)",
     "CREATE TABLE IF NOT EXISTS recent_keys (key_hash UBIGINT NOT NULL, "
     "message_id VARCHAR NOT NULL, created_day DATE NOT NULL, subaccount_id INTEGER NOT NULL, "
-    "channel VARCHAR NOT NULL, direction VARCHAR NOT NULL)",
+    "channel VARCHAR NOT NULL, direction VARCHAR NOT NULL, message_row BIGINT, "
+    "event_hashes UBIGINT[])",
     "CREATE INDEX IF NOT EXISTS recent_keys_hash ON recent_keys (key_hash)",
 )
+# Rows a transaction inserted have row numbers from here until it commits (DuckDB's
+# MAX_ROW_ID): they are no row's lasting place.
+LOCAL_ROWS = 36_028_797_018_960_000
+NEXT_ROW_KEY = "next_message_row"
+# The order new messages are inserted in, so each one's row number is known beforehand.
+INSERT_ORDER = "created_day, created_at, message_id"
+
+
+def event_hash(alias: str = "") -> str:
+    """SQL: the 64-bit hash of an event's key (its message is the key's row), on a table or
+    subquery in message_events' columns."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"md5_number_lower(concat_ws(chr(31), {p}source, {p}status, "
+        f"coalesce(CAST({p}event_at AS VARCHAR), ''), coalesce('=' || {p}error_code, '')))"
+    )
 
 
 def in_use(conn: Connection) -> bool:
@@ -157,19 +187,75 @@ def rebuild(conn: Connection) -> None:
             "FROM messages ORDER BY created_day"
         )
     )
+    _fill_recent(conn)
+
+
+def rebuild_recent(conn: Connection) -> None:
+    """The recent index again, its table too (the revision that gave it rows and events)."""
+    conn.execute(text("DROP INDEX IF EXISTS recent_keys_hash"))
+    conn.execute(text("DROP TABLE IF EXISTS recent_keys"))
+    create(conn)
+    _fill_recent(conn)
+
+
+def _fill_recent(conn: Connection) -> None:
+    start = window_start()
     conn.execute(
         text(
-            "INSERT INTO recent_keys SELECT md5_number_lower(message_id), message_id, "
-            "created_day, subaccount_id, channel, direction FROM messages "
-            "WHERE created_day >= :start"
+            "INSERT INTO recent_keys SELECT md5_number_lower(m.message_id), m.message_id, "
+            "m.created_day, m.subaccount_id, m.channel, m.direction, "
+            f"CASE WHEN m.rowid < {LOCAL_ROWS} THEN m.rowid END, "
+            "coalesce(e.hashes, []) FROM messages m LEFT JOIN "
+            f"(SELECT message_id, list({event_hash()}) AS hashes FROM message_events "
+            "WHERE created_day >= :start GROUP BY message_id) e ON e.message_id = m.message_id "
+            "WHERE m.created_day >= :start"
         ),
-        {"start": window_start()},
+        {"start": start},
+    )
+    _set_next_row(conn, _stored_next_row(conn))
+
+
+def _stored_next_row(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            text(f"SELECT coalesce(max(rowid) + 1, 0) FROM messages WHERE rowid < {LOCAL_ROWS}")
+        ).scalar_one()
     )
 
 
-def add(conn: Connection, source: str, where: str = "TRUE") -> None:
-    """Record the keys of newly inserted messages, read from `source` (a table or subquery in
-    the messages' columns) where `where` holds."""
+def next_row(conn: Connection) -> int:
+    """The row number the next inserted message gets once its transaction commits."""
+    value = conn.execute(
+        text("SELECT value FROM store_meta WHERE key = :key"), {"key": NEXT_ROW_KEY}
+    ).scalar()
+    return int(value) if value is not None else _stored_next_row(conn)
+
+
+def _set_next_row(conn: Connection, row: int) -> None:
+    moved = conn.execute(
+        text("UPDATE store_meta SET value = :value WHERE key = :key"),
+        {"key": NEXT_ROW_KEY, "value": str(row)},
+    )
+    if not moved.rowcount:
+        conn.execute(
+            text("INSERT INTO store_meta (key, value) VALUES (:key, :value)"),
+            {"key": NEXT_ROW_KEY, "value": str(row)},
+        )
+
+
+def add(
+    conn: Connection,
+    source: str,
+    where: str = "TRUE",
+    *,
+    first_row: int,
+    count: int,
+    events: str | None = None,
+) -> None:
+    """Record the keys of `count` messages just inserted in INSERT_ORDER, read from `source`
+    (a table in the messages' columns) where `where` holds, the first of them given row
+    number `first_row`; `events` names a table of their events (message_events' columns and
+    an event_hash), all kept."""
     _moved(conn)
     conn.execute(
         text(
@@ -177,14 +263,74 @@ def add(conn: Connection, source: str, where: str = "TRUE") -> None:
             f"FROM {source} WHERE {where}"
         )
     )
+    hashes = "[]::UBIGINT[]"
+    joined = ""
+    if events is not None:
+        hashes = "coalesce(e.hashes, [])"
+        joined = (
+            f"LEFT JOIN (SELECT message_id, list(event_hash) AS hashes FROM {events} "
+            "GROUP BY message_id) e ON e.message_id = n.message_id"
+        )
     conn.execute(
         text(
-            f"INSERT INTO recent_keys SELECT md5_number_lower(message_id), message_id, "
-            f"created_day, subaccount_id, channel, direction FROM {source} "
-            f"WHERE ({where}) AND created_day >= :start"
+            "INSERT INTO recent_keys SELECT md5_number_lower(n.message_id), n.message_id, "
+            "n.created_day, n.subaccount_id, n.channel, n.direction, :first + n.position, "
+            f"{hashes} FROM (SELECT *, row_number() OVER (ORDER BY {INSERT_ORDER}) - 1 "
+            f"AS position FROM {source} WHERE {where}) n {joined} WHERE n.created_day >= :start"
+        ),
+        {"start": window_start(), "first": first_row},
+    )
+    _set_next_row(conn, first_row + count)
+
+
+def reseat(conn: Connection) -> None:
+    """Every recent key's row read again from the messages, and the next row number: DuckDB
+    compacted the table after deletes, which moves the rows after them (a merge that finds a
+    message away from its proposed row calls this; one read of the window's messages). Rows
+    this transaction inserted keep the numbers they were given (they are right once it
+    commits)."""
+    conn.execute(
+        text(
+            "UPDATE recent_keys SET message_row = m.rowid FROM messages m "
+            "WHERE m.created_day >= :start AND m.message_id = recent_keys.message_id "
+            f"AND m.rowid < {LOCAL_ROWS} AND recent_keys.message_row IS DISTINCT FROM m.rowid"
         ),
         {"start": window_start()},
     )
+    _set_next_row(conn, _stored_next_row(conn))
+
+
+def recent_events(conn: Connection, ids: list[str]) -> dict[str, tuple[int, set[int]]]:
+    """The messages among `ids` that the recent index holds: id -> (the key's row in the
+    index, this transaction only; the hashes of the message's kept events)."""
+    found: dict[str, tuple[int, set[int]]] = {}
+    wanted = set(ids)
+    for start in range(0, len(ids), LITERAL_MAX):
+        chunk = ids[start : start + LITERAL_MAX]
+        for row, message_id, hashes in conn.execute(
+            text(
+                "SELECT rowid, message_id, event_hashes FROM recent_keys "
+                f"WHERE key_hash IN ({_hash_list(chunk)})"
+            )
+        ):
+            if message_id in wanted:
+                found[message_id] = (row, set(hashes or ()))
+    return found
+
+
+def add_events(conn: Connection, events: str, rows: list[int]) -> None:
+    """Add the hashes of newly kept events (`events`: a table of key_row, the key's row that
+    recent_events gave, and event_hash) to their messages' keys."""
+    for start in range(0, len(rows), LITERAL_MAX):
+        chunk = ", ".join(str(r) for r in rows[start : start + LITERAL_MAX])
+        conn.execute(
+            text(
+                "UPDATE recent_keys SET event_hashes = list_concat(coalesce("
+                "recent_keys.event_hashes, []), a.hashes) FROM (SELECT key_row, "
+                f"list(event_hash) AS hashes FROM {events} GROUP BY key_row) a "
+                f"WHERE recent_keys.rowid IN ({chunk}) AND recent_keys.rowid = a.key_row"
+            )
+        )
 
 
 def forget_days_before(conn: Connection, first_kept: date) -> None:
@@ -214,7 +360,7 @@ def _hash_list(ids: list[str]) -> str:
 
 
 def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[str, tuple]:
-    """The stored messages among `ids`: id -> (day, subaccount id, channel, direction).
+    """The stored messages among `ids`: id -> (day, subaccount id, channel, direction, row).
 
     `staged` names a temporary table holding the ids (column message_id), for big batches.
     """
@@ -228,11 +374,12 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
                 row["subaccount_id"],
                 row["channel"],
                 row["direction"],
+                row["message_row"],
             )
             for row in located.to_pylist()
         }
     found: dict[str, tuple] = {}
-    columns = "message_id, created_day, subaccount_id, channel, direction"
+    columns = "message_id, created_day, subaccount_id, channel, direction, message_row"
     # The hashes alone: DuckDB reads an index only for a filter on the indexed column, so the
     # ids are compared here (a hash may be another id's).
     wanted = set(ids)
@@ -255,7 +402,8 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
         return found
     older = conn.execute(
         text(
-            f"SELECT {_prefixed(columns)} FROM messages m WHERE {_ON_DAYS} AND m.message_id IN :ids"
+            f"SELECT {_prefixed(COLUMNS)}, m.rowid FROM messages m WHERE {_ON_DAYS} "
+            "AND m.message_id IN :ids"
         ).bindparams(bindparam("days", expanding=True), bindparam("ids", expanding=True)),
         {"first": days[0], "last": days[-1], "days": days, "ids": rest},
     )
@@ -269,9 +417,9 @@ _ON_DAYS = "m.created_day BETWEEN :first AND :last AND m.created_day IN :days"
 
 def located_table(conn: Connection, staged: str):
     """The stored messages among the ids of the temporary table `staged` (column message_id),
-    as an Arrow table of message_id, created_day, subaccount_id, channel, direction: a big
-    batch's lookup, two statements whatever its size."""
-    columns = "message_id, created_day, subaccount_id, channel, direction"
+    as an Arrow table of message_id, created_day, subaccount_id, channel, direction,
+    message_row: a big batch's lookup, two statements whatever its size."""
+    columns = f"{COLUMNS}, message_row"
     raw = raw_connection(conn)
     raw.execute(
         f"CREATE OR REPLACE TEMP TABLE located_keys AS SELECT {_prefixed(columns, 'r')} "
@@ -290,7 +438,7 @@ def located_table(conn: Connection, staged: str):
     if days:
         listed = ", ".join(f"DATE '{day.isoformat()}'" for day in days)
         raw.execute(
-            f"INSERT INTO located_keys SELECT {_prefixed(columns)} FROM messages m "
+            f"INSERT INTO located_keys SELECT {_prefixed(COLUMNS)}, m.rowid FROM messages m "
             f"JOIN {staged} s ON m.message_id = s.message_id "
             f"WHERE m.created_day BETWEEN DATE '{days[0].isoformat()}' "
             f"AND DATE '{days[-1].isoformat()}' AND m.created_day IN ({listed}) "

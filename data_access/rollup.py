@@ -2,11 +2,12 @@
 
 Whoever inserts messages calls `add` with them, in the same transaction: a new message only
 adds to its row's counts, so the roll-up takes the batch's counts (a cost that follows the
-batch, not the store). Whoever changes stored messages calls `refresh` with the (day, channel,
-subaccount) regions it touched, and the roll-up rows of those regions are counted again from
-the messages. Recounting a region is idempotent, so a region counted twice or a larger region than
-needed is still exact; only a region left out would be wrong, which the loader's merge rules
-rule out (they never move a stored message to another day, channel or subaccount).
+batch, not the store). Whoever changes stored messages calls `shift` with each changed
+message's columns before and after: the old values' counts are taken away and the new ones'
+added, again a cost that follows the batch. One thing a difference cannot keep: the error
+description a row shows is the smallest of its messages', and a message that leaves a row (an
+error later delivered) may take that smallest one away; that row's description is then read
+again from its messages of that day.
 
 The delivery times' histogram (delivery_time_rollup: messages per bucket of seconds to
 delivered and to read) is kept by the same three calls, so it moves with the counts.
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Column,
     Connection,
     MetaData,
+    String,
     Table,
     and_,
     case,
@@ -69,11 +71,11 @@ def _counted(where=None, rows=messages):
     c = rows.c
     query = select(
         *(c[name] for name in KEY_COLUMNS),
-        func.min(c.error_description),
-        func.count(),
-        func.count(c.sent_at),
-        func.count(c.delivered_at),
-        func.count(c.read_at),
+        func.min(c.error_description).label("error_description"),
+        func.count().label("message_count"),
+        func.count(c.sent_at).label("sent_count"),
+        func.count(c.delivered_at).label("delivered_count"),
+        func.count(c.read_at).label("read_count"),
     ).group_by(*(c[name] for name in KEY_COLUMNS))
     return query if where is None else query.where(where)
 
@@ -122,8 +124,8 @@ def _times_counted(where, rows):
     return select(
         *(t[name] for name in TIME_KEY_COLUMNS),
         t.bucket,
-        func.sum(t.delivered),
-        func.sum(t.read),
+        func.sum(t.delivered).label("delivered_count"),
+        func.sum(t.read).label("read_count"),
     ).group_by(*(t[name] for name in TIME_KEY_COLUMNS), t.bucket)
 
 
@@ -148,34 +150,170 @@ def add(conn: Connection, rows, where=None) -> None:
     """Count messages just inserted (`rows`: a table in the messages' columns, those where
     `where` holds) into the roll-up and the delivery times: their counts are added to the rows
     of their key, and rows for keys not counted yet are created."""
-    _add_counts(conn, rows, where)
-    _add_times(conn, rows, where)
+    _apply_counts(conn, [(rows, where, 1)])
+    _apply_times(conn, [(rows, where, 1)])
 
 
-def _add_times(conn: Connection, rows, where) -> None:
+def shift(conn: Connection, before, after, where_before=None) -> None:
+    """Move changed messages in the roll-up and the delivery times: `before` holds their
+    columns as they were (those where `where_before` holds), `after` as they are now, one row
+    a message in each (tables in the messages' columns)."""
+    parts = [(before, where_before, -1), (after, None, 1)]
+    _apply_counts(conn, parts)
+    _apply_times(conn, parts)
+    _describe_again(conn, before, after)
+
+
+def _describe_again(conn: Connection, before, after) -> None:
+    """The rows a changed message left with a description: their smallest description read
+    again from their messages, those rows' keys on their days only."""
+    b, a, r = before.c, after.c, daily_rollup.c
+    left = (
+        select(*(b[name] for name in KEY_COLUMNS))
+        .where(
+            b.message_id == a.message_id,
+            b.error_description.is_not(None),
+            or_(*(b[name].is_distinct_from(a[name]) for name in KEY_COLUMNS)),
+        )
+        .distinct()
+    )
+    conn.execute(text(f"DROP TABLE IF EXISTS {left_rows.name}"))
+    left_rows.create(conn)
+    conn.execute(insert(left_rows).from_select(list(KEY_COLUMNS), left))
+    days = _days_of(conn, left_rows)
+    if days:
+        k = left_rows.c
+        smallest = (
+            select(
+                *(m[name] for name in KEY_COLUMNS),
+                func.min(m.error_description).label("error_description"),
+            )
+            .where(
+                _on_days(m.created_day, days),
+                exists().where(*(m[name].is_not_distinct_from(k[name]) for name in KEY_COLUMNS)),
+            )
+            .group_by(*(m[name] for name in KEY_COLUMNS))
+            .subquery("smallest")
+        )
+        s = smallest.c
+        conn.execute(
+            update(daily_rollup)
+            .where(
+                _on_days(r.created_day, days),
+                *(r[name].is_not_distinct_from(s[name]) for name in KEY_COLUMNS),
+            )
+            .values(error_description=s.error_description)
+        )
+    conn.execute(text(f"DROP TABLE {left_rows.name}"))
+
+
+left_rows = Table(
+    "rollup_left",
+    _delta_metadata,
+    *(Column(c.name, c.type) for c in daily_rollup.columns if c.name in KEY_COLUMNS),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _signed(query, sign: int, counts: tuple[str, ...]):
+    """A counted query's counts times `sign` (-1 takes a batch's counts away)."""
+    if sign == 1:
+        return query
+    counted = query.subquery("counted")
+    c = counted.c
+    return select(*(c[name] if name not in counts else (-c[name]).label(name) for name in c.keys()))
+
+
+def _days_of(conn: Connection, table) -> list[date]:
+    return sorted(conn.execute(select(table.c.created_day).distinct()).scalars())
+
+
+def _on_days(column, days: list[date]):
+    """The delta's days, a range first: DuckDB skips the other days' row groups by min/max."""
+    return and_(column.between(days[0], days[-1]), column.in_(days))
+
+
+def _apply_times(conn: Connection, parts) -> None:
     conn.execute(text(f"DROP TABLE IF EXISTS {time_delta.name}"))
     time_delta.create(conn)
-    conn.execute(insert(time_delta).from_select(TIME_TARGET, _times_counted(where, rows)))
+    signed = [
+        _signed(_times_counted(where, rows), sign, TIME_COUNT_COLUMNS)
+        for rows, where, sign in parts
+    ]
+    if len(signed) > 1:
+        both = union_all(*signed).subquery("signed")
+        s = both.c
+        keys = [s[name] for name in (*TIME_KEY_COLUMNS, "bucket")]
+        sums = (func.sum(s[name]).label(name) for name in TIME_COUNT_COLUMNS)
+        query = select(*keys, *sums).group_by(*keys)
+    else:
+        query = signed[0]
+    conn.execute(insert(time_delta).from_select(TIME_TARGET, query))
     h, d = delivery_time_rollup.c, time_delta.c
+    days = _days_of(conn, time_delta)
+    if not days:
+        conn.execute(text(f"DROP TABLE {time_delta.name}"))
+        return
     same = [h[name].is_not_distinct_from(d[name]) for name in (*TIME_KEY_COLUMNS, "bucket")]
     conn.execute(
         update(delivery_time_rollup)
-        .where(*same)
+        .where(_on_days(h.created_day, days), *same)
         .values(**{name: h[name] + d[name] for name in TIME_COUNT_COLUMNS})
     )
     conn.execute(
         insert(delivery_time_rollup).from_select(
-            TIME_TARGET, select(*(d[name] for name in TIME_TARGET)).where(~exists().where(*same))
+            TIME_TARGET,
+            select(*(d[name] for name in TIME_TARGET)).where(
+                ~exists().where(_on_days(h.created_day, days), *same),
+                or_(d.delivered_count != 0, d.read_count != 0),
+            ),
         )
     )
+    if any(sign < 0 for _, _, sign in parts):
+        conn.execute(
+            delete(delivery_time_rollup).where(
+                _on_days(delivery_time_rollup.c.created_day, days),
+                delivery_time_rollup.c.delivered_count == 0,
+                delivery_time_rollup.c.read_count == 0,
+            )
+        )
     conn.execute(text(f"DROP TABLE {time_delta.name}"))
 
 
-def _add_counts(conn: Connection, rows, where) -> None:
+def _apply_counts(conn: Connection, parts) -> None:
     conn.execute(text(f"DROP TABLE IF EXISTS {rollup_delta.name}"))
     rollup_delta.create(conn)
-    conn.execute(insert(rollup_delta).from_select(TARGET, _counted(where, rows)))
+    signed = []
+    for rows, where, sign in parts:
+        query = _signed(_counted(where, rows), sign, COUNT_COLUMNS)
+        if sign < 0:
+            # A description taken away says nothing of the row's smallest (see the docstring).
+            counted = query.subquery("taken")
+            c = counted.c
+            query = select(
+                *(
+                    literal(None, String).label(n) if n == "error_description" else c[n]
+                    for n in c.keys()
+                )
+            )
+        signed.append(query)
+    if len(signed) > 1:
+        both = union_all(*signed).subquery("signed")
+        s = both.c
+        keys = [s[name] for name in KEY_COLUMNS]
+        query = select(
+            *keys,
+            func.min(s.error_description).label("error_description"),
+            *(func.sum(s[name]).label(name) for name in COUNT_COLUMNS),
+        ).group_by(*keys)
+    else:
+        query = signed[0]
+    conn.execute(insert(rollup_delta).from_select(TARGET, query))
     r, d = daily_rollup.c, rollup_delta.c
+    days = _days_of(conn, rollup_delta)
+    if not days:
+        conn.execute(text(f"DROP TABLE {rollup_delta.name}"))
+        return
     same = [r[name].is_not_distinct_from(d[name]) for name in KEY_COLUMNS]
     # The smallest description seen with the code: the smaller of the kept and the new one.
     description = case(
@@ -186,16 +324,24 @@ def _add_counts(conn: Connection, rows, where) -> None:
     )
     conn.execute(
         update(daily_rollup)
-        .where(*same)
+        .where(_on_days(r.created_day, days), *same)
         .values(
             error_description=description,
             **{name: r[name] + d[name] for name in COUNT_COLUMNS},
         )
     )
-    kept = exists().where(*same)
+    kept = exists().where(_on_days(r.created_day, days), *same)
     conn.execute(
-        insert(daily_rollup).from_select(TARGET, select(*(d[name] for name in TARGET)).where(~kept))
+        insert(daily_rollup).from_select(
+            TARGET, select(*(d[name] for name in TARGET)).where(~kept, d.message_count != 0)
+        )
     )
+    if any(sign < 0 for _, _, sign in parts):
+        conn.execute(
+            delete(daily_rollup).where(
+                _on_days(daily_rollup.c.created_day, days), daily_rollup.c.message_count == 0
+            )
+        )
     conn.execute(text(f"DROP TABLE {rollup_delta.name}"))
 
 
@@ -220,16 +366,6 @@ def _covering(table, regions: Iterable[Region]):
             for channel in sorted(days)
         )
     )
-
-
-def refresh(conn: Connection, regions: Iterable[Region]) -> None:
-    """Count the messages of the regions again, replacing their roll-up rows."""
-    regions = set(regions)
-    if not regions:
-        return
-    conn.execute(delete(daily_rollup).where(_covering(daily_rollup, regions)))
-    conn.execute(delete(delivery_time_rollup).where(_covering(delivery_time_rollup, regions)))
-    _insert_counted(conn, _covering(messages, regions))
 
 
 def rebuild(conn: Connection) -> None:
