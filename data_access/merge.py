@@ -860,13 +860,18 @@ def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -
 
 
 def _stage_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> None:
-    """The batch's events into events_stage, each with its hash on DuckDB (message_keys)."""
+    """The batch's events into events_stage; on DuckDB those of recent or stored messages with
+    their hash (only the recent index keeps hashes, and a stored message may be recent)."""
     _fresh(conn, events_stage)
     staged = events[list(EVENT_COLUMNS)].assign(known=events["message_id"].isin(known))
     _copy_frame(conn, events_stage, staged)
     if message_keys.in_use(conn):
         conn.execute(
-            text(f"UPDATE {events_stage.name} SET event_hash = {message_keys.event_hash()}")
+            text(
+                f"UPDATE {events_stage.name} SET event_hash = {message_keys.event_hash()} "
+                "WHERE known OR created_day >= :start"
+            ),
+            {"start": message_keys.window_start()},
         )
 
 

@@ -269,7 +269,7 @@ def add(
         hashes = "coalesce(e.hashes, [])"
         joined = (
             f"LEFT JOIN (SELECT message_id, list(event_hash) AS hashes FROM {events} "
-            "GROUP BY message_id) e ON e.message_id = n.message_id"
+            "WHERE event_hash IS NOT NULL GROUP BY message_id) e ON e.message_id = n.message_id"
         )
     conn.execute(
         text(
