@@ -735,7 +735,7 @@ def _update_known(conn: Connection, known: dict[str, Identity], filled: tuple[st
     conn.execute(insert(merge_changed).from_select([*kept, *values], changed))
     count = conn.execute(select(func.count()).select_from(merge_changed)).scalar_one()
     if count:
-        _apply_changes(conn)
+        _apply_changes(conn, filled)
         rollup.shift(
             conn,
             merge_old,
@@ -747,13 +747,22 @@ def _update_known(conn: Connection, known: dict[str, Identity], filled: tuple[st
     return count
 
 
-def _apply_changes(conn: Connection) -> None:
-    """Write merge_changed's values to the messages, by row on DuckDB, by key on PostgreSQL.
-    The filled-only columns carry the record's value: a stored one is kept."""
-    c, m = merge_changed.c, messages.c
-    values: dict[str, Any] = {name: c[name] for name in _MERGED}
-    for name in FILLED_ONLY:
+def _apply_changes(conn: Connection, filled: tuple[str, ...]) -> None:
+    """Write merge_changed's values to the messages, by row on DuckDB, by key on PostgreSQL,
+    only the columns that change in some row (a batch of statuses sets two or three of
+    them). The filled-only columns carry the record's value: a stored one is kept."""
+    c, m, o = merge_changed.c, messages.c, merge_old.c
+    differs = [
+        func.count().filter(c[name].is_distinct_from(o[name])).label(name) for name in _MERGED
+    ]
+    counts = conn.execute(
+        select(*differs).join_from(merge_changed, merge_old, o.message_id == c.message_id)
+    ).one()
+    values: dict[str, Any] = {name: c[name] for name in _MERGED if counts._mapping[name]}
+    for name in filled:
         values[name] = func.coalesce(m[name], c[name])
+    if not values:
+        return
     if message_keys.in_use(conn):
         row_id = _ROW_ID
         rows = sorted(conn.execute(select(c.message_row)).scalars())
