@@ -122,7 +122,9 @@ def test_a_load_takes_the_aged_days_out_of_the_recent_keys(duckdb_engine, tmp_pa
     aged = TODAY - timedelta(days=message_keys.KEY_WINDOW_DAYS + 2)
     with duckdb_engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO recent_keys VALUES (1, 'w-aged', :day, 1, 'whatsapp', 'MT', NULL, [])"),
+            text(
+                "INSERT INTO recent_keys VALUES (1, 'w-aged', :day, 1, 'whatsapp', 'MT', NULL, [])"
+            ),
             {"day": aged},
         )
     load_files(duckdb_engine, [write_csv(tmp_path / "b.csv", [send("w-1", 1)])], TIMEZONE)
