@@ -89,17 +89,17 @@ def build_postgres(messages: int):
     return server, url
 
 
-def build_store(store: Path, messages: int, rebuild: bool) -> None:
-    """Build the demo store at `store`, or reuse it. A store this harness did not build (no
-    marker beside it: one of bench.build or bench.scale) is measured as it is, never
-    replaced."""
+def build_store(store: Path, messages: int, rebuild: bool) -> bool:
+    """Build the demo store at `store`, or reuse it; False when the store was not built by
+    this harness (no marker beside it: one of bench.build or bench.scale): such a store is
+    measured as it is, never replaced."""
     marker = store.with_suffix(".built.json")
     wanted = {"messages": messages, "seed": SEED}
     if not marker.exists() and store.exists():
         print(f"Measuring {store} as it is (not built by this harness).", file=sys.stderr)
-        return
+        return False
     if not rebuild and marker.exists() and json.loads(marker.read_text()) == wanted:
-        return
+        return True
     store.parent.mkdir(parents=True, exist_ok=True)
     for path in (store, marker, store.with_name(store.name + ".wal")):
         path.unlink(missing_ok=True)
@@ -111,6 +111,20 @@ def build_store(store: Path, messages: int, rebuild: bool) -> None:
         cwd=PROJECT_DIR, env=env, check=True,
     )  # fmt: skip
     marker.write_text(json.dumps(wanted))
+    return True
+
+
+def stored_messages(store: Path) -> int:
+    from sqlalchemy import func, select
+
+    from data_access.store import make_engine
+    from data_access.tables import messages
+
+    engine = make_engine(_store_url(store))
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+    engine.dispose()
+    return count
 
 
 def ranges_for(store: str | Path, sizes) -> dict[int, tuple[str, str, int]]:
@@ -359,7 +373,8 @@ def run(args: argparse.Namespace) -> int:
         kind = "PostgreSQL (its own server process)"
     else:
         store = Path(args.store)
-        build_store(store, args.messages, args.rebuild)
+        if not build_store(store, args.messages, args.rebuild):
+            args.messages = stored_messages(store)
         kind = "DuckDB (embedded)"
     try:
         return _measure(args, store, kind)
