@@ -5,6 +5,7 @@ DuckDB still exact once the table was compacted and the rows moved."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
@@ -18,14 +19,19 @@ from tests.test_rollup import assert_rollup_matches, mt
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SCOPE = WriteScope.account("test")
+# The messages are created in the hour before the account's last noon: all on one local day
+# whatever the hour the tests run, and well within the recent index's window.
+_LOCAL_NOW = NOW.astimezone(ZoneInfo(TIMEZONE))
+_NOON = _LOCAL_NOW.replace(hour=12, minute=0, second=0)
+CREATED = (_NOON if _NOON <= _LOCAL_NOW else _NOON - timedelta(days=1)).astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def recent(message_id: str, status: str, minutes_ago: int, **extra) -> dict:
-    return mt(message_id, iso(NOW - timedelta(minutes=minutes_ago)), status, **extra)
+def recent(message_id: str, status: str, minutes_before: int, **extra) -> dict:
+    return mt(message_id, iso(CREATED - timedelta(minutes=minutes_before)), status, **extra)
 
 
 def merge(engine, rows: list[dict]) -> None:
