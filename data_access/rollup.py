@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import (
@@ -233,56 +234,42 @@ def _on_days(column, days: list[date]):
     return and_(column.between(days[0], days[-1]), column.in_(days))
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A table of counts kept by differences: its key, its counts, and its delta table."""
+
+    table: Table
+    delta: Table
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    # Carries the smallest error description of its messages (the roll-up, not the histogram).
+    described: bool
+    # The columns in the order the counting queries give them.
+    target: tuple[str, ...]
+
+
+_ROLLUP = _Kept(
+    daily_rollup, rollup_delta, KEY_COLUMNS, COUNT_COLUMNS, described=True, target=tuple(TARGET)
+)
+_TIMES = _Kept(
+    delivery_time_rollup,
+    time_delta,
+    (*TIME_KEY_COLUMNS, "bucket"),
+    TIME_COUNT_COLUMNS,
+    described=False,
+    target=tuple(TIME_TARGET),
+)
+
+
 def _apply_times(conn: Connection, parts) -> None:
-    conn.execute(text(f"DROP TABLE IF EXISTS {time_delta.name}"))
-    time_delta.create(conn)
     signed = [
         _signed(_times_counted(where, rows), sign, TIME_COUNT_COLUMNS)
         for rows, where, sign in parts
     ]
-    if len(signed) > 1:
-        both = union_all(*signed).subquery("signed")
-        s = both.c
-        keys = [s[name] for name in (*TIME_KEY_COLUMNS, "bucket")]
-        sums = (func.sum(s[name]).label(name) for name in TIME_COUNT_COLUMNS)
-        query = select(*keys, *sums).group_by(*keys)
-    else:
-        query = signed[0]
-    conn.execute(insert(time_delta).from_select(TIME_TARGET, query))
-    h, d = delivery_time_rollup.c, time_delta.c
-    days = _days_of(conn, time_delta)
-    if not days:
-        conn.execute(text(f"DROP TABLE {time_delta.name}"))
-        return
-    same = [h[name].is_not_distinct_from(d[name]) for name in (*TIME_KEY_COLUMNS, "bucket")]
-    conn.execute(
-        update(delivery_time_rollup)
-        .where(_on_days(h.created_day, days), *same)
-        .values(**{name: h[name] + d[name] for name in TIME_COUNT_COLUMNS})
-    )
-    conn.execute(
-        insert(delivery_time_rollup).from_select(
-            TIME_TARGET,
-            select(*(d[name] for name in TIME_TARGET)).where(
-                ~exists().where(_on_days(h.created_day, days), *same),
-                or_(d.delivered_count != 0, d.read_count != 0),
-            ),
-        )
-    )
-    if any(sign < 0 for _, _, sign in parts):
-        conn.execute(
-            delete(delivery_time_rollup).where(
-                _on_days(delivery_time_rollup.c.created_day, days),
-                delivery_time_rollup.c.delivered_count == 0,
-                delivery_time_rollup.c.read_count == 0,
-            )
-        )
-    conn.execute(text(f"DROP TABLE {time_delta.name}"))
+    _apply(conn, _TIMES, signed, removes=any(sign < 0 for _, _, sign in parts))
 
 
 def _apply_counts(conn: Connection, parts) -> None:
-    conn.execute(text(f"DROP TABLE IF EXISTS {rollup_delta.name}"))
-    rollup_delta.create(conn)
     signed = []
     for rows, where, sign in parts:
         query = _signed(_counted(where, rows), sign, COUNT_COLUMNS)
@@ -297,52 +284,60 @@ def _apply_counts(conn: Connection, parts) -> None:
                 )
             )
         signed.append(query)
+    _apply(conn, _ROLLUP, signed, removes=any(sign < 0 for _, _, sign in parts))
+
+
+def _apply(conn: Connection, kept: _Kept, signed: list, removes: bool) -> None:
+    """Add the signed counts (queries in the kept table's columns) to their keys' rows, create
+    the rows of keys not kept yet, and with `removes` drop the rows left with no message."""
+    target = list(kept.target)
+    conn.execute(text(f"DROP TABLE IF EXISTS {kept.delta.name}"))
+    kept.delta.create(conn)
     if len(signed) > 1:
         both = union_all(*signed).subquery("signed")
         s = both.c
-        keys = [s[name] for name in KEY_COLUMNS]
+        keys = [s[name] for name in kept.keys]
+        described = (
+            [func.min(s.error_description).label("error_description")] if kept.described else []
+        )
         query = select(
             *keys,
-            func.min(s.error_description).label("error_description"),
-            *(func.sum(s[name]).label(name) for name in COUNT_COLUMNS),
+            *described,
+            *(func.sum(s[name]).label(name) for name in kept.counts),
         ).group_by(*keys)
     else:
         query = signed[0]
-    conn.execute(insert(rollup_delta).from_select(TARGET, query))
-    r, d = daily_rollup.c, rollup_delta.c
-    days = _days_of(conn, rollup_delta)
-    if not days:
-        conn.execute(text(f"DROP TABLE {rollup_delta.name}"))
-        return
-    same = [r[name].is_not_distinct_from(d[name]) for name in KEY_COLUMNS]
-    # The smallest description seen with the code: the smaller of the kept and the new one.
-    description = case(
-        (d.error_description.is_(None), r.error_description),
-        (r.error_description.is_(None), d.error_description),
-        (d.error_description < r.error_description, d.error_description),
-        else_=r.error_description,
-    )
-    conn.execute(
-        update(daily_rollup)
-        .where(_on_days(r.created_day, days), *same)
-        .values(
-            error_description=description,
-            **{name: r[name] + d[name] for name in COUNT_COLUMNS},
-        )
-    )
-    kept = exists().where(_on_days(r.created_day, days), *same)
-    conn.execute(
-        insert(daily_rollup).from_select(
-            TARGET, select(*(d[name] for name in TARGET)).where(~kept, d.message_count != 0)
-        )
-    )
-    if any(sign < 0 for _, _, sign in parts):
+    conn.execute(insert(kept.delta).from_select(target, query))
+    t, d = kept.table.c, kept.delta.c
+    days = _days_of(conn, kept.delta)
+    if days:
+        same = [t[name].is_not_distinct_from(d[name]) for name in kept.keys]
+        values = {name: t[name] + d[name] for name in kept.counts}
+        if kept.described:
+            # The smallest description seen with the code: the smaller of the kept and the new.
+            values["error_description"] = case(
+                (d.error_description.is_(None), t.error_description),
+                (t.error_description.is_(None), d.error_description),
+                (d.error_description < t.error_description, d.error_description),
+                else_=t.error_description,
+            )
         conn.execute(
-            delete(daily_rollup).where(
-                _on_days(daily_rollup.c.created_day, days), daily_rollup.c.message_count == 0
+            update(kept.table).where(_on_days(t.created_day, days), *same).values(**values)
+        )
+        missing = ~exists().where(_on_days(t.created_day, days), *same)
+        counted = or_(*(d[name] != 0 for name in kept.counts))
+        conn.execute(
+            insert(kept.table).from_select(
+                target, select(*(d[name] for name in target)).where(missing, counted)
             )
         )
-    conn.execute(text(f"DROP TABLE {rollup_delta.name}"))
+        if removes:
+            conn.execute(
+                delete(kept.table).where(
+                    _on_days(t.created_day, days), *(t[name] == 0 for name in kept.counts)
+                )
+            )
+    conn.execute(text(f"DROP TABLE {kept.delta.name}"))
 
 
 def _covering(table, regions: Iterable[Region]):
