@@ -73,6 +73,12 @@ READER_MEMORY_SHARE = 0.25
 READER_MEMORY_MIN = 64 * 2**20
 READER_MEMORY_FLOOR = 16 * 2**20
 READER_MEMORY_MERGING = 128 * 2**20
+# What a part's rows take in this process's own memory while they are merged (the pandas
+# frames of the part and of its steps): measured about 2,500 bytes a row at 100,000 rows. The
+# store gives that room up while it merges, so the process stays within its limit, keeping
+# at least STORE_MERGING_MIN (under a small limit its merge would run out of memory else).
+FRAME_BYTES_PER_ROW = 2_500
+STORE_MERGING_MIN = 256 * 2**20
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
 
 
@@ -252,11 +258,15 @@ class _Memory:
         if self.limit is not None:
             self._set_store(max(self.limit - self._reading(), self.limit / 2))
 
-    def merging(self, reader: duckdb.DuckDBPyConnection) -> None:
+    def merging(self, reader: duckdb.DuckDBPyConnection, part_rows: int) -> None:
+        """The scratch store keeps little, and the store gives up the room the part's frames
+        take, as far as its merge can spare."""
         if self.limit is None:
             return
         reader.execute(f"SET memory_limit = '{_mib(self._merging())}'")
-        self._set_store(self.limit - self._merging())
+        rest = self.limit - self._merging()
+        frames = part_rows * FRAME_BYTES_PER_ROW
+        self._set_store(max(rest - frames, min(rest, STORE_MERGING_MIN)))
 
     def restore(self) -> None:
         if self.limit is not None:
@@ -503,7 +513,7 @@ def load_files(
         # The recent keys' days that aged out go first (the server does it hourly too), so the
         # index stays the size of its window where no server runs.
         write(engine, _forget_old_keys)
-        memory.merging(reader)
+        memory.merging(reader, part_rows)
         advance = progress(report.rows_read) if progress else (lambda _n: None)
         lookups = _Lookups(version)
         for checked in files:
