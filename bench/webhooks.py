@@ -646,12 +646,15 @@ def run(args: argparse.Namespace) -> int:
         for error in probes.apply_errors:
             print(f"| Apply probe failed | {error} |")
     if probes.memory:
-        minutes: dict[int, float] = {}
+        # The lowest of a minute shows what stays between loads, the highest what a load adds.
+        minutes: dict[int, list[float]] = {}
         for at, mb in probes.memory:
             if mb is not None:
-                minutes[int(at // 60)] = max(minutes.get(int(at // 60), 0.0), mb)
-        series = ", ".join(f"{m}: {mb:,.0f}" for m, mb in sorted(minutes.items()))
-        print(f"| server resident memory, highest per minute (MB) | {series} |")
+                minutes.setdefault(int(at // 60), []).append(mb)
+        series = ", ".join(
+            f"{m}: {min(mbs):,.0f}-{max(mbs):,.0f}" for m, mbs in sorted(minutes.items())
+        )
+        print(f"| server resident memory, lowest-highest per minute (MB) | {series} |")
     if probes.loads:
         said = "; ".join(
             f"exit {load.get('code')} in {load.get('seconds', 0):.0f} s" for load in probes.loads
