@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -214,12 +215,14 @@ class Services:
         limit: int = 50,
     ) -> reports.DetailedPage:
         version = self.data_version()
+        # Cached by the filter as asked; its phone's contacts are looked up once for both.
+        searched = functools.cache(lambda: reports.with_contacts(self.engine, flt))
         rows = self._read(
             ("detailed_rows", scope, flt, sort, descending, offset, limit, version),
             lambda: reports.detailed_rows(
                 self.engine,
                 scope,
-                flt,
+                searched(),
                 sort=sort,
                 descending=descending,
                 offset=offset,
@@ -229,7 +232,7 @@ class Services:
         # The count is one per filter: another page or order of the same view reuses it.
         total = self._read(
             ("detailed_count", scope, flt, version),
-            lambda: reports.detailed_count(self.engine, scope, flt),
+            lambda: reports.detailed_count(self.engine, scope, searched()),
         )
         return reports.DetailedPage(rows.copy(), total, offset, limit)
 

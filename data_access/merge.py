@@ -54,7 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import ColumnClause
 
-from data_access import message_keys, rollup
+from data_access import contact_days, message_keys, rollup
 from data_access.countries import countries_of
 from data_access.domain import RANK_STATUS, STATUS_RANK
 from data_access.sql import next_id, raw_connection
@@ -418,10 +418,11 @@ def _ensure_contacts(conn: Connection, phones) -> None:
         conn, contacts_stage, pd.DataFrame({"phone": values, "country": countries_of(values)})
     )
     s = contacts_stage.c
-    missing = select(next_id(contacts), s.phone, phone_tail(s.phone), s.country).where(
-        ~exists().where(phone == s.phone)
-    )
-    conn.execute(insert(contacts).from_select(["id", "phone", "phone_tail", "country"], missing))
+    missing = select(
+        next_id(contacts), s.phone, phone_tail(s.phone), s.country, literal(0, BigInteger)
+    ).where(~exists().where(phone == s.phone))
+    columns = ["id", "phone", "phone_tail", "country", "active_days"]
+    conn.execute(insert(contacts).from_select(columns, missing))
     conn.execute(text(f"DROP TABLE {contacts_stage.name}"))
 
 
@@ -614,6 +615,7 @@ def _insert_new(conn: Connection, events: bool) -> int:
     ).scalar_one()
     if created:
         rollup.add(conn, merge_rows, ~r.known)
+        contact_days.mark(conn, merge_rows, ~r.known)
         if keyed:
             message_keys.add(
                 conn,

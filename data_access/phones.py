@@ -56,11 +56,16 @@ class PhoneError(ValueError):
 @dataclass(frozen=True)
 class PhoneSearch:
     """What a phone search matches: stored numbers equal to one of `whole`, or ending with
-    `ending`; `shown` says it back to the person (str() of the search is `shown`)."""
+    `ending`; `shown` says it back to the person (str() of the search is `shown`).
+    Once the store has been asked, `contact_ids` are the stored contacts it matched and
+    `day_mask` the bits of the days their messages fall on (data_access/contact_days.py; None
+    when not known)."""
 
     whole: tuple[str, ...] = ()
     ending: str | None = None
     shown: str = ""
+    contact_ids: tuple[int, ...] | None = None
+    day_mask: int | None = None
 
     def __str__(self) -> str:
         return self.shown

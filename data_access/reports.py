@@ -7,6 +7,8 @@ ClickHouse (data_access.clickhouse.binding) has them answered there.
 
 from __future__ import annotations
 
+import functools
+import operator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,8 +29,8 @@ from sqlalchemy import (
     union_all,
 )
 
+from data_access import contact_days, message_keys
 from data_access import delivery_times as dt
-from data_access import message_keys
 from data_access.clickhouse.binding import messages_of
 from data_access.countries import UNKNOWN as UNKNOWN_COUNTRY
 from data_access.domain import STATUS_LIFECYCLE, STATUSES
@@ -128,6 +130,9 @@ def _conditions(scope: AccessScope, flt: ReportFilter, table=messages) -> list:
         conds.append(c.error_code.in_(flt.error_codes))
     if flt.phone:
         conds.append(c.contact_id.in_(matching_contacts(flt.phone)))
+        if flt.phone.day_mask is not None:
+            days = contact_days.days_in(flt.phone.day_mask, flt.start, flt.end)
+            conds.append(c.created_day.in_(days))
     if flt.message_id:
         conds.append(c.message_id == flt.message_id)
     if flt.correlation_id:
@@ -142,13 +147,23 @@ def _in_countries(column, countries: tuple[str, ...]):
 
 
 def located(conn: Connection, flt: ReportFilter) -> ReportFilter | None:
-    """The filter narrowed to the day of the message it names by id, or None when no such
-    message is stored in its range.
+    """The filter narrowed to the contacts its phone search matches and to the day of the
+    message it names by id, or None when no such contact or message is stored.
 
-    DuckDB keeps no key index over the messages (data_access.message_keys): an id compared
-    over the whole range would read every day's ids, where its key names the one day to read.
-    PostgreSQL finds the id by its primary key.
+    The contacts are looked up once, not again by every query of the request. DuckDB keeps no
+    key index over the messages (data_access.message_keys): an id compared over the whole
+    range would read every day's ids, where its key names the one day to read. PostgreSQL
+    finds the id by its primary key.
     """
+    flt = with_contacts(conn, flt)
+    if flt.phone is not None:
+        search = flt.phone
+        if not search.contact_ids:
+            return None
+        if search.day_mask is not None and not contact_days.days_in(
+            search.day_mask, flt.start, flt.end
+        ):
+            return None
     if not flt.message_id or not message_keys.in_use(conn):
         return flt
     found = message_keys.locate(conn, [flt.message_id]).get(flt.message_id)
@@ -157,9 +172,27 @@ def located(conn: Connection, flt: ReportFilter) -> ReportFilter | None:
     return replace(flt, start=found[0], end=found[0])
 
 
-def matching_contacts(search: PhoneSearch):
+def with_contacts(bind: Engine | Connection, flt: ReportFilter) -> ReportFilter:
+    """The filter with the contacts of its phone search looked up, so that the queries of one
+    request (a page and its count) do not each look them up again."""
+    search = flt.phone
+    if search is None or search.contact_ids is not None or messages_of(bind) is not None:
+        return flt
+    with _connection(bind) as conn:
+        found = conn.execute(matching_contacts(search, with_days=True)).all()
+    masks = [mask for _id, mask in found]
+    # A contact whose days are not known leaves every day of the range to read.
+    day_mask = None if None in masks else functools.reduce(operator.or_, masks, 0)
+    ids = tuple(contact_id for contact_id, _mask in found)
+    return replace(flt, phone=replace(search, contact_ids=ids, day_mask=day_mask))
+
+
+def matching_contacts(search: PhoneSearch, with_days: bool = False):
     """Contacts whose stored number is one of the search's whole numbers or ends with its
-    ending (a local number typed without its country code)."""
+    ending (a local number typed without its country code): the ids found already, if any;
+    `with_days`: a query of their ids and day bits."""
+    if search.contact_ids is not None and not with_days:
+        return sorted(search.contact_ids)
     # Every number searched has at least PHONE_TAIL_DIGITS digits, so a match ends with the same
     # tail: the indexed equality finds the few candidates, the exact test keeps the true matches.
     # Validated digits need no LIKE escaping, and DuckDB scans a LIKE with ESCAPE far slower.
@@ -169,7 +202,7 @@ def matching_contacts(search: PhoneSearch):
     found = []
     for index, tail in enumerate(dict.fromkeys(n[-PHONE_TAIL_DIGITS:] for n in search.numbers)):
         candidates = (
-            select(contacts.c.id, contacts.c.phone)
+            select(contacts.c.id, contacts.c.phone, contacts.c.active_days)
             .where(contacts.c.phone_tail == tail)
             .cte(f"phone_candidates_{index}")
             .prefix_with("MATERIALIZED")
@@ -177,7 +210,8 @@ def matching_contacts(search: PhoneSearch):
         tests = [candidates.c.phone == number for number in search.whole if number.endswith(tail)]
         if search.ending and search.ending.endswith(tail):
             tests.append(candidates.c.phone.endswith(search.ending, autoescape=False))
-        found.append(select(candidates.c.id).where(or_(*tests)))
+        columns = [candidates.c.id, candidates.c.active_days] if with_days else [candidates.c.id]
+        found.append(select(*columns).where(or_(*tests)))
     return found[0] if len(found) == 1 else union_all(*found)
 
 
@@ -984,7 +1018,8 @@ def detailed_rows(
                 found = []
             elif sort in _GROUPED_SORTS and not flt.searches_messages:
                 found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
-            elif sort == "created_at" and conn.dialect.name == "duckdb":
+            elif sort == "created_at" and conn.dialect.name == "duckdb" and not narrowed.phone:
+                # (A phone's messages are few: its page is cut in one pass over the range.)
                 found = _time_ordered_page_ids(conn, scope, narrowed, descending, offset, limit)
             else:
                 ids = _page_ids_select(scope, narrowed, sort, descending, offset, limit)
@@ -1033,6 +1068,7 @@ def detailed_page(
             scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
         )
     with _connection(bind) as conn:
+        flt = with_contacts(conn, flt)
         rows = detailed_rows(
             conn, scope, flt, sort=sort, descending=descending, offset=offset, limit=limit
         )

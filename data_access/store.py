@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateIndex
 
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, parse_memory_limit
-from data_access import message_keys, migrations, rollup
+from data_access import contact_days, message_keys, migrations, rollup
 from data_access.tables import (
     POSTGRES_CONSTRAINTS,
     POSTGRES_CONTACT_INDEXES,
@@ -256,6 +256,7 @@ def _recount_days(tx: Transaction, timezone: str) -> None:
         )
     )
     rollup.rebuild(conn)
+    contact_days.recount(conn)
     if message_keys.in_use(conn):
         message_keys.rebuild(conn)
     if stored is None:

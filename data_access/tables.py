@@ -135,6 +135,8 @@ contacts = Table(
     # The number's country (ISO 3166, ZZ unknown), from its calling code when first written
     # (data_access/countries.py).
     Column("country", String(2)),
+    # A bit for each day its messages were created on (data_access/contact_days.py).
+    Column("active_days", BigInteger),
 )
 
 # Timestamps are UTC without zone; created_day is the local day in the account time zone,

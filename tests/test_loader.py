@@ -417,9 +417,10 @@ def test_new_names_are_created_once(engine, tmp_path):
     assert sorted(name for _, name in tables["subaccounts"]) == ["Brand A", "Marca Ñandú"]
     assert sorted(r[1] for r in tables["users"]) == ["ana", "josé"]
     assert sorted(name for _, name in tables["campaigns"]) == ["Año Nuevo 🎆", "Black Friday"]
-    # A new contact gets its tail and its country (from the calling code) once.
+    # A new contact gets its tail and its country (from the calling code) once, and the bit of
+    # its messages' day (2026-11-20 is day 20,777 since 1970: bit 20,777 % 62 = 7).
     assert [tuple(contact[1:]) for contact in tables["contacts"]] == [
-        ("5511987654321", "654321", "BR")
+        ("5511987654321", "654321", "BR", 1 << 7)
     ]
     assert stored(engine, "b")["user_id"] is None
 

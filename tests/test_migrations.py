@@ -269,9 +269,14 @@ def _without_delivery_time_rollup(engine: Engine) -> None:
     _run(engine, "DROP TABLE delivery_time_rollup")
 
 
+def _without_contact_days(engine: Engine) -> None:
+    _run(engine, "ALTER TABLE contacts DROP COLUMN active_days")
+
+
 # What each store made before the revisions lacks of the newest shape, newest change first.
 # A new revision adds the step undoing it to AFTER_0006.
 AFTER_0006: tuple = (
+    _without_contact_days,
     _without_countries,
     _without_delivery_time_rollup,
     _without_user_preferences,
@@ -311,6 +316,9 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
     engine = old_store
     newest = shape(engine)
     expected_rollup = assert_rollup_matches(engine)
+    days = select(contacts.c.id, contacts.c.active_days).order_by(contacts.c.id)
+    with engine.connect() as conn:
+        marked_days = conn.execute(days).all()
     made_before_revisions(engine, earlier)
     kept_columns = columns_of(engine)
     kept = contents(engine, kept_columns)
@@ -333,6 +341,10 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
     ]
     assert upgraded == kept
     assert assert_rollup_matches(engine) == expected_rollup != []
+    # The contacts' days counted by the revision are those the write path marked.
+    with engine.connect() as conn:
+        assert conn.execute(days).all() == marked_days
+    assert all(mask for _id, mask in marked_days)
     with engine.connect() as conn:
         tails = conn.execute(select(contacts.c.phone, contacts.c.phone_tail)).all()
         countries = conn.execute(select(contacts.c.phone, contacts.c.country)).all()
