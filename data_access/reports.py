@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,8 +25,10 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    tuple_,
     union_all,
 )
 
@@ -405,28 +408,61 @@ OPERATOR_COLUMNS = ("country", "operator", *FIGURE_COLUMNS)
 TEMPLATE_COLUMNS = ("template", *FIGURE_COLUMNS)
 
 
-def _breakdown(
-    conn: Connection, scope: AccessScope, flt: ReportFilter, keys: tuple[str, ...], *extra
-) -> list[dict]:
-    """The range's sent (MT) messages grouped by `keys` (columns of both the messages and the
-    roll-up), one dict per group: its key values, counts, delivered / read / error shares and
-    most frequent error reason (ties: the smallest code). Counted in the engine, from the
-    roll-up unless the filter needs the messages."""
+# The breakdowns of the sent messages: name -> the keys it groups by. Operators and templates
+# show only the groups whose operator or template is known.
+BREAKDOWN_KEYS = {
+    "campaigns": ("campaign_id",),
+    "countries": ("country",),
+    "operators": ("country", "operator"),
+    "templates": ("template",),
+}
+_KNOWN_ONLY = {"operators": "operator", "templates": "template"}
+
+
+def _breakdowns(
+    conn: Connection, scope: AccessScope, flt: ReportFilter, names: tuple[str, ...]
+) -> dict[str, list[dict]]:
+    """The range's sent (MT) messages grouped by each breakdown's keys, one dict per group:
+    its key values, counts, delivered / read / error shares and most frequent error reason
+    (ties: the smallest code). Counted in the engine, from the roll-up unless the filter needs
+    the messages: every breakdown in one pass for the counts and one for the reasons
+    (GROUPING SETS), not two each."""
     table = _source(flt)
     c = table.c
     sent, delivered, read = _time_counts(table)
     conditions = [*_conditions(scope, flt, table), c.direction == "MT"]
-    conditions += [condition(c) for condition in extra]
+    if len(names) == 1 and names[0] in _KNOWN_ONLY:
+        # (Alone, it reads only the messages it shows.)
+        conditions.append(c[_KNOWN_ONLY[names[0]]].is_not(None))
     # A message whose country was never worked out (no contact made it) counts as unknown, as
-    # the country filter takes it.
-    key_columns = [
-        func.coalesce(c.country, UNKNOWN_COUNTRY).label(key) if key == "country" else c[key]
-        for key in keys
-    ]
+    # the country filter takes it. (The same text wherever it is written: PostgreSQL matches
+    # a grouped expression by its text.)
+    unknown: ColumnElement[str] = literal_column(f"'{UNKNOWN_COUNTRY}'")
+    columns = {
+        "campaign_id": c.campaign_id,
+        "country": func.coalesce(c.country, unknown),
+        "operator": c.operator,
+        "template": c.template,
+    }
+    used = [k for k in columns if any(k in BREAKDOWN_KEYS[name] for name in names)]
+    keyed = [columns[k].label(k) for k in used]
+    # GROUPING() has a bit per key, the first the highest, set where the group is not by it.
+    grouping = func.grouping(*(columns[k] for k in used))
+    set_of = {
+        sum(1 << (len(used) - 1 - i) for i, k in enumerate(used) if k not in BREAKDOWN_KEYS[n]): n
+        for n in names
+    }
+
+    def sets(*more):
+        return func.grouping_sets(
+            *(tuple_(*(columns[k] for k in BREAKDOWN_KEYS[n]), *more) for n in names)
+        )
+
     count = _message_count(table)
     totals = (
         select(
-            *key_columns,
+            *keyed,
+            grouping.label("grouping_set"),
             count.label("total"),
             sent.label("sent"),
             delivered.label("delivered"),
@@ -434,72 +470,60 @@ def _breakdown(
             func.coalesce(count.filter(c.status == "error"), 0).label("errors"),
         )
         .where(*conditions)
-        .group_by(*key_columns)
+        .group_by(sets())
     )
     errors = (
         select(
-            *key_columns,
+            *keyed,
+            grouping.label("grouping_set"),
             c.error_code,
             func.min(c.error_description).label("error_description"),
             count.label("error_count"),
         )
         .where(*conditions, c.status == "error")
-        .group_by(*key_columns, c.error_code)
+        .group_by(sets(c.error_code))
     )
-    counted = conn.execute(totals).all()
-    reasons = conn.execute(errors).all()
+    counted: dict[str, list] = {name: [] for name in names}
+    for row in conn.execute(totals).all():
+        counted[set_of[row.grouping_set]].append(row)
     top: dict = {}
-    for reason in reasons:
-        group = tuple(reason[: len(keys)])
+    for reason in conn.execute(errors).all():
+        name = set_of[reason.grouping_set]
+        group = (name, *(getattr(reason, k) for k in BREAKDOWN_KEYS[name]))
         rank = (-int(reason.error_count), reason.error_code is None, reason.error_code or "")
         if group not in top or rank < top[group][0]:
             top[group] = (rank, reason)
-    out = []
-    for row in counted:
-        group = tuple(row[: len(keys)])
-        total = int(row.total)
-        figures = {
-            name: int(getattr(row, name) or 0) for name in ("sent", "delivered", "read", "errors")
-        }
-        reason = top.get(group, (None, None))[1]
-        out.append(
-            {
-                **dict(zip(keys, group, strict=True)),
-                "total": total,
-                **figures,
-                "delivered_pct": _percent(figures["delivered"], total),
-                "read_pct": None if flt.channel == "sms" else _percent(figures["read"], total),
-                "error_pct": _percent(figures["errors"], total),
-                "top_error_code": reason.error_code if reason else None,
-                "top_error_description": reason.error_description if reason else None,
-                "top_error_count": int(reason.error_count) if reason else 0,
-            }
-        )
+    out: dict[str, list[dict]] = {}
+    for name in names:
+        keys = BREAKDOWN_KEYS[name]
+        known = _KNOWN_ONLY.get(name)
+        out[name] = [
+            _figures(
+                flt, keys, row, top.get((name, *(getattr(row, k) for k in keys)), (0, None))[1]
+            )
+            for row in counted[name]
+            if known is None or getattr(row, known) is not None
+        ]
     return out
 
 
-def campaign_table(
-    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
-) -> pd.DataFrame | None:
-    """One row per campaign of the range's sent (MT) messages, most messages first: counts,
-    delivered / read / error shares of its messages, and its most frequent error reason
-    (ties: the smallest code). Messages without a campaign make one row with campaign_id and
-    campaign None. None when the messages live in a store that does not answer it yet
-    (ClickHouse)."""
-    if messages_of(bind) is not None:
-        return None
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=list(CAMPAIGN_COLUMNS))
-    with _connection(bind) as conn:
-        out = _breakdown(conn, scope, flt, ("campaign_id",))
-        ids = sorted({row["campaign_id"] for row in out if row["campaign_id"] is not None})
-        names = select(campaigns.c.id, campaigns.c.name).where(campaigns.c.id.in_(ids))
-        named = dict(conn.execute(names).all()) if ids else {}
-    for row in out:
-        row["campaign"] = named.get(row["campaign_id"])
-    # Most messages first; then by name, the messages without a campaign last.
-    out.sort(key=lambda r: (-r["total"], r["campaign"] is None, r["campaign"] or ""))
-    return pd.DataFrame(out, columns=list(CAMPAIGN_COLUMNS))
+def _figures(flt: ReportFilter, keys: tuple[str, ...], row, reason) -> dict:
+    """A breakdown group's dict: keys, counts, shares and top error reason."""
+    total = int(row.total)
+    figures = {
+        name: int(getattr(row, name) or 0) for name in ("sent", "delivered", "read", "errors")
+    }
+    return {
+        **{key: getattr(row, key) for key in keys},
+        "total": total,
+        **figures,
+        "delivered_pct": _percent(figures["delivered"], total),
+        "read_pct": None if flt.channel == "sms" else _percent(figures["read"], total),
+        "error_pct": _percent(figures["errors"], total),
+        "top_error_code": reason.error_code if reason else None,
+        "top_error_description": reason.error_description if reason else None,
+        "top_error_count": int(reason.error_count) if reason else 0,
+    }
 
 
 DELIVERY_TIME_COLUMNS = (
@@ -610,20 +634,75 @@ def delivery_times(
     return frame
 
 
+def breakdowns(
+    bind: Engine | Connection,
+    scope: AccessScope,
+    flt: ReportFilter,
+    names: tuple[str, ...] = tuple(BREAKDOWN_KEYS),
+) -> dict[str, pd.DataFrame | None]:
+    """The tables of the range's sent (MT) messages by campaign, country, operator and WhatsApp
+    template (BREAKDOWN_KEYS; `names` picks some), each most messages first, read together.
+    None each in a store that does not answer them yet (ClickHouse)."""
+    if messages_of(bind) is not None:
+        return dict.fromkeys(names)
+    found: dict[str, list[dict]] = {name: [] for name in names}
+    if scope.subaccount_ids:
+        with _connection(bind) as conn:
+            found = _breakdowns(conn, scope, flt, names)
+            campaign_ids = {r["campaign_id"] for r in found.get("campaigns", ())} - {None}
+            named = dict(
+                conn.execute(
+                    select(campaigns.c.id, campaigns.c.name).where(
+                        campaigns.c.id.in_(sorted(campaign_ids))
+                    )
+                ).all()
+                if campaign_ids
+                else ()
+            )
+        for row in found.get("campaigns", ()):
+            row["campaign"] = named.get(row["campaign_id"])
+    return {name: _BREAKDOWN_TABLES[name](found[name]) for name in names}
+
+
+def _table(columns: tuple[str, ...], order) -> Callable[[list[dict]], pd.DataFrame]:
+    def table(rows: list[dict]) -> pd.DataFrame:
+        return pd.DataFrame(sorted(rows, key=order), columns=list(columns))
+
+    return table
+
+
+_BREAKDOWN_TABLES = {
+    # Then by name, the messages without a campaign last.
+    "campaigns": _table(
+        CAMPAIGN_COLUMNS, lambda r: (-r["total"], r["campaign"] is None, r["campaign"] or "")
+    ),
+    # Then by code, the unknown country last.
+    "countries": _table(
+        COUNTRY_COLUMNS, lambda r: (-r["total"], r["country"] == UNKNOWN_COUNTRY, r["country"])
+    ),
+    "operators": _table(OPERATOR_COLUMNS, lambda r: (-r["total"], r["country"], r["operator"])),
+    "templates": _table(TEMPLATE_COLUMNS, lambda r: (-r["total"], r["template"])),
+}
+
+
+def campaign_table(
+    bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
+) -> pd.DataFrame | None:
+    """One row per campaign of the range's sent (MT) messages, most messages first: counts,
+    delivered / read / error shares of its messages, and its most frequent error reason
+    (ties: the smallest code). Messages without a campaign make one row with campaign_id and
+    campaign None. None when the messages live in a store that does not answer it yet
+    (ClickHouse)."""
+    return breakdowns(bind, scope, flt, ("campaigns",))["campaigns"]
+
+
 def country_table(
     bind: Engine | Connection, scope: AccessScope, flt: ReportFilter
 ) -> pd.DataFrame | None:
     """One row per country of the range's sent (MT) messages (the contacts' countries, ISO
     3166 codes, ZZ for numbers of no known country), most messages first, with the figures of
     campaign_table. None in a store that does not answer it yet (ClickHouse)."""
-    if messages_of(bind) is not None:
-        return None
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=list(COUNTRY_COLUMNS))
-    with _connection(bind) as conn:
-        out = _breakdown(conn, scope, flt, ("country",))
-    out.sort(key=lambda r: (-r["total"], r["country"] == UNKNOWN_COUNTRY, r["country"]))
-    return pd.DataFrame(out, columns=list(COUNTRY_COLUMNS))
+    return breakdowns(bind, scope, flt, ("countries",))["countries"]
 
 
 def operator_table(
@@ -632,15 +711,7 @@ def operator_table(
     """One row per country and operator of the range's sent (MT) messages whose operator is
     known (the channel reported it, or the writer gave it), most messages first. None in a
     store that does not answer it yet (ClickHouse)."""
-    if messages_of(bind) is not None:
-        return None
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=list(OPERATOR_COLUMNS))
-    keys = ("country", "operator")
-    with _connection(bind) as conn:
-        out = _breakdown(conn, scope, flt, keys, lambda c: c.operator.is_not(None))
-    out.sort(key=lambda r: (-r["total"], r["country"], r["operator"]))
-    return pd.DataFrame(out, columns=list(OPERATOR_COLUMNS))
+    return breakdowns(bind, scope, flt, ("operators",))["operators"]
 
 
 def template_table(
@@ -649,14 +720,7 @@ def template_table(
     """One row per WhatsApp template name of the range's sent (MT) messages that name one,
     most messages first, with the figures of campaign_table. None in a store that does not
     answer it yet (ClickHouse)."""
-    if messages_of(bind) is not None:
-        return None
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=list(TEMPLATE_COLUMNS))
-    with _connection(bind) as conn:
-        out = _breakdown(conn, scope, flt, ("template",), lambda c: c.template.is_not(None))
-    out.sort(key=lambda r: (-r["total"], r["template"]))
-    return pd.DataFrame(out, columns=list(TEMPLATE_COLUMNS))
+    return breakdowns(bind, scope, flt, ("templates",))["templates"]
 
 
 @dataclass(frozen=True)

@@ -130,18 +130,14 @@ def consolidated_content(
 
 def sent_reads(flt: ReportFilter) -> list[tuple[str, ReportFilter]]:
     """The cached reads the view of sent messages makes (Services.prefetch's names)."""
-    reads = [
+    return [
         ("daily_series", flt),
         ("daily_series", report_data.previous_filter(flt)),
         ("top_errors", flt),
         ("delivery_times", flt),
-        ("campaign_table", flt),
-        ("country_table", flt),
-        ("operator_table", flt),
+        # The campaigns, countries, operators and templates tables, read together.
+        ("breakdowns", flt),
     ]
-    if flt.channel != "sms":
-        reads.append(("template_table", flt))
-    return reads
 
 
 def breakdowns(services: Services, viewer: Viewer, language: str, flt: ReportFilter) -> dict:
