@@ -71,3 +71,26 @@ def test_a_subaccount_outside_the_scope_narrows_nothing_and_reveals_nothing(load
         services, limited, "whatsapp", [known["Brand B"], "x"], {ids.FILTER_USER: [bruno]}
     )
     assert names(options) == {ids.FILTER_USER: ["ana"], ids.FILTER_CAMPAIGN: ["Black Friday"]}
+
+
+def test_a_chosen_value_that_is_no_list_of_ids_narrows_as_one_value_or_none(loaded):
+    # A forged request sent True (and 1, which True equals) as the chosen users: neither a
+    # traceback nor a user listed by a boolean. One id alone counts as that id.
+    engine, settings = loaded
+    admin = viewer_for(engine)
+    services = FixedViewerServices(settings, engine, admin)
+    known = subaccount_ids(engine)
+    ana = next(
+        o["value"]
+        for o in narrowed_options(services, admin, "whatsapp", [])[ids.FILTER_USER]
+        if o["label"] == "ana"
+    )
+    for chosen, listed in (
+        (True, ["bruno"]),
+        ([True, "x", None], ["bruno"]),
+        (ana, ["bruno", "ana"]),
+    ):
+        options = narrowed_options(
+            services, admin, "whatsapp", [known["Brand B"]], {ids.FILTER_USER: chosen}
+        )
+        assert names(options)[ids.FILTER_USER] == listed

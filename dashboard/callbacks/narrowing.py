@@ -22,6 +22,13 @@ def _subaccount_ids(values) -> list[int]:
     return out
 
 
+def _values(chosen) -> list[int]:
+    """The ids a list's value holds: a list of them, or one alone; anything else a forged
+    request sends holds none."""
+    values = chosen if isinstance(chosen, list) else [chosen]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+
+
 def narrowed_options(
     services: Services, viewer: Viewer, channel: str, subaccounts, chosen: dict | None = None
 ) -> dict[str, list[dict]]:
@@ -38,8 +45,8 @@ def narrowed_options(
         options = [{"label": name, "value": int(ident)} for ident, name in present[kind]]
         listed = {option["value"] for option in options}
         names = {int(ident): name for ident, name in everyone[kind]}
-        for value in (chosen or {}).get(control) or ():
-            if isinstance(value, int) and value not in listed and value in names:
+        for value in _values((chosen or {}).get(control)):
+            if value not in listed and value in names:
                 options.append({"label": names[value], "value": value})
         out[control] = options
     return out
