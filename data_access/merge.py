@@ -413,7 +413,20 @@ def _ensure_contacts(conn: Connection, phones) -> None:
         values = [v for v in values if v not in have]
         if not values:
             return
-    _fresh(conn, contacts_stage)
+        _fresh(conn, contacts_stage)
+    else:
+        # Many numbers (a load's part): the stored ones are told apart in the engine first,
+        # so that only new numbers have their country worked out (most of a part's are known).
+        _fresh(conn, contacts_stage)
+        _copy_frame(conn, contacts_stage, pd.DataFrame({"phone": values, "country": None}))
+        s = contacts_stage.c
+        values = sorted(
+            conn.execute(select(s.phone).where(~exists().where(phone == s.phone))).scalars()
+        )
+        conn.execute(text(f"DELETE FROM {contacts_stage.name}"))
+        if not values:
+            conn.execute(text(f"DROP TABLE {contacts_stage.name}"))
+            return
     _copy_frame(
         conn, contacts_stage, pd.DataFrame({"phone": values, "country": countries_of(values)})
     )

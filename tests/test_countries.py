@@ -8,7 +8,7 @@ import csv
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.callbacks.consolidated import update_consolidated
 from dashboard.callbacks.url_state import state_from_search, state_to_search
@@ -164,6 +164,50 @@ def test_cty002_written_once_with_the_contact_and_copied_to_its_messages(loaded)
     ]
     # The roll-up keeps the three as keys and still equals counting the messages.
     assert_rollup_matches(engine)
+
+
+def test_cty005_a_part_of_many_numbers_works_out_the_new_ones_only(engine, monkeypatch):
+    # Over merge.KEYED_LOOKUP_MAX numbers the stored ones are told apart in the engine: 1,000
+    # Brazilian numbers stored first, then 3,000 messages naming them and 2,000 new ones
+    # (1,000 Argentine, 1,000 Chilean). Every number has one contact with its country, and
+    # only the 2,000 new ones had it worked out.
+    from data_access import merge
+    from data_access.writes import WriteScope, write
+    from ingest.merge import merge_rows
+
+    def message(index: int, phone: str) -> dict:
+        return {**WA, "message_id": f"m{index}", "subaccount": "Brand A", "phone": phone,
+                "status": "sent", "created_at": at(1, 10)}  # fmt: skip
+
+    brazil = [f"+55119{n:08d}" for n in range(1_000)]
+    argentina = [f"+54911{n:08d}" for n in range(1_000)]
+    chile = [f"+569{n:08d}" for n in range(1_000)]
+    scope = WriteScope.account("test")
+
+    def merge_all(batch: list[dict]) -> None:
+        merged, problems = write(engine, lambda tx: merge_rows(tx, batch, TIMEZONE, scope, "api"))
+        assert (merged, problems) == (len(batch), {})
+
+    merge_all([message(i, p) for i, p in enumerate(brazil)])
+    worked_out: list[str] = []
+
+    def counted(phones):
+        phones = list(phones)
+        worked_out.extend(phones)
+        return countries_of(phones)
+
+    monkeypatch.setattr(merge, "countries_of", counted)
+    merge_all([message(1_000 + i, p) for i, p in enumerate(brazil + argentina + chile)])
+    assert len(worked_out) == 2_000
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(contacts.c.country, func.count(), func.count(func.distinct(contacts.c.phone)))
+            .group_by(contacts.c.country)
+            .order_by(contacts.c.country)
+        ).all()
+    assert [tuple(row) for row in found] == [
+        ("AR", 1_000, 1_000), ("BR", 1_000, 1_000), ("CL", 1_000, 1_000)
+    ]  # fmt: skip
 
 
 # --- the loader's new optional columns ---------------------------------------------------------
