@@ -883,7 +883,8 @@ def _page_ids_select(
     are then fetched by primary key with their names joined (detailed_rows). Joined first, the
     engine would join every matching message before it could sort; cut with every column, DuckDB
     reads the wide columns of every candidate row when a filter matches rows spread over the
-    whole table (a phone search).
+    whole table. (A phone search, whose filter is constants the scan applies, is cut in one
+    pass: _phone_page.)
     """
     key = SORT_COLUMNS[sort]
     source: FromClause = messages
@@ -1016,6 +1017,22 @@ def _page_order(page, phones, sort: str, descending: bool):
     return (_ordered(column, sort, descending), identity)
 
 
+def _phone_page(
+    scope: AccessScope, flt: ReportFilter, sort: str, descending: bool, offset: int, limit: int
+):
+    """One page of a phone search (its contacts looked up: `located`) with every column, in one
+    pass. A phone's messages are few, and the scan filters by its contacts' ids and days,
+    constants: it reads the other columns only where one of those messages is, so a page of
+    ids first and then its rows day by day (_page_rows) would read the same days twice."""
+    assert flt.phone is not None and flt.phone.contact_ids
+    phones = rows_by_key(
+        [contacts.c.id, contacts.c.phone], contacts.c.id, sorted(flt.phone.contact_ids), "phones"
+    )
+    order = _page_order(messages, phones, sort, descending)
+    query = _with_names(messages, phones).where(*_conditions(scope, flt))
+    return query.order_by(*order).offset(offset).limit(limit)
+
+
 def _page_rows(found):
     """The messages of a page, from their (id, contact, day, creation time), as a subquery.
 
@@ -1078,12 +1095,15 @@ def detailed_rows(
     if scope.subaccount_ids:
         with _connection(bind) as conn:
             narrowed = located(conn, flt)
+            found = []
             if narrowed is None:
-                found = []
+                pass
+            elif narrowed.phone is not None:
+                page = _phone_page(scope, narrowed, sort, descending, offset, limit)
+                rows = conn.execute(page).all()
             elif sort in _GROUPED_SORTS and not flt.searches_messages:
                 found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
-            elif sort == "created_at" and conn.dialect.name == "duckdb" and not narrowed.phone:
-                # (A phone's messages are few: its page is cut in one pass over the range.)
+            elif sort == "created_at" and conn.dialect.name == "duckdb":
                 found = _time_ordered_page_ids(conn, scope, narrowed, descending, offset, limit)
             else:
                 ids = _page_ids_select(scope, narrowed, sort, descending, offset, limit)

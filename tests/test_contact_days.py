@@ -109,3 +109,29 @@ def test_a_contact_whose_days_are_not_known_is_searched_on_every_day(engine):
     with engine.begin() as conn:
         conn.execute(update(contacts).values(active_days=None))
     assert search(engine, ANA) == (["ana-1", "ana-2", "ana-3"], 3, [])
+
+
+def test_a_phone_search_s_pages_in_every_order_are_those_of_the_single_sort(engine):
+    # The page of a phone search is cut in one pass with every column (reports._phone_page);
+    # the reference is the one ordered SELECT exports read, its phone matched by a subquery.
+    load(engine)
+    more = [
+        mt("ana-5", "2026-11-05T08:00:00-03:00", "error", phone=ANA, subaccount="Brand B",
+           error_code="131026", error_description="Undeliverable"),
+        mt("ana-6", "2026-11-05T08:00:00-03:00", "delivered", phone="+55 11 98765-4321"),
+    ]  # fmt: skip
+    write(engine, lambda tx: merge_rows(tx, more, TIMEZONE, WriteScope.account("t"), "api"))
+    with engine.connect() as conn:
+        scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars())
+    flt = ReportFilter.build("whatsapp", START, TODAY, timezone=TIMEZONE, today=TODAY, phone=ANA)
+    for sort in reports.SORT_COLUMNS:
+        for descending in (False, True):
+            with engine.connect() as conn:
+                ordered = conn.execute(reports.detailed_select(scope, flt, sort, descending))
+                expected = [row.message_id for row in ordered]
+            assert sorted(expected) == ["ana-1", "ana-2", "ana-3", "ana-5", "ana-6"]
+            for offset in (0, 2, 4):
+                page = reports.detailed_rows(
+                    engine, scope, flt, sort=sort, descending=descending, offset=offset, limit=2
+                )
+                assert list(page["message_id"]) == expected[offset : offset + 2], (sort, offset)
