@@ -241,9 +241,14 @@ def test_dr602_status_sorts_by_lifecycle_on_the_server(browser, served):
 def test_dr603_the_columns_fit_1440px_and_a_choice_is_kept_with_the_account(browser, served):
     browser.get(served.url + "/?view=detailed")
     wait_page(browser, "Página 1 de 3")
-    shown = browser.execute_script(
-        "return Array.from(document.querySelectorAll("
-        "'#detailed-table .ag-header-cell[col-id]')).map(c => c.getAttribute('col-id'))"
+    # The grid draws its header after the pager reads its page (later on a loaded machine).
+    shown = wait_for(
+        lambda: browser.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'#detailed-table .ag-header-cell[col-id]')).map(c => c.getAttribute('col-id'))"
+        ),
+        15,
+        "the table's header",
     )
     assert shown == [
         "created_at",
@@ -282,7 +287,11 @@ def test_dr603_the_columns_fit_1440px_and_a_choice_is_kept_with_the_account(brow
     )
     browser.refresh()
     wait_page(browser, "Página 1 de 3")
-    assert grid_column(browser, ids.DETAILED_TABLE, "user")[:1] == [""]
+    wait_for(
+        lambda: grid_column(browser, ids.DETAILED_TABLE, "user")[:1] == [""],
+        15,
+        "the user column after a reload",
+    )
     assert grid_column(browser, ids.DETAILED_TABLE, "campaign")[:1] == [None]
     checked = browser.execute_script(
         "return Array.from(document.querySelectorAll('#detailed-columns input:checked'))"
