@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from functools import partial
@@ -86,6 +87,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from ingest import service as ingest
     from servertools.allocator import Allocator
 
+    # What the server's workers report (a write that waited or held the store long, a pass
+    # that failed) goes to its standard error.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Not every request that waits for a thread: a line each, hundreds a second under load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # Freed memory goes back to the system, so the server's stays flat over loads.
     allocator = Allocator().start()
     try:

@@ -614,7 +614,7 @@ def _merge_file(
                 all_or_nothing=not skip_invalid,
             )
 
-        result, before, after = write(engine, work)
+        result, before, after = write(engine, work, bulk=True)
         lookups.written(before, after)
         refused = [_refusal_problem(frame, r, path.name) for r in result.refused]
         if refused and not skip_invalid:

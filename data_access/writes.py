@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -32,8 +33,89 @@ T = TypeVar("T")
 WRITE_TRIES = 4
 RETRY_PAUSE_SECONDS = 0.05
 
-# One writer at a time in this process. Re-entrant: a write may call a helper that writes.
-_lock = threading.RLock()
+# A write that waits or holds the store this long is logged.
+SLOW_WAIT_SECONDS = 5.0
+SLOW_WRITE_SECONDS = 2.0
+# How long a bulk write waits at most for the short writes ahead of it.
+BULK_WAIT_MAX_SECONDS = 30.0
+
+
+class WriteLock:
+    """One writer at a time in this process, re-entrant (a write may call a helper that writes).
+
+    Short writes go first: a bulk write (a part of a file load, a demo chunk) waits while a
+    short write (webhook statuses, the API) waits for the lock or while a writer with a backlog
+    keeps its turn (`ahead_of_bulk`), so a load holds the statuses back one part at most. A
+    bulk write waits BULK_WAIT_MAX_SECONDS at most, so a flood of short writes never stops a
+    load.
+    """
+
+    def __init__(self, bulk_wait_max: float = BULK_WAIT_MAX_SECONDS) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._short_waiting = 0
+        self._ahead = 0
+        self.bulk_wait_max = bulk_wait_max
+
+    @contextmanager
+    def held(self, *, bulk: bool = False) -> Iterator[None]:
+        self._acquire(bulk)
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextmanager
+    def ahead_of_bulk(self) -> Iterator[None]:
+        """While this is open, bulk writes wait (for BULK_WAIT_MAX_SECONDS at most)."""
+        with self._cond:
+            self._ahead += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._ahead -= 1
+                self._cond.notify_all()
+
+    def _acquire(self, bulk: bool) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if bulk:
+                deadline = time.monotonic() + self.bulk_wait_max
+                while True:
+                    left = deadline - time.monotonic()
+                    yielding = bool(self._short_waiting or self._ahead) and left > 0
+                    if self._owner is None and not yielding:
+                        break
+                    self._cond.wait(left if yielding else None)
+            else:
+                self._short_waiting += 1
+                try:
+                    while self._owner is not None:
+                        self._cond.wait()
+                finally:
+                    self._short_waiting -= 1
+            self._owner = me
+            self._depth = 1
+
+    def _release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
+_lock = WriteLock()
+
+
+def ahead_of_bulk() -> AbstractContextManager[None]:
+    """Keep bulk writes waiting while a writer works through a backlog of short writes."""
+    return _lock.ahead_of_bulk()
 
 
 class StoreBusyError(RuntimeError):
@@ -112,27 +194,38 @@ def bump_data_version(conn: Connection) -> None:
     )
 
 
+def _log_slow(bulk: bool, waited: float, held: float) -> None:
+    if waited >= SLOW_WAIT_SECONDS or held >= SLOW_WRITE_SECONDS:
+        kind = "bulk write" if bulk else "write"
+        log.info("%s waited %.1f s for its turn and held the store %.1f s", kind, waited, held)
+
+
 def write(
     engine: Engine,
     work: Callable[[Transaction], T],
     *,
     tries: int = WRITE_TRIES,
     on_retry: Callable[[], None] | None = None,
+    bulk: bool = False,
 ) -> T:
     """Run `work` in one transaction under the process's write lock and return its result.
 
     A transaction that loses a conflict is rolled back and run again (up to `tries` times in
     all); `on_retry` resets whatever the work accumulated outside the store. Past that,
     StoreBusyError; nothing of the write is stored. The data version goes up by one when the
-    work called `mark_changed`.
+    work called `mark_changed`. A `bulk` write lets short ones go first (see WriteLock).
     """
     for attempt in range(1, tries + 1):
         try:
-            with _lock, engine.begin() as conn:
-                tx = Transaction(conn)
-                result = work(tx)
-                if tx.changed:
-                    bump_data_version(conn)
+            asked = time.monotonic()
+            with _lock.held(bulk=bulk):
+                got = time.monotonic()
+                with engine.begin() as conn:
+                    tx = Transaction(conn)
+                    result = work(tx)
+                    if tx.changed:
+                        bump_data_version(conn)
+                _log_slow(bulk, got - asked, time.monotonic() - got)
             return result
         except Exception as error:
             if not is_conflict(error):

@@ -666,7 +666,7 @@ def build_demo(
     for frame in generate(
         count, days=days, seed=seed, timezone=timezone, now=now, chunk_rows=chunk_rows
     ):
-        write(engine, partial(_merge_chunk, frame))
+        write(engine, partial(_merge_chunk, frame), bulk=True)
         written += len(frame)
         if progress is not None:
             progress(len(frame))

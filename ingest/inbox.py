@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ from data_access.retention import purge_messages
 from data_access.sql import raw_connection
 from data_access.store import data_version
 from data_access.tables import inbox, pending_statuses
-from data_access.writes import Transaction, WriteScope, write
+from data_access.writes import Transaction, WriteScope, ahead_of_bulk, write
 from ingest import sinch, whatsapp
 from ingest.events import Mapped
 from ingest.merge import apply_mapped, apply_pending
@@ -385,11 +386,20 @@ class Worker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        # During a pass, and while a backlog remains, a file load's next part waits.
+        with ExitStack() as backlog:
+            self._passes(backlog)
+
+    def _passes(self, backlog: ExitStack) -> None:
         last_pending = last_purge = float("-inf")
         seen_version = None
+        behind = False
         while not self._stop.is_set():
             self._wake.clear()
             full = False
+            if not behind:  # open before the pass, so no part slips in after a full one
+                backlog.enter_context(ahead_of_bulk())
+                behind = True
             try:
                 report = process_due(self.engine, self.timezone)
                 full = report.processed + report.failed + report.retried >= BATCH_ROWS
@@ -406,6 +416,8 @@ class Worker:
                 log.exception("inbox worker pass failed")
             if full:
                 continue  # a backlog: the next batch is due at once
+            backlog.close()
+            behind = False
             # Let bodies gather: one pass over many bodies costs little more than over one.
             if self._stop.wait(self.settle):
                 return
