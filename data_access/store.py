@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import duckdb_engine
 from sqlalchemy import (
     Connection,
     Date,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import registry
 from sqlalchemy.schema import CreateIndex
 
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, parse_memory_limit
@@ -69,6 +71,19 @@ _POSTGRES_INDEX_OBJECTS = tuple(
 # pg_advisory_lock's key for creating or upgrading the schema (any number; this one spells
 # "reports" in ASCII).
 _SCHEMA_LOCK_KEY = 0x7265706F727473
+
+
+class CachedDuckDBDialect(duckdb_engine.Dialect):
+    """duckdb-engine's dialect with SQLAlchemy's cache of compiled statements on. Its own
+    dialect leaves the cache off (it does not claim it), so every statement was compiled again
+    at each run: about a tenth of a merge's time. Ours are Core constructs and text()."""
+
+    supports_statement_cache = True
+
+
+# In place of duckdb-engine's own: every duckdb:// URL of this process gets it, and URLs stay as
+# they were (commands and the served app are handed the same URL).
+registry.register("duckdb", __name__, "CachedDuckDBDialect")
 
 
 class StoreLockedError(RuntimeError):
