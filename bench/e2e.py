@@ -121,6 +121,7 @@ class Timing:
 class LoadResult:
     users: int
     fresh: float
+    think: float
     seconds: float
     actions: int
     requests: int
@@ -602,12 +603,20 @@ def measure_single(base: str, work: Workload, raw: dict[str, list[float]], repea
 
 
 def measure_load(
-    server: Server, work: Workload, users: int, seconds: float, fresh: float, seed: int = 1
+    server: Server,
+    work: Workload,
+    users: int,
+    seconds: float,
+    fresh: float,
+    think: float = 0.0,
+    seed: int = 1,
 ):
     """`users` signed-in pages doing a random mix of the actions for `seconds`.
 
     A share `fresh` of the actions asks for a view no one asked for yet (another range, a
     deeper page, another contact), so it misses the cache; the rest repeat the measured views.
+    Each user looks at an answer for `think` seconds on average (half to one and a half times
+    that) before the next action; 0: back to back, every user always waiting for an answer.
     """
     probe = Page(server.base)
     probe.sign_in()
@@ -660,6 +669,10 @@ def measure_load(
                 counts["actions"] += 1
                 counts["requests"] += count
                 counts["errors"] += failed
+            if think:
+                time.sleep(
+                    min(rng.uniform(0.5, 1.5) * think, max(0.0, deadline - time.monotonic()))
+                )
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -678,6 +691,7 @@ def measure_load(
     return LoadResult(
         users=users,
         fresh=fresh,
+        think=think,
         seconds=elapsed,
         actions=counts["actions"],
         requests=counts["requests"],
@@ -728,7 +742,9 @@ def format_report(report: E2EReport) -> str:
         lines += [
             "",
             f"{load.users} users for {load.seconds:.0f} s ({load.fresh:.0%} of actions on views "
-            f"not asked for before): {load.actions:,} actions "
+            f"not asked for before; "
+            + (f"{load.think:g} s looking at each answer" if load.think else "back to back")
+            + f"): {load.actions:,} actions "
             f"({load.throughput:.1f}/s, {load.requests / load.seconds:.1f} requests/s), "
             f"p50 {p50_ms:,.0f} ms, p95 {p95_ms:,.0f} ms, errors {load.errors}; "
             f"p95 <= {USERS_P95_MS:.0f} ms and zero errors: "
@@ -749,6 +765,7 @@ def run(
     users: int = 20,
     seconds: float = 60.0,
     fresh: float = 0.5,
+    think: float = 0.0,
     threads: int = 8,
     data_dir: Path = DATA_DIR,
     timezone: str = "America/Sao_Paulo",
@@ -781,7 +798,7 @@ def run(
         try:
             server.wait_ready()
             timings = measure_single(server.base, work, raw, repeat)
-            load = measure_load(server, work, users, seconds, fresh) if users else None
+            load = measure_load(server, work, users, seconds, fresh, think) if users else None
         finally:
             server.stop()
         print("timing the raw queries again", file=out, flush=True)
@@ -811,6 +828,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fresh", type=float, default=0.5, help="share of concurrent actions that miss the cache"
     )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds each user looks at an answer before the next action (0: back to back)",
+    )
     parser.add_argument("--threads", type=positive, default=8, help="waitress threads")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
@@ -830,6 +853,7 @@ def main(argv: list[str] | None = None) -> int:
             users=args.users,
             seconds=args.seconds,
             fresh=args.fresh,
+            think=args.think,
             threads=args.threads,
             timezone=timezone,
             progress=lambda total: Console().progress(total, unit="messages"),
@@ -864,6 +888,7 @@ def _as_json(report: E2EReport) -> dict:
         if load is None
         else {
             "users": load.users,
+            "think_seconds": load.think,
             "seconds": load.seconds,
             "actions": load.actions,
             "requests": load.requests,

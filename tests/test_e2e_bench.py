@@ -11,7 +11,9 @@ from bench import e2e
 
 def test_e2e_bench_completes_on_a_tiny_store(tmp_path):
     out = io.StringIO()
-    report = e2e.run(messages=20_000, repeat=2, users=2, seconds=3, data_dir=tmp_path, out=out)
+    report = e2e.run(
+        messages=20_000, repeat=2, users=2, seconds=3, think=0.2, data_dir=tmp_path, out=out
+    )
 
     assert [(t.action, t.phase) for t in report.timings] == [
         (action, phase)
@@ -45,4 +47,5 @@ def test_e2e_bench_completes_on_a_tiny_store(tmp_path):
     assert "serving: " in text and " app.py serve " in text
     rows = [line for line in text.splitlines() if line.startswith("| duckdb |")]
     assert len(rows) == 10
-    assert re.search(r"2 users for \d+ s \(50% of actions", text)
+    assert re.search(r"2 users for \d+ s \(50% of actions .*; 0.2 s looking at each answer\)", text)
+    assert load.think == 0.2
