@@ -11,8 +11,8 @@ The shares within 5 s, 1 min and 1 h are exact: those are bounds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import case, extract
 
 # Each bucket holds the delays above the previous bound up to and including its own bound, in
@@ -50,34 +50,33 @@ def bucket_bounds(bucket: int) -> tuple[float, float | None]:
     return lower, upper
 
 
-def percentile(counts: Sequence[int], fraction: float) -> float | None:
-    """The delay below which `fraction` of the counted messages fall, from bucket counts
-    (`counts[i]` messages in bucket i): the bucket where the running count reaches that rank,
-    interpolated linearly between its bounds; the open bucket gives its lower bound. None when
-    nothing was counted."""
-    total = sum(counts)
-    if total <= 0:
-        return None
+def percentiles(counts: npt.ArrayLike, fraction: float) -> np.ndarray:
+    """Per row of bucket counts (`counts[r, i]` messages of row r in bucket i), the delay below
+    which `fraction` of the row's messages fall: the bucket where the running count reaches
+    that rank, interpolated linearly between its bounds; the open bucket gives its lower bound.
+    NaN for a row where nothing was counted."""
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1, BUCKET_COUNT)
+    running = counts.cumsum(axis=1)
+    total = running[:, -1]
     rank = fraction * total
-    running = 0
-    for bucket, count in enumerate(counts):
-        if count <= 0:
-            continue
-        if running + count >= rank:
-            lower, upper = bucket_bounds(bucket)
-            if upper is None:
-                return lower
-            return lower + (upper - lower) * (rank - running) / count
-        running += count
-    return bucket_bounds(OPEN_BUCKET)[0]  # not reached: the last count reaches the total
+    # The first bucket whose running count reaches the rank holds messages of its own (the
+    # running count before it is below the rank).
+    bucket = (running >= rank[:, None]).argmax(axis=1)
+    rows = np.arange(len(counts))
+    count = counts[rows, bucket]
+    before = running[rows, bucket] - count
+    lower, upper = _LOWER[bucket], _UPPER[bucket]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = lower + (upper - lower) * (rank - before) / count
+    found = np.where(bucket == OPEN_BUCKET, lower, inside)
+    return np.where(total > 0, found, np.nan)
 
 
-def count_within(counts: Sequence[int], seconds: int) -> int:
-    """How many counted messages took at most `seconds` (a bucket bound)."""
+def counts_within(counts: npt.ArrayLike, seconds: int) -> np.ndarray:
+    """Per row of bucket counts, how many counted messages took at most `seconds` (a bound)."""
     last = BUCKET_BOUNDS.index(seconds)
-    return int(sum(counts[: last + 1]))
+    return np.asarray(counts, dtype=np.int64).reshape(-1, BUCKET_COUNT)[:, : last + 1].sum(axis=1)
 
 
-def as_counts(by_bucket: Mapping[int, int]) -> list[int]:
-    """Bucket counts as a list indexed by bucket number, zero where none."""
-    return [int(by_bucket.get(bucket, 0)) for bucket in range(BUCKET_COUNT)]
+_LOWER = np.array([bucket_bounds(b)[0] for b in range(BUCKET_COUNT)])
+_UPPER = np.array([bucket_bounds(b)[1] or np.nan for b in range(BUCKET_COUNT)])

@@ -577,19 +577,22 @@ def _times_select(scope: AccessScope, flt: ReportFilter):
     ).group_by(t.date, t.bucket)
 
 
-def _time_figures(delivered: list[int], read: list[int], channel: str) -> dict:
-    figures: dict = {"delivered": sum(delivered), "read": sum(read)}
+def _time_figures(delivered: np.ndarray, read: np.ndarray, channel: str) -> dict:
+    """The figures of each row of bucket counts (a day, or the whole range), as columns; NaN
+    where a figure is not available."""
+    figures: dict = {"delivered": delivered.sum(axis=1), "read": read.sum(axis=1)}
     for name, fraction in dt.PERCENTILES.items():
-        figures[f"delivered_{name}"] = dt.percentile(delivered, fraction)
-        figures[f"read_{name}"] = dt.percentile(read, fraction)
+        figures[f"delivered_{name}"] = dt.percentiles(delivered, fraction)
+        figures[f"read_{name}"] = dt.percentiles(read, fraction)
+    total = figures["delivered"]
     for name, seconds in dt.WITHIN_SECONDS.items():
-        within = dt.count_within(delivered, seconds)
-        figures[f"{name}_pct"] = (
-            _percent(within, figures["delivered"]) if figures["delivered"] else None
-        )
+        within = dt.counts_within(delivered, seconds)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            figures[f"{name}_pct"] = np.where(total > 0, within * 100.0 / total, np.nan)
     if channel == "sms":
         # SMS has no read receipts: "not available", never 0.
-        figures.update({"read": None, **{f"read_{name}": None for name in dt.PERCENTILES}})
+        nothing = np.full(len(total), np.nan)
+        figures.update({"read": nothing, **{f"read_{name}": nothing for name in dt.PERCENTILES}})
     return figures
 
 
@@ -610,27 +613,30 @@ def delivery_times(
     if scope.subaccount_ids:
         with _connection(bind) as conn:
             rows = conn.execute(_times_select(scope, flt)).all()
-    by_day: dict = {}
-    for row in rows:
-        delivered, read = by_day.setdefault(row.date, ({}, {}))
-        delivered[int(row.bucket)] = int(row.delivered or 0)
-        read[int(row.bucket)] = int(row.read or 0)
-    out = []
-    whole_delivered = [0] * dt.BUCKET_COUNT
-    whole_read = [0] * dt.BUCKET_COUNT
-    for day in flt.days:
-        delivered, read = (dt.as_counts(found) for found in by_day.get(day, ({}, {})))
-        whole_delivered = [a + b for a, b in zip(whole_delivered, delivered, strict=True)]
-        whole_read = [a + b for a, b in zip(whole_read, read, strict=True)]
-        out.append({"date": day, **_time_figures(delivered, read, flt.channel)})
-    out.append({"date": None, **_time_figures(whole_delivered, whole_read, flt.channel)})
-    frame = pd.DataFrame(out, columns=list(DELIVERY_TIME_COLUMNS))
+    days = list(flt.days)
+    # One row of bucket counts per day of the range, and a last one for the whole range.
+    delivered = np.zeros((len(days) + 1, dt.BUCKET_COUNT), dtype=np.int64)
+    read = np.zeros_like(delivered)
+    position = {day: index for index, day in enumerate(days)}
+    found = [
+        (position[day], int(bucket), int(delivered_count or 0), int(read_count or 0))
+        for day, bucket, delivered_count, read_count in rows
+        if day in position
+    ]
+    if found:
+        at, bucket, delivered_count, read_count = np.array(found, dtype=np.int64).T
+        delivered[at, bucket] = delivered_count
+        read[at, bucket] = read_count
+    delivered[-1] = delivered[:-1].sum(axis=0)
+    read[-1] = read[:-1].sum(axis=0)
+    figures = _time_figures(delivered, read, flt.channel)
+    frame = pd.DataFrame({"date": [*days, None]})
     for name in DELIVERY_TIME_COLUMNS[1:]:
         # Nullable types: a figure not available (a day without deliveries, read on SMS) is NA.
+        column = pd.array(figures[name], dtype="Float64")
         if name in ("delivered", "read"):
-            frame[name] = frame[name].astype("Int64")
-        else:
-            frame[name] = frame[name].astype("Float64")
+            column = column.astype("Int64")
+        frame[name] = column
     return frame
 
 

@@ -4,6 +4,7 @@ section in three languages (on both stores)."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -43,7 +44,13 @@ SEP_4, SEP_5, SEP_6 = date(2026, 9, 4), date(2026, 9, 5), date(2026, 9, 6)
 
 def counts(**by_bucket: int) -> list[int]:
     """Bucket counts from b<number>=count."""
-    return dt.as_counts({int(name[1:]): n for name, n in by_bucket.items()})
+    found = {int(name[1:]): n for name, n in by_bucket.items()}
+    return [found.get(bucket, 0) for bucket in range(dt.BUCKET_COUNT)]
+
+
+def percentile(row: list[int], fraction: float) -> float | None:
+    found = float(dt.percentiles([row], fraction)[0])
+    return None if math.isnan(found) else found
 
 
 def test_dt001_a_percentile_is_interpolated_inside_its_bucket():
@@ -51,15 +58,25 @@ def test_dt001_a_percentile_is_interpolated_inside_its_bucket():
     assert dt.bucket_bounds(3) == (3.0, 5.0)
     assert dt.bucket_bounds(0) == (0.0, 1.0)
     assert dt.bucket_bounds(dt.OPEN_BUCKET) == (604800.0, None)
-    assert dt.percentile(counts(b3=2, b4=2), 0.5) == 5.0
-    assert dt.percentile(counts(b3=2, b4=2), 0.75) == 6.0
-    assert dt.percentile(counts(b3=2, b4=2), 0.99) == pytest.approx(6.96)
-    assert dt.percentile(counts(b0=1), 0.5) == 0.5
+    assert percentile(counts(b3=2, b4=2), 0.5) == 5.0
+    assert percentile(counts(b3=2, b4=2), 0.75) == 6.0
+    assert percentile(counts(b3=2, b4=2), 0.99) == pytest.approx(6.96)
+    assert percentile(counts(b0=1), 0.5) == 0.5
     # The open bucket (slower than a week) gives its lower bound.
-    assert dt.percentile(counts(b0=1, **{f"b{dt.OPEN_BUCKET}": 9}), 0.5) == 604800.0
-    assert dt.percentile(counts(), 0.5) is None
-    assert dt.count_within(counts(b3=2, b4=1, b10=4, b11=8), 5) == 2
-    assert dt.count_within(counts(b3=2, b4=1, b10=4, b11=8), 60) == 7
+    assert percentile(counts(b0=1, **{f"b{dt.OPEN_BUCKET}": 9}), 0.5) == 604800.0
+    assert percentile(counts(), 0.5) is None
+    assert dt.counts_within([counts(b3=2, b4=1, b10=4, b11=8)], 5).tolist() == [2]
+    assert dt.counts_within([counts(b3=2, b4=1, b10=4, b11=8)], 60).tolist() == [7]
+
+
+def test_dt001b_each_row_of_counts_gets_its_own_percentile():
+    """The days of a range are worked out together, one row each: a row's figure never
+    depends on the rows beside it, and a row without messages has none."""
+    rows = [counts(b3=2, b4=2), counts(), counts(b0=1, **{f"b{dt.OPEN_BUCKET}": 9}), counts(b0=3)]
+    medians = dt.percentiles(rows, 0.5).tolist()
+    assert medians[0] == 5.0 and medians[2] == 604800.0 and medians[3] == 0.5
+    assert math.isnan(medians[1])
+    assert dt.counts_within(rows, 5).tolist() == [2, 0, 1, 3]
 
 
 def test_dt002_the_engine_buckets_each_delay_by_its_inclusive_upper_bound(engine):
