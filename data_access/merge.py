@@ -553,7 +553,7 @@ def _merged_values(old, new, advances) -> dict:
 
 
 # The columns _merged_values works out (the filled-only ones are written apart).
-_MERGED = (
+MERGED_COLUMNS = (
     "status",
     "error_code",
     "error_description",
@@ -570,7 +570,7 @@ _MERGED = (
 # costs most of a small batch's read (long texts).
 FILLED_ONLY = ("contact_name", "content", "correlation_id")
 # A record's columns the merge reads.
-_RECORD_COLUMNS = (*_MERGED, *FILLED_ONLY)
+_RECORD_COLUMNS = (*MERGED_COLUMNS, *FILLED_ONLY)
 
 
 def _fresh(conn: Connection, table: Table) -> None:
@@ -738,10 +738,14 @@ def _update_known(conn: Connection, known: dict[str, Identity], filled: tuple[st
     merged = select(
         *(k[name] for name in kept),
         *(expr.label(f"merged_{name}") for name, expr in values.items()),
-        *(k[name].label(f"stored_{name}") for name in values if name in filled or name in _MERGED),
+        *(
+            k[name].label(f"stored_{name}")
+            for name in values
+            if name in filled or name in MERGED_COLUMNS
+        ),
     ).subquery("merged")
     g = merged.c
-    changes = [g[f"merged_{n}"].is_distinct_from(g[f"stored_{n}"]) for n in _MERGED]
+    changes = [g[f"merged_{n}"].is_distinct_from(g[f"stored_{n}"]) for n in MERGED_COLUMNS]
     changes += [and_(g[f"stored_{n}"].is_(None), g[f"merged_{n}"].is_not(None)) for n in filled]
     _fresh(conn, merge_changed)
     changed = select(*(g[n] for n in kept), *(g[f"merged_{n}"] for n in values)).where(
@@ -768,12 +772,13 @@ def _apply_changes(conn: Connection, filled: tuple[str, ...]) -> None:
     them). The filled-only columns carry the record's value: a stored one is kept."""
     c, m, o = merge_changed.c, messages.c, merge_old.c
     differs = [
-        func.count().filter(c[name].is_distinct_from(o[name])).label(name) for name in _MERGED
+        func.count().filter(c[name].is_distinct_from(o[name])).label(name)
+        for name in MERGED_COLUMNS
     ]
     counts = conn.execute(
         select(*differs).join_from(merge_changed, merge_old, o.message_id == c.message_id)
     ).one()
-    values: dict[str, Any] = {name: c[name] for name in _MERGED if counts._mapping[name]}
+    values: dict[str, Any] = {name: c[name] for name in MERGED_COLUMNS if counts._mapping[name]}
     for name in filled:
         values[name] = func.coalesce(m[name], c[name])
     if not values:

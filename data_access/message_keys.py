@@ -30,12 +30,14 @@ retention.py, store.py). PostgreSQL keeps its primary key on `messages` and need
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Connection,
     MetaData,
     PrimaryKeyConstraint,
+    Row,
     Table,
     UniqueConstraint,
     bindparam,
@@ -307,11 +309,8 @@ def recent_events(conn: Connection, ids: list[str]) -> dict[str, tuple[int, set[
     wanted = set(ids)
     for start in range(0, len(ids), LITERAL_MAX):
         chunk = ids[start : start + LITERAL_MAX]
-        for row, message_id, hashes in conn.execute(
-            text(
-                "SELECT rowid, message_id, event_hashes FROM recent_keys "
-                f"WHERE key_hash IN ({_hash_list(chunk)})"
-            )
+        for row, message_id, hashes in _recent_rows(
+            conn, chunk, ["rowid", "message_id", "event_hashes"]
         ):
             if message_id in wanted:
                 found[message_id] = (row, set(hashes or ()))
@@ -359,6 +358,31 @@ def _hash_list(ids: list[str]) -> str:
     return ", ".join(str(key_hash(i)) for i in ids)
 
 
+# Up to this many ids a lookup in the recent index names their hashes, and the index answers;
+# past it the hashes go in as one list, joined with the index's table in one scan (1,000 ids at
+# 10M messages: 23 ms named, 8 ms joined; 10 ids: 1.7 ms named, 2.9 ms joined).
+NAMED_HASHES_MAX = 200
+
+
+def _recent_rows(conn: Connection, ids: list[str], columns: list[str]) -> Sequence[Row]:
+    """`columns` of the recent keys whose hash is one of the ids' (perhaps another id's)."""
+    if len(ids) <= NAMED_HASHES_MAX:
+        return conn.execute(
+            text(
+                f"SELECT {', '.join(columns)} FROM recent_keys "
+                f"WHERE key_hash IN ({_hash_list(ids)})"
+            )
+        ).all()
+    return conn.execute(
+        text(
+            f"SELECT {', '.join(f'k.{c}' for c in columns)} FROM recent_keys k "
+            "JOIN (SELECT unnest(CAST(:hashes AS UBIGINT[])) AS key_hash) w "
+            "ON k.key_hash = w.key_hash"
+        ),
+        {"hashes": [key_hash(i) for i in ids]},
+    ).all()
+
+
 def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[str, tuple]:
     """The stored messages among `ids`: id -> (day, subaccount id, channel, direction, row).
 
@@ -379,13 +403,11 @@ def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[
             for row in located.to_pylist()
         }
     found: dict[str, tuple] = {}
-    columns = "message_id, created_day, subaccount_id, channel, direction, message_row"
+    columns = ["message_id", "created_day", "subaccount_id", "channel", "direction", "message_row"]
     # The hashes alone: DuckDB reads an index only for a filter on the indexed column, so the
     # ids are compared here (a hash may be another id's).
     wanted = set(ids)
-    for row in conn.execute(
-        text(f"SELECT {columns} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)})")
-    ):
+    for row in _recent_rows(conn, ids, columns):
         if row[0] in wanted:
             found[row[0]] = tuple(row[1:])
     rest = [i for i in ids if i not in found]

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from data_access import audit
+from data_access import audit, recent_statuses
 from data_access.clickhouse.binding import messages_of
 from data_access.domain import MT_STATUSES, STATUS_RANK
 from data_access.loader import LOADER_COLUMNS, validate_chunk
@@ -183,8 +183,13 @@ def merge_statuses(
             fitting.append((index, event))
         else:
             problems[index].append(reason)
+    clickhouse = messages_of(tx.conn)
+    if clickhouse is None and fitting:
+        quick = merge_recent(tx, [event for _, event in fitting], stored, scope, source)
+        if quick is not None:
+            return len(fitting), dict(problems)
     frame = status_frame(fitting, stored)
-    if (clickhouse := messages_of(tx.conn)) is not None:
+    if clickhouse is not None:
         refused = clickhouse.ingest(
             with_stored_identity(frame, stored),
             scope,
@@ -200,6 +205,44 @@ def merge_statuses(
         problems[int(frame.at[refusal.row, "line"])].append(refusal.reason)
     audit_refusals(tx, scope, refused)
     return len(frame) - len(refused), dict(problems)
+
+
+def merge_recent(
+    tx: Transaction,
+    events: list[StatusEvent],
+    stored: dict[str, Identity],
+    scope: WriteScope,
+    source: str,
+) -> recent_statuses.Merged | None:
+    """Statuses of messages the recent index holds, each within the scope and of its
+    message's channel, merged in a few statements (data_access/recent_statuses.py); None
+    where the batch is not such a one, and nothing was written."""
+    rows: dict[str, int] = {}
+    for event in events:
+        identity = stored[event.message_id]
+        if (
+            identity.row is None
+            or identity.channel != event.channel
+            or not scope.allows(identity.subaccount)
+        ):
+            return None
+        rows[event.message_id] = identity.row
+    statuses = [
+        recent_statuses.Status(
+            e.message_id,
+            e.status,
+            utc_naive(e.event_at),
+            e.error_code,
+            e.error_description,
+            e.operator,
+            e.raw_status,
+        )
+        for e in events
+    ]
+    merged = recent_statuses.merge(tx.conn, statuses, rows, source)
+    if merged is not None:
+        tx.mark_changed(bool(merged.updated or merged.events))
+    return merged
 
 
 def with_stored_identity(frame: pd.DataFrame, stored: dict[str, Identity]) -> pd.DataFrame:

@@ -16,8 +16,10 @@ duplicate check, and the roll-up takes their counts instead of counting their da
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, date, datetime, timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy import event, func, insert, select, text
@@ -78,6 +80,8 @@ def build(engine, today: date) -> None:
                 "FROM messages"
             )
         )
+    # Committed first, so the messages have their lasting row numbers for the keys.
+    with engine.begin() as conn:
         rollup.rebuild(conn)
         if message_keys.in_use(conn):
             message_keys.rebuild(conn)
@@ -197,7 +201,10 @@ def test_duckdb_load_of_new_messages_reads_no_stored_message(duckdb_engine, tmp_
     assert max(rows for _, rows in stored_reads) <= 3 * NEW_ROWS
 
 
-def test_duckdb_reads_the_batch_keys_and_its_day_only(duckdb_engine, tmp_path):
+@pytest.mark.parametrize("path", ["quick", "general"])
+def test_duckdb_reads_the_batch_keys_and_its_day_only(duckdb_engine, tmp_path, path):
+    """Both ways a batch of statuses is merged: the few statements for recent messages
+    (data_access/recent_statuses.py) and the general merge it hands other batches to."""
     engine = duckdb_engine
     today = datetime.now(UTC).date()
     build(engine, today)
@@ -224,12 +231,21 @@ def test_duckdb_reads_the_batch_keys_and_its_day_only(duckdb_engine, tmp_path):
         last.append(statement)
 
     ids = newest_ids(today)
-    assert merge_batch(engine, ids) == BATCH
+    general = mock.patch("ingest.merge.merge_recent", return_value=None)
+    with general if path == "general" else contextlib.nullcontext():
+        assert merge_batch(engine, ids) == BATCH
     read_last()
     event.remove(engine, "before_cursor_execute", _profile)
 
     assert delivered(engine, ids) == BATCH
     assert rollup_delivered(engine, today) == BATCH
+    staged = [s for s, _, _ in seen if "CREATE TEMPORARY" in s]
+    if path == "quick":
+        # No table staged; one statement a table written, and the keys' lookups.
+        assert staged == []
+        assert len(seen) <= 12
+    else:
+        assert staged
     # The batch's keys (identity and row), then their kept events' hashes: BATCH rows each.
     lookups = [s for s in seen if "FROM recent_keys" in s[0]]
     assert [rows for _, rows, _ in lookups] == [BATCH, BATCH]
