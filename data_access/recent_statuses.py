@@ -14,8 +14,9 @@ takes this path instead:
 3. the store takes one statement per table that changes: the messages (by row number), the
    daily roll-up and the delivery times' histogram (each changed message's old counts taken
    away and its new ones added), the events and the recent index's hashes of them; and where
-   a message took an error description out of its roll-up row, that row's smallest
-   description is read again from its messages of that day (as rollup.shift does).
+   a message took the smallest error description out of a roll-up row that keeps other
+   messages, that row's description is read again from its messages of that day (as
+   rollup.shift does, for every row a described message left).
 
 The property tests run both paths on the same batches and compare every table. A batch this
 path cannot take whole returns None before anything is written, and the caller merges it by
@@ -203,15 +204,31 @@ def rollup_deltas(changes: list[tuple[dict, dict]]) -> tuple[dict, dict]:
     return counts, times
 
 
-def left_described(changes: list[tuple[dict, dict]]) -> set[tuple]:
-    """The roll-up keys that changed messages left with an error description: each row's
-    smallest description must be read again from its messages (rollup._describe_again)."""
-    return {
-        tuple(old[name] for name in KEY_COLUMNS)
-        for old, new in changes
-        if old["error_description"] is not None
-        and any(old[name] != new[name] for name in KEY_COLUMNS)
-    }
+def left_described(changes: list[tuple[dict, dict]]) -> dict[tuple, str]:
+    """The roll-up keys that changed messages left with an error description, each with the
+    smallest description that left it."""
+    left: dict[tuple, str] = {}
+    for old, new in changes:
+        description = old["error_description"]
+        if description is not None and any(old[name] != new[name] for name in KEY_COLUMNS):
+            key = tuple(old[name] for name in KEY_COLUMNS)
+            left[key] = min(left.get(key, description), description)
+    return left
+
+
+def to_describe(left: dict[tuple, str], kept: dict[tuple, tuple]) -> set[tuple]:
+    """The left rows whose smallest description must be read again from their messages
+    (rollup._describe_again): not a row the change emptied (it was dropped), nor one whose
+    description is smaller than any that left it (a message still in the row holds it)."""
+    again = set()
+    for key, description in left.items():
+        row = kept.get(key)
+        if row is None:
+            continue
+        counts, kept_description = row[:-1], row[-1]
+        if any(counts) and (kept_description is None or description <= kept_description):
+            again.add(key)
+    return again
 
 
 # --------------------------------------------------------------------------- statements
@@ -269,9 +286,10 @@ def _update_messages(conn: Connection, changes: list[tuple[int, dict, dict]]) ->
 
 def _apply_deltas(
     conn: Connection, table: str, keys: tuple[str, ...], counts: tuple[str, ...], deltas: dict
-) -> None:
+) -> dict[tuple, tuple]:
     """rollup._apply over deltas worked out here: counts added to their keys' rows, rows for
-    keys not kept yet created, and rows left with no message dropped."""
+    keys not kept yet created, and rows left with no message dropped. Returns the updated
+    rows' counts after (and the roll-up's description), by key."""
     described = table == "daily_rollup"
     # A row whose counts do not move may still take a smaller description.
     deltas = {
@@ -280,7 +298,7 @@ def _apply_deltas(
         if any(kept[: len(counts)]) or (described and kept[-1] is not None)
     }
     if not deltas:
-        return
+        return {}
     columns: dict[str, list] = {name: [key[i] for key in deltas] for i, name in enumerate(keys)}
     for index, name in enumerate(counts):
         columns[name] = [kept[index] for kept in deltas.values()]
@@ -297,7 +315,8 @@ def _apply_deltas(
             f"{table}.error_description WHEN {table}.error_description IS NULL THEN "
             f"d.error_description ELSE least(d.error_description, {table}.error_description) END"
         )
-    returned = ", ".join(f"{table}.{name}" for name in (*keys, *counts))
+    described_too = (f"{table}.error_description",) if described else ()
+    returned = ", ".join((*(f"{table}.{name}" for name in (*keys, *counts)), *described_too))
     found = conn.exec_driver_sql(
         f"UPDATE {table} SET {', '.join(changes)} FROM {values.relation('d')} "
         f"WHERE {on_days} AND {same} RETURNING {returned}",
@@ -316,9 +335,11 @@ def _apply_deltas(
             f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {rows.relation('n')}",
             rows.params,
         )
-    if any(not any(row[len(keys) :]) for row in found):
+    kept = {tuple(row[: len(keys)]): tuple(row[len(keys) :]) for row in found}
+    if any(not any(row[: len(counts)]) for row in kept.values()):
         nothing = " AND ".join(f"{name} = 0" for name in counts)
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE created_day IN ({days}) AND {nothing}")
+    return kept
 
 
 def _positions(deltas: dict, keys: list[tuple]) -> list[int]:
@@ -459,13 +480,13 @@ def merge(
     if changes:
         _update_messages(conn, changes)
         counts, times = rollup_deltas([(old, new) for _, old, new in changes])
-        _apply_deltas(conn, "daily_rollup", KEY_COLUMNS, COUNT_COLUMNS, counts)
+        kept = _apply_deltas(conn, "daily_rollup", KEY_COLUMNS, COUNT_COLUMNS, counts)
         _apply_deltas(
             conn, "delivery_time_rollup", (*TIME_KEY_COLUMNS, "bucket"), TIME_COUNT_COLUMNS, times
         )
-        left = left_described([(old, new) for _, old, new in changes])
-        if left:
-            _describe_again(conn, left)
+        again = to_describe(left_described([(old, new) for _, old, new in changes]), kept)
+        if again:
+            _describe_again(conn, again)
     days = {message_id: old["created_day"] for message_id, (_, old) in olds.items()}
     added = _record_events(conn, _events(statuses, days, source), recent)
     return Merged(updated=len(changes), unchanged=len(folded) - len(changes), events=added)

@@ -178,6 +178,9 @@ START = [
         delivered_at=iso(created(40) + timedelta(seconds=8)),
     ),
     mt("e", iso(created(35)), "error", error_code="131047", error_description="Alpha"),
+    # Two more in e's roll-up row: one with a larger description, one with the same.
+    mt("g", iso(created(34)), "error", error_code="131047", error_description="Beta"),
+    mt("h", iso(created(33)), "error", error_code="131047", error_description="Alpha"),
     mt("f", iso(created(30)), "error", error_code="131026", user="bruno"),
     mt("r", iso(created(25)), "read", read_at=iso(created(25) + timedelta(seconds=30))),
     sms("m", iso(created(20)), "sent"),
@@ -301,3 +304,14 @@ def test_an_events_hash_is_the_engines(moment, status, code):
             [event["source"], status, moment, code],
         ).fetchone()[0]
     assert recent_statuses.event_hash(event) == engines
+
+
+def test_a_row_is_described_again_only_where_its_smallest_description_may_have_left():
+    left = {("dropped",): "Alpha", ("held",): "Beta", ("same",): "Alpha", ("kept",): "Alpha"}
+    kept = {
+        # counts after the change (messages, sent, delivered, read), then the row's description
+        ("held",): (2, 0, 0, 0, "Alpha"),  # a message still in the row holds "Alpha"
+        ("same",): (1, 0, 0, 0, "Alpha"),  # the one that left had it too: read again
+        ("kept",): (0, 0, 0, 0, "Alpha"),  # emptied: dropped with the change
+    }
+    assert recent_statuses.to_describe(left, kept) == {("same",)}
