@@ -324,12 +324,12 @@ def _apply_deltas(
     ).fetchall()
     updated = {tuple(row[: len(keys)]) for row in found}
     # Rows for the keys not kept yet; a key with no count to add is not created (_apply).
-    missing = [
+    missing = {
         key for key, kept in deltas.items() if key not in updated and any(kept[: len(counts)])
-    ]
+    }
     if missing:
-        positions = _positions(deltas, missing)
-        rows = _Rows({name: [values[i] for i in positions] for name, values in columns.items()})
+        new = [i for i, key in enumerate(deltas) if key in missing]
+        rows = _Rows({name: [values[i] for i in new] for name, values in columns.items()})
         listed = ", ".join(rows.columns)
         conn.exec_driver_sql(
             f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {rows.relation('n')}",
@@ -340,11 +340,6 @@ def _apply_deltas(
         nothing = " AND ".join(f"{name} = 0" for name in counts)
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE created_day IN ({days}) AND {nothing}")
     return kept
-
-
-def _positions(deltas: dict, keys: list[tuple]) -> list[int]:
-    index = {key: i for i, key in enumerate(deltas)}
-    return [index[key] for key in keys]
 
 
 def _describe_again(conn: Connection, left: set[tuple]) -> None:
