@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from data_access import message_keys
+from data_access import message_keys, rollup
 from data_access.merge import (
     Identity,
     Refusal,
@@ -79,6 +79,9 @@ READER_MEMORY_MERGING = 128 * 2**20
 # at least STORE_MERGING_MIN (under a small limit its merge would run out of memory else).
 FRAME_BYTES_PER_ROW = 2_500
 STORE_MERGING_MIN = 256 * 2**20
+# A load that changed this many rows ends by putting the roll-up back in day order
+# (rollup.cluster, about a second at 100M messages); a smaller one mixes too few rows to matter.
+CLUSTER_AFTER_ROWS = 100_000
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
 
 
@@ -518,6 +521,9 @@ def load_files(
         lookups = _Lookups(version)
         for checked in files:
             _merge_file(engine, reader, checked, scope, skip_invalid, lookups, report, advance)
+        if report.rows_changed >= CLUSTER_AFTER_ROWS:
+            # A file's days are mixed in the roll-up's new rows: back in day order.
+            write(engine, lambda tx: rollup.cluster(tx.conn), bulk=True)
         return report
     finally:
         reader.close()

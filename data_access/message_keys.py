@@ -383,6 +383,21 @@ def _recent_rows(conn: Connection, ids: list[str], columns: list[str]) -> Sequen
     ).all()
 
 
+def recent_relation(ids: list[str], columns: list[str]) -> tuple[str, tuple]:
+    """A subquery (driver-level SQL, `?` for its parameters) of the recent keys whose hash is
+    one of the ids' (perhaps another id's), with `columns` (expressions over recent_keys, with
+    their aliases), and its parameters: the same two ways as `_recent_rows`."""
+    if len(ids) <= NAMED_HASHES_MAX:
+        listed = ", ".join(columns)
+        return f"(SELECT {listed} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)}))", ()
+    listed = ", ".join(f"k.{column}" for column in columns)
+    return (
+        f"(SELECT {listed} FROM recent_keys k JOIN (SELECT unnest(?::UBIGINT[]) AS key_hash) w "
+        "ON k.key_hash = w.key_hash)",
+        ([key_hash(i) for i in ids],),
+    )
+
+
 def locate(conn: Connection, ids: list[str], staged: str | None = None) -> dict[str, tuple]:
     """The stored messages among `ids`: id -> (day, subaccount id, channel, direction, row).
 

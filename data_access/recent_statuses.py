@@ -6,17 +6,15 @@ and the recent index (data_access/message_keys.py) names each one's row. The gen
 fifth of a second at 10 million messages, whatever the batch's size. A batch of such statuses
 takes this path instead:
 
-1. the batch's stored rows are read at once, by row number (and confirmed by id);
+1. the batch's stored rows are read at once, by row number (and confirmed by id), each with
+   the hashes of its kept events from its recent key;
 2. merge.py's rules run here, in Python, over those rows: the statuses of one message are
    folded as merge.py folds a batch's records, the status moves only forward, each time
    keeps its earliest value, the error fields describe the current status and the operator
    is filled in, never overwritten;
 3. the store takes one statement per table that changes: the messages (by row number), the
    daily roll-up and the delivery times' histogram (each changed message's old counts taken
-   away and its new ones added), the events and the recent index's hashes of them; and where
-   a message took the smallest error description out of a roll-up row that keeps other
-   messages, that row's description is read again from its messages of that day (as
-   rollup.shift does, for every row a described message left).
+   away and its new ones added), the events and the recent index's hashes of them.
 
 The property tests run both paths on the same batches and compare every table. A batch this
 path cannot take whole returns None before anything is written, and the caller merges it by
@@ -175,11 +173,10 @@ def _bucket(later: datetime | None, earlier: datetime | None) -> int | None:
     return bisect_left(BUCKET_BOUNDS, (later - earlier).total_seconds())
 
 
-def _add(deltas: dict, key: tuple, counts: Iterable[int], description: str | None = None) -> None:
-    kept = deltas.setdefault(key, [0] * len(COUNT_COLUMNS) + [None])
+def _add(deltas: dict, key: tuple, counts: list[int]) -> None:
+    kept = deltas.setdefault(key, [0] * len(counts))
     for index, count in enumerate(counts):
         kept[index] += count
-    kept[-1] = _least(kept[-1], description)
 
 
 def rollup_deltas(changes: list[tuple[dict, dict]]) -> tuple[dict, dict]:
@@ -193,8 +190,6 @@ def rollup_deltas(changes: list[tuple[dict, dict]]) -> tuple[dict, dict]:
                 counts,
                 tuple(row[name] for name in KEY_COLUMNS),
                 [sign, *(sign * (row[name] is not None) for name in TIMES)],
-                # A description taken away says nothing of the row's smallest (rollup.py).
-                row["error_description"] if sign > 0 else None,
             )
             time_key = tuple(row[name] for name in TIME_KEY_COLUMNS)
             for column, signed in (("delivered_at", [sign, 0]), ("read_at", [0, sign])):
@@ -202,33 +197,6 @@ def rollup_deltas(changes: list[tuple[dict, dict]]) -> tuple[dict, dict]:
                 if bucket is not None:
                     _add(times, (*time_key, bucket), signed)
     return counts, times
-
-
-def left_described(changes: list[tuple[dict, dict]]) -> dict[tuple, str]:
-    """The roll-up keys that changed messages left with an error description, each with the
-    smallest description that left it."""
-    left: dict[tuple, str] = {}
-    for old, new in changes:
-        description = old["error_description"]
-        if description is not None and any(old[name] != new[name] for name in KEY_COLUMNS):
-            key = tuple(old[name] for name in KEY_COLUMNS)
-            left[key] = min(left.get(key, description), description)
-    return left
-
-
-def to_describe(left: dict[tuple, str], kept: dict[tuple, tuple]) -> set[tuple]:
-    """The left rows whose smallest description must be read again from their messages
-    (rollup._describe_again): not a row the change emptied (it was dropped), nor one whose
-    description is smaller than any that left it (a message still in the row holds it)."""
-    again = set()
-    for key, description in left.items():
-        row = kept.get(key)
-        if row is None:
-            continue
-        counts, kept_description = row[:-1], row[-1]
-        if any(counts) and (kept_description is None or description <= kept_description):
-            again.add(key)
-    return again
 
 
 # --------------------------------------------------------------------------- statements
@@ -250,18 +218,27 @@ class _Rows:
         return f"(SELECT {lists}) {alias}"
 
 
-def _at_rows(rows: list[int]) -> str:
+def _at_rows(rows: list[int], table: str = "messages") -> str:
     """A filter on the messages' row numbers; the range first (a batch of ten reads in 4 ms
     instead of 10 at 10M messages: DuckDB scans only that range for the list)."""
     listed = ", ".join(str(r) for r in rows)
-    return f"messages.rowid BETWEEN {min(rows)} AND {max(rows)} AND messages.rowid IN ({listed})"
+    return f"{table}.rowid BETWEEN {min(rows)} AND {max(rows)} AND {table}.rowid IN ({listed})"
 
 
-def _read_rows(conn: Connection, rows: list[int]) -> dict[int, dict[str, Any]]:
-    result = conn.exec_driver_sql(
-        f"SELECT rowid, {', '.join(READ)} FROM messages WHERE {_at_rows(rows)}"
+def _read_rows(conn: Connection, rows: list[int], ids: list[str]) -> dict[int, dict[str, Any]]:
+    """The messages at `rows`, each with its recent key's row and kept events' hashes (None
+    where the recent index does not hold its id), in one statement."""
+    keys, params = message_keys.recent_relation(
+        ids, ["rowid AS key_row", "message_id", "event_hashes"]
     )
-    return {row[0]: dict(zip(READ, row[1:], strict=True)) for row in result.fetchall()}
+    names = [*READ, "key_row", "event_hashes"]
+    columns = ", ".join([*(f"m.{name}" for name in READ), "k.key_row", "k.event_hashes"])
+    result = conn.exec_driver_sql(
+        f"SELECT m.rowid, {columns} FROM messages m LEFT JOIN {keys} k "
+        f"ON k.message_id = m.message_id WHERE {_at_rows(rows, 'm')}",
+        params,
+    )
+    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in result.fetchall()}
 
 
 def _update_messages(conn: Connection, changes: list[tuple[int, dict, dict]]) -> None:
@@ -286,47 +263,28 @@ def _update_messages(conn: Connection, changes: list[tuple[int, dict, dict]]) ->
 
 def _apply_deltas(
     conn: Connection, table: str, keys: tuple[str, ...], counts: tuple[str, ...], deltas: dict
-) -> dict[tuple, tuple]:
+) -> None:
     """rollup._apply over deltas worked out here: counts added to their keys' rows, rows for
-    keys not kept yet created, and rows left with no message dropped. Returns the updated
-    rows' counts after (and the roll-up's description), by key."""
-    described = table == "daily_rollup"
-    # A row whose counts do not move may still take a smaller description.
-    deltas = {
-        key: kept
-        for key, kept in deltas.items()
-        if any(kept[: len(counts)]) or (described and kept[-1] is not None)
-    }
+    keys not kept yet created, and rows left with no message dropped."""
+    deltas = {key: kept for key, kept in deltas.items() if any(kept)}
     if not deltas:
-        return {}
+        return
     columns: dict[str, list] = {name: [key[i] for key in deltas] for i, name in enumerate(keys)}
     for index, name in enumerate(counts):
         columns[name] = [kept[index] for kept in deltas.values()]
-    if described:
-        columns["error_description"] = [kept[-1] for kept in deltas.values()]
     values = _Rows(columns)
-    days = ", ".join(f"DATE '{day.isoformat()}'" for day in sorted({k[0] for k in deltas}))
-    on_days = f"{table}.created_day IN ({days})"
+    on_days = _on_days(f"{table}.created_day", {key[0] for key in deltas})
     same = _same(table, "d", keys)
     changes = [f"{name} = {table}.{name} + d.{name}" for name in counts]
-    if described:
-        changes.append(
-            "error_description = CASE WHEN d.error_description IS NULL THEN "
-            f"{table}.error_description WHEN {table}.error_description IS NULL THEN "
-            f"d.error_description ELSE least(d.error_description, {table}.error_description) END"
-        )
-    described_too = (f"{table}.error_description",) if described else ()
-    returned = ", ".join((*(f"{table}.{name}" for name in (*keys, *counts)), *described_too))
+    returned = ", ".join(f"{table}.{name}" for name in (*keys, *counts))
     found = conn.exec_driver_sql(
         f"UPDATE {table} SET {', '.join(changes)} FROM {values.relation('d')} "
         f"WHERE {on_days} AND {same} RETURNING {returned}",
         values.params,
     ).fetchall()
     updated = {tuple(row[: len(keys)]) for row in found}
-    # Rows for the keys not kept yet; a key with no count to add is not created (_apply).
-    missing = {
-        key for key, kept in deltas.items() if key not in updated and any(kept[: len(counts)])
-    }
+    # Rows for the keys not kept yet.
+    missing = {key for key in deltas if key not in updated}
     if missing:
         new = [i for i, key in enumerate(deltas) if key in missing]
         rows = _Rows({name: [values[i] for i in new] for name, values in columns.items()})
@@ -335,31 +293,18 @@ def _apply_deltas(
             f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {rows.relation('n')}",
             rows.params,
         )
-    kept = {tuple(row[: len(keys)]): tuple(row[len(keys) :]) for row in found}
-    if any(not any(row[: len(counts)]) for row in kept.values()):
+    if any(not any(row[len(keys) :]) for row in found):
         nothing = " AND ".join(f"{name} = 0" for name in counts)
-        conn.exec_driver_sql(f"DELETE FROM {table} WHERE created_day IN ({days}) AND {nothing}")
-    return kept
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE {on_days} AND {nothing}")
 
 
-def _describe_again(conn: Connection, left: set[tuple]) -> None:
-    """The smallest description of each left row, read again from its messages of its day."""
-    rows = _Rows({name: [key[i] for key in left] for i, name in enumerate(KEY_COLUMNS)})
-    days = ", ".join(f"DATE '{day.isoformat()}'" for day in sorted({key[0] for key in left}))
-    keys = ", ".join(f"m.{name}" for name in KEY_COLUMNS)
-    # A filter the scan applies before it reads the other columns, naming only known words.
-    statuses = {key[KEY_COLUMNS.index("status")] for key in left}
-    by_status = ""
-    if statuses <= STATUS_RANK.keys():
-        by_status = f"AND m.status IN ({', '.join(sorted(repr(s) for s in statuses))}) "
-    conn.exec_driver_sql(
-        "UPDATE daily_rollup SET error_description = s.error_description FROM ("
-        f"SELECT {keys}, min(m.error_description) AS error_description FROM messages m "
-        f"JOIN {rows.relation('k')} ON {_same('m', 'k', KEY_COLUMNS)} "
-        f"WHERE m.created_day IN ({days}) {by_status}GROUP BY {keys}) s "
-        f"WHERE daily_rollup.created_day IN ({days}) AND "
-        f"{_same('daily_rollup', 's', KEY_COLUMNS)}",
-        rows.params,
+def _on_days(column: str, days: set[date]) -> str:
+    """A filter on the days: the range first, which DuckDB applies while it scans (a list alone
+    only skips row groups), so a batch of recent days reads about half as much."""
+    listed = ", ".join(f"DATE '{day.isoformat()}'" for day in sorted(days))
+    return (
+        f"{column} BETWEEN DATE '{min(days).isoformat()}' AND DATE '{max(days).isoformat()}' "
+        f"AND {column} IN ({listed})"
     )
 
 
@@ -455,17 +400,20 @@ def merge(
     if not statuses or not message_keys.in_use(conn):
         return None
     folded = fold(statuses)
-    stored = _read_rows(conn, sorted({rows[i] for i in folded}))
+    stored = _read_rows(conn, sorted({rows[i] for i in folded}), sorted(folded))
     olds: dict[str, tuple[int, dict]] = {}
+    # id -> (its recent key's row, the hashes of its kept events)
+    recent: dict[str, tuple[int, set[int]]] = {}
     for message_id in folded:
         row = rows[message_id]
         old = stored.get(row)
         if old is None or old["message_id"] != message_id:
             return None
+        key_row, hashes = old.pop("key_row"), old.pop("event_hashes")
+        if key_row is None:
+            return None
         olds[message_id] = (row, old)
-    recent = message_keys.recent_events(conn, sorted(folded))
-    if len(recent) < len(folded):
-        return None
+        recent[message_id] = (key_row, set(hashes or ()))
     changes = []
     for message_id, record in folded.items():
         row, old = olds[message_id]
@@ -475,13 +423,10 @@ def merge(
     if changes:
         _update_messages(conn, changes)
         counts, times = rollup_deltas([(old, new) for _, old, new in changes])
-        kept = _apply_deltas(conn, "daily_rollup", KEY_COLUMNS, COUNT_COLUMNS, counts)
+        _apply_deltas(conn, "daily_rollup", KEY_COLUMNS, COUNT_COLUMNS, counts)
         _apply_deltas(
             conn, "delivery_time_rollup", (*TIME_KEY_COLUMNS, "bucket"), TIME_COUNT_COLUMNS, times
         )
-        again = to_describe(left_described([(old, new) for _, old, new in changes]), kept)
-        if again:
-            _describe_again(conn, again)
     days = {message_id: old["created_day"] for message_id, (_, old) in olds.items()}
     added = _record_events(conn, _events(statuses, days, source), recent)
     return Merged(updated=len(changes), unchanged=len(folded) - len(changes), events=added)

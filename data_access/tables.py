@@ -210,7 +210,7 @@ daily_rollup = Table(
     Column("content_type", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("error_code", String(32)),
-    Column("error_description", Text),  # the smallest description seen with that code
+    Column("error_description", Text),  # a key too: a row per description (revision 0013)
     Column("message_count", BigInteger, nullable=False),
     Column("sent_count", BigInteger, nullable=False),
     Column("delivered_count", BigInteger, nullable=False),

@@ -249,7 +249,18 @@ def _without_countries(engine: Engine) -> None:
         ("pending_statuses", "operator"),
     ):
         _run(engine, f"ALTER TABLE {table_name} DROP COLUMN {column_name}")
-    keys = [k for k in rollup.KEY_COLUMNS if k not in ("country", "operator", "template")]
+    _count_smallest_description(
+        engine,
+        [
+            k
+            for k in rollup.KEY_COLUMNS
+            if k not in ("error_description", "country", "operator", "template")
+        ],
+    )
+
+
+def _count_smallest_description(engine: Engine, keys: list[str]) -> None:
+    """The roll-up as it was before 0013: a row per key, with its smallest description."""
     counts = "count(*), count(sent_at), count(delivered_at), count(read_at)"
     _run(
         engine,
@@ -257,6 +268,14 @@ def _without_countries(engine: Engine) -> None:
         f"sent_count, delivered_count, read_count) SELECT {', '.join(keys)}, "
         f"min(error_description), {counts} FROM messages GROUP BY {', '.join(keys)}",
     )
+
+
+def _without_description_keys(engine: Engine) -> None:
+    """Before 0013: the roll-up not keyed by the error description."""
+    from data_access import rollup
+
+    _run(engine, "DELETE FROM daily_rollup")
+    _count_smallest_description(engine, [k for k in rollup.KEY_COLUMNS if k != "error_description"])
 
 
 def _without_user_preferences(engine: Engine) -> None:
@@ -276,6 +295,7 @@ def _without_contact_days(engine: Engine) -> None:
 # What each store made before the revisions lacks of the newest shape, newest change first.
 # A new revision adds the step undoing it to AFTER_0006.
 AFTER_0006: tuple = (
+    _without_description_keys,
     _without_contact_days,
     _without_countries,
     _without_delivery_time_rollup,

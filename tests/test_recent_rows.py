@@ -86,9 +86,14 @@ def test_a_message_leaving_an_error_takes_its_description_with_it(engine, load_r
         ],
     )
     r = daily_rollup.c
-    described = select(r.message_count, r.error_description).where(r.error_code == "131047")
+    described = (
+        select(r.message_count, r.error_description)
+        .where(r.error_code == "131047")
+        .order_by(r.error_description)
+    )
     with engine.connect() as conn:
-        assert conn.execute(described).all() == [(2, "Alpha")]
+        # A row per description of the code; the reports show the smallest.
+        assert conn.execute(described).all() == [(1, "Alpha"), (1, "Beta")]
     delivered = NOW - timedelta(minutes=5)
     statuses(engine, [("y", "delivered", delivered), ("x", "read", NOW)])
     after = state(engine)

@@ -119,7 +119,7 @@ def test_a_batch_of_statuses_is_merged_exactly(duckdb_engine, load_rows):
     assert_rollup_matches(engine)
 
 
-def test_an_error_leaving_its_row_has_the_rows_description_read_again(duckdb_engine, load_rows):
+def test_an_error_leaving_its_row_takes_its_descriptions_count_with_it(duckdb_engine, load_rows):
     engine = duckdb_engine
     y = created(20)
     load_rows(
@@ -163,6 +163,25 @@ def test_a_message_not_at_its_row_goes_back_untouched(duckdb_engine, load_rows):
     with engine.connect() as conn:
         assert row_of(conn, "x")[:5] == ("delivered", None, None, at(x, 1), at(x, 1))
     assert_rollup_matches(engine)
+
+
+def test_a_message_the_recent_index_no_longer_holds_goes_back_untouched(duckdb_engine, load_rows):
+    """Its key left the index after the lookup named its row: None, nothing written."""
+    engine = duckdb_engine
+    x = created(30)
+    load_rows(engine, [mt("x", iso(x), "sent"), mt("w", iso(created(25)), "sent")])
+    with engine.connect() as conn:
+        before = (row_of(conn, "x"), stored_rollup(conn), stored_times(conn))
+    with engine.begin() as conn:
+        stored = stored_identities(conn, ["x", "w"])
+        assert stored["x"].row is not None
+        conn.execute(text("DELETE FROM recent_keys WHERE message_id = 'x'"))
+        events = [
+            StatusEvent("w", "whatsapp", "delivered", at(created(25), 1)),
+            StatusEvent("x", "whatsapp", "delivered", at(x, 1)),
+        ]
+        assert merge_recent(Transaction(conn), events, stored, SCOPE, "whatsapp") is None
+        assert (row_of(conn, "x"), stored_rollup(conn), stored_times(conn)) == before
 
 
 # --------------------------------------------------------------------------- both paths
@@ -304,14 +323,3 @@ def test_an_events_hash_is_the_engines(moment, status, code):
             [event["source"], status, moment, code],
         ).fetchone()[0]
     assert recent_statuses.event_hash(event) == engines
-
-
-def test_a_row_is_described_again_only_where_its_smallest_description_may_have_left():
-    left = {("dropped",): "Alpha", ("held",): "Beta", ("same",): "Alpha", ("kept",): "Alpha"}
-    kept = {
-        # counts after the change (messages, sent, delivered, read), then the row's description
-        ("held",): (2, 0, 0, 0, "Alpha"),  # a message still in the row holds "Alpha"
-        ("same",): (1, 0, 0, 0, "Alpha"),  # the one that left had it too: read again
-        ("kept",): (0, 0, 0, 0, "Alpha"),  # emptied: dropped with the change
-    }
-    assert recent_statuses.to_describe(left, kept) == {("same",)}

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 
-from data_access import reports
+from data_access import loader, reports
 from data_access.delivery_times import BUCKET_BOUNDS
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.loader import load_files
@@ -41,7 +41,6 @@ def counted_from_messages(conn) -> list[tuple]:
     keys = [m[name] for name in KEY_COLUMNS]
     query = select(
         *keys,
-        func.min(m.error_description),
         func.count(),
         func.count(m.sent_at),
         func.count(m.delivered_at),
@@ -53,7 +52,6 @@ def counted_from_messages(conn) -> list[tuple]:
 def stored_rollup(conn) -> list[tuple]:
     query = select(
         *(r[name] for name in KEY_COLUMNS),
-        r.error_description,
         r.message_count,
         r.sent_count,
         r.delivered_count,
@@ -180,6 +178,63 @@ def test_a_load_counts_each_day_and_field(engine, load_rows):
         (NOV_20, "whatsapp", "MT", "Brand A", "ana", "Black Friday", "read", None, 1, 1, 1, 1),
         (NOV_21, "whatsapp", "MO", "Brand A", None, None, "received", None, 1, 0, 0, 0),
     ]
+    assert_rollup_matches(engine)
+
+
+def test_a_code_keeps_a_row_per_description_and_a_leaving_message_takes_its_own(engine, load_rows):
+    failed = [
+        mt("y", "2026-11-20T12:00:00-03:00", "error", error_code="131047",
+           error_description="Alpha"),
+        mt("z", "2026-11-20T13:00:00-03:00", "error", error_code="131047",
+           error_description="Beta"),
+    ]  # fmt: skip
+    load_rows(engine, failed)
+    described = (
+        select(r.error_description, r.message_count)
+        .where(r.error_code == "131047")
+        .order_by(r.error_description)
+    )
+    with engine.connect() as conn:
+        assert conn.execute(described).all() == [("Alpha", 1), ("Beta", 1)]
+    assert _top_errors(engine) == [("131047", "Alpha", 2)]
+    # y delivered after all: its description's row goes, the code shows the other one.
+    load_rows(
+        engine, [{**failed[0], "status": "delivered", "error_code": "", "error_description": ""}]
+    )
+    with engine.connect() as conn:
+        assert conn.execute(described).all() == [("Beta", 1)]
+    assert _top_errors(engine) == [("131047", "Beta", 1)]
+    assert_rollup_matches(engine)
+
+
+def _top_errors(engine) -> list[tuple]:
+    """The consolidated view's error reasons over the fixture's days, in every subaccount."""
+    with engine.connect() as conn:
+        everywhere = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars())
+    days = ReportFilter(channel="whatsapp", start=NOV_20, end=NOV_21, timezone=TIMEZONE)
+    frame = reports.top_errors(engine, everywhere, days)
+    return [tuple(row) for row in frame[["error_code", "error_description", "count"]].values]
+
+
+def _days_in_stored_order(engine) -> list[date]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(text("SELECT created_day FROM daily_rollup ORDER BY rowid"))
+            .scalars()
+            .all()
+        )
+
+
+def test_a_big_load_leaves_the_rollup_in_day_order(duckdb_engine, load_rows, monkeypatch):
+    engine = duckdb_engine
+    later, earlier = [FIXTURE[3]], [FIXTURE[0]]  # the 21st, then the 20th
+    load_rows(engine, later)
+    load_rows(engine, earlier)
+    # A small load leaves its rows where they went: after the later day's.
+    assert _days_in_stored_order(engine) == [NOV_21, NOV_20]
+    monkeypatch.setattr(loader, "CLUSTER_AFTER_ROWS", 1)
+    load_rows(engine, [FIXTURE[4]])
+    assert _days_in_stored_order(engine) == [NOV_20, NOV_20, NOV_21]
     assert_rollup_matches(engine)
 
 
