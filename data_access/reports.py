@@ -206,7 +206,7 @@ def matching_contacts(search: PhoneSearch, with_days: bool = False):
     for index, tail in enumerate(dict.fromkeys(n[-PHONE_TAIL_DIGITS:] for n in search.numbers)):
         candidates = (
             select(contacts.c.id, contacts.c.phone, contacts.c.active_days)
-            .where(contacts.c.phone_tail == tail)
+            .where(contacts.c.phone_tail == int(tail))
             .cte(f"phone_candidates_{index}")
             .prefix_with("MATERIALIZED")
         )

@@ -270,6 +270,15 @@ def _count_smallest_description(engine: Engine, keys: list[str]) -> None:
     )
 
 
+def _with_text_tails(engine: Engine) -> None:
+    """Before 0014: the phone tails as text."""
+    _run(
+        engine,
+        "ALTER TABLE contacts ALTER COLUMN phone_tail TYPE VARCHAR(6) "
+        "USING lpad(CAST(phone_tail AS VARCHAR), 6, '0')",
+    )
+
+
 def _without_description_keys(engine: Engine) -> None:
     """Before 0013: the roll-up not keyed by the error description."""
     from data_access import rollup
@@ -295,6 +304,7 @@ def _without_contact_days(engine: Engine) -> None:
 # What each store made before the revisions lacks of the newest shape, newest change first.
 # A new revision adds the step undoing it to AFTER_0006.
 AFTER_0006: tuple = (
+    _with_text_tails,
     _without_description_keys,
     _without_contact_days,
     _without_countries,
@@ -355,6 +365,13 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
         for key, value in kept["store_meta"]
         if key != message_keys.VERSION_KEY
     ]
+    # 0014 made the phone tails numbers.
+    if "phone_tail" in kept_columns.get("contacts", []):
+        at = kept_columns["contacts"].index("phone_tail")
+        kept["contacts"] = sorted(
+            ((*row[:at], None if row[at] is None else int(row[at]), *row[at + 1 :]))
+            for row in kept["contacts"]
+        )
     upgraded = contents(engine, kept_columns)
     upgraded["store_meta"] = [
         row for row in upgraded["store_meta"] if row[0] != message_keys.VERSION_KEY
@@ -380,7 +397,7 @@ def test_a_store_of_an_earlier_schema_is_upgraded_in_place(old_store, earlier):
                 pending_statuses.c.expired_at,
             )
         ]
-    assert sorted(tails) == [("5491187654321", "654321"), ("5511987654321", "654321")]
+    assert sorted(tails) == [("5491187654321", 654321), ("5511987654321", 654321)]
     # 0010 worked out the stored contacts' countries, and their messages took them.
     assert sorted(countries) == [("5491187654321", "AR"), ("5511987654321", "BR")]
     assert {country for country, _count in message_countries} == {"AR", "BR"}

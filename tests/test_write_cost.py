@@ -45,7 +45,7 @@ def build(engine, today: date) -> None:
     first = today - timedelta(days=DAYS - 1)
     with engine.begin() as conn:
         conn.execute(insert(subaccounts).values(name="Sub A"))
-        conn.execute(insert(contacts).values(phone="5511987654321", phone_tail="654321"))
+        conn.execute(insert(contacts).values(phone="5511987654321", phone_tail=654321))
         sub = conn.execute(select(subaccounts.c.id)).scalar_one()
         contact = conn.execute(select(contacts.c.id)).scalar_one()
         numbers = (
