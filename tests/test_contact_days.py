@@ -135,3 +135,22 @@ def test_a_phone_search_s_pages_in_every_order_are_those_of_the_single_sort(engi
                     engine, scope, flt, sort=sort, descending=descending, offset=offset, limit=2
                 )
                 assert list(page["message_id"]) == expected[offset : offset + 2], (sort, offset)
+
+
+def test_a_phone_search_counts_every_page_in_the_same_pass(engine):
+    """The page and its count come from one statement; a page past the last message still
+    tells the count (asked alone then)."""
+    load(engine)
+    with engine.connect() as conn:
+        scope = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars())
+    flt = ReportFilter.build("whatsapp", START, TODAY, timezone=TIMEZONE, today=TODAY, phone=ANA)
+    pages = [
+        reports.detailed_page(engine, scope, flt, descending=False, offset=offset, limit=2)
+        for offset in (0, 2, 4)
+    ]
+    assert [(list(p.rows["message_id"]), p.total) for p in pages] == [
+        (["ana-1", "ana-2"], 3),
+        (["ana-3"], 3),
+        ([], 3),
+    ]
+    assert reports.detailed_count(engine, scope, flt) == 3
