@@ -14,7 +14,6 @@ cut short is finished by loading the same files again.
 from __future__ import annotations
 
 import csv
-import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ import duckdb
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from data_access import message_keys, rollup
+from data_access import message_keys
 from data_access.merge import (
     Identity,
     Refusal,
@@ -79,9 +78,6 @@ READER_MEMORY_MERGING = 128 * 2**20
 # at least STORE_MERGING_MIN (under a small limit its merge would run out of memory else).
 FRAME_BYTES_PER_ROW = 2_500
 STORE_MERGING_MIN = 256 * 2**20
-# A load that changed this many rows ends by putting the roll-up back in day order
-# (rollup.cluster, about a second at 100M messages); a smaller one mixes too few rows to matter.
-CLUSTER_AFTER_ROWS = 100_000
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
 
 
@@ -379,14 +375,13 @@ def _check_file(
         # Only a load that goes on past bad rows writes them out as they were read.
         _drop_read(reader, table)
     good = _count(reader, checked.staged)
-    parts = max(1, math.ceil(good / part_rows))
-    part_of = "0" if parts == 1 else f"hash(message_id) % {parts}"
+    parts = _cut_in_parts(reader, checked.staged, f"{table}_part_of", part_rows)
     # The good rows once, in their parts (each part's rows together, so a part reads only
     # its own row groups).
     staged = f"{table}_parts"
     reader.execute(
-        f"CREATE TEMP TABLE {staged} AS SELECT *, {part_of} AS part FROM {checked.staged} "
-        "ORDER BY part, line"
+        f"CREATE TEMP TABLE {staged} AS SELECT s.*, p.part FROM {checked.staged} s "
+        f"JOIN {table}_part_of p USING (message_id) ORDER BY part, line"
     )
     discard(reader, table)
     lookup = scope is not None and good > 0
@@ -404,7 +399,8 @@ def _check_file(
             stored = stored_identity_frame(conn, ids)
         reader.register("stored_view", stored)
         reader.execute(
-            f"CREATE TEMP TABLE {result.stored} AS SELECT *, {part_of} AS part FROM stored_view"
+            f"CREATE TEMP TABLE {result.stored} AS SELECT v.*, p.part FROM stored_view v "
+            f"JOIN {table}_part_of p USING (message_id)"
         )
         reader.unregister("stored_view")
         assert scope is not None
@@ -418,7 +414,30 @@ def _check_file(
             result.problems += [_refusal_problem(frame, r, path.name) for r in refused]
     reader.execute(f"INSERT INTO load_ids SELECT message_id FROM {table}_ids")
     reader.execute(f"DROP TABLE {table}_ids")
+    reader.execute(f"DROP TABLE {table}_part_of")
     return result
+
+
+def _cut_in_parts(
+    reader: duckdb.DuckDBPyConnection, staged: str, part_of: str, part_rows: int
+) -> int:
+    """Give each message of the checked rows its part (table `part_of`: message_id, part) and
+    return how many parts there are. Every record of a message goes to the same part, so a
+    part's lookup sees them all; the parts follow the messages' days (the day of a message's
+    first record), about `part_rows` rows each, so a file of many days is merged a few days
+    at a time: each part's roll-up update reads its days' rows only, and the messages go in
+    in day order across the parts, whatever order the file had."""
+    reader.execute(
+        f"CREATE TEMP TABLE {part_of} AS WITH firsts AS ("
+        "SELECT message_id, min(created_day) AS day, count(*) AS records "
+        f"FROM {staged} GROUP BY message_id), "
+        "placed AS (SELECT message_id, records, sum(records) OVER "
+        "(ORDER BY day, message_id ROWS UNBOUNDED PRECEDING) AS upto FROM firsts) "
+        f"SELECT message_id, CAST((upto - records) // {part_rows} AS INTEGER) AS part "
+        "FROM placed"
+    )
+    last = reader.execute(f"SELECT max(part) FROM {part_of}").fetchall()[0][0]
+    return 1 if last is None else int(last) + 1
 
 
 def _stored_of(
@@ -521,9 +540,6 @@ def load_files(
         lookups = _Lookups(version)
         for checked in files:
             _merge_file(engine, reader, checked, scope, skip_invalid, lookups, report, advance)
-        if report.rows_changed >= CLUSTER_AFTER_ROWS:
-            # A file's days are mixed in the roll-up's new rows: back in day order.
-            write(engine, lambda tx: rollup.cluster(tx.conn), bulk=True)
         return report
     finally:
         reader.close()

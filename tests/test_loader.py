@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from config import PROJECT_DIR
 from data_access import reports
@@ -31,6 +31,7 @@ from data_access.tables import (
 )
 from tests.conftest import TIMEZONE, write_csv
 from tests.test_reports import ROWS as REPORT_ROWS
+from tests.test_rollup import assert_rollup_matches
 
 GOOD = {
     "message_id": "m-1",
@@ -420,7 +421,7 @@ def test_new_names_are_created_once(engine, tmp_path):
     # A new contact gets its tail and its country (from the calling code) once, and the bit of
     # its messages' day (2026-11-20 is day 20,777 since 1970: bit 20,777 % 62 = 7).
     assert [tuple(contact[1:]) for contact in tables["contacts"]] == [
-        ("5511987654321", "654321", "BR", 1 << 7)
+        ("5511987654321", 654321, "BR", 1 << 7)
     ]
     assert stored(engine, "b")["user_id"] is None
 
@@ -582,3 +583,27 @@ def test_cli_load_of_a_missing_file(tmp_path):
         f"{tmp_path / 'nowhere.csv'}:0: -: file not found",
         "1 problem(s) found; nothing was loaded.",
     ]
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def test_a_file_of_many_days_is_merged_in_parts_of_whole_days_in_order(engine, tmp_path):
+    days = [5, 1, 7, 3, 2, 6, 4, 0]  # a file in no order of days
+    rows = [
+        row(message_id=f"d-{day}", created_at=f"2026-11-{10 + day}T10:00:00-03:00",
+            sent_at=f"2026-11-{10 + day}T10:00:05-03:00")
+        for day in days
+    ]  # fmt: skip
+    # A message's later record, at the end of the file: in its message's part all the same.
+    rows.append({**rows[3], "status": "delivered", "delivered_at": "2026-11-13T10:00:09-03:00"})
+    report = load(engine, tmp_path, rows, chunk_rows=2)
+    assert (report.rows_read, report.rows_loaded) == (9, 9)
+    assert stored(engine, "d-3")["status"] == "delivered"
+    if engine.dialect.name == "duckdb":
+        with engine.connect() as conn:
+            in_rows = (
+                conn.execute(text("SELECT message_id FROM messages ORDER BY rowid")).scalars().all()
+            )
+        assert in_rows == [f"d-{day}" for day in range(8)]
+    assert_rollup_matches(engine)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 
-from data_access import loader, reports
+from data_access import reports
 from data_access.delivery_times import BUCKET_BOUNDS
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.loader import load_files
@@ -225,16 +225,17 @@ def _days_in_stored_order(engine) -> list[date]:
         )
 
 
-def test_a_big_load_leaves_the_rollup_in_day_order(duckdb_engine, load_rows, monkeypatch):
+def test_writes_keep_the_rollup_in_day_order(duckdb_engine, tmp_path):
     engine = duckdb_engine
-    later, earlier = [FIXTURE[3]], [FIXTURE[0]]  # the 21st, then the 20th
-    load_rows(engine, later)
-    load_rows(engine, earlier)
-    # A small load leaves its rows where they went: after the later day's.
-    assert _days_in_stored_order(engine) == [NOV_21, NOV_20]
-    monkeypatch.setattr(loader, "CLUSTER_AFTER_ROWS", 1)
-    load_rows(engine, [FIXTURE[4]])
-    assert _days_in_stored_order(engine) == [NOV_20, NOV_20, NOV_21]
+    # A file of many days in no order, merged a few messages at a time: its parts follow the
+    # days, and each part's new rows go in by day.
+    shuffled = [FIXTURE[3], FIXTURE[4], FIXTURE[0], FIXTURE[2], FIXTURE[1]]
+    load_files(engine, [write_csv(tmp_path / "days.csv", shuffled)], TIMEZONE, chunk_rows=2)
+    assert _days_in_stored_order(engine) == [NOV_20] * 4 + [NOV_21]
+    # A count of every message (a new time zone) writes it again in day order.
+    ensure_timezone(engine, "Asia/Kolkata")
+    days = _days_in_stored_order(engine)
+    assert days == sorted(days) and days[-1] == NOV_21
     assert_rollup_matches(engine)
 
 
