@@ -366,21 +366,8 @@ NAMED_HASHES_MAX = 200
 
 def _recent_rows(conn: Connection, ids: list[str], columns: list[str]) -> Sequence[Row]:
     """`columns` of the recent keys whose hash is one of the ids' (perhaps another id's)."""
-    if len(ids) <= NAMED_HASHES_MAX:
-        return conn.execute(
-            text(
-                f"SELECT {', '.join(columns)} FROM recent_keys "
-                f"WHERE key_hash IN ({_hash_list(ids)})"
-            )
-        ).all()
-    return conn.execute(
-        text(
-            f"SELECT {', '.join(f'k.{c}' for c in columns)} FROM recent_keys k "
-            "JOIN (SELECT unnest(CAST(:hashes AS UBIGINT[])) AS key_hash) w "
-            "ON k.key_hash = w.key_hash"
-        ),
-        {"hashes": [key_hash(i) for i in ids]},
-    ).all()
+    relation, params = recent_relation(ids, columns)
+    return conn.exec_driver_sql(f"SELECT * FROM {relation}", params).all()
 
 
 def recent_relation(ids: list[str], columns: list[str]) -> tuple[str, tuple]:
