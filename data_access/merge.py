@@ -848,13 +848,17 @@ def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -
     own_time = own_time.where(~(own_time.isna() & status.isin(AT_CREATION)), frame["created_at"])
     in_error = status == "error"
     first_day = _first_day(frame)
-    known_day = frame["message_id"].map(
-        {mid: i.created_day for mid, i in stored.items() if i.created_day is not None}
+    known_days = {mid: i.created_day for mid, i in stored.items() if i.created_day is not None}
+    # Dates as objects, never inferred as times.
+    created_day = pd.Series(
+        [known_days.get(mid, day) for mid, day in zip(frame["message_id"], first_day, strict=True)],
+        index=frame.index,
+        dtype=object,
     )
     base = pd.DataFrame(
         {
             "message_id": frame["message_id"],
-            "created_day": known_day.where(known_day.notna(), first_day),
+            "created_day": created_day,
             "source": source,
             "raw_status": frame["raw_status"] if "raw_status" in frame.columns else None,
             "recorded_at": datetime.now(UTC).replace(tzinfo=None),
