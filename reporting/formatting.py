@@ -79,8 +79,14 @@ def format_count(value, language: str) -> str:
 
 def format_pct(value, language: str) -> str:
     """A percentage given as 0-100, with one decimal (85,3 % / 85,3% / 85.3%)."""
-    locale = babel_locale(language)
-    return format_percent(float(value) / 100.0, _percent_pattern(locale), locale=_locale(locale))
+    return _pct_text(float(value), babel_locale(language))
+
+
+# A day's percentage is the same in every range that shows the day: remembered by its exact
+# value.
+@lru_cache(maxsize=16384)
+def _pct_text(value: float, locale: str) -> str:
+    return format_percent(value / 100.0, _percent_pattern(locale), locale=_locale(locale))
 
 
 def _day_text(value: date, locale: str, pattern: str) -> str:

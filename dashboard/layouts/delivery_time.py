@@ -4,6 +4,7 @@ read on WhatsApp) over the range and per day, and the share delivered within 5 s
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import pandas as pd
 from babel.numbers import format_decimal
@@ -46,7 +47,13 @@ def format_duration(seconds: float | None, language: str) -> str:
     """'5,9 s', '2,5 min', '1,2 h', '3 d' in the language."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return t(language, "empty_value")
-    value = max(float(seconds), 0.0)
+    return _duration_text(max(float(seconds), 0.0), language)
+
+
+# A day's percentiles are the same in every range that shows the day: remembered by their
+# exact value (a chart writes hundreds).
+@lru_cache(maxsize=16384)
+def _duration_text(value: float, language: str) -> str:
     for size, key in UNITS:
         if value >= size or size == 1:
             amount = value / size
