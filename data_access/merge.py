@@ -32,7 +32,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ColumnElement,
     Connection,
     Date,
     DateTime,
@@ -52,13 +51,13 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.sql.expression import ColumnClause
 
 from data_access import contact_days, message_keys, rollup
 from data_access.countries import countries_of
 from data_access.domain import RANK_STATUS, STATUS_RANK
 from data_access.sql import next_id, raw_connection
 from data_access.tables import (
+    MESSAGE_ROW,
     campaigns,
     contacts,
     message_events,
@@ -641,10 +640,6 @@ def _insert_new(conn: Connection, events: bool) -> int:
     return created
 
 
-# DuckDB's row number of a stored message.
-_ROW_ID: ColumnElement[int] = ColumnClause("rowid", BigInteger(), _selectable=messages)
-
-
 _old_metadata = MetaData()
 merge_old = Table(
     "merge_old",
@@ -681,7 +676,7 @@ def _read_old(conn: Connection, known: dict[str, Identity], filled: tuple[str, .
         )
         conn.execute(insert(merge_old).from_select(target, query))
         return
-    row_id = _ROW_ID
+    row_id = MESSAGE_ROW
     rows = sorted({i.row for i in known.values() if i.row is not None})
     found: set[str] = set()
     for chunk in _chunks(rows):
@@ -784,7 +779,7 @@ def _apply_changes(conn: Connection, filled: tuple[str, ...]) -> None:
     if not values:
         return
     if message_keys.in_use(conn):
-        row_id = _ROW_ID
+        row_id = MESSAGE_ROW
         rows = sorted(conn.execute(select(c.message_row)).scalars())
         for chunk in _chunks(rows):
             conn.execute(

@@ -40,6 +40,7 @@ from data_access.domain import STATUS_LIFECYCLE, STATUSES
 from data_access.filters import MAX_DAYS_BACK, AccessScope, FilterError, ReportFilter, today_in
 from data_access.phones import PhoneSearch
 from data_access.tables import (
+    MESSAGE_ROW,
     PHONE_TAIL_DIGITS,
     campaigns,
     contacts,
@@ -880,8 +881,21 @@ _SORT_JOINS = {
 }
 
 
+def _page_keys(dialect: str) -> tuple:
+    """What a page's rows are found by: (message id, contact id, day, creation time) and, on
+    DuckDB, the row number (_page_rows)."""
+    keys = (m.message_id, m.contact_id, m.created_day, m.created_at)
+    return (*keys, MESSAGE_ROW) if dialect == "duckdb" else keys
+
+
 def _page_ids_select(
-    scope: AccessScope, flt: ReportFilter, sort: str, descending: bool, offset: int, limit: int
+    scope: AccessScope,
+    flt: ReportFilter,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+    dialect: str,
 ):
     """The (message id, contact id) of detailed_select's rows from offset to offset + limit.
 
@@ -899,7 +913,7 @@ def _page_ids_select(
         on = key.table.c.id == foreign_key
         source = messages.outerjoin(key.table, on) if outer else messages.join(key.table, on)
     return (
-        select(m.message_id, m.contact_id, m.created_day, m.created_at)
+        select(*_page_keys(dialect))
         .select_from(source)
         .where(*_conditions(scope, flt))
         .order_by(*_order_by(sort, descending))
@@ -933,11 +947,51 @@ def _time_ordered_page_ids(
         else:
             window = replace(flt, end=flt.start + timedelta(days=days - 1))
         found = conn.execute(
-            _page_ids_select(scope, window, "created_at", descending, 0, offset + limit)
+            _page_ids_select(scope, window, "created_at", descending, 0, offset + limit, "duckdb")
         ).all()
         if len(found) == offset + limit:
             return list(found[offset:])
-    last = _page_ids_select(scope, flt, "created_at", descending, offset, limit)
+    last = _page_ids_select(scope, flt, "created_at", descending, offset, limit, "duckdb")
+    return list(conn.execute(last).all())
+
+
+# Contacts of a phone-ordered page looked at first, then more, before every contact.
+PHONE_PAGE_WINDOWS = (2_000, 20_000)
+
+
+def _phone_ordered_page_ids(
+    conn: Connection,
+    scope: AccessScope,
+    flt: ReportFilter,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list:
+    """_page_ids_select's rows in phone order, looking at the first contacts in that order
+    (the last when descending) before all of them. A contact's number is its own (no two
+    contacts share one): when the messages of the first contacts fill the page and every
+    row before it, no other contact's message can come before them. DuckDB then joins the
+    range's messages to a few thousand contacts instead of every contact, and sorts those
+    (at 10M, 53 ms instead of 432 ms for a 90-day range)."""
+    phone = contacts.c.phone
+    identity = m.message_id.desc() if descending else m.message_id.asc()
+    for window in PHONE_PAGE_WINDOWS:
+        first = (
+            select(contacts.c.id, phone)
+            .order_by(_ordered(phone, "phone", descending))
+            .limit(window)
+            .subquery("first_contacts")
+        )
+        found = conn.execute(
+            select(*_page_keys("duckdb"))
+            .select_from(messages.join(first, first.c.id == m.contact_id))
+            .where(*_conditions(scope, flt))
+            .order_by(_ordered(first.c.phone, "phone", descending), identity)
+            .limit(offset + limit)
+        ).all()
+        if len(found) == offset + limit:
+            return list(found[offset:])
+    last = _page_ids_select(scope, flt, "phone", descending, offset, limit, "duckdb")
     return list(conn.execute(last).all())
 
 
@@ -997,7 +1051,7 @@ def _grouped_page_ids(
             take = min(rows - start, end - position - start)
             same = m[column].is_(None) if value is None else m[column] == value
             cut = (
-                select(m.message_id, m.contact_id, m.created_day, m.created_at)
+                select(*_page_keys(conn.dialect.name))
                 .where(*_conditions(scope, flt), same)
                 .order_by(identity)
                 .offset(start)
@@ -1039,6 +1093,54 @@ def _phone_page(
     return query.order_by(*order).offset(offset).limit(limit)
 
 
+def _named_page(conn: Connection, found: list, sort: str, descending: bool) -> list:
+    """The detailed rows of a page's messages, found by _page_keys, in the sort's order.
+
+    On DuckDB each is read at its row number, confirmed by its id: should the table have been
+    compacted between the two reads (its rows moved), the rows are read by their days instead.
+    """
+    phones = _phones_of(conn.dialect.name, sorted({row[1] for row in found}))
+
+    def named(page) -> list:
+        order = _page_order(page, phones, sort, descending)
+        return conn.execute(_with_names(page, phones).order_by(*order)).all()
+
+    if conn.dialect.name == "duckdb":
+        rows = named(_page_rows_at(found))
+        if sorted(row[0] for row in rows) == sorted(row[0] for row in found):
+            return rows
+    return named(_page_rows(found))
+
+
+# Up to this many contacts, DuckDB reads each by its id (_phones_of).
+CONTACTS_ONE_BY_ONE = 100
+
+
+def _phones_of(dialect: str, contact_ids: list):
+    """The id and phone of a page's contacts, as a subquery. DuckDB has no index on the
+    contacts: they are written in id order, so one contact's id names the one row group that
+    holds it, where a list of ids spread over the table has most row groups read (at 10M, 6 ms
+    for 25 contacts one by one, 22 ms as one list)."""
+    columns = (contacts.c.id, contacts.c.phone)
+    if dialect != "duckdb" or len(contact_ids) > CONTACTS_ONE_BY_ONE:
+        return rows_by_key(columns, contacts.c.id, contact_ids, "phones")
+    each = [select(*columns).where(contacts.c.id == key) for key in contact_ids]
+    return (each[0] if len(each) == 1 else union_all(*each)).subquery("phones")
+
+
+def _page_rows_at(found):
+    """The messages of a page at their row numbers (DuckDB), as a subquery. The numbers are
+    named as a range and a list: the range makes the engine seek to their row groups and read
+    only those (at 10M, 17 ms for 50 rows spread over 90 days; the list alone, or each day's
+    rows by their day (_page_rows), read 93 to 190 ms)."""
+    at = sorted(row[4] for row in found)
+    return (
+        select(messages)
+        .where(MESSAGE_ROW.between(at[0], at[-1]), MESSAGE_ROW.in_(at))
+        .subquery("page")
+    )
+
+
 def _page_rows(found):
     """The messages of a page, from their (id, contact, day, creation time), as a subquery.
 
@@ -1048,7 +1150,7 @@ def _page_rows(found):
     that reads every message of those days.)
     """
     by_day: dict = {}
-    for key, _contact, day, created in found:
+    for key, _contact, day, created, *_row in found:
         ids, times = by_day.setdefault(day, ([], []))
         ids.append(key)
         times.append(created)
@@ -1111,17 +1213,15 @@ def detailed_rows(
                 found = _grouped_page_ids(conn, scope, flt, sort, descending, offset, limit)
             elif sort == "created_at" and conn.dialect.name == "duckdb":
                 found = _time_ordered_page_ids(conn, scope, narrowed, descending, offset, limit)
+            elif sort == "phone" and conn.dialect.name == "duckdb":
+                found = _phone_ordered_page_ids(conn, scope, narrowed, descending, offset, limit)
             else:
-                ids = _page_ids_select(scope, narrowed, sort, descending, offset, limit)
+                ids = _page_ids_select(
+                    scope, narrowed, sort, descending, offset, limit, conn.dialect.name
+                )
                 found = conn.execute(ids).all()
             if found:
-                contact_ids = sorted({row[1] for row in found})
-                page = _page_rows(found)
-                phones = rows_by_key(
-                    [contacts.c.id, contacts.c.phone], contacts.c.id, contact_ids, "phones"
-                )
-                order = _page_order(page, phones, sort, descending)
-                rows = conn.execute(_with_names(page, phones).order_by(*order)).all()
+                rows = _named_page(conn, found, sort, descending)
     return localise(pd.DataFrame(rows, columns=list(DETAIL_COLUMNS)), flt.timezone)
 
 

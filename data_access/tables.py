@@ -20,6 +20,7 @@ from sqlalchemy import (
     cast,
     func,
 )
+from sqlalchemy.sql.expression import ColumnClause
 
 # 2: contacts.phone_tail and daily_rollup. 3: the webhook writers' scopes (channel_numbers.
 # callback_token_hash, inbox.scope, pending_statuses.scope). 4: message_events and
@@ -177,6 +178,10 @@ messages = Table(
     # The WhatsApp template's name, where a template was sent and the writer names it.
     Column("template", String(512)),
 )
+
+# DuckDB's row number of a stored message (the embedded store only): a way to a row, not an
+# identity (rows move when the table is compacted).
+MESSAGE_ROW = ColumnClause("rowid", BigInteger(), _selectable=messages)
 
 # Every status a message received, from whichever writer, kept once (a replayed webhook or a
 # reloaded file adds nothing): the message detail's timeline, including a failure that a later
