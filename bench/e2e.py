@@ -129,6 +129,8 @@ class LoadResult:
     latencies: list[float]
     peak_rss_mb: float
     max_sampled_rss_mb: float
+    # Each action's kind and whether it asked for a fresh view, with its latency.
+    by_kind: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -626,6 +628,7 @@ def measure_load(
         page.sign_in()
         pages.append(page)
     latencies: list[float] = []
+    by_kind: dict[tuple[str, bool], list[float]] = {}
     counts = {"actions": 0, "requests": 0, "errors": 0}
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -666,6 +669,7 @@ def measure_load(
             elapsed = (time.perf_counter() - started) * 1000.0
             with lock:
                 latencies.append(elapsed)
+                by_kind.setdefault((kind, new), []).append(elapsed)
                 counts["actions"] += 1
                 counts["requests"] += count
                 counts["errors"] += failed
@@ -699,6 +703,7 @@ def measure_load(
         latencies=latencies,
         peak_rss_mb=server.memory_mb("VmHWM"),
         max_sampled_rss_mb=max(samples),
+        by_kind=by_kind,
     )
 
 
@@ -753,7 +758,17 @@ def format_report(report: E2EReport) -> str:
             f"(largest sampled VmRSS {load.max_sampled_rss_mb:,.0f} MB); "
             f"<= {PEAK_MEMORY_MB:.0f} MB: "
             f"{'met' if load.peak_rss_mb <= PEAK_MEMORY_MB else 'missed'}",
+            "",
+            "| users' action | view | actions | p50 ms | p95 ms | share of the time waited |",
+            "|---|---|---:|---:|---:|---:|",
         ]
+        waited = sum(load.latencies) or 1.0
+        for (kind, new), samples in sorted(load.by_kind.items()):
+            lines.append(
+                f"| {kind} | {'fresh' if new else 'asked before'} | {len(samples)} "
+                f"| {statistics.median(samples):,.0f} | {p95(samples):,.0f} "
+                f"| {sum(samples) / waited:.0%} |"
+            )
     return "\n".join(lines)
 
 
