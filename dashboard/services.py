@@ -18,12 +18,12 @@ from flask_login import current_user
 from sqlalchemy import Engine
 
 from config import Settings
-from data_access import message_events, reports
+from data_access import accounts, message_events, reports
 from data_access.accounts import preferences
 from data_access.cache import ReportCache
 from data_access.clickhouse.binding import messages_of
 from data_access.filters import AccessScope, ReportFilter, today_in
-from data_access.store import data_version
+from data_access.store import data_version, version_and_subaccounts
 
 T = TypeVar("T")
 
@@ -66,8 +66,9 @@ REPORT_READS = frozenset(
 # threads as query slots: more could only wait for a slot.
 _PREFETCH_POOL = ThreadPoolExecutor(max_workers=QUERY_SLOTS, thread_name_prefix="prefetch")
 
-# Where a request keeps the data version it read (flask.g lives as long as the request).
-_DATA_VERSION = "report_data_version"
+# Where a request keeps the data version and the subaccounts it read (flask.g lives as long as
+# the request).
+_SNAPSHOT = "store_snapshot"
 
 # Set only by code that runs on a user's behalf outside a web request (a background job
 # with the scope it was requested with, a test); a web request never sets it.
@@ -127,11 +128,31 @@ class Services:
         """The store's current data version, read afresh for each request (another process may
         have loaded): every report of one request then reads the same version, with one read."""
         if has_request_context():
-            version = g.get(_DATA_VERSION)
-            if version is None:
-                version = g.setdefault(_DATA_VERSION, self._read_data_version())
-            return version
+            return self._request_snapshot()[0]
         return self._read_data_version()
+
+    def every_subaccount_id(self) -> list[int]:
+        """Every subaccount's id (an admin's scope), read afresh for each request with the data
+        version, so one a load has just added is seen at once."""
+        if has_request_context():
+            return list(self._request_snapshot()[1])
+        with self.engine.connect() as conn:
+            return accounts.every_subaccount_id(conn)
+
+    def _request_snapshot(self) -> tuple[int, list[int]]:
+        snapshot = g.get(_SNAPSHOT)
+        if snapshot is None:
+            snapshot = g.setdefault(_SNAPSHOT, self._read_snapshot())
+        return snapshot
+
+    def _read_snapshot(self) -> tuple[int, list[int]]:
+        if messages_of(self.engine) is not None:
+            with self.engine.connect() as conn:
+                ids = accounts.every_subaccount_id(conn)
+            return self._read_data_version(), ids
+        # One statement for both: under many users, each statement's round trip counts.
+        with self.engine.connect() as conn:
+            return version_and_subaccounts(conn)
 
     def _read_data_version(self) -> int:
         if (clickhouse := messages_of(self.engine)) is not None:

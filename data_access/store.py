@@ -44,6 +44,7 @@ from data_access.tables import (
     messages,
     metadata,
     store_meta,
+    subaccounts,
 )
 from data_access.writes import Transaction, write
 
@@ -295,3 +296,12 @@ def read_meta(conn: Connection, key: str) -> str | None:
 def data_version(conn: Connection) -> int:
     """A number that changes whenever messages change; report caches key on it."""
     return int(read_meta(conn, "data_version") or 0)
+
+
+def version_and_subaccounts(conn: Connection) -> tuple[int, list[int]]:
+    """The data version and every subaccount's id, in one statement: a dashboard request needs
+    both (its reports' cache key, and an admin's scope)."""
+    version = select(store_meta.c.value).where(store_meta.c.key == "data_version")
+    ids = select(func.array_agg(subaccounts.c.id))
+    row = conn.execute(select(version.scalar_subquery(), ids.scalar_subquery())).one()
+    return int(row[0] or 0), sorted(int(i) for i in row[1] or ())

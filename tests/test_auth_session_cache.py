@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import event, insert, update
 
 from app import create_app
 from dashboard import auth, session_cache
 from dashboard.services import NotSignedInError, Services
 from dashboard.session_cache import SESSION_CACHE_SECONDS, ResolvedSession, SessionCache
 from data_access import accounts
+from data_access.store import version_and_subaccounts
 from data_access.tables import subaccounts, users
+from data_access.writes import bump_data_version
 from tests.auth_helpers import add_account, sign_in, subaccount_ids
 from tests.conftest import T0
 
@@ -132,6 +134,43 @@ def test_scope_language_and_new_subaccounts_apply_at_once_while_reused(
     ids = subaccount_ids(engine)
     assert viewer(admin).scope.subaccount_ids == set(ids.values())
     assert len(ids) == 3
+
+
+def test_an_admins_subaccounts_and_the_data_version_are_one_read_a_request(
+    app, store_settings, engine, clock
+):
+    add_account(engine, "ana", "ana-password-1", role="admin")
+    add_account(engine, "bia", "bia-password-1", subaccount_names=("Brand A", "Brand B"))
+    every = sorted(subaccount_ids(engine).values())
+    assert len(every) == 2
+    with engine.begin() as conn:
+        bump_data_version(conn)
+        bump_data_version(conn)
+        assert version_and_subaccounts(conn) == (2, every)
+    admin = app.server.test_client()
+    sign_in(admin, "ana", "ana-password-1")
+    cookie = admin.get_cookie(auth.SESSION_COOKIE).value
+    services = Services(settings=store_settings, engine=engine)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with app.server.test_request_context(
+            "/_dash-update-component", headers={"Cookie": f"{auth.SESSION_COOKIE}={cookie}"}
+        ):
+            viewer = services.current_viewer()
+            assert viewer.scope.subaccount_ids == set(every)
+            read = len(statements)
+            assert services.data_version() == 2
+            assert services.every_subaccount_id() == every
+            # Both came with the scope's read.
+            assert len(statements) == read
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert sum("subaccounts" in text for text in statements) == 1
 
 
 def test_a_read_during_a_change_is_not_kept_past_its_commit(app, engine, clock):

@@ -125,8 +125,7 @@ def install_auth(app: dash.Dash, services: Services) -> None:
             return ResolvedSession(account, tuple(accounts.scope_ids(conn, account)))
 
     def every_subaccount() -> list[int]:
-        with engine.connect() as conn:
-            return accounts.every_subaccount_id(conn)
+        return services.every_subaccount_id()
 
     @manager.user_loader
     def _load_user(session_id: str) -> SignedInUser | None:
