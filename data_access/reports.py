@@ -939,19 +939,31 @@ def _time_ordered_page_ids(
     newest days hold the page's rows and every row before them, no older day can hold one.
     DuckDB then sorts a day's messages instead of the range's (at 100M, 34 ms instead of 9 s:
     its top-N skips no row group once the filter has other columns)."""
-    for days in TIME_PAGE_WINDOWS:
-        if days >= len(flt.days):
-            break
-        if descending:
-            window = replace(flt, start=flt.end - timedelta(days=days - 1))
-        else:
-            window = replace(flt, end=flt.start + timedelta(days=days - 1))
-        found = conn.execute(
-            _page_ids_select(scope, window, "created_at", descending, 0, offset + limit, "duckdb")
-        ).all()
+
+    def windows():
+        for days in TIME_PAGE_WINDOWS:
+            if days >= len(flt.days):
+                return
+            if descending:
+                window = replace(flt, start=flt.end - timedelta(days=days - 1))
+            else:
+                window = replace(flt, end=flt.start + timedelta(days=days - 1))
+            yield _page_ids_select(
+                scope, window, "created_at", descending, 0, offset + limit, "duckdb"
+            )
+
+    last = _page_ids_select(scope, flt, "created_at", descending, offset, limit, "duckdb")
+    return _first_full(conn, windows(), last, offset, limit)
+
+
+def _first_full(conn: Connection, windows, last, offset: int, limit: int) -> list:
+    """The page's rows from the first of `windows` (each query's first offset + limit rows in
+    the page's order) that holds the page and every row before it; else from `last`, the
+    whole range's page."""
+    for window in windows:
+        found = conn.execute(window).all()
         if len(found) == offset + limit:
             return list(found[offset:])
-    last = _page_ids_select(scope, flt, "created_at", descending, offset, limit, "duckdb")
     return list(conn.execute(last).all())
 
 
@@ -975,24 +987,25 @@ def _phone_ordered_page_ids(
     (at 10M, 53 ms instead of 432 ms for a 90-day range)."""
     phone = contacts.c.phone
     identity = m.message_id.desc() if descending else m.message_id.asc()
-    for window in PHONE_PAGE_WINDOWS:
-        first = (
-            select(contacts.c.id, phone)
-            .order_by(_ordered(phone, "phone", descending))
-            .limit(window)
-            .subquery("first_contacts")
-        )
-        found = conn.execute(
-            select(*_page_keys("duckdb"))
-            .select_from(messages.join(first, first.c.id == m.contact_id))
-            .where(*_conditions(scope, flt))
-            .order_by(_ordered(first.c.phone, "phone", descending), identity)
-            .limit(offset + limit)
-        ).all()
-        if len(found) == offset + limit:
-            return list(found[offset:])
+
+    def windows():
+        for window in PHONE_PAGE_WINDOWS:
+            first = (
+                select(contacts.c.id, phone)
+                .order_by(_ordered(phone, "phone", descending))
+                .limit(window)
+                .subquery("first_contacts")
+            )
+            yield (
+                select(*_page_keys("duckdb"))
+                .select_from(messages.join(first, first.c.id == m.contact_id))
+                .where(*_conditions(scope, flt))
+                .order_by(_ordered(first.c.phone, "phone", descending), identity)
+                .limit(offset + limit)
+            )
+
     last = _page_ids_select(scope, flt, "phone", descending, offset, limit, "duckdb")
-    return list(conn.execute(last).all())
+    return _first_full(conn, windows(), last, offset, limit)
 
 
 # Sort keys the roll-up holds: key -> (its column in messages and in the roll-up, the table
