@@ -883,7 +883,7 @@ _SORT_JOINS = {
 
 def _page_keys(dialect: str) -> tuple:
     """What a page's rows are found by: (message id, contact id, day, creation time) and, on
-    DuckDB, the row number (_page_rows)."""
+    DuckDB, the row number (_page_rows_at)."""
     keys = (m.message_id, m.contact_id, m.created_day, m.created_at)
     return (*keys, MESSAGE_ROW) if dialect == "duckdb" else keys
 
@@ -897,7 +897,7 @@ def _page_ids_select(
     limit: int,
     dialect: str,
 ):
-    """The (message id, contact id) of detailed_select's rows from offset to offset + limit.
+    """The keys (_page_keys) of detailed_select's rows from offset to offset + limit.
 
     The page is cut on the messages alone, reading only the filter and sort columns; its rows
     are then fetched by primary key with their names joined (detailed_rows). Joined first, the
@@ -1131,9 +1131,9 @@ CONTACTS_ONE_BY_ONE = 100
 
 def _phones_of(dialect: str, contact_ids: list):
     """The id and phone of a page's contacts, as a subquery. DuckDB has no index on the
-    contacts: they are written in id order, so one contact's id names the one row group that
-    holds it, where a list of ids spread over the table has most row groups read (at 10M, 6 ms
-    for 25 contacts one by one, 22 ms as one list)."""
+    contacts, but they are written in id order (nearly all), so one contact's id is looked for
+    in the few row groups whose ids span it, where a list of ids spread over the table has
+    most row groups read (at 10M, 6 ms for 25 contacts one by one, 22 ms as one list)."""
     columns = (contacts.c.id, contacts.c.phone)
     if dialect != "duckdb" or len(contact_ids) > CONTACTS_ONE_BY_ONE:
         return rows_by_key(columns, contacts.c.id, contact_ids, "phones")
