@@ -1116,7 +1116,7 @@ def _named_page(conn: Connection, found: list, sort: str, descending: bool) -> l
 
     def named(page) -> list:
         order = _page_order(page, phones, sort, descending)
-        return conn.execute(_with_names(page, phones).order_by(*order)).all()
+        return list(conn.execute(_with_names(page, phones).order_by(*order)).all())
 
     if conn.dialect.name == "duckdb":
         rows = named(_page_rows_at(found))
