@@ -316,15 +316,6 @@ def _refusal_problem(frame: pd.DataFrame, refusal: Refusal, file: str) -> RowPro
     return RowProblem(file, int(frame["line"].iloc[refusal.row]), refusal.field, refusal.reason)
 
 
-def _identities(frame: pd.DataFrame) -> dict[str, Identity]:
-    return {
-        message_id: Identity(subaccount, channel, direction, day)
-        for message_id, subaccount, channel, direction, day in frame[
-            ["message_id", "subaccount", "channel", "direction", "created_day"]
-        ].itertuples(index=False, name=None)
-    }
-
-
 @dataclass
 class _CheckedFile:
     """A file read and checked. Its good rows stay in the reader (the view `staged`) until
@@ -445,9 +436,15 @@ def _stored_of(
     reader: duckdb.DuckDBPyConnection, checked: _CheckedFile, part: int
 ) -> dict[str, Identity]:
     where = checked.part_filter(part)
-    return _identities(
-        reader.execute(f"SELECT * EXCLUDE (part) FROM {checked.stored} WHERE {where}").df()
-    )
+    # Rows as tuples straight from the engine (days as dates, as Identity keeps them).
+    found = reader.execute(
+        "SELECT message_id, subaccount, channel, direction, created_day "
+        f"FROM {checked.stored} WHERE {where}"
+    ).fetchall()
+    return {
+        message_id: Identity(subaccount, channel, direction, day)
+        for message_id, subaccount, channel, direction, day in found
+    }
 
 
 def _frame(reader: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
 
 from config import PROJECT_DIR
 from data_access import reports
@@ -24,6 +24,7 @@ from data_access.tables import (
     campaigns,
     contacts,
     daily_rollup,
+    message_events,
     messages,
     subaccounts,
     user_subaccounts,
@@ -607,3 +608,44 @@ def test_a_file_of_many_days_is_merged_in_parts_of_whole_days_in_order(engine, t
             )
         assert in_rows == [f"d-{day}" for day in range(8)]
     assert_rollup_matches(engine)
+
+
+def test_a_file_of_stored_old_messages_binds_no_parameter_per_message(engine, tmp_path):
+    # 3,000 messages of two months ago (outside the recent index's days), sent, then the same
+    # file again with each delivered: every message is stored, its events compared with
+    # those kept on its day.
+    created = "2026-10-01T12:00:00-03:00"
+    rows = [
+        {"message_id": f"old-{n:04d}", "channel": "whatsapp", "direction": "MT",
+         "subaccount": "Brand A", "content_type": "text", "phone": "+5511987654321",
+         "status": "sent", "created_at": created}
+        for n in range(3_000)
+    ]  # fmt: skip
+    load_files(engine, [write_csv(tmp_path / "sent.csv", rows)], TIMEZONE)
+    delivered = [{**row, "status": "delivered", "delivered_at": "2026-10-01T12:00:05-03:00"}
+                 for row in rows]  # fmt: skip
+    bound: list[int] = []
+
+    def seen(conn, cursor, statement, parameters, *_):
+        bound.append(len(parameters or ()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        load_files(engine, [write_csv(tmp_path / "delivered.csv", delivered)], TIMEZONE)
+        load_files(engine, [write_csv(tmp_path / "again.csv", delivered)], TIMEZONE)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # A statement names at most a chunk of ids (merge.ID_CHUNK), never the part's 3,000.
+    assert max(bound) <= 1_000
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(
+                select(message_events.c.status, func.count()).group_by(message_events.c.status)
+            ).all()
+        )
+        statuses = dict(
+            conn.execute(select(messages.c.status, func.count()).group_by(messages.c.status)).all()
+        )
+    # Each message: its sent event, its delivered one once (the file loaded twice).
+    assert by_status == {"sent": 3_000, "delivered": 3_000}
+    assert statuses == {"delivered": 3_000}
