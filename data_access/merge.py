@@ -857,7 +857,10 @@ def event_frame(frame: pd.DataFrame, stored: dict[str, Identity], source: str) -
     known_days = {mid: i.created_day for mid, i in stored.items() if i.created_day is not None}
     # Dates as objects, never inferred as times.
     created_day = pd.Series(
-        [known_days.get(mid, day) for mid, day in zip(frame["message_id"], first_day, strict=True)],
+        [
+            known_days.get(mid, day)
+            for mid, day in zip(frame["message_id"].tolist(), first_day.tolist(), strict=True)
+        ],
         index=frame.index,
         dtype=object,
     )
@@ -926,7 +929,7 @@ def _record_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> i
     known_events = events[_among(events["message_id"], known)]
     recent: dict[str, tuple[int, set[int]]] = {}
     if message_keys.in_use(conn) and not known_events.empty:
-        recent = message_keys.recent_events(conn, sorted(set(known_events["message_id"])))
+        recent = message_keys.recent_events(conn, sorted(set(known_events["message_id"].tolist())))
     if recent:
         _fresh(conn, recent_stage)
         # Each recent message once with a hash of 0 (no event's: its odds are 2^-64), so the
@@ -954,7 +957,7 @@ def _record_events(conn: Connection, events: pd.DataFrame, known: set[str]) -> i
         added += _inserted(conn, insert(message_events).from_select(list(EVENT_COLUMNS), kept))
         message_keys.add_events(conn, recent_added.name, sorted(r for r, _ in recent.values()))
     older = known_events[~_among(known_events["message_id"], recent.keys())]
-    days = sorted(set(older["created_day"]))
+    days = sorted(set(older["created_day"].tolist()))
     if days:
         same = exists().where(
             # The range lets DuckDB skip the row groups of other days before comparing.
@@ -1027,7 +1030,7 @@ def merge_records(
     if stored is None:
         stored = stored_identities(tx.conn, frame["message_id"])
     else:
-        stored = {i: stored[i] for i in set(frame["message_id"]) if i in stored}
+        stored = {i: stored[i] for i in set(frame["message_id"].tolist()) if i in stored}
     refused = check_records(frame, stored, scope)
     if refused and all_or_nothing:
         return MergeResult(refused=refused)
