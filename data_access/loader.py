@@ -441,10 +441,7 @@ def _stored_of(
         "SELECT message_id, subaccount, channel, direction, created_day "
         f"FROM {checked.stored} WHERE {where}"
     ).fetchall()
-    return {
-        message_id: Identity(subaccount, channel, direction, day)
-        for message_id, subaccount, channel, direction, day in found
-    }
+    return {row[0]: Identity(*row[1:]) for row in found}
 
 
 def _frame(reader: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:

@@ -59,6 +59,7 @@ from data_access.domain import RANK_STATUS, STATUS_RANK
 from data_access.sql import next_id, raw_connection
 from data_access.tables import (
     MESSAGE_ROW,
+    at_rows,
     campaigns,
     contacts,
     message_events,
@@ -240,12 +241,10 @@ def check_records(
     if scope.subaccounts is not None:
         suspect |= ~frame["subaccount"].map(scope.allows).astype(bool)
     rows = suspect.to_numpy().nonzero()[0]
-    columns = frame.iloc[rows]
+    columns = frame[["message_id", "subaccount", "channel", "direction"]].iloc[rows]
     # Column by column as lists: iterating rows of Arrow strings costs a call a value.
     for row, message_id, subaccount, channel, direction in zip(
-        rows.tolist(),
-        *(columns[c].tolist() for c in ("message_id", "subaccount", "channel", "direction")),
-        strict=True,
+        rows.tolist(), *(columns[c].tolist() for c in columns.columns), strict=True
     ):
         known = stored.get(message_id)
         if known is not None and not scope.allows(known.subaccount):
@@ -692,7 +691,7 @@ def _read_old(conn: Connection, known: dict[str, Identity], filled: tuple[str, .
     found: set[str] = set()
     for chunk in _chunks(rows):
         query = select(row_id, *(m[c] for c in read)).where(
-            row_id.in_(chunk), m.message_id.in_(known_ids)
+            at_rows(chunk), m.message_id.in_(known_ids)
         )
         conn.execute(insert(merge_old).from_select(target, query))
     if rows:
@@ -794,7 +793,7 @@ def _apply_changes(conn: Connection, filled: tuple[str, ...]) -> None:
         rows = sorted(conn.execute(select(c.message_row)).scalars())
         for chunk in _chunks(rows):
             conn.execute(
-                update(messages).where(row_id.in_(chunk), row_id == c.message_row).values(**values)
+                update(messages).where(at_rows(chunk), row_id == c.message_row).values(**values)
             )
         return
     conn.execute(update(messages).where(m.message_id == c.message_id).values(**values))

@@ -42,6 +42,7 @@ from data_access.phones import PhoneSearch
 from data_access.tables import (
     MESSAGE_ROW,
     PHONE_TAIL_DIGITS,
+    at_rows,
     campaigns,
     contacts,
     daily_rollup,
@@ -1142,16 +1143,9 @@ def _phones_of(dialect: str, contact_ids: list):
 
 
 def _page_rows_at(found):
-    """The messages of a page at their row numbers (DuckDB), as a subquery. The numbers are
-    named as a range and a list: the range makes the engine seek to their row groups and read
-    only those (at 10M, 17 ms for 50 rows spread over 90 days; the list alone, or each day's
-    rows by their day (_page_rows), read 93 to 190 ms)."""
-    at = sorted(row[4] for row in found)
-    return (
-        select(messages)
-        .where(MESSAGE_ROW.between(at[0], at[-1]), MESSAGE_ROW.in_(at))
-        .subquery("page")
-    )
+    """The messages of a page at their row numbers (DuckDB), as a subquery (each day's rows by
+    their day, _page_rows, read 93 ms where these read 17 at 10M)."""
+    return select(messages).where(at_rows(sorted(row[4] for row in found))).subquery("page")
 
 
 def _page_rows(found):

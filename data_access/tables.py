@@ -17,8 +17,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     cast,
     func,
+    literal,
 )
 from sqlalchemy.sql.expression import ColumnClause
 
@@ -182,6 +184,17 @@ messages = Table(
 # DuckDB's row number of a stored message (the embedded store only): a way to a row, not an
 # identity (rows move when the table is compacted).
 MESSAGE_ROW = ColumnClause("rowid", BigInteger(), _selectable=messages)
+
+
+def at_rows(rows: list[int]):
+    """The messages at these row numbers (sorted, not empty): named as a range and a list,
+    since DuckDB seeks to the range's row groups while it takes a list alone only to skip
+    row groups (at 10M, 17 ms for 50 rows spread over 90 days against 190 ms)."""
+    # The range's ends are written into the statement, not bound: a list of rows is already as
+    # many parameters as a statement takes.
+    low, high = (literal(row, BigInteger, literal_execute=True) for row in (rows[0], rows[-1]))
+    return and_(MESSAGE_ROW.between(low, high), MESSAGE_ROW.in_(rows))
+
 
 # Every status a message received, from whichever writer, kept once (a replayed webhook or a
 # reloaded file adds nothing): the message detail's timeline, including a failure that a later
