@@ -264,8 +264,10 @@ def _update_messages(conn: Connection, changes: list[tuple[int, dict, dict]]) ->
 def _apply_deltas(
     conn: Connection, table: str, keys: tuple[str, ...], counts: tuple[str, ...], deltas: dict
 ) -> None:
-    """rollup._apply over deltas worked out here: counts added to their keys' rows, rows for
-    keys not kept yet created, and rows left with no message dropped."""
+    """rollup._apply over deltas worked out here, in one MERGE: counts added to their keys'
+    rows, rows for keys not kept yet created, and rows left with no message dropped (an
+    UPDATE returning the rows it changed, then an INSERT and a DELETE where needed, took
+    twice as long where a new row was needed)."""
     deltas = {key: kept for key, kept in deltas.items() if any(kept)}
     if not deltas:
         return
@@ -275,27 +277,17 @@ def _apply_deltas(
     values = _Rows(columns)
     on_days = _on_days(f"{table}.created_day", {key[0] for key in deltas})
     same = _same(table, "d", keys)
-    changes = [f"{name} = {table}.{name} + d.{name}" for name in counts]
-    returned = ", ".join(f"{table}.{name}" for name in (*keys, *counts))
-    found = conn.exec_driver_sql(
-        f"UPDATE {table} SET {', '.join(changes)} FROM {values.relation('d')} "
-        f"WHERE {on_days} AND {same} RETURNING {returned}",
+    emptied = " AND ".join(f"{table}.{name} + d.{name} = 0" for name in counts)
+    added = ", ".join(f"{name} = {table}.{name} + d.{name}" for name in counts)
+    listed = ", ".join(values.columns)
+    conn.exec_driver_sql(
+        f"MERGE INTO {table} USING {values.relation('d')} ON {on_days} AND {same} "
+        f"WHEN MATCHED AND {emptied} THEN DELETE "
+        f"WHEN MATCHED THEN UPDATE SET {added} "
+        f"WHEN NOT MATCHED THEN INSERT ({listed}) VALUES "
+        f"({', '.join(f'd.{name}' for name in values.columns)})",
         values.params,
-    ).fetchall()
-    updated = {tuple(row[: len(keys)]) for row in found}
-    # Rows for the keys not kept yet.
-    missing = {key for key in deltas if key not in updated}
-    if missing:
-        new = [i for i, key in enumerate(deltas) if key in missing]
-        rows = _Rows({name: [values[i] for i in new] for name, values in columns.items()})
-        listed = ", ".join(rows.columns)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {rows.relation('n')}",
-            rows.params,
-        )
-    if any(not any(row[len(keys) :]) for row in found):
-        nothing = " AND ".join(f"{name} = 0" for name in counts)
-        conn.exec_driver_sql(f"DELETE FROM {table} WHERE {on_days} AND {nothing}")
+    )
 
 
 def _on_days(column: str, days: set[date]) -> str:
