@@ -22,18 +22,27 @@ class ServedApp:
             wsgi_app, host="127.0.0.1", port=0, threads=4, ident="reports-test"
         )
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def start(self) -> ServedApp:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        # Closing the listening socket alone leaves the browser's kept-alive connections in
-        # waitress's loop, which then runs until the join gives up (10 s a test): they go too.
-        self._server.close()
-        for channel in list(self._server._map.values()):
+    def _serve(self) -> None:
+        # waitress's own run() loops until its map is empty; this loop also ends on stop(), and
+        # it closes the sockets itself: closed from another thread, a socket can vanish under
+        # the loop's select() (EBADF in the loop thread).
+        server = self._server
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=0.5, map=server._map, count=1)
+        # Closing the listening socket alone would leave the browser's kept-alive connections.
+        for channel in list(server._map.values()):
             channel.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.pull_trigger()  # wakes the loop's select() at once
         self._thread.join(timeout=10)
         self._server.task_dispatcher.shutdown()
 
