@@ -72,13 +72,6 @@ CHUNK_ROWS_MIN = 5_000
 # half, 5.2 s.
 READER_MEMORY_SHARE = 0.5
 READER_MEMORY_MIN = 64 * 2**20
-# While the scratch store reads, the store keeps the rest of the limit but this share, left to
-# the process itself: in a server the requests and webhooks served meanwhile hold memory the
-# limit does not see, and a load's check raised a server's memory from about 820 MB to
-# 1,316 MB with the store keeping the whole rest. Under a small limit the store keeps at least
-# the smaller of half the limit and STORE_READING_MIN (the check looks the file's ids up in it).
-READING_HEADROOM_SHARE = 0.125
-STORE_READING_MIN = 128 * 2**20
 READER_MEMORY_FLOOR = 16 * 2**20
 READER_MEMORY_MERGING = 128 * 2**20
 # What a part's rows take in this process's own memory while they are merged (the pandas
@@ -240,9 +233,8 @@ def chunk_rows_for(engine: Engine, most: int = MERGE_ROWS_MAX) -> int:
 class _Memory:
     """The store's memory limit shared by the store and the scratch store that checks the
     files, so that the two together never pass it: half for the scratch store while it
-    reads and checks (the store keeps three eighths, the last eighth is the process's own),
-    little while the store merges (the checked rows wait on disk then). Without a limit to
-    share (PostgreSQL) the scratch store keeps READER_MEMORY_MIN."""
+    reads and checks, little while the store merges (the checked rows wait on disk then).
+    Without a limit to share (PostgreSQL) the scratch store keeps READER_MEMORY_MIN."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -265,8 +257,7 @@ class _Memory:
 
     def reading(self) -> None:
         if self.limit is not None:
-            rest = self.limit * (1 - READING_HEADROOM_SHARE) - self._reading()
-            self._set_store(max(rest, min(self.limit / 2, STORE_READING_MIN)))
+            self._set_store(max(self.limit - self._reading(), self.limit / 2))
 
     def merging(self, reader: duckdb.DuckDBPyConnection, part_rows: int) -> None:
         """The scratch store keeps little, and the store gives up the room the part's frames

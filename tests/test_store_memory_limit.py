@@ -9,7 +9,6 @@ from sqlalchemy import text
 import app
 from commands import export as export_command
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, load_settings
-from data_access import loader
 from data_access.store import make_engine
 from exports import standalone
 from tests.conftest import TIMEZONE
@@ -217,26 +216,3 @@ def test_a_failing_export_says_why_in_one_line_and_exits_1(
     assert "The export failed: the disk controller said no" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out.csv").exists()
-
-
-@pytest.mark.parametrize(
-    ("limit", "whole", "store", "scratch"),
-    [
-        # An eighth of the limit is left to the process while a load reads its files.
-        ("1GiB", "1.0 GiB", "384.0 MiB", "512MiB"),
-        # Under a small limit the store keeps half of it (the check looks ids up there).
-        ("256MiB", "256.0 MiB", "128.0 MiB", "128MiB"),
-        ("64MiB", "64.0 MiB", "32.0 MiB", "64MiB"),
-    ],
-)
-def test_a_load_that_reads_shares_the_limit_with_the_store(tmp_path, limit, whole, store, scratch):
-    engine = make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", limit)
-    try:
-        memory = loader._Memory(engine)
-        assert memory.reader_config() == scratch
-        memory.reading()
-        assert _limit(engine) == store
-        memory.restore()
-        assert _limit(engine) == whole
-    finally:
-        engine.dispose()
