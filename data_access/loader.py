@@ -621,8 +621,10 @@ def _merge_file(
     for part in range(checked.parts):
         # (The table is in part and line order; a scan keeps it.)
         where = checked.part_filter(part)
-        staged = _frame(reader, f"SELECT * EXCLUDE (part) FROM {checked.staged} WHERE {where}")
-        frame = as_staged_frame(staged)
+        # The part as read is not kept beside its converted copy while the store merges it.
+        frame = as_staged_frame(
+            _frame(reader, f"SELECT * EXCLUDE (part) FROM {checked.staged} WHERE {where}")
+        )
         if frame.empty:
             continue
         stored = None
