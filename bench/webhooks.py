@@ -224,11 +224,12 @@ def watch_backlog(
 
 def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> None:
     """An admin clicking Apply on the consolidated view, each time over another range."""
-    from bench.e2e import Page
+    from bench.e2e import Page, ServerError
     from data_access.filters import today_in
     from reporting.view_state import ViewState
 
     page = Page(f"http://127.0.0.1:{port}")
+    started = time.monotonic()
     try:
         page.sign_in()
         today = today_in(timezone)
@@ -239,8 +240,14 @@ def apply_probe(port: int, timezone: str, deadline: float, probes: Probes) -> No
             start = today - timedelta(days=89 - shift // 2)
             end = today - timedelta(days=(shift + 1) // 2)
             began = time.perf_counter()
-            page.apply(start, end)
-            probes.apply_seconds.append(time.perf_counter() - began)
+            try:
+                page.apply(start, end)
+            except ServerError as error:
+                # Counted with its time and reason; the user goes on clicking, as a person would.
+                at = time.monotonic() - started
+                probes.apply_errors.append(f"at {at:.0f} s: {error}")
+            else:
+                probes.apply_seconds.append(time.perf_counter() - began)
             time.sleep(0.5)
     except Exception as error:  # reported with the figures, the run goes on
         probes.apply_errors.append(f"{type(error).__name__}: {error}")
@@ -656,8 +663,11 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"| server resident memory, lowest-highest per minute (MB) | {series} |")
     if probes.loads:
+        # A failed load's last line says why (the server's log has the rest).
         said = "; ".join(
-            f"exit {load.get('code')} in {load.get('seconds', 0):.0f} s" for load in probes.loads
+            f"exit {load.get('code')} in {load.get('seconds', 0):.0f} s"
+            + ("" if load.get("code") == 0 else f" ({' '.join(load.get('said', []))})")
+            for load in probes.loads
         )
         print(f"| file loads of {args.load_rows:,} rows during the run | {said} |")
     if load_path is not None:
