@@ -14,8 +14,10 @@ cut short is finished by loading the same files again.
 from __future__ import annotations
 
 import csv
+import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,8 @@ from data_access.validation import (
     validate_chunk,
 )
 from data_access.writes import Transaction, WriteScope, is_out_of_memory, write
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "LOADER_COLUMNS",
@@ -282,6 +286,25 @@ class _Memory:
 
 def _mib(size: float) -> str:
     return f"{max(1, int(size) // 2**20)}MiB"
+
+
+def _memory_note(engine: Engine, reader: duckdb.DuckDBPyConnection) -> str:
+    """Where the load's process keeps its memory now, for the server's log: resident memory
+    (Linux), and what the store (DuckDB) and the scratch store hold by their own count."""
+    parts = []
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    parts.append(f"process {int(line.split()[1]) // 1024:,} MiB")
+    except OSError:
+        pass
+    held = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+    if engine.dialect.name == "duckdb":
+        with engine.connect() as conn:
+            parts.append(f"store {int(conn.execute(text(held)).scalar_one()) // 2**20:,} MiB")
+    parts.append(f"scratch store {int(reader.execute(held).fetchall()[0][0]) // 2**20:,} MiB")
+    return ", ".join(parts)
 
 
 def _open_reader(folder: Path, memory: _Memory) -> duckdb.DuckDBPyConnection:
@@ -534,8 +557,17 @@ def load_files(
         # Parts sized to the store's share of the limit.
         part_rows = chunk_rows or chunk_rows_for(engine)
         version = _keys_version(engine)
+        began = time.monotonic()
         files = _check_files(reader, engine, paths, timezone, scope, part_rows, skip_invalid)
         report = LoadReport(rows_read=sum(f.rows for f in files))
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "load: %s rows of %d file(s) read and checked in %.1f s; memory: %s",
+                f"{report.rows_read:,}",
+                len(files),
+                time.monotonic() - began,
+                _memory_note(engine, reader),
+            )
         # The recent keys' days that aged out go first (the server does it hourly too), so the
         # index stays the size of its window where no server runs.
         write(engine, _forget_old_keys)
@@ -652,6 +684,16 @@ def _merge_file(
         report.rows_changed += result.created + result.updated
         merged_rows += len(frame)
         advance(len(frame))
+        # Let this part's frames go before the next part is read, not after.
+        del frame, stored, work
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "load: part %d of %d of %s merged; memory: %s",
+                part + 1,
+                checked.parts,
+                path.name,
+                _memory_note(engine, reader),
+            )
     reader.execute(f"DROP TABLE IF EXISTS {checked.staged}")
     rejected = checked.problems + refused_problems
     if rejected:

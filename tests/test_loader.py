@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import date, datetime
@@ -649,3 +651,23 @@ def test_a_file_of_stored_old_messages_binds_no_parameter_per_message(engine, tm
     # Each message: its sent event, its delivered one once (the file loaded twice).
     assert by_status == {"sent": 3_000, "delivered": 3_000}
     assert statuses == {"delivered": 3_000}
+
+
+def test_a_load_logs_its_memory_after_the_check_and_after_each_part(engine, tmp_path, caplog):
+    """The server's log says where a load's memory is: the process's, and each engine's own."""
+    rows = [{**GOOD, "message_id": f"m-{n}"} for n in range(5)]
+    with caplog.at_level(logging.INFO, logger="data_access.loader"):
+        report = load(engine, tmp_path, rows, chunk_rows=2)
+    assert report.rows_loaded == 5
+    lines = [r.getMessage() for r in caplog.records if r.name == "data_access.loader"]
+    assert [line.split(";")[0].split(" in ")[0] for line in lines] == [
+        "load: 5 rows of 1 file(s) read and checked",
+        # Two messages a part: 2, 2 and 1.
+        "load: part 1 of 3 of in.csv merged",
+        "load: part 2 of 3 of in.csv merged",
+        "load: part 3 of 3 of in.csv merged",
+    ]
+    # The store's own count only where the store is DuckDB.
+    store = ", store [0-9,]+ MiB" if engine.dialect.name == "duckdb" else ""
+    memory = re.compile(f"; memory: process [0-9,]+ MiB{store}, scratch store [0-9,]+ MiB$")
+    assert all(memory.search(line) for line in lines), lines
