@@ -428,10 +428,7 @@ def _ensure_contacts(conn: Connection, phones) -> None:
         # so that only new numbers have their country worked out (most of a part's are known).
         _fresh(conn, contacts_stage)
         _copy_frame(conn, contacts_stage, pd.DataFrame({"phone": values, "country": None}))
-        s = contacts_stage.c
-        values = sorted(
-            conn.execute(select(s.phone).where(~exists().where(phone == s.phone))).scalars()
-        )
+        values = _new_phones(conn)
         conn.execute(text(f"DELETE FROM {contacts_stage.name}"))
         if not values:
             conn.execute(text(f"DROP TABLE {contacts_stage.name}"))
@@ -446,6 +443,17 @@ def _ensure_contacts(conn: Connection, phones) -> None:
     columns = ["id", "phone", "phone_tail", "country", "active_days"]
     conn.execute(insert(contacts).from_select(columns, missing))
     conn.execute(text(f"DROP TABLE {contacts_stage.name}"))
+
+
+def _new_phones(conn: Connection) -> list[str]:
+    """The staged numbers no contact has yet, in order. On DuckDB they come as one Arrow
+    column (a part's 100,000 new numbers in milliseconds, not a Python row each)."""
+    s = contacts_stage.c
+    query = select(s.phone).where(~exists().where(contacts.c.phone == s.phone))
+    if conn.dialect.name == "duckdb":
+        ordered = str(query.order_by(s.phone).compile(conn))
+        return raw_connection(conn).sql(ordered).to_arrow_table().column(0).to_pylist()
+    return sorted(conn.execute(query).scalars())
 
 
 def _rank(column):

@@ -8,6 +8,8 @@ import csv
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from dashboard.callbacks.consolidated import update_consolidated
@@ -124,6 +126,23 @@ def test_cty001_the_country_of_a_number_from_its_calling_code():
         )
     ] == ["MX", "MX", "AR", "AR", "BR", "US", "CA", "DO", "RU", "KZ", "ZZ", "ZZ", "ZZ"]
     assert countries_of(["5511987654321", "999123456789", "5511987654321"]) == ["BR", "ZZ", "BR"]
+
+
+# Numbers of one country's code, of shared ones (+1, +7, +44), of no country's and of none,
+# with a few that are not digits at all or are shorter than a code.
+_LEADS = ["55", "52", "54", "1", "7", "44", "800", "999", "0", "", "+", "x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_LEADS), st.text(alphabet="0123456789", max_size=12)),
+        max_size=40,
+    )
+)
+def test_cty006_countries_of_many_numbers_equals_each_ones_country(parts):
+    phones = [lead + rest for lead, rest in parts]
+    assert countries_of(phones) == [country_of(phone) for phone in phones]
 
 
 def test_cty002_written_once_with_the_contact_and_copied_to_its_messages(loaded):
