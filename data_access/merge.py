@@ -56,7 +56,7 @@ from sqlalchemy import (
 from data_access import contact_days, message_keys, rollup
 from data_access.countries import countries_of
 from data_access.domain import RANK_STATUS, STATUS_RANK
-from data_access.sql import next_id, raw_connection
+from data_access.sql import duckdb_relation, next_id, raw_connection
 from data_access.tables import (
     MESSAGE_ROW,
     at_rows,
@@ -451,8 +451,8 @@ def _new_phones(conn: Connection) -> list[str]:
     s = contacts_stage.c
     query = select(s.phone).where(~exists().where(contacts.c.phone == s.phone))
     if conn.dialect.name == "duckdb":
-        ordered = str(query.order_by(s.phone).compile(conn))
-        return raw_connection(conn).sql(ordered).to_arrow_table().column(0).to_pylist()
+        ordered = duckdb_relation(conn, query.order_by(s.phone))
+        return ordered.to_arrow_table().column(0).to_pylist()
     return sorted(conn.execute(query).scalars())
 
 

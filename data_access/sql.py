@@ -1,4 +1,5 @@
-"""Two things SQLAlchemy's types leave open: the driver's own connection and an id sequence."""
+"""What SQLAlchemy leaves open: the driver's own connection, a statement run by DuckDB's own
+relation API, and an id sequence."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ def raw_connection(conn: Connection) -> Any:
     raw = conn.connection.dbapi_connection
     assert raw is not None, "the connection was invalidated"
     return raw
+
+
+def duckdb_relation(conn: Connection, statement) -> Any:
+    """A statement run by DuckDB itself on this connection's transaction (its relation), for
+    results taken as Arrow rather than a Python row each."""
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[key] for key in compiled.positiontup or ()]
+    return raw_connection(conn).sql(compiled.string, params=params)
 
 
 def next_id(table: Table) -> Function[int]:

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from data_access import reports
 from data_access.clickhouse.binding import messages_of
 from data_access.filters import AccessScope, ReportFilter
-from data_access.sql import raw_connection
+from data_access.sql import duckdb_relation, raw_connection
 from data_access.tables import contacts, messages
 from exports.read_ahead import ReadAhead
 
@@ -116,21 +116,14 @@ def _converted(batches: Generator[pa.RecordBatch, None, None], convert) -> Itera
         batches.close()
 
 
-def _duckdb_result(conn: Connection, statement):
-    """A statement run by DuckDB itself on this connection's transaction (its relation)."""
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = [compiled.params[key] for key in compiled.positiontup or ()]
-    return raw_connection(conn).sql(compiled.string, params=params)
-
-
 def _duckdb_table(conn: Connection, statement) -> pa.Table:
-    return _duckdb_result(conn, statement).to_arrow_table()
+    return duckdb_relation(conn, statement).to_arrow_table()
 
 
 def _duckdb_batches(conn: Connection, statement, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Stream one statement through DuckDB's Arrow reader on this connection's transaction
     (the batches as DuckDB types them)."""
-    reader = _duckdb_result(conn, statement).to_arrow_reader(batch_rows)
+    reader = duckdb_relation(conn, statement).to_arrow_reader(batch_rows)
     try:
         for batch in reader:
             if batch.num_rows:
