@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from commands.console import Console
@@ -12,6 +13,8 @@ from data_access.loader import LoadError, load_files
 from data_access.writes import StoreBusyError, is_out_of_memory
 
 MAX_PROBLEMS_SHOWN = 200
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers) -> None:
@@ -61,6 +64,8 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
     except Exception as error:  # the engine's refusal, raised through the driver or not
         if not is_out_of_memory(error):
             raise
+        # The engine's own words for whoever reads the log (the server's, for a served load).
+        log.warning("a load ran out of memory: %s", " ".join(str(error).split())[:500])
         console.err(
             f"The store ran out of memory (DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}) "
             "during the load: the parts merged before it are stored, nothing of the part it "

@@ -34,6 +34,7 @@ from data_access.merge import (
     merge_records,
     stored_identity_frame,
 )
+from data_access.store import memory_limit_setting, set_memory_limit
 from data_access.validation import (
     LOADER_COLUMNS,
     REQUIRED,
@@ -76,6 +77,9 @@ CHUNK_ROWS_MIN = 5_000
 # half, 5.2 s.
 READER_MEMORY_SHARE = 0.5
 READER_MEMORY_MIN = 64 * 2**20
+# What the scratch store reads with at least where the limit is not tiny: a CSV of 1M rows,
+# read by two threads in blocks of 30 MiB, ran out of 64 MiB.
+READER_MEMORY_READING = 128 * 2**20
 READER_MEMORY_FLOOR = 16 * 2**20
 READER_MEMORY_MERGING = 128 * 2**20
 # What a part's rows take in this process's own memory while they are merged (the pandas
@@ -84,6 +88,11 @@ READER_MEMORY_MERGING = 128 * 2**20
 # at least STORE_MERGING_MIN (under a small limit its merge would run out of memory else).
 FRAME_BYTES_PER_ROW = 2_500
 STORE_MERGING_MIN = 256 * 2**20
+# The share of the limit the store keeps beyond what it cannot evict while a load shares the
+# limit: room for the reports, webhooks and API writes that run beside the load (a webhook
+# batch and a load's check ran out of memory with the store held at half of 1GB beside a
+# recent index of 9.5M keys).
+STORE_HEADROOM_SHARE = 0.25
 _UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "bytes": 1}
 
 
@@ -215,10 +224,13 @@ def _drop_read(reader: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 def _memory_limit_bytes(engine: Engine) -> float | None:
+    """The store's memory limit as set for the process, not as a load running now lowered it."""
     if engine.dialect.name != "duckdb":
         return None
-    with engine.connect() as conn:
-        shown = conn.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
+    shown = memory_limit_setting(engine)
+    if shown is None:
+        with engine.connect() as conn:
+            shown = conn.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
     number, _, unit = str(shown).partition(" ")
     try:
         return float(number) * _UNITS[unit]
@@ -236,8 +248,14 @@ def chunk_rows_for(engine: Engine, most: int = MERGE_ROWS_MAX) -> int:
 
 class _Memory:
     """The store's memory limit shared by the store and the scratch store that checks the
-    files, so that the two together never pass it: half for the scratch store while it
-    reads and checks, little while the store merges (the checked rows wait on disk then).
+    files, so that the two together keep within it: the scratch store gets up to half while it
+    reads and checks, little while the store merges (the checked rows wait on disk then), and
+    the store gives up the room the part's frames take.
+
+    The store never gives up what it cannot evict (its recent index, the work of the queries
+    and writes running beside the load), nor a quarter of the limit more for the users and
+    webhooks that come meanwhile: where that leaves the scratch store less, it spills to disk
+    sooner.
     Without a limit to share (PostgreSQL) the scratch store keeps READER_MEMORY_MIN."""
 
     def __init__(self, engine: Engine) -> None:
@@ -245,9 +263,14 @@ class _Memory:
         self.limit = _memory_limit_bytes(engine)
 
     def reader_config(self) -> str:
+        """The scratch store's limit while it reads; the store gets the rest (`reading`)."""
         if self.limit is None:
             return _mib(READER_MEMORY_MIN)
-        return _mib(self._reading())
+        self._store_reading = self._store_size(max(self.limit - self._reading(), self.limit / 2))
+        # Where the store keeps more than its share, the two pass the limit by up to
+        # READER_MEMORY_READING rather than fail to read.
+        left = max(self.limit - self._store_reading, READER_MEMORY_READING)
+        return _mib(min(self._reading(), left))
 
     def _reading(self) -> float:
         assert self.limit is not None
@@ -259,9 +282,28 @@ class _Memory:
         assert self.limit is not None
         return max(READER_MEMORY_FLOOR, min(READER_MEMORY_MERGING, self.limit / 8))
 
+    def _store_size(self, wanted: float) -> float:
+        """`wanted`, or more where the store holds more than that it cannot evict."""
+        assert self.limit is not None
+        headroom = self.limit * STORE_HEADROOM_SHARE
+        return min(self.limit, max(wanted, self._unevictable() + headroom))
+
+    def _unevictable(self) -> float:
+        """What the store holds beyond its cache of table blocks and what it can write to its
+        temporary files (DuckDB's own count): indexes, the work of running statements."""
+        with self.engine.connect() as conn:
+            return float(
+                conn.execute(
+                    text(
+                        "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                        "WHERE tag NOT IN ('BASE_TABLE', 'IN_MEMORY_TABLE')"
+                    )
+                ).scalar_one()
+            )
+
     def reading(self) -> None:
         if self.limit is not None:
-            self._set_store(max(self.limit - self._reading(), self.limit / 2))
+            self._set_store(self._store_reading)
 
     def merging(self, reader: duckdb.DuckDBPyConnection, part_rows: int) -> None:
         """The scratch store keeps little, and the store gives up the room the part's frames
@@ -271,7 +313,7 @@ class _Memory:
         reader.execute(f"SET memory_limit = '{_mib(self._merging())}'")
         rest = self.limit - self._merging()
         frames = part_rows * FRAME_BYTES_PER_ROW
-        self._set_store(max(rest - frames, min(rest, STORE_MERGING_MIN)))
+        self._set_store(self._store_size(max(rest - frames, min(rest, STORE_MERGING_MIN))))
 
     def restore(self) -> None:
         if self.limit is not None:
@@ -279,9 +321,8 @@ class _Memory:
 
     def _set_store(self, size: float) -> None:
         # A setting of the database, not of one connection: every connection of the process
-        # to the store shares it.
-        with self.engine.connect() as conn:
-            conn.execute(text(f"SET memory_limit = '{_mib(size)}'"))
+        # to the store shares it, those the pool opens later too.
+        set_memory_limit(self.engine, _mib(size))
 
 
 def _mib(size: float) -> str:

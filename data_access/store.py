@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,20 +113,24 @@ def make_engine(
         engine = create_engine(database_url, pool_size=8, max_overflow=8)
         # The setting's minimum is checked where it is read; a process that only exports
         # (exports/standalone.py) asks for less.
-        limit = parse_memory_limit(duckdb_memory_limit, minimum=0)
+        _memory_limits[engine] = parse_memory_limit(duckdb_memory_limit, minimum=0)
         threads = int(duckdb_threads) if duckdb_threads else None
 
         # memory_limit and threads belong to the instance; a SET (unlike a config given to
         # connect) also works when another engine of this process already opened the same file.
+        # A new connection takes the limit the engine runs at now (set_memory_limit), not the
+        # setting: the pool opens connections at any time, and one that set the setting again
+        # would undo a load's share of the memory.
         @event.listens_for(engine, "connect")
         def _instance_settings(dbapi_connection, _record):
-            dbapi_connection.execute(f"SET memory_limit = '{limit}'")
+            dbapi_connection.execute(f"SET memory_limit = '{_memory_limits[engine]}'")
             if threads:
                 dbapi_connection.execute(f"SET threads = {threads}")
 
         try:
-            with engine.connect():
-                pass
+            with engine.connect() as conn:
+                shown = conn.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
+            _memory_settings[engine] = str(shown)
         except Exception as exc:  # duckdb raises IOException for a held lock
             if "lock" in str(exc).lower():
                 raise StoreLockedError(str(exc).splitlines()[0]) from None
@@ -139,6 +144,26 @@ def make_engine(
             cursor.execute("SET TIME ZONE 'UTC'")
 
     return engine
+
+
+# The memory limit each DuckDB engine runs at now: its setting, or what a load gave it.
+_memory_limits: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+# Each DuckDB engine's setting, as DuckDB shows it ("953.6 MiB").
+_memory_settings: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def memory_limit_setting(engine: Engine) -> str | None:
+    """The memory limit a DuckDB engine was made with, as DuckDB shows it, whatever a load
+    running now gave it; None for other engines."""
+    return _memory_settings.get(engine)
+
+
+def set_memory_limit(engine: Engine, limit: str) -> None:
+    """Run a DuckDB engine's instance at `limit` (a DuckDB size, e.g. '512MiB'), on the
+    connections it has and on those its pool opens later."""
+    _memory_limits[engine] = limit
+    with engine.connect() as conn:
+        conn.execute(text(f"SET memory_limit = '{limit}'"))
 
 
 def create_schema(engine: Engine, account_timezone: str) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 import pytest
 from sqlalchemy import text
 
 import app
 from commands import export as export_command
+from commands import load as load_command
 from config import DUCKDB_MEMORY_LIMIT_DEFAULT, SettingsError, load_settings
-from data_access.store import make_engine
+from data_access import loader
+from data_access.store import make_engine, set_memory_limit
 from exports import standalone
 from tests.conftest import TIMEZONE
 from tests.exports_data import day, load
@@ -77,6 +81,27 @@ def test_make_engine_sets_the_limit_on_the_embedded_store(tmp_path):
             for conn in (first, second):
                 setting = text("SELECT current_setting('memory_limit')")
                 assert conn.execute(setting).scalar_one() == "256.0 MiB"
+    finally:
+        engine.dispose()
+
+
+def test_a_limit_set_while_serving_holds_on_the_connections_the_pool_opens_later(tmp_path):
+    # A load lowers the store's limit to share it with its scratch store. The pool opens
+    # connections whenever the server's threads need more: one that applied the setting again
+    # would undo the share (the server then held 1.6 GB under a 1GB limit).
+    engine = make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", "1GB")
+    setting = text("SELECT current_setting('memory_limit')")
+    try:
+        set_memory_limit(engine, "300MiB")
+        held = [engine.connect() for _ in range(12)]  # past the pool's 8: new connections
+        try:
+            assert [c.execute(setting).scalar_one() for c in held] == ["300.0 MiB"] * 12
+        finally:
+            for conn in held:
+                conn.close()
+        set_memory_limit(engine, "1GB")
+        with engine.connect() as conn:
+            assert conn.execute(setting).scalar_one() == "953.6 MiB"
     finally:
         engine.dispose()
 
@@ -216,3 +241,79 @@ def test_a_failing_export_says_why_in_one_line_and_exits_1(
     assert "The export failed: the disk controller said no" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_load_that_runs_out_of_memory_says_what_to_change_and_logs_the_engine_words(
+    command_env, tmp_path, monkeypatch, capsys, caplog
+):
+    def load_files(*args, **kwargs):
+        raise duckdb.OutOfMemoryException(
+            "Out of Memory Error: failed to allocate data of size 16.0 MiB (953.6 MiB/953.6 MiB "
+            "used)\nPossible solutions: ..."
+        )
+
+    monkeypatch.setattr(load_command, "load_files", load_files)
+    path = tmp_path / "some.csv"
+    path.write_text("message_id\n")
+    with caplog.at_level(logging.WARNING, logger="commands.load"):
+        assert app.main(["load", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "The store ran out of memory (DUCKDB_MEMORY_LIMIT=400MiB) during the load" in err
+    assert "Raise DUCKDB_MEMORY_LIMIT and load the same files again" in err
+    assert "Traceback" not in err
+    assert [r.getMessage() for r in caplog.records] == [
+        "a load ran out of memory: Out of Memory Error: failed to allocate data of size 16.0 MiB "
+        "(953.6 MiB/953.6 MiB used) Possible solutions: ..."
+    ]
+
+
+def test_a_load_shares_the_limit_but_leaves_the_store_what_it_cannot_evict(tmp_path, monkeypatch):
+    engine = make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", "1GB")
+    reader = duckdb.connect()
+    try:
+        # Nothing held: the scratch store reads with half of 953.6 MiB, and merges with an eighth
+        # while the store gives up a part's frames (100,000 rows of 2,500 bytes: 238.4 MiB).
+        memory = loader._Memory(engine)
+        assert memory.reader_config() == "476MiB"
+        memory.reading()
+        assert _limit(engine) == "476.0 MiB"
+        memory.merging(reader, 100_000)
+        assert _limit(engine) == "595.0 MiB"
+        memory.restore()
+        assert _limit(engine) == "953.0 MiB"
+
+        # A recent index and other users' work of 500 MiB: the store keeps it and a quarter of
+        # its limit more (238.4 MiB); the scratch store what is left, but never less than it
+        # needs to read a file.
+        monkeypatch.setattr(loader._Memory, "_unevictable", lambda self: 500 * 2**20)
+        memory = loader._Memory(engine)
+        assert memory.reader_config() == "215MiB"
+        memory.reading()
+        assert _limit(engine) == "738.0 MiB"
+        memory.merging(reader, 100_000)
+        assert _limit(engine) == "738.0 MiB"
+        # (A load that starts while another holds the store at 738 MiB shares the setting.)
+        monkeypatch.setattr(loader._Memory, "_unevictable", lambda self: 600 * 2**20)
+        memory = loader._Memory(engine)
+        assert memory.reader_config() == "128MiB"
+        memory.reading()
+        assert _limit(engine) == "838.0 MiB"
+        memory.merging(reader, 100_000)
+        assert _limit(engine) == "838.0 MiB"
+    finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_what_the_store_cannot_evict_counts_its_indexes(tmp_path):
+    engine = make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", "1GB")
+    try:
+        memory = loader._Memory(engine)
+        before = memory._unevictable()
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE keyed AS SELECT hash(i) AS k FROM range(1000000) t(i)"))
+            conn.execute(text("CREATE INDEX keyed_k ON keyed (k)"))
+        # An index of 1M 64-bit keys: about 38 bytes a key in DuckDB's ART.
+        assert memory._unevictable() - before > 25 * 2**20
+    finally:
+        engine.dispose()
