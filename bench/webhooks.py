@@ -67,9 +67,16 @@ class Plan:
     batch: int
     order: list[int]
     base: datetime
+    # The run's own ids: a run on a store kept from an earlier one (--keep) sends statuses of
+    # and loads messages of its own, not the earlier run's again.
+    tag: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return f"{PREFIX}{self.tag}"
 
     def message_id(self, index: int) -> str:
-        return f"{PREFIX}{index:08d}"
+        return f"{self.prefix}{index:08d}"
 
     def event_time(self, event: int) -> datetime:
         return self.base + timedelta(seconds=event // 3 * 0.01 + OFFSETS[KINDS[event % 3]])
@@ -171,9 +178,9 @@ def seed(
     path.unlink()
 
 
-def load_file(data_dir: Path, rows: int, timezone: str, number: int = 0) -> Path:
+def load_file(data_dir: Path, rows: int, timezone: str, number: int = 0, tag: str = "") -> Path:
     """A file of `rows` new send records (created in the last hour) for --load-rows; the
-    `number`th file of a run has ids of its own."""
+    `number`th file of the run tagged `tag` has ids of its own."""
     path = data_dir / f"load-{number}.csv"
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     with path.open("w", newline="") as handle:
@@ -182,7 +189,7 @@ def load_file(data_dir: Path, rows: int, timezone: str, number: int = 0) -> Path
         for index in range(rows):
             writer.writerow(
                 {
-                    "message_id": f"wamid.load{number}-{index:09d}",
+                    "message_id": f"wamid.load{tag}{number}-{index:09d}",
                     "channel": "whatsapp",
                     "direction": "MT",
                     "subaccount": "Bench",
@@ -261,13 +268,14 @@ def repeated_loads(
     every: float,
     deadline: float,
     probes: Probes,
+    tag: str = "",
 ) -> None:
     """A load of a new file of `rows` rows every `every` seconds until the deadline (the
     first 5 s in), each file written just before it is handed over."""
     number = 1
     next_at = time.monotonic() + 5.0
     while next_at < deadline:
-        path = load_file(data_dir, rows, timezone, number)
+        path = load_file(data_dir, rows, timezone, number, tag)
         run_load(data_dir, url, path, max(0.0, next_at - time.monotonic()), probes)
         probes.loads.append(dict(probes.load, at=next_at))
         path.unlink(missing_ok=True)
@@ -440,19 +448,31 @@ def expected_state(plan: Plan, kinds: set[str], index: int) -> tuple:
     return (status, sent_at, delivered_at, read_at)
 
 
-def verify(url: str, plan: Plan, tally: Tally) -> dict:
+def inbox_rows(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def verify(url: str, plan: Plan, tally: Tally, inbox_before: int = 0) -> dict:
+    """`inbox_before`: the inbox rows the store held before the run (a store kept from an
+    earlier run), not this run's."""
     accepted: dict[int, set[str]] = {}
     for event in tally.accepted_events:
         accepted.setdefault(event // 3, set()).add(KINDS[event % 3])
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            inbox_rows = conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+            received = conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+            received -= inbox_before
             not_done = conn.execute(
                 select(func.count()).where(inbox.c.state != "done")
             ).scalar_one()
             m = messages.c
-            ours = m.message_id.startswith(PREFIX)
+            ours = m.message_id.startswith(plan.prefix)
             stored_messages = conn.execute(select(func.count()).where(ours)).scalar_one()
             rows = conn.execute(
                 select(m.message_id, m.status, m.sent_at, m.delivered_at, m.read_at).where(ours)
@@ -461,16 +481,16 @@ def verify(url: str, plan: Plan, tally: Tally) -> dict:
         engine.dispose()
     wrong = 0
     for row in rows:
-        index = int(row.message_id.removeprefix(PREFIX))
+        index = int(row.message_id.removeprefix(plan.prefix))
         if tuple(row[1:]) != expected_state(plan, accepted.get(index, set()), index):
             wrong += 1
     return {
-        "inbox_rows": inbox_rows,
+        "inbox_rows": received,
         "inbox_not_done": not_done,
         "messages": stored_messages,
         "messages_wrong": wrong,
-        "bodies_doubled": max(inbox_rows - tally.accepted_bodies, 0),
-        "bodies_lost": max(tally.accepted_bodies - inbox_rows, 0),
+        "bodies_doubled": max(received - tally.accepted_bodies, 0),
+        "bodies_lost": max(tally.accepted_bodies - received, 0),
     }
 
 
@@ -487,7 +507,9 @@ def run(args: argparse.Namespace) -> int:
     order = list(range(count * 3))
     random.Random(args.seed).shuffle(order)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    plan = Plan(messages=count, batch=args.batch, order=order, base=base)
+    plan = Plan(
+        messages=count, batch=args.batch, order=order, base=base, tag=base.strftime("%y%m%d%H%M%S-")
+    )
     postgres = None
     if args.postgres:
         postgres, url = postgres_store(args.postgres_base)
@@ -497,8 +519,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"Copying {args.base_store} ...", flush=True)
     print(f"Seeding {count:,} send records in {work} ...", flush=True)
     seed(work, url, plan, timezone, args.base_store, args.in_place)
+    inbox_before = inbox_rows(url)
     load_path = (
-        load_file(work, args.load_rows, timezone)
+        load_file(work, args.load_rows, timezone, tag=plan.tag)
         if args.load_rows and not args.load_every
         else None
     )
@@ -539,7 +562,16 @@ def run(args: argparse.Namespace) -> int:
             watchers.append(
                 threading.Thread(
                     target=repeated_loads,
-                    args=(work, url, args.load_rows, timezone, args.load_every, deadline, probes),
+                    args=(
+                        work,
+                        url,
+                        args.load_rows,
+                        timezone,
+                        args.load_every,
+                        deadline,
+                        probes,
+                        plan.tag,
+                    ),
                 )
             )
         if load_path is not None:
@@ -581,7 +613,7 @@ def run(args: argparse.Namespace) -> int:
             server.wait()
         log.close()
 
-    checked = verify(url, plan, tally)
+    checked = verify(url, plan, tally, inbox_before)
     if postgres is not None:
         postgres.drop_database(RUN_DATABASE)
         postgres.stop()
