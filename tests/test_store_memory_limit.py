@@ -267,39 +267,35 @@ def test_a_load_that_runs_out_of_memory_says_what_to_change_and_logs_the_engine_
     ]
 
 
+def _shares(engine, reader) -> tuple[str, str, str]:
+    """A new load's scratch store limit while it reads, and the store's while the load reads
+    and while it merges a part of 100,000 rows."""
+    memory = loader._Memory(engine)
+    scratch = memory.reader_config()
+    memory.reading()
+    reading = _limit(engine)
+    memory.merging(reader, 100_000)
+    return scratch, reading, _limit(engine)
+
+
 def test_a_load_shares_the_limit_but_leaves_the_store_what_it_cannot_evict(tmp_path, monkeypatch):
     engine = make_engine(f"duckdb:///{tmp_path / 'store.duckdb'}", "1GB")
     reader = duckdb.connect()
     try:
         # Nothing held: the scratch store reads with half of 953.6 MiB, and merges with an eighth
         # while the store gives up a part's frames (100,000 rows of 2,500 bytes: 238.4 MiB).
-        memory = loader._Memory(engine)
-        assert memory.reader_config() == "476MiB"
-        memory.reading()
-        assert _limit(engine) == "476.0 MiB"
-        memory.merging(reader, 100_000)
-        assert _limit(engine) == "595.0 MiB"
-        memory.restore()
+        assert _shares(engine, reader) == ("476MiB", "476.0 MiB", "595.0 MiB")
+        loader._Memory(engine).restore()
         assert _limit(engine) == "953.0 MiB"
 
         # A recent index and other users' work of 500 MiB: the store keeps it and a quarter of
         # its limit more (238.4 MiB); the scratch store what is left, but never less than it
         # needs to read a file.
         monkeypatch.setattr(loader._Memory, "_unevictable", lambda self: 500 * 2**20)
-        memory = loader._Memory(engine)
-        assert memory.reader_config() == "215MiB"
-        memory.reading()
-        assert _limit(engine) == "738.0 MiB"
-        memory.merging(reader, 100_000)
-        assert _limit(engine) == "738.0 MiB"
+        assert _shares(engine, reader) == ("215MiB", "738.0 MiB", "738.0 MiB")
         # (A load that starts while another holds the store at 738 MiB shares the setting.)
         monkeypatch.setattr(loader._Memory, "_unevictable", lambda self: 600 * 2**20)
-        memory = loader._Memory(engine)
-        assert memory.reader_config() == "128MiB"
-        memory.reading()
-        assert _limit(engine) == "838.0 MiB"
-        memory.merging(reader, 100_000)
-        assert _limit(engine) == "838.0 MiB"
+        assert _shares(engine, reader) == ("128MiB", "838.0 MiB", "838.0 MiB")
     finally:
         reader.close()
         engine.dispose()
