@@ -261,12 +261,17 @@ class _Memory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.limit = _memory_limit_bytes(engine)
+        # The store's limit while the files are read and checked, sized as the load begins.
+        self._store_reading = (
+            None
+            if self.limit is None
+            else self._store_size(max(self.limit - self._reading(), self.limit / 2))
+        )
 
     def reader_config(self) -> str:
         """The scratch store's limit while it reads; the store gets the rest (`reading`)."""
-        if self.limit is None:
+        if self.limit is None or self._store_reading is None:
             return _mib(READER_MEMORY_MIN)
-        self._store_reading = self._store_size(max(self.limit - self._reading(), self.limit / 2))
         # Where the store keeps more than its share, the two pass the limit by up to
         # READER_MEMORY_READING rather than fail to read.
         left = max(self.limit - self._store_reading, READER_MEMORY_READING)
@@ -292,17 +297,10 @@ class _Memory:
         """What the store holds beyond its cache of table blocks and what it can write to its
         temporary files (DuckDB's own count): indexes, the work of running statements."""
         with self.engine.connect() as conn:
-            return float(
-                conn.execute(
-                    text(
-                        "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
-                        "WHERE tag NOT IN ('BASE_TABLE', 'IN_MEMORY_TABLE')"
-                    )
-                ).scalar_one()
-            )
+            return float(conn.execute(text(_UNEVICTABLE)).scalar_one())
 
     def reading(self) -> None:
-        if self.limit is not None:
+        if self._store_reading is not None:
             self._set_store(self._store_reading)
 
     def merging(self, reader: duckdb.DuckDBPyConnection, part_rows: int) -> None:
@@ -325,6 +323,11 @@ class _Memory:
         set_memory_limit(self.engine, _mib(size))
 
 
+# What a DuckDB instance holds by its own count, and the part of it that it cannot evict.
+_HELD = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+_UNEVICTABLE = f"{_HELD} WHERE tag NOT IN ('BASE_TABLE', 'IN_MEMORY_TABLE')"
+
+
 def _mib(size: float) -> str:
     return f"{max(1, int(size) // 2**20)}MiB"
 
@@ -340,11 +343,10 @@ def _memory_note(engine: Engine, reader: duckdb.DuckDBPyConnection) -> str:
                     parts.append(f"process {int(line.split()[1]) // 1024:,} MiB")
     except OSError:
         pass
-    held = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
     if engine.dialect.name == "duckdb":
         with engine.connect() as conn:
-            parts.append(f"store {int(conn.execute(text(held)).scalar_one()) // 2**20:,} MiB")
-    parts.append(f"scratch store {int(reader.execute(held).fetchall()[0][0]) // 2**20:,} MiB")
+            parts.append(f"store {int(conn.execute(text(_HELD)).scalar_one()) // 2**20:,} MiB")
+    parts.append(f"scratch store {int(reader.execute(_HELD).fetchall()[0][0]) // 2**20:,} MiB")
     return ", ".join(parts)
 
 
