@@ -448,11 +448,15 @@ def expected_state(plan: Plan, kinds: set[str], index: int) -> tuple:
     return (status, sent_at, delivered_at, read_at)
 
 
+def _inbox_count(conn) -> int:
+    return conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+
+
 def inbox_rows(url: str) -> int:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+            return _inbox_count(conn)
     finally:
         engine.dispose()
 
@@ -466,8 +470,7 @@ def verify(url: str, plan: Plan, tally: Tally, inbox_before: int = 0) -> dict:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            received = conn.execute(select(func.count()).select_from(inbox)).scalar_one()
-            received -= inbox_before
+            received = _inbox_count(conn) - inbox_before
             not_done = conn.execute(
                 select(func.count()).where(inbox.c.state != "done")
             ).scalar_one()
