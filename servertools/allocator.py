@@ -7,6 +7,10 @@ buffers of a file load (its frames, the store's blocks it evicted) then stay in 
 after the load, and its memory rises with each one. With the mapping size fixed, every large
 buffer is a mapping returned when it is freed; a trim now and then gives back the free pages
 of the heaps. Where the C library is not glibc, nothing changes.
+
+Arrow's buffers (pandas' strings, the frames a load hands the store) come from Arrow's own pool
+by default, which keeps freed pages for later; the server sends them through the C allocator
+too, so they go back as the others do.
 """
 
 from __future__ import annotations
@@ -16,13 +20,19 @@ import ctypes.util
 import logging
 import threading
 
+import pyarrow as pa
+
 log = logging.getLogger(__name__)
 
 # mallopt's parameter numbers (malloc.h).
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 # Buffers from this size up are mappings of their own (glibc's starting value, kept fixed).
 MMAP_THRESHOLD = 128 * 1024
 TRIM_SECONDS = 30.0
+# Heaps glibc may keep (its own bound is eight per core): the server's threads mostly take
+# turns on Python's lock, and each heap keeps its own free pages.
+ARENAS = 4
 
 
 def _glibc():
@@ -55,10 +65,13 @@ class Allocator:
             self._libc.malloc_trim(0)
 
     def start(self) -> Allocator:
+        pa.set_memory_pool(pa.system_memory_pool())
         if self._libc is None:
             return self
         if not self._libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD):
             log.warning("the C library refused a fixed mapping size")
+        if not self._libc.mallopt(M_ARENA_MAX, ARENAS):
+            log.warning("the C library refused a bound on its heaps")
         self._thread = threading.Thread(target=self._run, daemon=True, name="allocator-trim")
         self._thread.start()
         return self

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from config import PROJECT_DIR
+from servertools.allocator import ARENAS
 
 # 400 buffers of 256 KiB (100 MiB) allocated and freed, all but the newest: glibc, once its
 # mapping size has grown past them, serves them from its heap, which cannot shrink below the one
@@ -59,3 +60,72 @@ def test_without_it_glibc_keeps_them():
     # stay with the process.
     _active, kept = kept_mib("default")
     assert kept >= 90
+
+
+# Eight threads, each holding a small buffer from the C allocator, then glibc's own account of
+# its heaps (malloc_info's XML, one <heap> per arena).
+HEAPS_PROGRAM = """
+import ctypes, sys, tempfile, threading
+from servertools.allocator import Allocator
+
+if sys.argv[1] == "fixed":
+    Allocator(interval=3600).start()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+held = []
+ready = threading.Barrier(9)
+done = threading.Event()
+
+def hold():
+    held.append(libc.malloc(1024))
+    ready.wait()
+    done.wait()
+
+threads = [threading.Thread(target=hold) for _ in range(8)]
+for thread in threads:
+    thread.start()
+ready.wait()
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    handle = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, handle)
+    libc.fclose(handle)
+    print(open(out.name).read().count("<heap nr="))
+done.set()
+"""
+
+
+def heaps(mode: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", HEAPS_PROGRAM, mode],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_the_server_keeps_a_few_heaps_however_many_threads_allocate():
+    # The main thread's heap and at most ARENAS in all; glibc alone gives each thread its own
+    # (up to eight per core), so the second count shows the first one tests something.
+    assert heaps("fixed") <= ARENAS
+    assert heaps("default") > ARENAS
+
+
+def test_arrow_buffers_come_from_the_c_allocator_in_the_server():
+    program = (
+        "import pyarrow as pa\n"
+        "from servertools.allocator import Allocator\n"
+        "before = pa.default_memory_pool().backend_name\n"
+        "Allocator(interval=3600).start()\n"
+        "print(before, pa.default_memory_pool().backend_name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    before, after = done.stdout.split()
+    assert before != "system" and after == "system"
