@@ -1,6 +1,6 @@
 """File loads, API posts and signed webhooks against one serving app at once.
 
-For WRITERS_SECONDS (30 by default) three writers share the served embedded store: file loads
+For WRITERS_SECONDS (12 by default) three writers share the served embedded store: file loads
 handed to the server by `python app.py load`, send records posted with an API key, and signed
 WhatsApp statuses. None may fail, and the store they leave must equal the same inputs applied
 one at a time to a fresh store: the merge rules make the order irrelevant.
@@ -35,7 +35,7 @@ from servertools.served import ServedApp
 from tests.conftest import write_csv
 from tests.test_rollup import assert_rollup_matches
 
-SECONDS = float(os.environ.get("WRITERS_SECONDS", "30"))
+SECONDS = float(os.environ.get("WRITERS_SECONDS", "12"))
 TZ = "America/Sao_Paulo"
 SECRET = "whatsapp-app-secret-for-concurrency"
 NUMBER = "104857600055555"
