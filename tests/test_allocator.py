@@ -38,15 +38,21 @@ print(allocator.active, resident_mib() - before)
 """
 
 
-def kept_mib(mode: str) -> tuple[str, int]:
+def run(program: str, *args: str) -> str:
+    """What `program` prints, run in a fresh process from the project (the settings are the
+    process's own)."""
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, mode],
+        [sys.executable, "-c", program, *args],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
         check=True,
     )
-    active, kept = done.stdout.split()
+    return done.stdout
+
+
+def kept_mib(mode: str) -> tuple[str, int]:
+    active, kept = run(PROGRAM, mode).split()
     return active, int(kept)
 
 
@@ -99,14 +105,7 @@ done.set()
 
 
 def heaps(mode: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", HEAPS_PROGRAM, mode],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(done.stdout)
+    return int(run(HEAPS_PROGRAM, mode))
 
 
 def test_the_server_keeps_a_few_heaps_however_many_threads_allocate():
@@ -124,8 +123,5 @@ def test_arrow_buffers_come_from_the_c_allocator_in_the_server():
         "Allocator(interval=3600).start()\n"
         "print(before, pa.default_memory_pool().backend_name)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
-    )
-    before, after = done.stdout.split()
+    before, after = run(program).split()
     assert before != "system" and after == "system"
