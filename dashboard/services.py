@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -238,14 +237,28 @@ class Services:
         limit: int = 50,
     ) -> reports.DetailedPage:
         version = self.data_version()
-        # Cached by the filter as asked; its phone's contacts are looked up once for both.
-        searched = functools.cache(lambda: reports.with_contacts(self.engine, flt))
+        if flt.phone is not None:
+            # A phone search's page and count come from one pass over the phone's days
+            # (reports.detailed_page): asked apart, the count read those days a second time.
+            page = self._read(
+                ("phone_page", scope, flt, sort, descending, offset, limit, version),
+                lambda: reports.detailed_page(
+                    self.engine,
+                    scope,
+                    flt,
+                    sort=sort,
+                    descending=descending,
+                    offset=offset,
+                    limit=limit,
+                ),
+            )
+            return reports.DetailedPage(page.rows.copy(), page.total, offset, limit)
         rows = self._read(
             ("detailed_rows", scope, flt, sort, descending, offset, limit, version),
             lambda: reports.detailed_rows(
                 self.engine,
                 scope,
-                searched(),
+                flt,
                 sort=sort,
                 descending=descending,
                 offset=offset,
@@ -255,7 +268,7 @@ class Services:
         # The count is one per filter: another page or order of the same view reuses it.
         total = self._read(
             ("detailed_count", scope, flt, version),
-            lambda: reports.detailed_count(self.engine, scope, searched()),
+            lambda: reports.detailed_count(self.engine, scope, flt),
         )
         return reports.DetailedPage(rows.copy(), total, offset, limit)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from dash import no_update
 from dash.exceptions import PreventUpdate
+from sqlalchemy import event
 
 from dashboard import ids
 from dashboard.callbacks.detailed import page_asked, show_detail, update_table
@@ -246,3 +249,27 @@ def test_dr112_the_page_the_table_holds_is_not_queried_again(services):
         update_table(services, DETAILED.to_dict(), 0, None, shown=out["shown"])
     moved = update_table(services, DETAILED.to_dict(), 1, None, shown=out["shown"])
     assert [row["id"] for row in moved["data"]] == NEWEST_FIRST and moved["shown"]["page"] == 0
+
+
+def test_dr114_a_phone_search_reads_its_messages_once_for_its_page_and_count(services, monkeypatch):
+    monkeypatch.setattr(detailed, "PAGE_SIZE", 2)
+    searched = ViewState(view="detailed", phone="(11) 98765-4321").to_dict()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", seen)
+    try:
+        first = update_table(services, searched, 0, None, new_view=True)
+    finally:
+        event.remove(services.engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if re.search(r"\bFROM messages\b", s)]
+    assert len(reads) == 1
+    assert [row["id"] for row in first["data"]] == ["w8", "w9"]
+    assert first["count"] == "5 mensajes del número 11987654321"
+    second = update_table(services, searched, 1, None)
+    last = update_table(services, searched, 2, None)
+    assert [row["id"] for row in second["data"]] == ["w4", "w2"]
+    assert [row["id"] for row in last["data"]] == ["w1"]
+    assert (first["shown"]["pages"], last["next_disabled"]) == (3, True)
