@@ -602,7 +602,7 @@ def _write(
     """`events`: the batch's events are staged (events_stage), so new messages' keys take
     their hashes."""
     known_ids = set(known)
-    staged = frame[list(STAGE_COLUMNS)].copy()
+    staged = frame[list(STAGE_COLUMNS)]
     staged["known"] = _among(staged["message_id"], known_ids)
     new = staged[~staged["known"]]
     for table in (merge_stage, merge_rows):

@@ -407,7 +407,7 @@ def validate_chunk(
 
 def as_staged_frame(staged: pd.DataFrame) -> pd.DataFrame:
     """Staged rows as the merge takes them: creation days as dates, times in microseconds."""
-    frame = staged.copy()
+    frame = staged.copy(deep=False)
     frame["created_day"] = pd.to_datetime(frame["created_day"]).dt.date.astype(object)
     for name in TIMESTAMPS:
         frame[name] = frame[name].astype("datetime64[us]")
