@@ -205,13 +205,8 @@ class BenchPostgres(PostgresServer):
             engine.dispose()
         return found is not None
 
-    def drop_database(self, name: str) -> None:
-        self._run(
-            str(self.bindir / "dropdb"),
-            *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "--if-exists", name),
-        )
-
     def stop(self) -> None:
+        self.close_maintenance()
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "stop")
 
 

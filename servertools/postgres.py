@@ -11,6 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from servertools.served import free_port
 
 
@@ -31,6 +34,7 @@ class PostgresServer:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="reports-pg-"))
         self.port = free_port()
+        self._connection: psycopg.Connection | None = None
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
@@ -75,20 +79,45 @@ class PostgresServer:
                 time.sleep(0.2)
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def create_database(self, name: str) -> str:
-        self._run(
-            str(self.bindir / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            name,
-        )
+    def _maintenance(self) -> psycopg.Connection:
+        """One connection to the `postgres` database for creating and dropping databases (a
+        `createdb` process each took 36 ms, a statement takes 5-30)."""
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(
+                host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                autocommit=True,
+            )  # fmt: skip
+        return self._connection
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database `name` (a copy of `template` if given, dropping any of that name)."""
+        database = sql.Identifier(name)
+        if template is None:
+            self._maintenance().execute(sql.SQL("CREATE DATABASE {}").format(database))
+        else:
+            self._maintenance().execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(database))
+            self._maintenance().execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(database, sql.Identifier(template))
+            )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def drop_database(self, name: str) -> bool:
+        """Drop `name` unless a session is still on it (then it stays until stop)."""
+        try:
+            self._maintenance().execute(
+                sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
+            )
+        except psycopg.errors.ObjectInUse:
+            return False
+        return True
+
+    def close_maintenance(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
     def stop(self) -> None:
+        self.close_maintenance()
         try:
             self._run(
                 str(self.bindir / "pg_ctl"),
