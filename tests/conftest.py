@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
 from config import load_settings
 from data_access.accounts import passwords
 from data_access.loader import LOADER_COLUMNS, load_files
 from data_access.store import create_schema, make_engine
 from servertools.postgres import PostgresServer
+from tests import loaded_stores
 
 TIMEZONE = "America/Sao_Paulo"
 _database_names = itertools.count(1)
@@ -58,13 +59,12 @@ def duckdb_template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server) -> str:
     """A PostgreSQL database with the schema created once per test process, the template of
-    each test's database; returns the server's maintenance database URL."""
-    url = postgres_server.create_database(TEMPLATE_DATABASE)
-    engine = make_engine(url)
+    each test's database; returns its name."""
+    engine = make_engine(postgres_server.create_database(TEMPLATE_DATABASE))
     create_schema(engine, TIMEZONE)
     # No session may stay on a template while CREATE DATABASE ... TEMPLATE copies it.
     engine.dispose()
-    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    return TEMPLATE_DATABASE
 
 
 def _schemad_store(request, settings) -> None:
@@ -74,16 +74,9 @@ def _schemad_store(request, settings) -> None:
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, settings.duckdb_path)
         return
-    maintenance = create_engine(
-        request.getfixturevalue("postgres_template"), isolation_level="AUTOCOMMIT"
-    )
-    name = make_url(settings.database_url).database
-    try:
-        with maintenance.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"'))
-    finally:
-        maintenance.dispose()
+    template = request.getfixturevalue("postgres_template")
+    server = request.getfixturevalue("postgres_server")
+    server.create_database(make_url(settings.database_url).database, template=template)
 
 
 def _settings(tmp_path: Path, database_url: str, **extra: str):
@@ -102,7 +95,10 @@ def store_settings(request, tmp_path):
     if request.param == "duckdb":
         return _settings(tmp_path, f"duckdb:///{tmp_path / 'data' / 'reports.duckdb'}")
     server = request.getfixturevalue("postgres_server")
-    url = server.create_database(f"reports_{next(_database_names)}")
+    name = f"reports_{next(_database_names)}"
+    url = server.create_database(name)
+    # Dropped after the test (its engine is disposed first), so the cluster's files stay few.
+    request.addfinalizer(lambda: server.drop_database(name))
     return _settings(tmp_path, url)
 
 
@@ -111,7 +107,9 @@ def engine(request, store_settings):
     """An engine on a fresh, empty store with the schema created (a copy of the template)."""
     _schemad_store(request, store_settings)
     engine = make_engine(store_settings.database_url)
+    loaded_stores.watch(engine)
     yield engine
+    loaded_stores.forget(engine)
     engine.dispose()
 
 
@@ -158,14 +156,23 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def kept_loads(request, tmp_path_factory) -> loaded_stores.LoadedStores:
+    def postgres():
+        return request.getfixturevalue("postgres_server")
+
+    return loaded_stores.LoadedStores(tmp_path_factory.mktemp("loaded"), postgres)
+
+
 @pytest.fixture
-def load_rows(tmp_path):
-    """load_rows(engine, rows) loads hand-written rows through the real loader."""
+def load_rows(tmp_path, kept_loads):
+    """load_rows(engine, rows) loads hand-written rows through the real loader (into a fresh
+    store, a copy of the store the same rows were loaded into before: tests/loaded_stores.py)."""
     counter = itertools.count(1)
 
     def load(engine, rows: list[dict]):
         path = write_csv(tmp_path / f"rows-{next(counter)}.csv", rows)
-        return load_files(engine, [path], TIMEZONE)
+        return kept_loads.load(engine, rows, lambda: load_files(engine, [path], TIMEZONE))
 
     return load
 
