@@ -77,9 +77,11 @@ CHUNK_ROWS_MIN = 5_000
 # half, 5.2 s.
 READER_MEMORY_SHARE = 0.5
 READER_MEMORY_MIN = 64 * 2**20
-# What the scratch store reads with at least where the limit is not tiny: a CSV of 1M rows,
-# read by two threads in blocks of 30 MiB, ran out of 64 MiB.
-READER_MEMORY_READING = 128 * 2**20
+# What the scratch store reads and checks with at least where the limit is not tiny: a CSV
+# of 1M rows, read by two threads in blocks of 30 MiB, ran out of 64 MiB, and its checked
+# rows' join to their parts ran out of 128 MiB (the check passed with 160 and 192 MiB, for
+# files of 0.5M, 1M and 2M rows, on one thread or two).
+READER_MEMORY_READING = 192 * 2**20
 READER_MEMORY_FLOOR = 16 * 2**20
 READER_MEMORY_MERGING = 128 * 2**20
 # What a part's rows take in this process's own memory while they are merged (the pandas

@@ -295,7 +295,7 @@ def test_a_load_shares_the_limit_but_leaves_the_store_what_it_cannot_evict(tmp_p
         assert _shares(engine, reader) == ("215MiB", "738.0 MiB", "738.0 MiB")
         # (A load that starts while another holds the store at 738 MiB shares the setting.)
         monkeypatch.setattr(loader._Memory, "_unevictable", lambda self: 600 * 2**20)
-        assert _shares(engine, reader) == ("128MiB", "838.0 MiB", "838.0 MiB")
+        assert _shares(engine, reader) == ("192MiB", "838.0 MiB", "838.0 MiB")
     finally:
         reader.close()
         engine.dispose()
