@@ -237,34 +237,20 @@ class Services:
         limit: int = 50,
     ) -> reports.DetailedPage:
         version = self.data_version()
+        asked = (scope, flt, sort, descending, offset, limit, version)
+
+        def page_of(read: Callable[..., T]) -> Callable[[], T]:
+            return lambda: read(
+                self.engine, scope, flt, sort=sort, descending=descending, offset=offset,
+                limit=limit,
+            )  # fmt: skip
+
         if flt.phone is not None:
             # A phone search's page and count come from one pass over the phone's days
             # (reports.detailed_page): asked apart, the count read those days a second time.
-            page = self._read(
-                ("phone_page", scope, flt, sort, descending, offset, limit, version),
-                lambda: reports.detailed_page(
-                    self.engine,
-                    scope,
-                    flt,
-                    sort=sort,
-                    descending=descending,
-                    offset=offset,
-                    limit=limit,
-                ),
-            )
+            page = self._read(("phone_page", *asked), page_of(reports.detailed_page))
             return reports.DetailedPage(page.rows.copy(), page.total, offset, limit)
-        rows = self._read(
-            ("detailed_rows", scope, flt, sort, descending, offset, limit, version),
-            lambda: reports.detailed_rows(
-                self.engine,
-                scope,
-                flt,
-                sort=sort,
-                descending=descending,
-                offset=offset,
-                limit=limit,
-            ),
-        )
+        rows = self._read(("detailed_rows", *asked), page_of(reports.detailed_rows))
         # The count is one per filter: another page or order of the same view reuses it.
         total = self._read(
             ("detailed_count", scope, flt, version),
