@@ -86,34 +86,55 @@ WEBHOOK_SECRET = "whatsapp-app-secret-for-tests"
 SINCH_TOKEN = "sinch-token-0123456789abcdefghij"
 
 
-@pytest.fixture(params=["cluster-18.16", "chdb"])
-def served(request, tmp_path, monkeypatch):
-    """The app served on a ClickHouse store holding tests/dashboard_data.py's rows, with the
-    WhatsApp and Sinch webhooks configured."""
-    monkeypatch.setenv("WHATSAPP_APP_SECRET", WEBHOOK_SECRET)
-    monkeypatch.setenv("SINCH_WEBHOOK_TOKEN", SINCH_TOKEN)
+def _serve(request, folder):
+    """The app served on a ClickHouse store of the engine `request.param` holding
+    tests/dashboard_data.py's rows, with the WhatsApp and Sinch webhooks configured; yields
+    (server, env, folder)."""
     if request.param == "chdb":
-        url = f"chdb:///{tmp_path / 'clickhouse'}"
+        url = f"chdb:///{folder / 'clickhouse'}"
     else:
         url = request.getfixturevalue("clickhouse_cluster").url(f"app_{next(_databases)}")
-    data_dir = tmp_path / "data"
+    data_dir = folder / "data"
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": url,
         "ACCOUNT_TIMEZONE": TIMEZONE,
+        "WHATSAPP_APP_SECRET": WEBHOOK_SECRET,
+        "SINCH_WEBHOOK_TOKEN": SINCH_TOKEN,
     }
     # The file names an operator and a template: a ClickHouse store accepts the columns and
     # keeps neither yet.
     given = [{**rows()[0], "operator": "Vivo", "template": "oferta_black_friday"}, *rows()[1:]]
-    loaded = _app(env, "load", str(write_csv(tmp_path / "rows.csv", given)))
+    loaded = _app(env, "load", str(write_csv(folder / "rows.csv", given)))
     assert (loaded.returncode, loaded.stdout) == (0, "Loaded 12 rows from 1 file(s).\n")
     accounts = make_engine(load_settings(env).database_url)
     ensure_admin(accounts)
     accounts.dispose()
-    server = Server(url, data_dir, TIMEZONE, threads=4).wait_ready()
-    yield server, env, tmp_path
+    with pytest.MonkeyPatch.context() as patch:
+        # The server takes its environment from this process's.
+        patch.setenv("WHATSAPP_APP_SECRET", WEBHOOK_SECRET)
+        patch.setenv("SINCH_WEBHOOK_TOKEN", SINCH_TOKEN)
+        server = Server(url, data_dir, TIMEZONE, threads=4)
+    server.wait_ready()
+    yield server, env, folder
     server.stop()
+
+
+ENGINES = ["cluster-18.16", "chdb"]
+
+
+@pytest.fixture(params=ENGINES)
+def served(request, tmp_path):
+    """A served store of its own, for a test that writes to it."""
+    yield from _serve(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def served_to_read(request, tmp_path_factory):
+    """A served store shared by the tests that only read its messages (they may write
+    exports and accounts, never messages)."""
+    yield from _serve(request, tmp_path_factory.mktemp("served"))
 
 
 def _signed_in(server, view: str) -> Page:
@@ -123,8 +144,8 @@ def _signed_in(server, view: str) -> Page:
     return page
 
 
-def test_consolidated_figures_served_from_clickhouse(served):
-    server, _, _ = served
+def test_consolidated_figures_served_from_clickhouse(served_to_read):
+    server, _, _ = served_to_read
     page = _signed_in(server, "consolidated")
     page.apply(day(6), day(0))
     cards = {
@@ -154,8 +175,8 @@ def test_consolidated_figures_served_from_clickhouse(served):
         ]
 
 
-def test_detailed_pages_and_phone_search_served_from_clickhouse(served):
-    server, _, _ = served
+def test_detailed_pages_and_phone_search_served_from_clickhouse(served_to_read):
+    server, _, _ = served_to_read
     page = _signed_in(server, "detailed")
     page.apply(day(6), day(0))
     table = page.values[(ids.DETAILED_TABLE, "rowData")]
@@ -187,8 +208,8 @@ def _read_csv(path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_exports_written_by_the_server_from_clickhouse_read_back(served):
-    server, env, folder = served
+def test_exports_written_by_the_server_from_clickhouse_read_back(served_to_read):
+    server, env, folder = served_to_read
     period = ["--channel", "whatsapp", "--start", day(6).isoformat(), "--end", day(0).isoformat()]
     detailed = folder / "detailed.csv"
     done = _app(
@@ -396,8 +417,8 @@ def test_webhook_statuses_posted_over_http_reach_the_figures(served):
     assert errors["y"] == WHATSAPP_DAILY["errors"]
 
 
-def test_demo_data_is_refused_rather_than_stored_where_no_report_reads(served):
-    _, env, _ = served
+def test_demo_data_is_refused_rather_than_stored_where_no_report_reads(served_to_read):
+    _, env, _ = served_to_read
     demo = _app(env, "demo", "--messages", "100")
     assert demo.returncode == 2
     assert "on ClickHouse load files" in demo.stdout + demo.stderr
