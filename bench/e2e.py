@@ -461,11 +461,14 @@ def build_workload(engine: Engine, timezone: str, repeat: int) -> Workload:
         recent = conn.execute(
             select(messages.c.contact_id)
             .where(messages.c.channel == CHANNEL)
-            .order_by(messages.c.created_at.desc())
+            # The id breaks ties in time, so every run on a store picks the same phones.
+            .order_by(messages.c.created_at.desc(), messages.c.message_id.desc())
             .limit(50 * (repeat + LOAD_PHONES))
         ).scalars()
         chosen = list(dict.fromkeys(recent))[: repeat + LOAD_PHONES]
-        phones = conn.execute(select(contacts.c.phone).where(contacts.c.id.in_(chosen))).scalars()
+        phones = conn.execute(
+            select(contacts.c.phone).where(contacts.c.id.in_(chosen)).order_by(contacts.c.phone)
+        ).scalars()
         phones = [_typed(p) for p in phones]
     first = today - timedelta(days=DAYS - 1)
     # Distinct ranges (a cache hit needs the same range): the last 90 days, then one day
