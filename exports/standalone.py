@@ -12,15 +12,13 @@ command writes it again under DUCKDB_MEMORY_LIMIT (commands/export.py).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import weakref
 
 import duckdb
-import pyarrow as pa
 from sqlalchemy import Engine
 
 from data_access.store import make_engine
+from servertools import allocator
 
 # DuckDB's memory for the export's statements on one thread: it scans a window's rows and looks
 # up the contacts of a run of windows, and the export names and sorts the rows itself
@@ -52,11 +50,6 @@ def ran_out_of_memory(error: BaseException) -> bool:
     return isinstance(cause, duckdb.OutOfMemoryException)
 
 
-# glibc's mallopt parameter: blocks of at least this size are mapped and unmapped one by one.
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 128 * 2**10
-
-
 def prepare_process() -> None:
     """Size the process's allocators for one export.
 
@@ -66,9 +59,4 @@ def prepare_process() -> None:
     raises that threshold as soon as big blocks are freed, and a window's columns, read and
     sorted one after another, then stay in its heap (25 MB more at the peak).
     """
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    except (OSError, AttributeError):  # not glibc: its allocator keeps its own counsel
-        pass
+    allocator.fix_sizes(allocator.glibc())  # not glibc: its allocator keeps its own counsel

@@ -35,7 +35,8 @@ TRIM_SECONDS = 30.0
 ARENAS = 4
 
 
-def _glibc():
+def glibc():
+    """The C library where it is glibc, else None."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
@@ -47,12 +48,20 @@ def _glibc():
     return libc
 
 
+def fix_sizes(libc) -> bool:
+    """Send Arrow's buffers through the C allocator and fix glibc's mapping size at
+    MMAP_THRESHOLD (`libc`: glibc(), or None where the C library is another); False where
+    the size could not be fixed."""
+    pa.set_memory_pool(pa.system_memory_pool())
+    return libc is not None and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
 class Allocator:
     """Fixes glibc's mapping size at start and trims its heaps every TRIM_SECONDS."""
 
     def __init__(self, interval: float = TRIM_SECONDS) -> None:
         self.interval = interval
-        self._libc = _glibc()
+        self._libc = glibc()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,10 +74,10 @@ class Allocator:
             self._libc.malloc_trim(0)
 
     def start(self) -> Allocator:
-        pa.set_memory_pool(pa.system_memory_pool())
+        fixed = fix_sizes(self._libc)
         if self._libc is None:
             return self
-        if not self._libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        if not fixed:
             log.warning("the C library refused a fixed mapping size")
         if not self._libc.mallopt(M_ARENA_MAX, ARENAS):
             log.warning("the C library refused a bound on its heaps")
