@@ -83,7 +83,8 @@ class Services:
     settings: Settings
     engine: Engine
     # Report results shared by the requests of this process; every key carries the viewer's
-    # scope and the store's data_version, so no entry crosses scopes or outlives a write.
+    # scope and every entry the store's data_version, so no entry crosses scopes or outlives
+    # a write.
     cache: ReportCache = field(default_factory=ReportCache)
     query_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(QUERY_SLOTS)
@@ -159,15 +160,15 @@ class Services:
         with self.engine.connect() as conn:
             return data_version(conn)
 
-    def _read(self, key: tuple, query: Callable[[], T]) -> T:
-        """The cached result for `key`, or `query` run once one of the process's query slots
-        is free."""
+    def _read(self, version: int, key: tuple, query: Callable[[], T]) -> T:
+        """The cached result for `key` at the store's data `version`, or `query` run once one
+        of the process's query slots is free."""
 
         def in_turn() -> T:
             with self.query_slots:
                 return query()
 
-        return self.cache.get_or_compute(key, in_turn)
+        return self.cache.get_or_compute(version, key, in_turn)
 
     def prefetch(self, scope: AccessScope, reads: Iterable[tuple[str, ReportFilter]]) -> None:
         """Run the cached reads a view is about to make (REPORT_READS names, each with its
@@ -186,7 +187,7 @@ class Services:
         if name not in REPORT_READS:
             raise ValueError(f"{name!r} is not a cached report read")
         read = getattr(reports, name)
-        return self._read((name, scope, flt, version), lambda: read(self.engine, scope, flt))
+        return self._read(version, (name, scope, flt), lambda: read(self.engine, scope, flt))
 
     # Cached report reads. Each returns a copy, so a caller that changes its result cannot
     # change what the next viewer with the same key is given. The tables are None where the
@@ -237,7 +238,7 @@ class Services:
         limit: int = 50,
     ) -> reports.DetailedPage:
         version = self.data_version()
-        asked = (scope, flt, sort, descending, offset, limit, version)
+        asked = (scope, flt, sort, descending, offset, limit)
 
         def page_of(read: Callable[..., T]) -> Callable[[], T]:
             return lambda: read(
@@ -248,12 +249,13 @@ class Services:
         if flt.phone is not None:
             # A phone search's page and count come from one pass over the phone's days
             # (reports.detailed_page): asked apart, the count read those days a second time.
-            page = self._read(("phone_page", *asked), page_of(reports.detailed_page))
+            page = self._read(version, ("phone_page", *asked), page_of(reports.detailed_page))
             return reports.DetailedPage(page.rows.copy(), page.total, offset, limit)
-        rows = self._read(("detailed_rows", *asked), page_of(reports.detailed_rows))
+        rows = self._read(version, ("detailed_rows", *asked), page_of(reports.detailed_rows))
         # The count is one per filter: another page or order of the same view reuses it.
         total = self._read(
-            ("detailed_count", scope, flt, version),
+            version,
+            ("detailed_count", scope, flt),
             lambda: reports.detailed_count(self.engine, scope, flt),
         )
         return reports.DetailedPage(rows.copy(), total, offset, limit)
@@ -274,7 +276,11 @@ class Services:
     def filter_options(self, scope: AccessScope, channel: str, timezone: str) -> dict[str, list]:
         # The window of choices ends today in the zone, so the day is part of the key.
         today: date = today_in(timezone)
-        key = ("filter_options", scope, channel, timezone, today, self.data_version())
+        key = ("filter_options", scope, channel, timezone, today)
         return _copy_options(
-            self._read(key, lambda: reports.filter_options(self.engine, scope, channel, timezone))
+            self._read(
+                self.data_version(),
+                key,
+                lambda: reports.filter_options(self.engine, scope, channel, timezone),
+            )
         )

@@ -12,7 +12,9 @@ import pandas as pd
 from dashboard import services as services_module
 from dashboard.callbacks.consolidated import consolidated_content
 from dashboard.services import Services
+from data_access.cache import CELL_BYTES, FRAME_BYTES, ReportCache, size_of
 from data_access.filters import AccessScope, ReportFilter, today_in
+from data_access.reports import DetailedPage
 from reporting.view_state import ViewState
 from tests.auth_helpers import ROWS_A, ROWS_B, subaccount_ids, two_brand_rows
 from tests.conftest import TIMEZONE
@@ -166,3 +168,59 @@ def test_at_most_query_slots_report_queries_run_at_once(
         thread.join(5)
     assert max(most) == 3
     assert [results[f]["day"][0] for f in filters] == [f.start for f in filters]
+
+
+def _frame(rows: int) -> pd.DataFrame:
+    return pd.DataFrame({"day": range(rows), "text": [f"row {n:04d}" for n in range(rows)]})
+
+
+def test_the_cache_keeps_results_up_to_its_bytes_and_drops_the_least_recently_used():
+    one = size_of(_frame(100))
+    cache = ReportCache(max_bytes=3 * one)
+    for name in ("a", "b", "c"):
+        assert len(cache.get_or_compute(1, name, lambda: _frame(100))) == 100
+    assert cache.bytes == 3 * one
+    cache.get_or_compute(1, "a", lambda: _frame(1))  # a hit: "a" is now the most recent
+    cache.get_or_compute(1, "d", lambda: _frame(100))  # past the bound: "b" goes
+    assert (cache.hits, cache.misses, cache.bytes) == (1, 4, 3 * one)
+    assert len(cache.get_or_compute(1, "b", lambda: _frame(7))) == 7  # read again: "c" goes
+    assert len(cache.get_or_compute(1, "c", lambda: _frame(7))) == 7
+    assert len(cache.get_or_compute(1, "a", lambda: _frame(7))) == 100  # still kept
+    assert len(cache.get_or_compute(1, "d", lambda: _frame(7))) == 100
+    assert cache.bytes == 2 * one + 2 * size_of(_frame(7))
+    # A result larger than the whole bound is returned, not kept.
+    big = cache.get_or_compute(1, "big", lambda: _frame(1000))
+    assert len(big) == 1000
+    assert len(cache.get_or_compute(1, "big", lambda: _frame(3))) == 3
+
+
+def test_a_newer_data_version_empties_the_cache_and_an_older_result_is_not_kept():
+    cache = ReportCache()
+    cache.get_or_compute(5, "a", lambda: _frame(10))
+    assert cache.bytes == size_of(_frame(10))
+    # A write: the first read at version 6 drops every result of version 5.
+    assert len(cache.get_or_compute(6, "b", lambda: _frame(2))) == 2
+    assert cache.bytes == size_of(_frame(2))
+    assert len(cache.get_or_compute(6, "a", lambda: _frame(3))) == 3
+    # A request that read the version before the write gets its result, which is not kept.
+    assert len(cache.get_or_compute(5, "c", lambda: _frame(4))) == 4
+    assert len(cache.get_or_compute(6, "c", lambda: _frame(8))) == 8
+    assert (cache.hits, cache.misses) == (0, 5)
+
+
+def test_the_size_of_a_result_is_at_least_what_its_frames_hold():
+    # A detailed page's shape: 50 rows of short texts, times and numbers.
+    page = pd.DataFrame(
+        {
+            "message_id": [f"wamid.HBgMNTUxMTk4NzY1{n:05d}" for n in range(50)],
+            "phone": [f"+55119876{n:05d}" for n in range(50)],
+            "status": ["delivered"] * 50,
+            "content": [f"Your order {n} is on its way" for n in range(50)],
+            "created_at": pd.date_range("2026-12-01", periods=50, freq="min", tz="UTC"),
+            "count": range(50),
+        }
+    )
+    held = int(page.memory_usage(index=True, deep=True).sum())
+    assert held < size_of(page) == FRAME_BYTES + 300 * CELL_BYTES
+    assert size_of(DetailedPage(page, 50, 0, 50)) > size_of(page)
+    assert size_of({"campaigns": page, "countries": None}) > size_of(page)
