@@ -1,4 +1,4 @@
-"""A small in-process cache of report results, keyed by scope, filter and data version.
+"""A small in-process cache of report results, keyed by scope and filter, held per data version.
 
 Every key carries the viewer's AccessScope, so an entry is never shared across scopes. Every
 entry belongs to the store's data_version it was read at, which every write bumps: the first
