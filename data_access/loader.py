@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from data_access import message_keys
+from data_access import message_keys, rollup
 from data_access.merge import (
     Identity,
     Refusal,
@@ -551,6 +551,10 @@ def _forget_old_keys(tx) -> None:
         message_keys.forget_old(tx.conn)
 
 
+def _fold_appended(tx: Transaction) -> None:
+    rollup.fold_appended(tx.conn)
+
+
 def _keys_version(engine: Engine) -> int | None:
     with engine.connect() as conn:
         return message_keys.version(conn) if message_keys.in_use(conn) else None
@@ -621,6 +625,8 @@ def load_files(
         lookups = _Lookups(version)
         for checked in files:
             _merge_file(engine, reader, checked, scope, skip_invalid, lookups, report, advance)
+        # The days the load appended counts to, folded now rather than left to later writes.
+        write(engine, _fold_appended, bulk=True)
         return report
     finally:
         reader.close()

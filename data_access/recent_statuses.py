@@ -14,7 +14,8 @@ takes this path instead:
    is filled in, never overwritten;
 3. the store takes one statement per table that changes: the messages (by row number), the
    daily roll-up and the delivery times' histogram (each changed message's old counts taken
-   away and its new ones added), the events and the recent index's hashes of them.
+   away and its new ones added, appended as rows: data_access/rollup.py), the events and the
+   recent index's hashes of them.
 
 The property tests run both paths on the same batches and compare every table. A batch this
 path cannot take whole returns None before anything is written, and the caller merges it by
@@ -32,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from data_access import message_keys
+from data_access import message_keys, rollup
 from data_access.delivery_times import BUCKET_BOUNDS, OPEN_BUCKET
 from data_access.domain import RANK_STATUS, STATUS_RANK
 from data_access.merge import EVENT_COLUMNS, EVENT_TIME_COLUMN, MERGED_COLUMNS
@@ -264,44 +265,28 @@ def _update_messages(conn: Connection, changes: list[tuple[int, dict, dict]]) ->
 def _apply_deltas(
     conn: Connection, table: str, keys: tuple[str, ...], counts: tuple[str, ...], deltas: dict
 ) -> None:
-    """rollup._apply over deltas worked out here, in one MERGE: counts added to their keys'
-    rows, rows for keys not kept yet created, and rows left with no message dropped (an
-    UPDATE returning the rows it changed, then an INSERT and a DELETE where needed, took
-    twice as long where a new row was needed)."""
-    deltas = {key: kept for key, kept in deltas.items() if any(kept)}
+    """rollup._apply over deltas worked out here: the keys' nonzero deltas appended as rows,
+    in one INSERT (in day order), and noted for the table's next fold."""
+    deltas = {key: kept for key, kept in sorted(deltas.items(), key=_by_day) if any(kept)}
     if not deltas:
         return
     columns: dict[str, list] = {name: [key[i] for key in deltas] for i, name in enumerate(keys)}
     for index, name in enumerate(counts):
         columns[name] = [kept[index] for kept in deltas.values()]
     values = _Rows(columns)
-    on_days = _on_days(f"{table}.created_day", {key[0] for key in deltas})
-    same = _same(table, "d", keys)
-    emptied = " AND ".join(f"{table}.{name} + d.{name} = 0" for name in counts)
-    added = ", ".join(f"{name} = {table}.{name} + d.{name}" for name in counts)
     listed = ", ".join(values.columns)
     conn.exec_driver_sql(
-        f"MERGE INTO {table} USING {values.relation('d')} ON {on_days} AND {same} "
-        f"WHEN MATCHED AND {emptied} THEN DELETE "
-        f"WHEN MATCHED THEN UPDATE SET {added} "
-        f"WHEN NOT MATCHED THEN INSERT ({listed}) VALUES "
-        f"({', '.join(f'd.{name}' for name in values.columns)})",
+        f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {values.relation('d')}",
         values.params,
     )
+    rows_by_day: dict[date, int] = {}
+    for key in deltas:
+        rows_by_day[key[0]] = rows_by_day.get(key[0], 0) + 1
+    rollup.appended(conn, table, rows_by_day)
 
 
-def _on_days(column: str, days: set[date]) -> str:
-    """A filter on the days: the range first, which DuckDB applies while it scans (a list alone
-    only skips row groups), so a batch of recent days reads about half as much."""
-    listed = ", ".join(f"DATE '{day.isoformat()}'" for day in sorted(days))
-    return (
-        f"{column} BETWEEN DATE '{min(days).isoformat()}' AND DATE '{max(days).isoformat()}' "
-        f"AND {column} IN ({listed})"
-    )
-
-
-def _same(left: str, right: str, keys: Iterable[str]) -> str:
-    return " AND ".join(f"{left}.{name} IS NOT DISTINCT FROM {right}.{name}" for name in keys)
+def _by_day(item: tuple[tuple, list]) -> date:
+    return item[0][0]
 
 
 def _events(

@@ -375,12 +375,21 @@ def top_errors(
         return pd.DataFrame(columns=columns)
     table = _source(flt)
     c = table.c
-    count = _message_count(table).label("count")
-    query = (
-        select(c.error_code, func.min(c.error_description).label("error_description"), count)
+    # By description first: the roll-up's rows of a description no error has any more sum to
+    # zero (data_access/rollup.py), and the smallest description is taken among the others.
+    described = (
+        select(c.error_code, c.error_description, _message_count(table).label("count"))
         .where(*_conditions(scope, flt, table), c.direction == "MT", c.status == "error")
-        .group_by(c.error_code)
-        .order_by(count.desc(), c.error_code)
+        .group_by(c.error_code, c.error_description)
+        .having(_message_count(table) != 0)
+        .subquery("described")
+    )
+    d = described.c
+    count = func.sum(d.count).label("count")
+    query = (
+        select(d.error_code, func.min(d.error_description).label("error_description"), count)
+        .group_by(d.error_code)
+        .order_by(count.desc(), d.error_code)
     )
     with _connection(bind) as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=columns[:3])
@@ -463,17 +472,21 @@ def _breakdowns(
         )
         .where(*conditions)
         .group_by(*(columns[k] for k in used))
+        .having(count != 0)
         .subquery("by_keys")
     )
+    # By description too: a description no error has any more sums to zero in the roll-up
+    # (data_access/rollup.py); the smallest of the others is taken below.
     errors_by_keys = (
         select(
             *keyed,
             c.error_code,
-            func.min(c.error_description).label("error_description"),
+            c.error_description,
             count.label("error_count"),
         )
         .where(*conditions, c.status == "error")
-        .group_by(*(columns[k] for k in used), c.error_code)
+        .group_by(*(columns[k] for k in used), c.error_code, c.error_description)
+        .having(count != 0)
         .subquery("errors_by_keys")
     )
 
@@ -1363,6 +1376,8 @@ def filter_options(
             select(literal(kind).label("kind"), column.cast(messages.c.content.type).label("value"))
             .where(*where)
             .group_by(column)
+            # (A status no message has any more sums to zero: data_access/rollup.py.)
+            .having(func.sum(r.message_count) != 0)
         )
 
     query = distinct(r.subaccount_id, "subaccount").union_all(

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 
 from data_access.merge import stored_identities
-from data_access.tables import daily_rollup, message_events, messages
+from data_access.rollup import counts_by_key
+from data_access.tables import message_events, messages
 from data_access.writes import Transaction, WriteScope, write
 from ingest.events import StatusEvent
 from ingest.merge import merge_rows, merge_statuses
@@ -85,7 +86,7 @@ def test_a_message_leaving_an_error_takes_its_description_with_it(engine, load_r
             recent("z", "error", 10, error_code="131047", error_description="Beta"),
         ],
     )
-    r = daily_rollup.c
+    r = counts_by_key("daily_rollup").subquery("kept").c
     described = (
         select(r.message_count, r.error_description)
         .where(r.error_code == "131047")

@@ -16,8 +16,9 @@ from sqlalchemy import select, text
 from data_access import message_keys, recent_statuses
 from data_access.loader import load_files
 from data_access.merge import stored_identities
+from data_access.rollup import counts_by_key
 from data_access.store import create_schema, make_engine
-from data_access.tables import delivery_time_rollup, message_events, messages
+from data_access.tables import message_events, messages
 from data_access.writes import Transaction
 from ingest.events import StatusEvent
 from ingest.merge import merge_recent, merge_statuses
@@ -92,7 +93,7 @@ def test_a_batch_of_statuses_is_merged_exactly(duckdb_engine, load_rows):
         assert row_of(conn, "c") == (
             "error", "UNDELIV", "Unknown subscriber", None, None, None, "Claro",
         )  # fmt: skip
-        h = delivery_time_rollup.c
+        h = counts_by_key("delivery_time_rollup").subquery().c
         times = conn.execute(
             select(h.channel, h.status, h.bucket, h.delivered_count, h.read_count).order_by(
                 h.channel, h.status, h.bucket
@@ -135,9 +136,8 @@ def test_an_error_leaving_its_row_takes_its_descriptions_count_with_it(duckdb_en
     assert merged == recent_statuses.Merged(updated=2, unchanged=0, events=2)
     with engine.connect() as conn:
         assert row_of(conn, "y")[:3] == ("delivered", None, None)
-        described = text(
-            "SELECT message_count, error_description FROM daily_rollup WHERE error_code = '131047'"
-        )
+        r = counts_by_key("daily_rollup").subquery().c
+        described = select(r.message_count, r.error_description).where(r.error_code == "131047")
         assert conn.execute(described).all() == [(1, "Beta")]
     assert_rollup_matches(engine)
 

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 
-from data_access import reports
+from data_access import reports, rollup
 from data_access.delivery_times import BUCKET_BOUNDS
 from data_access.filters import AccessScope, ReportFilter, today_in
 from data_access.loader import load_files
-from data_access.rollup import KEY_COLUMNS, TIME_KEY_COLUMNS
+from data_access.rollup import KEY_COLUMNS, TIME_KEY_COLUMNS, counts_by_key
 from data_access.store import create_schema, ensure_timezone, make_engine, read_meta
 from data_access.tables import (
     SCHEMA_VERSION,
@@ -50,14 +50,8 @@ def counted_from_messages(conn) -> list[tuple]:
 
 
 def stored_rollup(conn) -> list[tuple]:
-    query = select(
-        *(r[name] for name in KEY_COLUMNS),
-        r.message_count,
-        r.sent_count,
-        r.delivered_count,
-        r.read_count,
-    )
-    return sorted((tuple(row) for row in conn.execute(query)), key=repr)
+    """What the roll-up says: its rows summed by key (data_access/rollup.py)."""
+    return sorted((tuple(row) for row in conn.execute(counts_by_key("daily_rollup"))), key=repr)
 
 
 def bucket_in_python(seconds: float) -> int:
@@ -85,10 +79,7 @@ def times_from_messages(conn) -> list[tuple]:
 
 
 def stored_times(conn) -> list[tuple]:
-    h = delivery_time_rollup.c
-    query = select(
-        *(h[name] for name in TIME_KEY_COLUMNS), h.bucket, h.delivered_count, h.read_count
-    )
+    query = counts_by_key("delivery_time_rollup")
     return sorted((tuple(row) for row in conn.execute(query)), key=repr)
 
 
@@ -102,7 +93,9 @@ def assert_rollup_matches(engine) -> list[tuple]:
 
 
 def readable(engine) -> list[tuple]:
-    """The roll-up with names instead of ids, for hand-written expectations."""
+    """What the roll-up says, with names instead of ids, for hand-written expectations."""
+    kept = counts_by_key("daily_rollup").subquery("kept")
+    r = kept.c
     query = (
         select(
             r.created_day,
@@ -119,7 +112,7 @@ def readable(engine) -> list[tuple]:
             r.read_count,
         )
         .select_from(
-            daily_rollup.join(subaccounts, subaccounts.c.id == r.subaccount_id)
+            kept.join(subaccounts, subaccounts.c.id == r.subaccount_id)
             .outerjoin(users, users.c.id == r.user_id)
             .outerjoin(campaigns, campaigns.c.id == r.campaign_id)
         )
@@ -276,6 +269,65 @@ def test_events_written_by_ingestion_are_counted(engine, load_rows):
         (NOV_20, "read", None, 1),  # b
         (NOV_21, "received", None, 1),  # d
     ]
+    assert_rollup_matches(engine)
+
+
+def as_stored(conn, table: str) -> list[tuple]:
+    """A kept table's rows as stored, in counts_by_key's columns (a key may have several)."""
+    kept = counts_by_key(table).selected_columns
+    stored = {"daily_rollup": daily_rollup, "delivery_time_rollup": delivery_time_rollup}[table]
+    query = select(*(stored.c[column.name] for column in kept))
+    return sorted((tuple(row) for row in conn.execute(query)), key=repr)
+
+
+def test_writes_append_counts_and_folds_leave_one_row_a_key(engine, load_rows, monkeypatch):
+    load_rows(engine, FIXTURE)
+    with engine.connect() as conn:
+        assert len(as_stored(conn, "daily_rollup")) == 5
+    scope = WriteScope.account("test")
+    # c's error delivered after all, then read: each write appends its differences.
+    c_delivered = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
+    c_delivered["delivered_at"] = "2026-11-21T00:10:00-03:00"
+    c_read = {**c_delivered, "status": "read", "read_at": "2026-11-21T00:20:00-03:00"}
+    for row in (c_delivered, c_read):
+        write(engine, lambda tx, row=row: merge_rows(tx, [row], TIMEZONE, scope, "whatsapp"))
+    status, count = KEY_COLUMNS.index("status"), len(KEY_COLUMNS)
+    with engine.connect() as conn:
+        stored = as_stored(conn, "daily_rollup")
+    # The load's 5 rows, then two each write: the key a message left takes -1, its new one +1.
+    assert len(stored) == 9
+    assert sorted(row[count] for row in stored if row[status] == "error") == [-1, 1]
+    assert sorted(row[count] for row in stored if row[status] == "delivered") == [-1, 1, 1, 1]
+    expected = assert_rollup_matches(engine)
+    assert len(expected) == 4
+    # The error's rows sum to zero: no report shows it.
+    assert _top_errors(engine) == []
+    with engine.connect() as conn:
+        everywhere = AccessScope.of(conn.execute(select(subaccounts.c.id)).scalars())
+    options = reports.filter_options(engine, everywhere, "whatsapp", TIMEZONE)
+    assert sorted(options["statuses"]) == ["delivered", "read", "received"]
+    days = ReportFilter(channel="whatsapp", start=NOV_20, end=NOV_21, timezone=TIMEZONE)
+    campaign = reports.breakdowns(engine, everywhere, days, ("campaigns",))["campaigns"]
+    assert campaign[["total", "errors", "top_error_code"]].values.tolist() == [[3, 0, None]]
+    # A load folds the days it and earlier writes appended to before it ends.
+    load_rows(engine, [{**FIXTURE[0], "message_id": "f"}])
+    with engine.connect() as conn:
+        assert as_stored(conn, "daily_rollup") == stored_rollup(conn)
+        assert as_stored(conn, "delivery_time_rollup") == stored_times(conn)
+        assert len(stored_rollup(conn)) == 4
+    # Past FOLD_AFTER_ROWS appended rows, the write that passes it folds the days appended to.
+    monkeypatch.setattr(rollup, "FOLD_AFTER_ROWS", 2)
+    write(engine, lambda tx: merge_rows(tx, [{**FIXTURE[0], "message_id": "g"}],
+                                        TIMEZONE, scope, "whatsapp"))  # fmt: skip
+    with engine.connect() as conn:
+        # One row appended to a's delivered key: not folded yet.
+        assert (len(as_stored(conn, "daily_rollup")), len(stored_rollup(conn))) == (5, 4)
+    write(engine, lambda tx: merge_rows(tx, [{**c_read, "message_id": "h"}],
+                                        TIMEZONE, scope, "whatsapp"))  # fmt: skip
+    with engine.connect() as conn:
+        assert as_stored(conn, "daily_rollup") == stored_rollup(conn)
+        assert as_stored(conn, "delivery_time_rollup") == stored_times(conn)
+        assert len(stored_rollup(conn)) == 4
     assert_rollup_matches(engine)
 
 
