@@ -215,18 +215,40 @@ def write(
     StoreBusyError; nothing of the write is stored. The data version goes up by one when the
     work called `mark_changed`. A `bulk` write lets short ones go first (see WriteLock).
     """
+
+    def once() -> T:
+        asked = time.monotonic()
+        with _lock.held(bulk=bulk):
+            got = time.monotonic()
+            with engine.begin() as conn:
+                tx = Transaction(conn)
+                result = work(tx)
+                if tx.changed:
+                    bump_data_version(conn)
+            _log_slow(bulk, got - asked, time.monotonic() - got)
+        return result
+
+    return _retried(once, tries, on_retry)
+
+
+def write_apart(engine: Engine, work: Callable[[Connection], T], *, tries: int = WRITE_TRIES) -> T:
+    """Run `work` in one transaction, and again when it lost a conflict with a concurrent one
+    (as `write` does), without the write lock: for the accounts' own rows (sessions, sign-in
+    records, the audit trail), which no report reads, so a sign-in never waits for a part of a
+    file load. Two browsers signing in at once both clear expired sessions, and DuckDB aborts
+    one of them."""
+
+    def once() -> T:
+        with engine.begin() as conn:
+            return work(conn)
+
+    return _retried(once, tries, None)
+
+
+def _retried(once: Callable[[], T], tries: int, on_retry: Callable[[], None] | None) -> T:
     for attempt in range(1, tries + 1):
         try:
-            asked = time.monotonic()
-            with _lock.held(bulk=bulk):
-                got = time.monotonic()
-                with engine.begin() as conn:
-                    tx = Transaction(conn)
-                    result = work(tx)
-                    if tx.changed:
-                        bump_data_version(conn)
-                _log_slow(bulk, got - asked, time.monotonic() - got)
-            return result
+            return once()
         except Exception as error:
             if not is_conflict(error):
                 raise

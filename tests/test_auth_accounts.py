@@ -9,15 +9,16 @@ import stat
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 import app as app_module
 from commands import users as users_command
 from commands.console import Console
 from commands.control import _namespace_to_json
 from config import SettingsError, load_settings, resolve_secret_key
-from data_access import accounts
-from data_access.tables import subaccounts, users
+from data_access import accounts, writes
+from data_access.accounts.service import AccountService, Result
+from data_access.tables import subaccounts, user_sessions, users
 from demo.accounts import create_demo_accounts
 from tests.auth_helpers import add_account, subaccount_ids
 
@@ -161,6 +162,40 @@ def test_sessions_end_on_sign_out_new_password_disable_and_expiry(engine):
         accounts.set_active(conn, "ana", False)
         assert accounts.session_account(conn, account.id, third, T0) is None
         assert accounts.session_count(conn, account.id) == 0
+
+
+def test_a_sign_in_that_meets_another_clearing_expired_sessions_goes_through(
+    duckdb_engine, monkeypatch
+):
+    """Two browsers signing in at once both clear the expired sessions; DuckDB aborts the one
+    that comes second, and the sign-in runs again instead of showing an error page."""
+    engine = duckdb_engine
+    add_account(engine, "ana", "ana-password-1")
+    with engine.begin() as conn:
+        account = accounts.find_account(conn, "ana")
+        accounts.open_session(conn, account.id, T0 - timedelta(days=2), timedelta(hours=12))
+    # The other sign-in: it has deleted the expired session and not committed yet.
+    other = engine.connect()
+    other_tx = other.begin()
+    other.execute(delete(user_sessions).where(user_sessions.c.expires_at <= T0))
+    pauses = []
+
+    def pause(seconds: float) -> None:  # the retry's pause: the other sign-in commits then
+        pauses.append(seconds)
+        if other_tx.is_active:
+            other_tx.commit()
+
+    monkeypatch.setattr(writes.time, "sleep", pause)
+    service = AccountService(engine, timedelta(hours=12))
+    try:
+        outcome = service.sign_in("ana", "ana-password-1", "198.51.100.7", T0)
+    finally:
+        other.close()
+    assert outcome.result is Result.DONE and outcome.token
+    assert len(pauses) == 1
+    with engine.connect() as conn:
+        assert accounts.session_count(conn, account.id) == 1
+        assert accounts.session_account(conn, account.id, outcome.token, T0).username == "ana"
 
 
 def test_demo_accounts_are_made_once_and_only_on_a_store_without_accounts(engine):

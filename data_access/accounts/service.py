@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import TypeVar
 
 import pyotp
 from pyotp.utils import strings_equal
@@ -20,6 +22,9 @@ from sqlalchemy import Connection, Engine
 from data_access import accounts, audit
 from data_access.accounts.model import Account, AccountError
 from data_access.accounts.throttling import Attempt
+from data_access.writes import write_apart
+
+T = TypeVar("T")
 
 _CODE = re.compile(r"\d{6}")
 
@@ -88,16 +93,22 @@ class AccountService:
     def _audit(self, conn: Connection, actor: str, action: str, detail: str, address: str) -> None:
         audit.record(conn, actor=actor, action=action, detail=detail, address=address)
 
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """`work` in one transaction, run again if it lost a conflict (writes.write_apart)."""
+        return write_apart(self.engine, work)
+
     def _failed(self, actor: str, detail: str, address: str) -> None:
-        with self.engine.begin() as conn:
-            self._audit(conn, actor, audit.SIGN_IN_FAILED, detail, address)
+        self._write(lambda conn: self._audit(conn, actor, audit.SIGN_IN_FAILED, detail, address))
 
     def _open(self, account: Account, how: str, address: str, moment: datetime) -> Outcome:
         accounts.clear_failures(self.engine, account.username)
-        with self.engine.begin() as conn:
+
+        def open_session(conn: Connection) -> str:
             token = accounts.open_session(conn, account.id, moment, self.session_lifetime)
             self._audit(conn, account.username, audit.SIGN_IN, how, address)
-        return Outcome(Result.DONE, account=account, token=token)
+            return token
+
+        return Outcome(Result.DONE, account=account, token=self._write(open_session))
 
     # ---- signing in ----
 
@@ -119,8 +130,7 @@ class AccountService:
         if not account.active:
             self._failed(account.username, "account disabled", address)
             return Outcome(Result.DISABLED, account=account)
-        with self.engine.begin() as conn:
-            accounts.upgrade_hash(conn, account, password)
+        self._write(lambda conn: accounts.upgrade_hash(conn, account, password))
         if account.totp_enabled:
             return Outcome(Result.NEEDS_CODE, account=account)
         return self._open(account, "password", address, moment)
@@ -139,33 +149,35 @@ class AccountService:
         if not attempt.allowed:
             return _throttled(attempt, moment)
         step = code_step(account.totp_secret or "", code, moment)
-        with self.engine.begin() as conn:
-            # Claimed in the store, so a code seen over someone's shoulder is not good twice.
-            accepted = step is not None and accounts.claim_totp_step(conn, account.id, step)
+        # Claimed in the store, so a code seen over someone's shoulder is not good twice.
+        accepted = step is not None and self._write(
+            lambda conn: accounts.claim_totp_step(conn, account.id, step)
+        )
         if accepted:
             return self._open(account, "password and two-step code", address, moment)
         self._failed(account.username, "wrong two-step code", address)
         return Outcome(Result.BAD_CODE)
 
     def sign_out(self, token: str) -> None:
-        with self.engine.begin() as conn:
-            accounts.close_session(conn, token)
+        self._write(lambda conn: accounts.close_session(conn, token))
 
     # ---- the profile ----
 
     def save_preferences(
         self, account: Account, language: str, timezone: str, address: str
     ) -> Outcome:
+        def save(conn: Connection) -> None:
+            accounts.update_profile(conn, account.id, language=language, timezone=timezone)
+            self._audit(
+                conn,
+                account.username,
+                audit.ACCOUNT_CHANGED,
+                f"{account.username}: language {language}, time zone {timezone or '-'}",
+                address,
+            )
+
         try:
-            with self.engine.begin() as conn:
-                accounts.update_profile(conn, account.id, language=language, timezone=timezone)
-                self._audit(
-                    conn,
-                    account.username,
-                    audit.ACCOUNT_CHANGED,
-                    f"{account.username}: language {language}, time zone {timezone or '-'}",
-                    address,
-                )
+            self._write(save)
         except AccountError as error:
             return Outcome(Result.REFUSED, code=error.code, params=error.params)
         return Outcome(Result.DONE)
@@ -177,7 +189,8 @@ class AccountService:
         step = code_step(secret, code, moment)
         if step is None:
             return Outcome(Result.BAD_CODE)
-        with self.engine.begin() as conn:
+
+        def turn_on(conn: Connection) -> None:
             accounts.set_totp_secret(conn, account.id, secret)
             accounts.claim_totp_step(conn, account.id, step)
             self._audit(
@@ -187,6 +200,8 @@ class AccountService:
                 f"{account.username}: two-step verification on",
                 address,
             )
+
+        self._write(turn_on)
         return Outcome(Result.DONE)
 
     def _confirm_password(
@@ -209,7 +224,8 @@ class AccountService:
         refused = self._confirm_password(account, current_password, address, moment)
         if refused is not None:
             return refused
-        with self.engine.begin() as conn:
+
+        def turn_off(conn: Connection) -> None:
             accounts.set_totp_secret(conn, account.id, None)
             self._audit(
                 conn,
@@ -218,6 +234,8 @@ class AccountService:
                 f"{account.username}: two-step verification off",
                 address,
             )
+
+        self._write(turn_off)
         return Outcome(Result.DONE)
 
     def change_password(
@@ -240,7 +258,8 @@ class AccountService:
             password_hash = accounts.hash_password(new, account.username)
         except AccountError as error:
             return Outcome(Result.REFUSED, code=error.code, params=error.params)
-        with self.engine.begin() as conn:
+
+        def renew(conn: Connection) -> tuple[Account, str]:
             renewed = accounts.change_password(conn, account.username, password_hash)
             token = accounts.open_session(conn, account.id, moment, self.session_lifetime)
             self._audit(
@@ -250,4 +269,7 @@ class AccountService:
                 f"{account.username}: new password; other sessions ended",
                 address,
             )
+            return renewed, token
+
+        renewed, token = self._write(renew)
         return Outcome(Result.DONE, account=renewed, token=token)
