@@ -26,6 +26,7 @@ unknown to the recent index.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -279,10 +280,7 @@ def _apply_deltas(
         f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {values.relation('d')}",
         values.params,
     )
-    rows_by_day: dict[date, int] = {}
-    for key in deltas:
-        rows_by_day[key[0]] = rows_by_day.get(key[0], 0) + 1
-    rollup.appended(conn, table, rows_by_day)
+    rollup.appended(conn, table, Counter(key[0] for key in deltas))
 
 
 def _by_day(item: tuple[tuple, list]) -> date:

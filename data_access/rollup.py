@@ -239,24 +239,35 @@ def counts_by_key(table: str):
 def _apply(conn: Connection, kept: _Kept, signed: list) -> None:
     """Append the signed counts (queries in the kept table's columns) summed by key, leaving
     out keys whose counts sum to zero, in day order (see `cluster`)."""
-    target = list(kept.target)
-    conn.execute(text(f"DROP TABLE IF EXISTS {kept.delta.name}"))
-    kept.delta.create(conn)
     both = union_all(*signed).subquery("signed") if len(signed) > 1 else signed[0].subquery()
-    conn.execute(insert(kept.delta).from_select(target, _summed(both, kept)))
+    _stage(conn, kept, _summed(both, kept))
     d = kept.delta.c
     rows_by_day = {
         day: count
         for day, count in conn.execute(select(d.created_day, func.count()).group_by(d.created_day))
     }
-    if rows_by_day:
-        conn.execute(
-            insert(kept.table).from_select(
-                target, select(*(d[name] for name in target)).order_by(d.created_day)
-            )
-        )
-    conn.execute(text(f"DROP TABLE {kept.delta.name}"))
+    _append_staged(conn, kept)
     appended(conn, kept.table.name, rows_by_day)
+
+
+def _stage(conn: Connection, kept: _Kept, rows) -> None:
+    """The kept table's delta table, made afresh with `rows` (a query in its columns)."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {kept.delta.name}"))
+    kept.delta.create(conn)
+    conn.execute(insert(kept.delta).from_select(list(kept.target), rows))
+
+
+def _append_staged(conn: Connection, kept: _Kept) -> None:
+    """The delta table's rows appended to the kept table in day order (see `cluster`), and the
+    delta table dropped."""
+    d = kept.delta.c
+    target = list(kept.target)
+    conn.execute(
+        insert(kept.table).from_select(
+            target, select(*(d[name] for name in target)).order_by(d.created_day)
+        )
+    )
+    conn.execute(text(f"DROP TABLE {kept.delta.name}"))
 
 
 # --------------------------------------------------------------------------- folding
@@ -328,20 +339,11 @@ def fold(conn: Connection, table: str, days: list[date]) -> None:
     """The kept table's rows of `days` summed to one row a key, keys whose counts sum to zero
     left out: the same counts in fewest rows, written back in day order."""
     kept = _KEPT[table]
-    target = list(kept.target)
     for chunk in _chunks(sorted(days), FOLD_DAYS_MAX):
         on_days = _on_days(kept.table.c.created_day, chunk)
-        conn.execute(text(f"DROP TABLE IF EXISTS {kept.delta.name}"))
-        kept.delta.create(conn)
-        conn.execute(insert(kept.delta).from_select(target, _summed(kept.table, kept, on_days)))
+        _stage(conn, kept, _summed(kept.table, kept, on_days))
         conn.execute(delete(kept.table).where(on_days))
-        d = kept.delta.c
-        conn.execute(
-            insert(kept.table).from_select(
-                target, select(*(d[name] for name in target)).order_by(d.created_day)
-            )
-        )
-        conn.execute(text(f"DROP TABLE {kept.delta.name}"))
+        _append_staged(conn, kept)
 
 
 # Days folded in one statement at most (a fold after a load of many days goes a few at a time,
