@@ -10,7 +10,10 @@ has no key index, and two small tables answer "is this id stored, and on which d
   window, not the store. Days leave it as they age (`forget_old`). Each key also holds where
   its message's row is (`message_row`: DuckDB's rowid, so the merge reads and updates that row
   instead of the message's whole day) and a hash of each event kept for the message
-  (`event_hashes`: a replayed webhook is recognised without reading the day's events).
+  (a replayed webhook is recognised without reading the day's events). The first
+  EVENT_SLOTS hashes have a column each and the rest a list (`more_event_hashes`): DuckDB
+  changes a number in place, but a list by deleting its row and inserting it again, index
+  entry and all (1,000 keys' hashes among 2.7M keys: 65 ms as lists, 20 ms in columns).
 - `message_keys`: the hash and day of every stored message, no index, 10 bytes a message on
   disk. An id not found among the recent ones is looked for here (one scan of an 8-byte column,
   Bloom-filtered by DuckDB's join), and a hit is confirmed in `messages` on that day only, whose
@@ -54,6 +57,11 @@ COLUMNS = "message_id, created_day, subaccount_id, channel, direction"
 # Up to this many ids a lookup names their hashes (the index answers); past it, one join.
 LITERAL_MAX = 2_000
 
+# A recent key's first kept events' hashes, a column each; the rest are a list.
+EVENT_SLOTS = 4
+SLOT_COLUMNS = tuple(f"event_hash_{n}" for n in range(1, EVENT_SLOTS + 1))
+MORE_COLUMN = "more_event_hashes"
+HASH_COLUMNS = (*SLOT_COLUMNS, MORE_COLUMN)
 # The tables' columns, by name (the tests compare a store's tables with the declared ones).
 TABLE_COLUMNS = {
     "message_keys": {"key_hash", "created_day"},
@@ -65,7 +73,8 @@ TABLE_COLUMNS = {
         "channel",
         "direction",
         "message_row",
-        "event_hashes",
+        *SLOT_COLUMNS,
+        MORE_COLUMN,
     },
 }
 CREATE_STATEMENTS = (
@@ -74,7 +83,7 @@ CREATE_STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS recent_keys (key_hash UBIGINT NOT NULL, "
     "message_id VARCHAR NOT NULL, created_day DATE NOT NULL, subaccount_id INTEGER NOT NULL, "
     "channel VARCHAR NOT NULL, direction VARCHAR NOT NULL, message_row BIGINT, "
-    "event_hashes UBIGINT[])",
+    f"{', '.join(f'{name} UBIGINT' for name in SLOT_COLUMNS)}, {MORE_COLUMN} UBIGINT[])",
     "CREATE INDEX IF NOT EXISTS recent_keys_hash ON recent_keys (key_hash)",
 )
 # Rows a transaction inserted have row numbers from here until it commits (DuckDB's
@@ -93,6 +102,32 @@ def event_hash(alias: str = "") -> str:
         f"md5_number_lower(concat_ws(chr(31), {p}source, {p}status, "
         f"coalesce(CAST({p}event_at AS VARCHAR), ''), coalesce('=' || {p}error_code, '')))"
     )
+
+
+def kept_hashes(alias: str = "recent_keys") -> str:
+    """SQL: a recent key's kept events' hashes as one list, in the order they were kept."""
+    slots = ", ".join(f"{alias}.{name}" for name in SLOT_COLUMNS)
+    return (
+        f"list_concat(list_filter([{slots}], lambda h: h IS NOT NULL), "
+        f"coalesce({alias}.{MORE_COLUMN}, []))"
+    )
+
+
+def spread(hashes: str) -> list[str]:
+    """SQL: the values of HASH_COLUMNS for a list of hashes (an expression)."""
+    return [
+        *(f"({hashes})[{n}]" for n in range(1, EVENT_SLOTS + 1)),
+        f"CASE WHEN len({hashes}) > {EVENT_SLOTS} THEN ({hashes})[{EVENT_SLOTS + 1}:] END",
+    ]
+
+
+def slots(hashes: list[int]) -> list:
+    """The values of HASH_COLUMNS for a list of hashes."""
+    return [
+        *hashes[:EVENT_SLOTS],
+        *[None] * (EVENT_SLOTS - len(hashes[:EVENT_SLOTS])),
+        hashes[EVENT_SLOTS:] or None,
+    ]
 
 
 def in_use(conn: Connection) -> bool:
@@ -207,7 +242,7 @@ def _fill_recent(conn: Connection) -> None:
             "INSERT INTO recent_keys SELECT md5_number_lower(m.message_id), m.message_id, "
             "m.created_day, m.subaccount_id, m.channel, m.direction, "
             f"CASE WHEN m.rowid < {LOCAL_ROWS} THEN m.rowid END, "
-            "coalesce(e.hashes, []) FROM messages m LEFT JOIN "
+            f"{', '.join(spread('coalesce(e.hashes, [])'))} FROM messages m LEFT JOIN "
             f"(SELECT message_id, list({event_hash()}) AS hashes FROM message_events "
             "WHERE created_day >= :start GROUP BY message_id) e ON e.message_id = m.message_id "
             "WHERE m.created_day >= :start"
@@ -277,8 +312,9 @@ def add(
         text(
             "INSERT INTO recent_keys SELECT md5_number_lower(n.message_id), n.message_id, "
             "n.created_day, n.subaccount_id, n.channel, n.direction, :first + n.position, "
-            f"{hashes} FROM (SELECT *, row_number() OVER (ORDER BY {INSERT_ORDER}) - 1 "
-            f"AS position FROM {source} WHERE {where}) n {joined} WHERE n.created_day >= :start"
+            f"{', '.join(spread(hashes))} FROM (SELECT *, "
+            f"row_number() OVER (ORDER BY {INSERT_ORDER}) - 1 AS position FROM {source} "
+            f"WHERE {where}) n {joined} WHERE n.created_day >= :start"
         ),
         {"start": window_start(), "first": first_row},
     )
@@ -310,21 +346,24 @@ def recent_events(conn: Connection, ids: list[str]) -> dict[str, tuple[int, set[
     # All at once: past NAMED_HASHES_MAX the ids are one join with the index's table, one scan
     # whatever their number (a load's part of 100,000 recent messages already stored, against
     # an index of 9.5M keys: in chunks of 2,000, 50 scans and 4.4 s; at once, 0.9 s).
-    for row, message_id, hashes in _recent_rows(conn, ids, ["rowid", "message_id", "event_hashes"]):
+    for row, message_id, hashes in _recent_rows(conn, ids, ["rowid", "message_id"], hashes=True):
         if message_id in wanted:
-            found[message_id] = (row, set(hashes or ()))
+            found[message_id] = (row, set(hashes))
     return found
 
 
 def add_events(conn: Connection, events: str, rows: list[int]) -> None:
     """Add the hashes of newly kept events (`events`: a table of key_row, the key's row that
     recent_events gave, and event_hash) to their messages' keys."""
+    values = spread(f"list_concat({kept_hashes()}, a.hashes)")
+    assignments = ", ".join(
+        f"{name} = {value}" for name, value in zip(HASH_COLUMNS, values, strict=True)
+    )
     for start in range(0, len(rows), LITERAL_MAX):
         chunk = ", ".join(str(r) for r in rows[start : start + LITERAL_MAX])
         conn.execute(
             text(
-                "UPDATE recent_keys SET event_hashes = list_concat(coalesce("
-                "recent_keys.event_hashes, []), a.hashes) FROM (SELECT key_row, "
+                f"UPDATE recent_keys SET {assignments} FROM (SELECT key_row, "
                 f"list(event_hash) AS hashes FROM {events} GROUP BY key_row) a "
                 f"WHERE recent_keys.rowid IN ({chunk}) AND recent_keys.rowid = a.key_row"
             )
@@ -363,20 +402,24 @@ def _hash_list(ids: list[str]) -> str:
 NAMED_HASHES_MAX = 200
 
 
-def _recent_rows(conn: Connection, ids: list[str], columns: list[str]) -> Sequence[Row]:
+def _recent_rows(
+    conn: Connection, ids: list[str], columns: list[str], hashes: bool = False
+) -> Sequence[Row]:
     """`columns` of the recent keys whose hash is one of the ids' (perhaps another id's)."""
-    relation, params = recent_relation(ids, columns)
+    relation, params = recent_relation(ids, columns, hashes)
     return conn.exec_driver_sql(f"SELECT * FROM {relation}", params).all()
 
 
-def recent_relation(ids: list[str], columns: list[str]) -> tuple[str, tuple]:
+def recent_relation(ids: list[str], columns: list[str], hashes: bool = False) -> tuple[str, tuple]:
     """A subquery (driver-level SQL, `?` for its parameters) of the recent keys whose hash is
-    one of the ids' (perhaps another id's), with `columns` (expressions over recent_keys, with
-    their aliases), and its parameters: the same two ways as `_recent_rows`."""
-    if len(ids) <= NAMED_HASHES_MAX:
-        listed = ", ".join(columns)
-        return f"(SELECT {listed} FROM recent_keys WHERE key_hash IN ({_hash_list(ids)}))", ()
+    one of the ids' (perhaps another id's), with `columns` (of recent_keys, perhaps with
+    aliases) and, with `hashes`, the kept events' hashes as a list (event_hashes), and its
+    parameters: the same two ways as `_recent_rows`."""
     listed = ", ".join(f"k.{column}" for column in columns)
+    if hashes:
+        listed += f", {kept_hashes('k')} AS event_hashes"
+    if len(ids) <= NAMED_HASHES_MAX:
+        return f"(SELECT {listed} FROM recent_keys k WHERE k.key_hash IN ({_hash_list(ids)}))", ()
     return (
         f"(SELECT {listed} FROM recent_keys k JOIN (SELECT unnest(?::UBIGINT[]) AS key_hash) w "
         "ON k.key_hash = w.key_hash)",

@@ -270,6 +270,19 @@ def _count_smallest_description(engine: Engine, keys: list[str]) -> None:
     )
 
 
+def _with_hash_lists(engine: Engine) -> None:
+    """Before 0015 (DuckDB): the recent index's event hashes in one list."""
+    if engine.dialect.name == "duckdb":
+        _run(
+            engine,
+            "DROP INDEX recent_keys_hash",
+            "ALTER TABLE recent_keys ADD COLUMN event_hashes UBIGINT[]",
+            f"UPDATE recent_keys SET event_hashes = {message_keys.kept_hashes()}",
+            *(f"ALTER TABLE recent_keys DROP COLUMN {name}" for name in message_keys.HASH_COLUMNS),
+            "CREATE INDEX recent_keys_hash ON recent_keys (key_hash)",
+        )
+
+
 def _with_text_tails(engine: Engine) -> None:
     """Before 0014: the phone tails as text."""
     _run(
@@ -304,6 +317,7 @@ def _without_contact_days(engine: Engine) -> None:
 # What each store made before the revisions lacks of the newest shape, newest change first.
 # A new revision adds the step undoing it to AFTER_0006.
 AFTER_0006: tuple = (
+    _with_hash_lists,
     _with_text_tails,
     _without_description_keys,
     _without_contact_days,

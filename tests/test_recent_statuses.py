@@ -142,6 +142,70 @@ def test_an_error_leaving_its_row_takes_its_descriptions_count_with_it(duckdb_en
     assert_rollup_matches(engine)
 
 
+def key_hashes(conn, message_id: str) -> tuple:
+    """The message's recent key's hash columns, as stored."""
+    listed = ", ".join(message_keys.HASH_COLUMNS)
+    return conn.execute(
+        text(f"SELECT {listed} FROM recent_keys WHERE message_id = :id"), {"id": message_id}
+    ).one()
+
+
+def kept_event_hashes(conn, message_id: str) -> list[int]:
+    """The hashes of the message's kept events, worked out by the engine from the events."""
+    return sorted(
+        conn.execute(
+            text(f"SELECT {message_keys.event_hash()} FROM message_events WHERE message_id = :id"),
+            {"id": message_id},
+        ).scalars()
+    )
+
+
+def test_events_past_the_key_columns_are_kept_in_its_list_by_both_paths(duckdb_engine, load_rows):
+    engine = duckdb_engine
+    x = created(30)
+    load_rows(engine, [mt("x", iso(x), "queued")])
+    with engine.connect() as conn:
+        # The file's record is an event of its own: the first column.
+        first = kept_event_hashes(conn, "x")
+        assert len(first) == 1
+        assert key_hashes(conn, "x") == (first[0], None, None, None, None)
+    quick = [
+        [("x", "sent", at(x, 1)), ("x", "delivered", at(x, 2))],
+        [("x", "delivered", at(x, 3))],  # four events: the columns are full
+        [("x", "read", at(x, 5)), ("x", "read", at(x, 6))],  # two go to the list
+    ]
+    for batch in quick:
+        with engine.begin() as conn:
+            assert apply(conn, batch).events == len(batch)
+    with engine.connect() as conn:
+        kept = kept_event_hashes(conn, "x")
+        stored = key_hashes(conn, "x")
+    assert len(kept) == 6
+    assert None not in stored[:4] and len(stored[4]) == 2
+    assert sorted([*stored[:4], *stored[4]]) == kept
+    columns = stored[:4]
+    # The general merge reads the same hashes and adds to the list.
+    general = [("x", "read", at(x, 7)), ("x", "delivered", at(x, 2))]  # one new, one replayed
+    with engine.begin() as conn:
+        stored_x = stored_identities(conn, ["x"])
+        events = [StatusEvent("x", "whatsapp", s, moment) for _, s, moment in general]
+        with mock.patch("ingest.merge.merge_recent", return_value=None):
+            merge_statuses(Transaction(conn), events, stored_x, SCOPE, "whatsapp")
+    with engine.connect() as conn:
+        kept = kept_event_hashes(conn, "x")
+        stored = key_hashes(conn, "x")
+    assert len(kept) == 7
+    assert stored[:4] == columns and len(stored[4]) == 3
+    assert sorted([*stored[:4], *stored[4]]) == kept
+    # Every event again, by the quick path: none is kept twice.
+    with engine.begin() as conn:
+        replayed = apply(conn, [change for batch in quick for change in batch] + general)
+    assert replayed.events == 0
+    with engine.connect() as conn:
+        assert len(kept_event_hashes(conn, "x")) == 7
+    assert_rollup_matches(engine)
+
+
 def test_a_message_not_at_its_row_goes_back_untouched(duckdb_engine, load_rows):
     """The table was compacted after the key was written: None, nothing written, and the
     general merge then finds the message on its day."""
@@ -242,7 +306,7 @@ def start_store(tmp_path_factory):
 
 def tables(conn) -> dict:
     events = conn.execute(select(*(c for c in message_events.columns if c.name != "recorded_at")))
-    hashes = conn.execute(text("SELECT message_id, event_hashes FROM recent_keys"))
+    hashes = conn.execute(text(f"SELECT message_id, {message_keys.kept_hashes()} FROM recent_keys"))
     return {
         "messages": sorted(tuple(r) for r in conn.execute(select(messages))),
         "rollup": stored_rollup(conn),

@@ -123,7 +123,8 @@ def test_a_load_takes_the_aged_days_out_of_the_recent_keys(duckdb_engine, tmp_pa
     with duckdb_engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO recent_keys VALUES (1, 'w-aged', :day, 1, 'whatsapp', 'MT', NULL, [])"
+                "INSERT INTO recent_keys VALUES "
+                "(1, 'w-aged', :day, 1, 'whatsapp', 'MT', NULL, NULL, NULL, NULL, NULL, NULL)"
             ),
             {"day": aged},
         )
