@@ -17,8 +17,11 @@ left a key) as new rows, and a key's counts are the sums of its rows. Finding ea
 to add to it cost a write two statements that read the days' rows (a MERGE took 5-6 ms where
 appending the same rows took 2 at 10M messages, with ten statuses). Every FOLD_AFTER_ROWS
 appended rows, the days they went to are folded: their rows summed to one a key, and the keys
-whose counts sum to zero left out. So readers sum a key's rows and leave out groups whose
-counts sum to zero (a status, an error code or description no message has any more).
+whose counts sum to zero left out. On DuckDB a big delta (a load's part) is not appended: its
+keys' rows are replaced by their sums with it, which reads and writes only those keys' rows,
+where a fold of its days would rewrite every row of them. So readers sum a key's rows and
+leave out groups whose counts sum to zero (a status, an error code or description no message
+has any more).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -146,8 +150,22 @@ rollup_delta = Table(
 )
 
 
+rollup_merged = Table(
+    "rollup_merged",
+    _delta_metadata,
+    *(Column(c.name, c.type) for c in daily_rollup.columns if c.name in TARGET),
+    prefixes=["TEMPORARY"],
+)
+
+
 time_delta = Table(
     "delivery_time_delta",
+    _delta_metadata,
+    *(Column(c.name, c.type) for c in delivery_time_rollup.columns),
+    prefixes=["TEMPORARY"],
+)
+time_merged = Table(
+    "delivery_time_merged",
     _delta_metadata,
     *(Column(c.name, c.type) for c in delivery_time_rollup.columns),
     prefixes=["TEMPORARY"],
@@ -190,16 +208,21 @@ class _Kept:
 
     table: Table
     delta: Table
+    # Where a big delta's keys are summed with their rows (`_merge_staged`).
+    merged: Table
     keys: tuple[str, ...]
     counts: tuple[str, ...]
     # The columns in the order the counting queries give them.
     target: tuple[str, ...]
 
 
-_ROLLUP = _Kept(daily_rollup, rollup_delta, KEY_COLUMNS, COUNT_COLUMNS, target=tuple(TARGET))
+_ROLLUP = _Kept(
+    daily_rollup, rollup_delta, rollup_merged, KEY_COLUMNS, COUNT_COLUMNS, target=tuple(TARGET)
+)
 _TIMES = _Kept(
     delivery_time_rollup,
     time_delta,
+    time_merged,
     (*TIME_KEY_COLUMNS, "bucket"),
     TIME_COUNT_COLUMNS,
     target=tuple(TIME_TARGET),
@@ -236,9 +259,19 @@ def counts_by_key(table: str):
     return _summed(kept.table, kept)
 
 
+# A delta of more rows than this is summed with its keys' rows (`_merge_staged`) rather than
+# appended: a load's part of 100,000 new messages at 10M gives about 19,000 roll-up rows and
+# 58,000 histogram rows over ten days, and appending them left a fold of those days to do, which
+# rewrites every row of them (0.13 and 0.28 s a part, 4.2 s a 1M-row load). On DuckDB only:
+# PostgreSQL joins on NULL-safe equality (IS NOT DISTINCT FROM) row by row, never by hash, so
+# there the fold's grouping stays the cheaper way.
+APPEND_ROWS_MAX = 1_000
+
+
 def _apply(conn: Connection, kept: _Kept, signed: list) -> None:
-    """Append the signed counts (queries in the kept table's columns) summed by key, leaving
-    out keys whose counts sum to zero, in day order (see `cluster`)."""
+    """Add the signed counts (queries in the kept table's columns) summed by key, leaving
+    out keys whose counts sum to zero: appended, in day order (see `cluster`), or for a big
+    delta on DuckDB summed with its keys' rows."""
     both = union_all(*signed).subquery("signed") if len(signed) > 1 else signed[0].subquery()
     _stage(conn, kept, _summed(both, kept))
     d = kept.delta.c
@@ -246,8 +279,40 @@ def _apply(conn: Connection, kept: _Kept, signed: list) -> None:
         day: count
         for day, count in conn.execute(select(d.created_day, func.count()).group_by(d.created_day))
     }
+    if conn.dialect.name == "duckdb" and sum(rows_by_day.values()) > APPEND_ROWS_MAX:
+        _merge_staged(conn, kept, sorted(rows_by_day))
+        return
     _append_staged(conn, kept)
     appended(conn, kept.table.name, rows_by_day)
+
+
+def _merge_staged(conn: Connection, kept: _Kept, days: list[date]) -> None:
+    """The delta table's keys' rows (on `days`, its days) replaced by one row a key: their
+    counts summed with the delta's, keys summing to zero left out, written in day order; the
+    delta table dropped. Only those keys' rows are read and written, so what other writes
+    appended to the days stays for their fold."""
+    t, d, merged = kept.table.c, kept.delta.c, kept.merged
+    target = list(kept.target)
+    ours = and_(
+        _on_days(t.created_day, days),
+        exists().where(*(t[name].is_not_distinct_from(d[name]) for name in kept.keys)),
+    )
+    rows = union_all(
+        select(*(t[name] for name in target)).where(ours),
+        select(*(d[name] for name in target)),
+    ).subquery("rows")
+    conn.execute(text(f"DROP TABLE IF EXISTS {merged.name}"))
+    merged.create(conn)
+    conn.execute(insert(merged).from_select(target, _summed(rows, kept)))
+    conn.execute(delete(kept.table).where(ours))
+    m = merged.c
+    conn.execute(
+        insert(kept.table).from_select(
+            target, select(*(m[name] for name in target)).order_by(m.created_day)
+        )
+    )
+    conn.execute(text(f"DROP TABLE {merged.name}"))
+    conn.execute(text(f"DROP TABLE {kept.delta.name}"))
 
 
 def _stage(conn: Connection, kept: _Kept, rows) -> None:

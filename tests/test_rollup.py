@@ -331,6 +331,48 @@ def test_writes_append_counts_and_folds_leave_one_row_a_key(engine, load_rows, m
     assert_rollup_matches(engine)
 
 
+def test_a_big_delta_replaces_its_keys_rows_with_their_sums(duckdb_engine, load_rows, monkeypatch):
+    """On DuckDB (PostgreSQL appends every delta: rollup.APPEND_ROWS_MAX)."""
+    engine = duckdb_engine
+    load_rows(engine, FIXTURE)
+    scope = WriteScope.account("test")
+    # Two small writes append their differences: c's keys get rows of +1 and -1.
+    c_delivered = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
+    c_delivered["delivered_at"] = "2026-11-21T00:10:00-03:00"
+    c_read = {**c_delivered, "status": "read", "read_at": "2026-11-21T00:20:00-03:00"}
+    for row in (c_delivered, c_read):
+        write(engine, lambda tx, row=row: merge_rows(tx, [row], TIMEZONE, scope, "whatsapp"))
+    with engine.connect() as conn:
+        before = as_stored(conn, "daily_rollup")
+    # A delta past APPEND_ROWS_MAX (here any) is summed with its keys' rows instead.
+    monkeypatch.setattr(rollup, "APPEND_ROWS_MAX", 0)
+    i = {**c_delivered, "message_id": "i"}
+    write(engine, lambda tx: merge_rows(tx, [i], TIMEZONE, scope, "whatsapp"))
+    count = len(KEY_COLUMNS)
+    m = messages.c
+    with engine.connect() as conn:
+        after = as_stored(conn, "daily_rollup")
+        key = tuple(
+            conn.execute(select(*(m[k] for k in KEY_COLUMNS)).where(m.message_id == "i")).one()
+        )
+        with_key = conn.execute(
+            select(func.count()).where(
+                *(m[k].is_not_distinct_from(v) for k, v in zip(KEY_COLUMNS, key, strict=True))
+            )
+        ).scalar_one()
+    mine = [row for row in after if row[:count] == key]
+    # i's key (a's) had three rows: the load's, and c's +1 and -1 on its way through it. Now
+    # one, counting its messages, a and i.
+    assert len([row for row in before if row[:count] == key]) == 3
+    assert len(mine) == 1 and mine[0][count] == with_key == 2
+    # The other keys' rows are as they were: appended ones too, left to their fold.
+    assert [row for row in after if row[:count] != key] == [
+        row for row in before if row[:count] != key
+    ]
+    assert len(before) == 9
+    assert_rollup_matches(engine)
+
+
 def test_a_new_time_zone_moves_messages_between_days(engine, load_rows):
     load_rows(engine, FIXTURE)
     # In Kolkata (UTC+5:30) c (02:30 UTC on the 21st) is on the 21st with d.
@@ -445,14 +487,23 @@ def loader_row(draw) -> dict:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(loads=st.lists(st.lists(loader_row(), min_size=1, max_size=8), min_size=1, max_size=4))
+@given(
+    loads=st.lists(
+        st.tuples(st.lists(loader_row(), min_size=1, max_size=8), st.booleans()),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_any_sequence_of_loads_keeps_the_rollup_exact(module_store, loads):
+    """Each load's counts appended or, as a big delta's, summed with their keys' rows."""
     engine, folder = module_store
     with engine.begin() as conn:
         conn.execute(delete(messages))
         conn.execute(delete(daily_rollup))
         conn.execute(delete(delivery_time_rollup))
-    for number, rows in enumerate(loads):
+    for number, (rows, summed) in enumerate(loads):
         path = write_csv(folder / f"load-{number}.csv", rows)
-        load_files(engine, [path], TIMEZONE, skip_invalid=True)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(rollup, "APPEND_ROWS_MAX", 0 if summed else rollup.APPEND_ROWS_MAX)
+            load_files(engine, [path], TIMEZONE, skip_invalid=True)
         assert_rollup_matches(engine)
