@@ -280,17 +280,29 @@ def as_stored(conn, table: str) -> list[tuple]:
     return sorted((tuple(row) for row in conn.execute(query)), key=repr)
 
 
+# c's error delivered after all, then read (FIXTURE[2]).
+C_DELIVERED = {
+    **FIXTURE[2],
+    "status": "delivered",
+    "error_code": "",
+    "error_description": "",
+    "delivered_at": "2026-11-21T00:10:00-03:00",
+}
+C_READ = {**C_DELIVERED, "status": "read", "read_at": "2026-11-21T00:20:00-03:00"}
+
+
+def c_delivered_then_read(engine, scope: WriteScope) -> None:
+    """c's two changes, a small write each: each appends its differences."""
+    for row in (C_DELIVERED, C_READ):
+        write(engine, lambda tx, row=row: merge_rows(tx, [row], TIMEZONE, scope, "whatsapp"))
+
+
 def test_writes_append_counts_and_folds_leave_one_row_a_key(engine, load_rows, monkeypatch):
     load_rows(engine, FIXTURE)
     with engine.connect() as conn:
         assert len(as_stored(conn, "daily_rollup")) == 5
     scope = WriteScope.account("test")
-    # c's error delivered after all, then read: each write appends its differences.
-    c_delivered = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
-    c_delivered["delivered_at"] = "2026-11-21T00:10:00-03:00"
-    c_read = {**c_delivered, "status": "read", "read_at": "2026-11-21T00:20:00-03:00"}
-    for row in (c_delivered, c_read):
-        write(engine, lambda tx, row=row: merge_rows(tx, [row], TIMEZONE, scope, "whatsapp"))
+    c_delivered_then_read(engine, scope)
     status, count = KEY_COLUMNS.index("status"), len(KEY_COLUMNS)
     with engine.connect() as conn:
         stored = as_stored(conn, "daily_rollup")
@@ -322,7 +334,7 @@ def test_writes_append_counts_and_folds_leave_one_row_a_key(engine, load_rows, m
     with engine.connect() as conn:
         # One row appended to a's delivered key: not folded yet.
         assert (len(as_stored(conn, "daily_rollup")), len(stored_rollup(conn))) == (5, 4)
-    write(engine, lambda tx: merge_rows(tx, [{**c_read, "message_id": "h"}],
+    write(engine, lambda tx: merge_rows(tx, [{**C_READ, "message_id": "h"}],
                                         TIMEZONE, scope, "whatsapp"))  # fmt: skip
     with engine.connect() as conn:
         assert as_stored(conn, "daily_rollup") == stored_rollup(conn)
@@ -336,17 +348,13 @@ def test_a_big_delta_replaces_its_keys_rows_with_their_sums(duckdb_engine, load_
     engine = duckdb_engine
     load_rows(engine, FIXTURE)
     scope = WriteScope.account("test")
-    # Two small writes append their differences: c's keys get rows of +1 and -1.
-    c_delivered = {**FIXTURE[2], "status": "delivered", "error_code": "", "error_description": ""}
-    c_delivered["delivered_at"] = "2026-11-21T00:10:00-03:00"
-    c_read = {**c_delivered, "status": "read", "read_at": "2026-11-21T00:20:00-03:00"}
-    for row in (c_delivered, c_read):
-        write(engine, lambda tx, row=row: merge_rows(tx, [row], TIMEZONE, scope, "whatsapp"))
+    # c's keys get rows of +1 and -1.
+    c_delivered_then_read(engine, scope)
     with engine.connect() as conn:
         before = as_stored(conn, "daily_rollup")
     # A delta past APPEND_ROWS_MAX (here any) is summed with its keys' rows instead.
     monkeypatch.setattr(rollup, "APPEND_ROWS_MAX", 0)
-    i = {**c_delivered, "message_id": "i"}
+    i = {**C_DELIVERED, "message_id": "i"}
     write(engine, lambda tx: merge_rows(tx, [i], TIMEZONE, scope, "whatsapp"))
     count = len(KEY_COLUMNS)
     m = messages.c
