@@ -142,34 +142,22 @@ def _times_counted(where, rows):
 
 
 _delta_metadata = MetaData()
-rollup_delta = Table(
-    "rollup_delta",
-    _delta_metadata,
-    *(Column(c.name, c.type) for c in daily_rollup.columns if c.name in TARGET),
-    prefixes=["TEMPORARY"],
-)
 
 
-rollup_merged = Table(
-    "rollup_merged",
-    _delta_metadata,
-    *(Column(c.name, c.type) for c in daily_rollup.columns if c.name in TARGET),
-    prefixes=["TEMPORARY"],
-)
+def _temporary(name: str, table: Table, columns: list[str]) -> Table:
+    """A temporary table in `table`'s `columns`: where a write stages counts."""
+    return Table(
+        name,
+        _delta_metadata,
+        *(Column(c.name, c.type) for c in table.columns if c.name in columns),
+        prefixes=["TEMPORARY"],
+    )
 
 
-time_delta = Table(
-    "delivery_time_delta",
-    _delta_metadata,
-    *(Column(c.name, c.type) for c in delivery_time_rollup.columns),
-    prefixes=["TEMPORARY"],
-)
-time_merged = Table(
-    "delivery_time_merged",
-    _delta_metadata,
-    *(Column(c.name, c.type) for c in delivery_time_rollup.columns),
-    prefixes=["TEMPORARY"],
-)
+rollup_delta = _temporary("rollup_delta", daily_rollup, TARGET)
+rollup_merged = _temporary("rollup_merged", daily_rollup, TARGET)
+time_delta = _temporary("delivery_time_delta", delivery_time_rollup, TIME_TARGET)
+time_merged = _temporary("delivery_time_merged", delivery_time_rollup, TIME_TARGET)
 
 
 def add(conn: Connection, rows, where=None) -> None:
@@ -301,38 +289,33 @@ def _merge_staged(conn: Connection, kept: _Kept, days: list[date]) -> None:
         select(*(t[name] for name in target)).where(ours),
         select(*(d[name] for name in target)),
     ).subquery("rows")
-    conn.execute(text(f"DROP TABLE IF EXISTS {merged.name}"))
-    merged.create(conn)
-    conn.execute(insert(merged).from_select(target, _summed(rows, kept)))
+    _stage(conn, kept, _summed(rows, kept), merged)
     conn.execute(delete(kept.table).where(ours))
-    m = merged.c
-    conn.execute(
-        insert(kept.table).from_select(
-            target, select(*(m[name] for name in target)).order_by(m.created_day)
-        )
-    )
-    conn.execute(text(f"DROP TABLE {merged.name}"))
+    _append_staged(conn, kept, merged)
     conn.execute(text(f"DROP TABLE {kept.delta.name}"))
 
 
-def _stage(conn: Connection, kept: _Kept, rows) -> None:
-    """The kept table's delta table, made afresh with `rows` (a query in its columns)."""
-    conn.execute(text(f"DROP TABLE IF EXISTS {kept.delta.name}"))
-    kept.delta.create(conn)
-    conn.execute(insert(kept.delta).from_select(list(kept.target), rows))
+def _stage(conn: Connection, kept: _Kept, rows, staged: Table | None = None) -> None:
+    """`staged` (by default the kept table's delta table), made afresh with `rows` (a query in
+    the kept table's columns)."""
+    staged = kept.delta if staged is None else staged
+    conn.execute(text(f"DROP TABLE IF EXISTS {staged.name}"))
+    staged.create(conn)
+    conn.execute(insert(staged).from_select(list(kept.target), rows))
 
 
-def _append_staged(conn: Connection, kept: _Kept) -> None:
-    """The delta table's rows appended to the kept table in day order (see `cluster`), and the
-    delta table dropped."""
-    d = kept.delta.c
+def _append_staged(conn: Connection, kept: _Kept, staged: Table | None = None) -> None:
+    """`staged`'s rows (by default the delta table's) appended to the kept table in day order
+    (see `cluster`), and `staged` dropped."""
+    staged = kept.delta if staged is None else staged
+    s = staged.c
     target = list(kept.target)
     conn.execute(
         insert(kept.table).from_select(
-            target, select(*(d[name] for name in target)).order_by(d.created_day)
+            target, select(*(s[name] for name in target)).order_by(s.created_day)
         )
     )
-    conn.execute(text(f"DROP TABLE {kept.delta.name}"))
+    conn.execute(text(f"DROP TABLE {staged.name}"))
 
 
 # --------------------------------------------------------------------------- folding
