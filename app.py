@@ -170,11 +170,20 @@ def _open_store(module, settings: Settings):
 def _run_store_command(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
     module = STORE_COMMANDS[args.command]
-    # Input a command needs from this terminal (a password prompt) is read here, before the
-    # work may be handed to a running server.
+    # Input a command needs from this terminal (a password prompt) is read here, and work that
+    # needs no store done (a load's check), before the rest may be handed to a running server.
     prepare = getattr(module, "prepare", None)
-    if prepare is not None and (code := prepare(args, console)):
-        return code
+    finish = getattr(module, "finish", None)
+    try:
+        if prepare is not None and (code := prepare(args, console, settings)):
+            return code
+        return _run_or_hand_over(module, args, settings, console)
+    finally:
+        if finish is not None:
+            finish(args)
+
+
+def _run_or_hand_over(module, args: argparse.Namespace, settings: Settings, console) -> int:
     try:
         engine = _open_store(module, settings)
     except StoreLockedError:

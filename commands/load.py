@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from commands.console import Console
 from data_access.clickhouse import loader as clickhouse_loader
 from data_access.clickhouse.binding import messages_of
-from data_access.loader import LoadError, load_files
+from data_access.loader import (
+    CheckedLoad,
+    LoadError,
+    LoadReport,
+    check_files,
+    load_files,
+    merge_checked,
+    part_rows_alone,
+    reader_limit_alone,
+)
 from data_access.writes import StoreBusyError, is_out_of_memory
 
 MAX_PROBLEMS_SHOWN = 200
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +48,77 @@ def add_parser(subparsers) -> None:
     )
 
 
-def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
-    # Messages kept in ClickHouse are written there (the relational engine keeps their names).
-    clickhouse = messages_of(engine)
-    target = engine if clickhouse is None else clickhouse
-    load = load_files if clickhouse is None else clickhouse_loader.load_files
-    try:
-        report = load(
-            target,
+def prepare(args: argparse.Namespace, console: Console, settings) -> int:
+    """Read and check the files here, before the store is opened: where the server holds the
+    store, it is handed only the checked parts to merge, so the check's memory and work stay
+    in this process. (A ClickHouse store's loader reads its files itself.)"""
+    args.checked = None
+    if settings.clickhouse_url:
+        return 0
+    folder = Path(tempfile.mkdtemp(prefix="load-"))
+    args.checked = folder
+    limit = settings.duckdb_memory_limit if settings.is_duckdb else None
+    code, _ = _reported(
+        console,
+        settings,
+        lambda: check_files(
             list(args.files),
             settings.account_timezone,
+            folder,
             skip_invalid=args.skip_invalid,
+            part_rows=part_rows_alone(limit),
+            reader_limit=reader_limit_alone(limit),
+        ),
+    )
+    return code
+
+
+def finish(args: argparse.Namespace) -> None:
+    """Remove the checked parts, merged or not."""
+    checked = getattr(args, "checked", None)
+    if checked is not None:
+        shutil.rmtree(checked, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
+    checked = getattr(args, "checked", None)
+    # Messages kept in ClickHouse are written there (the relational engine keeps their names).
+    clickhouse = messages_of(engine)
+    files, timezone, skip = list(args.files), settings.account_timezone, args.skip_invalid
+    work: Callable[[], LoadReport]
+    if clickhouse is not None:
+        work = partial(
+            clickhouse_loader.load_files, clickhouse, files, timezone, skip_invalid=skip,
             progress=console.progress,
+        )  # fmt: skip
+    elif checked is not None:
+        # Checked by `prepare`: in this process, or in the command's that handed it here.
+        work = partial(_merge_checked, engine, checked, console.progress)
+    else:
+        work = partial(
+            load_files, engine, files, timezone, skip_invalid=skip, progress=console.progress
         )
+    code, report = _reported(console, settings, work)
+    if report is None:
+        return code
+    console.out(
+        f"Loaded {report.rows_loaded:,} rows from {len(args.files)} file(s)"
+        + (f"; rejected {report.rows_rejected:,}" if report.rows_rejected else "")
+        + "."
+    )
+    for path in report.rejected_files:
+        console.out(f"Rejected rows and reasons: {path}")
+    return 0
+
+
+def _merge_checked(engine, folder: Path, progress) -> LoadReport:
+    return merge_checked(engine, CheckedLoad.read(folder), progress=progress)
+
+
+def _reported(console: Console, settings, work: Callable[[], T]) -> tuple[int, T | None]:
+    """`work`'s result (code 0), or the code and sentences of a load that stopped."""
+    try:
+        return 0, work()
     except LoadError as error:
         for problem in error.problems[:MAX_PROBLEMS_SHOWN]:
             console.err(str(problem))
@@ -57,10 +131,10 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             )
         else:
             console.err(f"{len(error.problems)} problem(s) found; nothing was loaded.")
-        return 2
+        return 2, None
     except StoreBusyError as error:
         console.err(f"The load stopped: {error}. Rows already merged stay; load again.")
-        return 1
+        return 1, None
     except Exception as error:  # the engine's refusal, raised through the driver or not
         if not is_out_of_memory(error):
             raise
@@ -72,12 +146,4 @@ def run(args: argparse.Namespace, console: Console, engine, settings) -> int:
             "stopped in (nothing at all if it stopped while reading the files). "
             "Raise DUCKDB_MEMORY_LIMIT and load the same files again (it is harmless)."
         )
-        return 1
-    console.out(
-        f"Loaded {report.rows_loaded:,} rows from {len(args.files)} file(s)"
-        + (f"; rejected {report.rows_rejected:,}" if report.rows_rejected else "")
-        + "."
-    )
-    for path in report.rejected_files:
-        console.out(f"Rejected rows and reasons: {path}")
-    return 0
+        return 1, None

@@ -73,7 +73,7 @@ def read_password(console: Console, stdin=None) -> str | None:
     return stdin.readline().rstrip("\r\n")
 
 
-def prepare(args: argparse.Namespace, console: Console) -> int:
+def prepare(args: argparse.Namespace, console: Console, settings=None) -> int:
     """Ask for the password here and keep only its hash, so no password leaves this process."""
     if args.users_command not in ("add", "passwd"):
         return 0

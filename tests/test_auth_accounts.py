@@ -327,7 +327,7 @@ def test_the_password_never_leaves_the_terminal_process(monkeypatch):
     """What is handed to a running server carries the hash, never the password."""
     monkeypatch.setattr("sys.stdin", io.StringIO("secret-password-1\n"))
     args = argparse.Namespace(command="users", users_command="add", username="bia")
-    assert users_command.prepare(args, Console()) == 0
+    assert users_command.prepare(args, Console(), None) == 0
     sent = _namespace_to_json(args)
     assert "secret-password-1" not in repr(sent)
     assert sent["password_hash"].startswith("$argon2id$")

@@ -40,7 +40,7 @@ def server(tmp_path):
     env.pop("DATABASE_URL", None)
     sock = socket_path(tmp_path / "data" / "reports.duckdb")
     served = ServedApp(env).wait_ready(60, ready=sock.exists)
-    yield env, served.port, tmp_path, served.process
+    yield env, served.port, tmp_path, served
     served.stop()
 
 
@@ -56,7 +56,7 @@ def _app(env, *args):
 
 
 def test_load_while_serving_goes_through_the_server(server):
-    env, _port, tmp_path, _process = server
+    env, _port, tmp_path, _served = server
     good = write_csv(tmp_path / "good.csv", ROWS)
     result = _app(env, "load", str(good))
     assert result.returncode == 0, result.stderr
@@ -69,12 +69,30 @@ def test_load_while_serving_goes_through_the_server(server):
     assert "nothing was loaded" in result.stderr
 
 
+def test_a_served_load_is_checked_in_the_command_and_only_merged_by_the_server(server):
+    env, _port, tmp_path, served = server
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**env, "TMPDIR": str(scratch)}
+    rows = [*ROWS, {**ROWS[0], "message_id": "w9", "channel": "fax"}]
+    result = _app(env, "load", "--skip-invalid", str(write_csv(tmp_path / "some.csv", rows)))
+    assert result.returncode == 0, result.stderr
+    assert "Loaded 3 rows from 1 file(s); rejected 1." in result.stdout
+    rejected = (tmp_path / "some.csv.rejected.csv").read_text().splitlines()
+    assert len(rejected) == 2 and rejected[1].startswith("5,w9,fax,")
+    # The checked parts the command handed over are gone once the server merged them.
+    assert list(scratch.iterdir()) == []
+    log = served.stop()
+    assert "load: part 1 of 1 of some.csv merged" in log
+    assert "read and checked" not in log
+
+
 def test_what_the_server_wrote_is_in_the_store(server):
-    env, _port, tmp_path, process = server
+    env, _port, tmp_path, served = server
     result = _app(env, "load", str(write_csv(tmp_path / "good.csv", ROWS)))
     assert result.returncode == 0, result.stderr
-    process.terminate()
-    process.wait(timeout=30)
+    served.process.terminate()
+    served.process.wait(timeout=30)
     assert not socket_path(tmp_path / "data" / "reports.duckdb").exists()
     engine = make_engine(f"duckdb:///{tmp_path / 'data' / 'reports.duckdb'}")
     with engine.connect() as conn:

@@ -246,13 +246,13 @@ def test_a_failing_export_says_why_in_one_line_and_exits_1(
 def test_a_load_that_runs_out_of_memory_says_what_to_change_and_logs_the_engine_words(
     command_env, tmp_path, monkeypatch, capsys, caplog
 ):
-    def load_files(*args, **kwargs):
+    def merge_checked(*args, **kwargs):
         raise duckdb.OutOfMemoryException(
             "Out of Memory Error: failed to allocate data of size 16.0 MiB (953.6 MiB/953.6 MiB "
             "used)\nPossible solutions: ..."
         )
 
-    monkeypatch.setattr(load_command, "load_files", load_files)
+    monkeypatch.setattr(load_command, "merge_checked", merge_checked)
     path = tmp_path / "some.csv"
     path.write_text("message_id\n")
     with caplog.at_level(logging.WARNING, logger="commands.load"):
