@@ -328,10 +328,6 @@ class _Memory:
         if self._store_reading is not None:
             self._set_store(self._store_reading)
 
-    def merging_limit(self) -> str:
-        """The scratch store's limit while the store merges: little (the parts wait on disk)."""
-        return _mib(READER_MEMORY_MIN if self.limit is None else self._merging())
-
     def merging(self, reader: duckdb.DuckDBPyConnection, part_rows: int) -> None:
         """The scratch store keeps little, and the store gives up the room the part's frames
         take, as far as its merge can spare."""
@@ -808,7 +804,10 @@ def merge_checked(
     problem), so that nothing is written unless every file passes; then part by part."""
     scope = scope or WriteScope.account("file load")
     memory = memory or _Memory(engine)
-    reader = _open_reader(load.folder, memory.merging_limit())
+    # The lookup joins a whole file's ids with what the store holds of them: the scratch
+    # store gets its reading share for it, as the check had, and little once parts merge.
+    memory.reading()
+    reader = _open_reader(load.folder, memory.reader_config())
     try:
         version = _keys_version(engine)
         looked_up = not load.skip_invalid
