@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
@@ -47,16 +48,35 @@ class ServedApp:
         self._server.task_dispatcher.shutdown()
 
 
+class _Chromium(webdriver.Chrome):
+    """Chrome's driver that removes the browser's profile directory when it quits."""
+
+    profile = ""
+
+    def quit(self) -> None:
+        try:
+            super().quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
 def chromium(width: int = 1366, height: int = 768) -> webdriver.Chrome:
-    """A fresh headless Chromium with its own profile directory and console logging."""
+    """A fresh headless Chromium with its own profile directory (removed when it quits) and
+    console logging."""
+    profile = tempfile.mkdtemp(prefix="chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}")
+    options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver = _Chromium(service=Service(CHROMEDRIVER), options=options)
+    except BaseException:
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
+    driver.profile = profile
     driver.set_page_load_timeout(30)
     set_viewport(driver, width, height)
     return driver
