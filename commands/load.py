@@ -19,10 +19,9 @@ from data_access.loader import (
     LoadError,
     LoadReport,
     check_files,
+    check_sizes_alone,
     load_files,
     merge_checked,
-    part_rows_alone,
-    reader_limit_alone,
 )
 from data_access.writes import StoreBusyError, is_out_of_memory
 
@@ -57,7 +56,9 @@ def prepare(args: argparse.Namespace, console: Console, settings) -> int:
         return 0
     folder = Path(tempfile.mkdtemp(prefix="load-"))
     args.checked = folder
-    limit = settings.duckdb_memory_limit if settings.is_duckdb else None
+    reader_limit, part_rows = check_sizes_alone(
+        settings.duckdb_memory_limit if settings.is_duckdb else None
+    )
     code, _ = _reported(
         console,
         settings,
@@ -66,8 +67,8 @@ def prepare(args: argparse.Namespace, console: Console, settings) -> int:
             settings.account_timezone,
             folder,
             skip_invalid=args.skip_invalid,
-            part_rows=part_rows_alone(limit),
-            reader_limit=reader_limit_alone(limit),
+            part_rows=part_rows,
+            reader_limit=reader_limit,
         ),
     )
     return code

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import pandas as pd
 from flask import current_app, g, has_request_context
@@ -64,6 +64,18 @@ REPORT_READS = frozenset(
 # planning and the driver, so a view of eight of them shows sooner when they overlap. As many
 # threads as query slots: more could only wait for a slot.
 _PREFETCH_POOL = ThreadPoolExecutor(max_workers=QUERY_SLOTS, thread_name_prefix="prefetch")
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Days in order as runs of consecutive days: (first, last) each."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
 
 # Where a request keeps the data version and the subaccounts it read (flask.g lives as long as
 # the request).
@@ -186,8 +198,46 @@ class Services:
         """The cached result of the report function `name` (REPORT_READS) for a filter."""
         if name not in REPORT_READS:
             raise ValueError(f"{name!r} is not a cached report read")
+        key = (name, scope, flt)
+        if name in reports.DAY_READS and self._by_days(flt):
+            return self.cache.get_or_compute(
+                version, key, lambda: self._from_days(name, scope, flt, version)
+            )
         read = getattr(reports, name)
-        return self._read(version, (name, scope, flt), lambda: read(self.engine, scope, flt))
+        return self._read(version, key, lambda: read(self.engine, scope, flt))
+
+    def _by_days(self, flt: ReportFilter) -> bool:
+        """Whether a read of `flt` is made from its days' rows: in a relational store, for
+        the filters the roll-up answers."""
+        return not flt.searches_messages and messages_of(self.engine) is None
+
+    def _from_days(self, name: str, scope: AccessScope, flt: ReportFilter, version: int):
+        """A day read (reports.DAY_READS) of the range made from its days' rows, each day's
+        kept in the cache apart: only the days not read yet at this data version are read
+        (a query for each run of them), so another range of the same filter, its previous
+        period or a day more, costs the store little or nothing."""
+        rows_name, result_of = reports.DAY_READS[name]
+        rows_of = getattr(reports, rows_name)
+        # The filter without its range names a day's rows with the day.
+        whole = replace(flt, start=date.min, end=date.min)
+        days = flt.days
+        keys = [(name, "day", scope, whole, day) for day in days]
+        found = cast(list[Sequence[tuple] | None], self.cache.kept(version, keys))
+        missing = [day for day, rows in zip(days, found, strict=True) if rows is None]
+        if missing:
+            by_day: dict[date, list[tuple]] = {day: [] for day in missing}
+            with self.query_slots:
+                for first, last in _runs(missing):
+                    for row in rows_of(self.engine, scope, replace(flt, start=first, end=last)):
+                        by_day[row[0]].append(row)
+            self.cache.keep(
+                version,
+                {(name, "day", scope, whole, day): tuple(rows) for day, rows in by_day.items()},
+            )
+            found = [
+                by_day[day] if rows is None else rows for day, rows in zip(days, found, strict=True)
+            ]
+        return result_of([row for rows in found if rows is not None for row in rows], flt)
 
     # Cached report reads. Each returns a copy, so a caller that changes its result cannot
     # change what the next viewer with the same key is given. The tables are None where the

@@ -16,7 +16,7 @@ import dataclasses
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 import pandas as pd
@@ -80,14 +80,37 @@ class ReportCache:
         size = size_of(value)
         with self._lock:
             self.misses += 1
-            self._see(version)
-            if version == self._version and size <= self.max_bytes:
-                self._drop(key)
-                self._entries[key] = (value, size)
-                self._bytes += size
-                while self._bytes > self.max_bytes:
-                    self._drop(next(iter(self._entries)))
+            self._keep(version, key, value, size)
         return value
+
+    def kept(self, version: int, keys: Sequence[Hashable]) -> list[object | None]:
+        """What is kept for each of `keys` at the data `version` (None where nothing is),
+        computing nothing: for a result made of parts kept apart (the days of a range)."""
+        with self._lock:
+            self._see(version)
+            found = []
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                found.append(None if entry is None else entry[0])
+            return found
+
+    def keep(self, version: int, results: dict[Hashable, object]) -> None:
+        """Keep results read at the data `version` (not kept if a newer version was seen)."""
+        sized = [(key, value, size_of(value)) for key, value in results.items()]
+        with self._lock:
+            for key, value, size in sized:
+                self._keep(version, key, value, size)
+
+    def _keep(self, version: int, key: Hashable, value: object, size: int) -> None:
+        self._see(version)
+        if version == self._version and size <= self.max_bytes:
+            self._drop(key)
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
 
     def _see(self, version: int) -> None:
         """A newer data version empties the cache: its entries can never be asked for again."""

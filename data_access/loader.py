@@ -384,19 +384,16 @@ def _open_reader(folder: Path, limit: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": str(spill)})
 
 
-def reader_limit_alone(memory_limit: str | None) -> str:
-    """The scratch store's limit for a check in a process that does not hold the store (the
-    command's own while the server holds it): the share of the store's limit a check reads
-    with. `memory_limit`: the store's setting (None: not DuckDB)."""
+def check_sizes_alone(memory_limit: str | None) -> tuple[str, int]:
+    """The scratch store's limit and the rows of a part for a check in a process that does
+    not hold the store (the command's own while the server holds it): the share of the
+    store's limit a check reads with, and chunk_rows_for a store run at that limit.
+    `memory_limit`: the store's setting (None: not DuckDB)."""
     limit = _setting_bytes(memory_limit)
-    if limit is None:
-        return _mib(READER_MEMORY_MIN)
-    return _mib(max(READER_MEMORY_MIN, limit * READER_MEMORY_SHARE))
-
-
-def part_rows_alone(memory_limit: str | None) -> int:
-    """chunk_rows_for a store run at the setting `memory_limit`, without the store at hand."""
-    return _part_rows(_setting_bytes(memory_limit), MERGE_ROWS_MAX)
+    reader = (
+        READER_MEMORY_MIN if limit is None else max(READER_MEMORY_MIN, limit * READER_MEMORY_SHARE)
+    )
+    return _mib(reader), _part_rows(limit, MERGE_ROWS_MAX)
 
 
 # --------------------------------------------------------------------------- files

@@ -281,23 +281,38 @@ def _daily_frame(days: list, counts: dict[str, list[int]], channel: str) -> pd.D
     return pd.DataFrame({name: columns[name] for name in DAILY_COLUMNS})
 
 
+def _rows(bind: Engine | Connection, scope: AccessScope, query) -> list[tuple]:
+    """A query's rows as plain tuples (none where the scope reaches no subaccount)."""
+    if not scope.subaccount_ids:
+        return []
+    with _connection(bind) as conn:
+        return [tuple(row) for row in conn.execute(query).all()]
+
+
+def daily_rows(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> list[tuple]:
+    """The range's counts by day and direction, a tuple each: (date, direction, messages,
+    sent, delivered, read, errors)."""
+    return _rows(bind, scope, _daily_select(scope, flt))
+
+
 def daily_series(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> pd.DataFrame:
     """One row per day of the range, zero-filled, with counts and percentages."""
     if (clickhouse := messages_of(bind)) is not None:
         return clickhouse.daily_series(scope, flt)
-    rows = []
-    if scope.subaccount_ids:
-        with _connection(bind) as conn:
-            rows = conn.execute(_daily_select(scope, flt)).all()
+    return daily_from_rows(daily_rows(bind, scope, flt), flt)
+
+
+def daily_from_rows(rows: list[tuple], flt: ReportFilter) -> pd.DataFrame:
+    """daily_series from the days' rows (daily_rows)."""
     by_day: dict = {}
-    for row in rows:
-        day = by_day.setdefault(row.date, dict.fromkeys(COUNT_COLUMNS, 0))
-        if row.direction == "MT":
-            day["total"] = int(row.messages)
-            for name in ("sent", "delivered", "read", "errors"):
-                day[name] = int(getattr(row, name))
-        elif row.direction == "MO":
-            day["received"] = int(row.messages)
+    for date_, direction, messages_, sent, delivered, read, errors in rows:
+        day = by_day.setdefault(date_, dict.fromkeys(COUNT_COLUMNS, 0))
+        if direction == "MT":
+            day["total"] = int(messages_)
+            day["sent"], day["delivered"] = int(sent), int(delivered)
+            day["read"], day["errors"] = int(read), int(errors)
+        elif direction == "MO":
+            day["received"] = int(messages_)
     empty = dict.fromkeys(COUNT_COLUMNS, 0)
     days = flt.days
     counts = {name: [by_day.get(day, empty)[name] for day in days] for name in COUNT_COLUMNS}
@@ -364,38 +379,57 @@ def period_changes(current: dict, previous: dict) -> dict[str, Change]:
     return changes
 
 
+TOP_ERROR_COLUMNS = ["error_code", "error_description", "count", "share"]
+
+
 def top_errors(
     bind: Engine | Connection, scope: AccessScope, flt: ReportFilter, limit: int = 10
 ) -> pd.DataFrame:
     """The most frequent error reasons over the range, with their share of all errors."""
     if (clickhouse := messages_of(bind)) is not None:
         return clickhouse.top_errors(scope, flt, limit)
-    columns = ["error_code", "error_description", "count", "share"]
-    if not scope.subaccount_ids:
-        return pd.DataFrame(columns=columns)
+    return top_errors_from_rows(error_rows(bind, scope, flt), flt, limit)
+
+
+def error_rows(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> list[tuple]:
+    """The range's failed sent messages by day, code and description, a tuple each: (date,
+    error_code, error_description, count), none of count 0."""
     table = _source(flt)
     c = table.c
-    # By description first: the roll-up's rows of a description no error has any more sum to
-    # zero (data_access/rollup.py), and the smallest description is taken among the others.
-    described = (
-        select(c.error_code, c.error_description, _message_count(table).label("count"))
+    # By description: the roll-up's rows of a description no error has any more sum to zero
+    # (data_access/rollup.py), and the smallest description is taken among the others.
+    return _rows(
+        bind,
+        scope,
+        select(c.created_day, c.error_code, c.error_description, _message_count(table))
         .where(*_conditions(scope, flt, table), c.direction == "MT", c.status == "error")
-        .group_by(c.error_code, c.error_description)
-        .having(_message_count(table) != 0)
-        .subquery("described")
+        .group_by(c.created_day, c.error_code, c.error_description)
+        .having(_message_count(table) != 0),
     )
-    d = described.c
-    count = func.sum(d.count).label("count")
-    query = (
-        select(d.error_code, func.min(d.error_description).label("error_description"), count)
-        .group_by(d.error_code)
-        .order_by(count.desc(), d.error_code)
+
+
+def top_errors_from_rows(rows: list[tuple], flt: ReportFilter, limit: int = 10) -> pd.DataFrame:
+    """top_errors from the days' rows (error_rows): each code's count summed over the days,
+    with the smallest of its descriptions; the most frequent first, ties by code (none last).
+    A day's count of a code and description is never below 0, so one of 0 over the range is
+    one of 0 on each of its days: none is left in `rows`."""
+    counts: dict = {}
+    described: dict = {}
+    for _day, code, description, count in rows:
+        counts[code] = counts.get(code, 0) + int(count)
+        if description is not None:
+            kept = described.get(code)
+            described[code] = description if kept is None else min(kept, description)
+    if not counts:
+        return pd.DataFrame(columns=TOP_ERROR_COLUMNS)
+    ordered = sorted(counts, key=lambda code: (-counts[code], code is None, code or ""))
+    frame = pd.DataFrame(
+        {
+            "error_code": ordered,
+            "error_description": [described.get(code) for code in ordered],
+            "count": np.asarray([counts[code] for code in ordered], dtype="int64"),
+        }
     )
-    with _connection(bind) as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=columns[:3])
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    frame["count"] = frame["count"].astype("int64")
     frame["share"] = frame["count"] * 100.0 / frame["count"].sum()
     return frame.head(limit).reset_index(drop=True)
 
@@ -650,10 +684,17 @@ def delivery_times(
     answer it yet (ClickHouse)."""
     if messages_of(bind) is not None:
         return None
-    rows = []
-    if scope.subaccount_ids:
-        with _connection(bind) as conn:
-            rows = conn.execute(_times_select(scope, flt)).all()
+    return delivery_times_from_rows(time_rows(bind, scope, flt), flt)
+
+
+def time_rows(bind: Engine | Connection, scope: AccessScope, flt: ReportFilter) -> list[tuple]:
+    """The range's delivered and read counts by day and bucket of seconds, a tuple each:
+    (date, bucket, delivered, read)."""
+    return _rows(bind, scope, _times_select(scope, flt))
+
+
+def delivery_times_from_rows(rows: list[tuple], flt: ReportFilter) -> pd.DataFrame:
+    """delivery_times from the days' rows (time_rows)."""
     days = list(flt.days)
     # One row of bucket counts per day of the range, and a last one for the whole range.
     delivered = np.zeros((len(days) + 1, dt.BUCKET_COUNT), dtype=np.int64)
@@ -679,6 +720,17 @@ def delivery_times(
             column = column.astype("Int64")
         frame[name] = column
     return frame
+
+
+# The reads whose rows are counts by day (a tuple each, its day first): a range's result is
+# made from its days' rows alone, so a caller may keep each day's rows and answer another
+# range of the same filter from the days read already (dashboard/services.py). Name -> the
+# name of the function that reads a range's rows, and the result from rows.
+DAY_READS: dict[str, tuple[str, Callable[..., pd.DataFrame]]] = {
+    "daily_series": ("daily_rows", daily_from_rows),
+    "top_errors": ("error_rows", top_errors_from_rows),
+    "delivery_times": ("time_rows", delivery_times_from_rows),
+}
 
 
 def breakdowns(

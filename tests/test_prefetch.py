@@ -21,11 +21,19 @@ def services(engine, store_settings, load_rows):
     return FixedViewerServices(store_settings, engine, viewer_for(engine))
 
 
+def store_read(name: str) -> str:
+    """The reports function that asks the store for a cached read: a day read's rows."""
+    return reports.DAY_READS[name][0] if name in reports.DAY_READS else name
+
+
+STORE_READS = sorted(store_read(name) for name in services_module.REPORT_READS)
+
+
 def test_pf001_every_read_of_the_view_is_prefetched_in_a_pool_thread(services, monkeypatch):
     flt = ViewState().to_filter(services.current_viewer().timezone)
     threads: dict[str, set[str]] = {}
-    originals = {name: getattr(reports, name) for name in services_module.REPORT_READS}
-    for name in services_module.REPORT_READS:
+    originals = {name: getattr(reports, name) for name in STORE_READS}
+    for name in STORE_READS:
 
         def recorded(bind, scope, f, name=name):
             threads.setdefault(name, set()).add(threading.current_thread().name)
@@ -33,14 +41,14 @@ def test_pf001_every_read_of_the_view_is_prefetched_in_a_pool_thread(services, m
 
         monkeypatch.setattr(reports, name, recorded)
     services.prefetch(services.current_viewer().scope, sent_reads(flt))
-    assert sorted(threads) == ["breakdowns", "daily_series", "delivery_times", "top_errors"]
+    assert sorted(threads) == ["breakdowns", "daily_rows", "error_rows", "time_rows"]
     assert all(name.startswith("prefetch") for found in threads.values() for name in found)
 
     # The view's own reads now come from the cache: the store is not asked again.
     def refused(*_args, **_kwargs):
         raise AssertionError("read again")
 
-    for name in services_module.REPORT_READS:
+    for name in STORE_READS:
         monkeypatch.setattr(reports, name, refused)
     scope = services.current_viewer().scope
     assert services.daily_series(scope, flt)["total"].sum() == 8
@@ -67,7 +75,7 @@ def test_pf003_a_read_that_fails_ahead_fails_in_the_view_as_it_would_have(servic
         calls.append(threading.current_thread().name)
         raise RuntimeError("the store is gone")
 
-    monkeypatch.setattr(reports, "top_errors", broken)
+    monkeypatch.setattr(reports, "error_rows", broken)
     flt = ViewState().to_filter(services.current_viewer().timezone)
     services.prefetch(services.current_viewer().scope, sent_reads(flt))  # does not raise
     with pytest.raises(RuntimeError, match="the store is gone"):
