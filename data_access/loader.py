@@ -304,9 +304,7 @@ class _Memory:
 
     def _reading(self) -> float:
         assert self.limit is not None
-        # DuckDB's CSV reader takes blocks of about 20 MiB: below READER_MEMORY_MIN the two
-        # together pass a very small limit rather than fail.
-        return max(READER_MEMORY_MIN, self.limit * READER_MEMORY_SHARE)
+        return _reading_share(self.limit)
 
     def _merging(self) -> float:
         assert self.limit is not None
@@ -384,15 +382,20 @@ def _open_reader(folder: Path, limit: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": str(spill)})
 
 
+def _reading_share(limit: float) -> float:
+    """What a check reads with out of the store's limit. DuckDB's CSV reader takes blocks of
+    about 20 MiB: below READER_MEMORY_MIN the two together pass a very small limit rather
+    than fail."""
+    return max(READER_MEMORY_MIN, limit * READER_MEMORY_SHARE)
+
+
 def check_sizes_alone(memory_limit: str | None) -> tuple[str, int]:
     """The scratch store's limit and the rows of a part for a check in a process that does
     not hold the store (the command's own while the server holds it): the share of the
     store's limit a check reads with, and chunk_rows_for a store run at that limit.
     `memory_limit`: the store's setting (None: not DuckDB)."""
     limit = _setting_bytes(memory_limit)
-    reader = (
-        READER_MEMORY_MIN if limit is None else max(READER_MEMORY_MIN, limit * READER_MEMORY_SHARE)
-    )
+    reader = READER_MEMORY_MIN if limit is None else _reading_share(limit)
     return _mib(reader), _part_rows(limit, MERGE_ROWS_MAX)
 
 
